@@ -1,0 +1,24 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO ?= go
+BIN := bin/cortexbench
+
+.PHONY: setup build run test bench
+
+setup:
+	./scripts/setup.sh
+
+build: setup
+	$(GO) build -o $(BIN) ./cmd/cortexbench
+
+# The main job on the embedded default.
+run: build
+	./$(BIN) run
+
+# Every test: the native (OpenBLAS/LAPACKE) build, then the pure-Go build of the math.
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags purego ./scoring/...
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./scoring/...

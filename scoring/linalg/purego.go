@@ -1,0 +1,48 @@
+//go:build !cgo || purego
+
+package linalg
+
+import (
+	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/lapack"
+	lapackgo "gonum.org/v1/gonum/lapack/gonum"
+)
+
+const backendName = "gonum"
+
+var (
+	blas64Impl = gonum.Implementation{}
+	blas32Impl = gonum.Implementation{}
+)
+
+func symEig64(n int, a []float64, lda int, w []float64) error {
+	var impl lapackgo.Implementation
+	work := []float64{0}
+	impl.Dsyev(lapack.EVCompute, 'U', n, a, lda, w, work, -1)
+	work = make([]float64, int(work[0]))
+	if !impl.Dsyev(lapack.EVCompute, 'U', n, a, lda, w, work, len(work)) {
+		return ErrNoConvergence
+	}
+	return nil
+}
+
+// symEig32 runs in float64: gonum has no float32 LAPACK.
+func symEig32(n int, a []float32, lda int, w []float32) error {
+	a64 := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			a64[i*n+j] = float64(a[i*lda+j])
+		}
+	}
+	w64 := make([]float64, n)
+	if err := symEig64(n, a64, n, w64); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		w[i] = float32(w64[i])
+		for j := 0; j < n; j++ {
+			a[i*lda+j] = float32(a64[i*n+j])
+		}
+	}
+	return nil
+}
