@@ -31,8 +31,7 @@ type command struct {
 }
 
 // commands lists every subcommand. Add one line per subcommand.
-var commands = map[string]command{
-}
+var commands = map[string]command{}
 
 // errUsage marks a bad command line; its message has already been printed.
 var errUsage = errors.New("usage")
