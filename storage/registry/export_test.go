@@ -1,0 +1,5 @@
+package registry
+
+// ExecForTest runs a statement outside the schema migrations (tests create
+// and drop PostgreSQL schemas with it).
+func ExecForTest(r *Registry, sql string) error { return r.db.Exec(sql).Error }
