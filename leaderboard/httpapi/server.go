@@ -1,0 +1,316 @@
+// Package httpapi serves the leaderboard over HTTP with gin: the JSON API
+// under /api/v1 (with its OpenAPI document at /api/v1/openapi.json), CSV
+// export, and the web page (embedded HTML, vanilla JS and SVG/canvas).
+//
+// Every response body is computed once per generation of the source's data
+// and kept with its strong ETag and a gzip copy, so a request costs a map
+// lookup and a write. Call Server.Invalidate after the data change (a
+// scoring run finished, a benchmark was added): it reloads the Source,
+// re-ranks and re-encodes the common responses before swapping them in.
+//
+// Mounting: the handler owns the whole path space ("/", "/models/…",
+// "/benchmarks/…", "/static/…", "/api/v1/…"), so serve it at the root:
+//
+//	gin.SetMode(gin.ReleaseMode) // in cmd, once
+//	srv, err := httpapi.NewServer(httpapi.Config{}, source, rdms)
+//	if err != nil { … }
+//	if err := srv.Invalidate(ctx); err != nil { … } // optional: warm up
+//	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: srv.Handler()}
+//	go hs.ListenAndServe()
+//	// after every scoring run: srv.Invalidate(ctx)
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/wire"
+)
+
+// Config configures a Server. The zero value is valid: every zero field
+// takes its default.
+type Config struct {
+	// MaxAge is the Cache-Control max-age of API responses (default 60s).
+	MaxAge time.Duration
+	// DefaultLimit is the leaderboard page size when no limit is given
+	// (default 100); MaxLimit the largest limit accepted (default 5000).
+	DefaultLimit, MaxLimit int
+	// MaxCachedResponses bounds the encoded responses kept per generation
+	// (default 4096); past it the cache starts over.
+	MaxCachedResponses int
+	// Logger receives internal errors (default: discarded).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAge == 0 {
+		c.MaxAge = 60 * time.Second
+	}
+	if c.DefaultLimit == 0 {
+		c.DefaultLimit = 100
+	}
+	if c.MaxLimit == 0 {
+		c.MaxLimit = 5000
+	}
+	if c.MaxCachedResponses == 0 {
+		c.MaxCachedResponses = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.MaxAge < 0:
+		return fmt.Errorf("httpapi: MaxAge %v is negative", c.MaxAge)
+	case c.DefaultLimit < 1 || c.MaxLimit < c.DefaultLimit:
+		return fmt.Errorf("httpapi: need 1 <= DefaultLimit (%d) <= MaxLimit (%d)", c.DefaultLimit, c.MaxLimit)
+	case c.MaxCachedResponses < 1:
+		return fmt.Errorf("httpapi: MaxCachedResponses %d < 1", c.MaxCachedResponses)
+	}
+	return nil
+}
+
+// Server serves the leaderboard API and web page.
+type Server struct {
+	cfg    Config
+	src    leaderboard.Source
+	rdms   leaderboard.RDMSource
+	engine *gin.Engine
+
+	static  map[string]*entry // embedded web files by path, encoded once
+	openapi *entry
+
+	loadMu sync.Mutex // serialises Invalidate
+	gen    uint64     // guarded by loadMu
+	state  atomic.Pointer[state]
+}
+
+// state is one generation: the indexed data and the responses encoded from it.
+type state struct {
+	gen uint64
+	ix  *leaderboard.Index
+
+	// pinned holds the responses precomputed by reload; it is written only
+	// before the state is published, so it is read without locking and is
+	// never evicted.
+	pinned map[string]*entry
+
+	mu       sync.Mutex
+	cache    map[string]*entry // built on demand, bounded
+	inflight map[string]*build // builds under way, so a burst builds once
+
+	sumOnce sync.Once
+	sums    map[string]wire.ModelSummary
+}
+
+type build struct {
+	done chan struct{}
+	e    *entry
+	err  error
+}
+
+// summaries returns every model's overall standing, computed once.
+func (st *state) summaries() map[string]wire.ModelSummary {
+	st.sumOnce.Do(func() { st.sums = summaries(st.ix) })
+	return st.sums
+}
+
+// entry is an encoded response with its validators.
+type entry struct {
+	ctype  string
+	body   []byte
+	etag   string
+	gz     []byte // nil when not worth compressing
+	gzEtag string
+}
+
+// NewServer returns a server reading src (and rdms for the heat maps; nil
+// disables the RDM route). It does no I/O: the data is loaded by the first
+// request or by Invalidate.
+func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if src == nil {
+		return nil, errors.New("httpapi: nil Source")
+	}
+	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms}
+	var err error
+	if s.static, s.openapi, err = loadStatic(); err != nil {
+		return nil, fmt.Errorf("httpapi: embedded files: %w", err)
+	}
+	s.engine = gin.New()
+	s.engine.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, p any) {
+		s.serveError(c, fmt.Errorf("panic: %v", p))
+	}))
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Generation returns the number of the data generation being served (0
+// before the first load). It grows by one with every successful Invalidate.
+func (s *Server) Generation() uint64 {
+	if st := s.state.Load(); st != nil {
+		return st.gen
+	}
+	return 0
+}
+
+// Invalidate reloads the source, ranks it and encodes the common responses,
+// then swaps them in: requests keep being answered from the previous
+// generation until the new one is ready.
+func (s *Server) Invalidate(ctx context.Context) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reload(ctx)
+}
+
+func (s *Server) reload(ctx context.Context) error {
+	ix, err := leaderboard.Load(ctx, s.src)
+	if err != nil {
+		return fmt.Errorf("httpapi: reload: %w", err)
+	}
+	st := &state{gen: s.gen + 1, ix: ix, pinned: make(map[string]*entry), cache: make(map[string]*entry), inflight: make(map[string]*build)}
+	// Precompute what the landing page and most clients ask for.
+	for _, limit := range []int{s.cfg.DefaultLimit, pageLimit} {
+		if limit > s.cfg.MaxLimit {
+			continue
+		}
+		q := leaderboardQuery{limit: limit}
+		if err := st.pin(q.key(), "application/json", func() ([]byte, error) { return s.buildLeaderboard(st, q) }); err != nil {
+			return err
+		}
+	}
+	if err := st.pin("csv?"+(leaderboard.Filter{}).Key(), csvType, func() ([]byte, error) { return wire.CSV(ix.Rank(leaderboard.Filter{})) }); err != nil {
+		return err
+	}
+	if err := st.pin("models", "application/json", func() ([]byte, error) { return s.buildModels(st) }); err != nil {
+		return err
+	}
+	if err := st.pin("benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) }); err != nil {
+		return err
+	}
+	s.gen++
+	s.state.Store(st)
+	return nil
+}
+
+// pageLimit is the page size the web page asks for.
+const pageLimit = 1000
+
+const csvType = "text/csv; charset=utf-8"
+
+// current returns the generation to serve, loading the first on demand.
+func (s *Server) current(ctx context.Context) (*state, error) {
+	if st := s.state.Load(); st != nil {
+		return st, nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if st := s.state.Load(); st != nil {
+		return st, nil
+	}
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	return s.state.Load(), nil
+}
+
+// pin builds the response for key into the pinned set; only reload calls
+// it, before the state is published.
+func (st *state) pin(key, ctype string, fn func() ([]byte, error)) error {
+	body, err := fn()
+	if err != nil {
+		return fmt.Errorf("httpapi: precompute %s: %w", key, err)
+	}
+	st.pinned[key] = newEntry(ctype, body)
+	return nil
+}
+
+// get returns the response for key, building and caching it on a miss.
+// Concurrent misses on one key wait for a single build.
+func (st *state) get(cfg Config, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
+	if e, ok := st.pinned[key]; ok {
+		return e, nil
+	}
+	st.mu.Lock()
+	if e, ok := st.cache[key]; ok {
+		st.mu.Unlock()
+		return e, nil
+	}
+	if b, ok := st.inflight[key]; ok {
+		st.mu.Unlock()
+		<-b.done
+		return b.e, b.err
+	}
+	b := &build{done: make(chan struct{})}
+	st.inflight[key] = b
+	st.mu.Unlock()
+
+	body, err := fn()
+	if err == nil {
+		b.e = newEntry(ctype, body)
+	}
+	b.err = err
+
+	st.mu.Lock()
+	delete(st.inflight, key)
+	if err == nil {
+		if len(st.cache) >= cfg.MaxCachedResponses {
+			clear(st.cache)
+		}
+		st.cache[key] = b.e
+	}
+	st.mu.Unlock()
+	close(b.done)
+	return b.e, b.err
+}
+
+func newEntry(ctype string, body []byte) *entry {
+	sum := sha256.Sum256(body)
+	tag := hex.EncodeToString(sum[:16])
+	e := &entry{ctype: ctype, body: body, etag: `"` + tag + `"`}
+	// Compressed once per generation, so the best level costs nothing per request.
+	if len(body) >= 1024 {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(body)
+		zw.Close()
+		if buf.Len() < len(body) {
+			e.gz = buf.Bytes()
+			// A strong ETag names one representation: the gzip one differs.
+			e.gzEtag = `"` + tag + `-gz"`
+		}
+	}
+	return e
+}
+
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode json: %w", err)
+	}
+	return b, nil
+}

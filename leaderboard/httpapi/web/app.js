@@ -1,0 +1,321 @@
+// cortexbench web page: plain JS over the /api/v1 JSON, no build step.
+"use strict";
+
+const API = "/api/v1";
+const PAGE_LIMIT = 1000;
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+}
+
+const SVGNS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+function fmt(x, d = 3) {
+  return x == null || !isFinite(x) ? "—" : Number(x).toFixed(d);
+}
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
+  return body;
+}
+
+function showError(err) {
+  const p = document.getElementById("error");
+  p.hidden = false;
+  p.textContent = String(err.message || err);
+}
+
+// errorBar draws a ceiled score with its CI as a small horizontal bar on a
+// 0..1 scale (values beyond are clipped for display only).
+function ciOf(cell) {
+  return cell.ceiled_ci || [cell.ceiled_ci_low, cell.ceiled_ci_high];
+}
+
+function errorBar(cell) {
+  const w = 70, h = 8, x = (v) => Math.max(0, Math.min(1, v)) * w;
+  const [lo, hi] = ciOf(cell);
+  const s = svg("svg", { class: "eb", width: w, height: h, viewBox: `0 0 ${w} ${h}` });
+  s.append(svg("rect", { x: 0, y: 3, width: w, height: 2, fill: "#eef0f5" }));
+  s.append(svg("rect", { x: 0, y: 2, width: x(cell.ceiled), height: 4, fill: "#8fb0ea" }));
+  s.append(svg("line", { x1: x(lo), x2: x(hi), y1: 4, y2: 4, stroke: "#1d2330", "stroke-width": 1 }));
+  s.append(svg("line", { x1: x(lo), x2: x(lo), y1: 1, y2: 7, stroke: "#1d2330" }));
+  s.append(svg("line", { x1: x(hi), x2: x(hi), y1: 1, y2: 7, stroke: "#1d2330" }));
+  return s;
+}
+
+function scoreCell(cell, title) {
+  if (!cell) {
+    return el("td", { class: "missing", title: title + ": missing (counts as 0)" }, "—");
+  }
+  const [lo, hi] = ciOf(cell);
+  const td = el("td", {
+    title: `${title}: ceiled ${fmt(cell.ceiled)} ± ${fmt(cell.ceiled_se)} (SE), CI [${fmt(lo)}, ${fmt(hi)}]; layer ${cell.layer}`,
+  });
+  td.append(fmt(cell.ceiled), el("span", { class: "pm", text: " ±" + fmt(cell.ceiled_se) }), errorBar(cell));
+  return td;
+}
+
+// ---- leaderboard page ----
+
+const FILTERS = ["region", "species", "method", "family"];
+
+async function leaderboardPage() {
+  const params = new URLSearchParams(location.search);
+  const form = document.getElementById("filters");
+  for (const name of FILTERS) {
+    form.elements[name].addEventListener("change", () => {
+      const q = new URLSearchParams();
+      for (const n of FILTERS) if (form.elements[n].value) q.set(n, form.elements[n].value);
+      history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
+      loadBoard();
+    });
+  }
+  let first = true;
+  async function loadBoard() {
+    const q = new URLSearchParams(location.search);
+    q.set("limit", PAGE_LIMIT);
+    let lb;
+    try {
+      lb = await getJSON(`${API}/leaderboard?${q}`);
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    if (first) {
+      first = false;
+      const rules = document.getElementById("rules");
+      for (const k of ["aggregation", "missing", "ties", "private"]) rules.append(el("li", { text: lb.rules[k] }));
+      for (const name of FILTERS) {
+        const sel = form.elements[name];
+        for (const v of lb.facets[name]) sel.append(el("option", { value: v, text: v }));
+        sel.value = params.get(name) || "";
+      }
+    }
+    const csv = new URLSearchParams(location.search);
+    document.getElementById("csv").href = `${API}/leaderboard.csv${csv.toString() ? "?" + csv : ""}`;
+    document.getElementById("count").textContent =
+      `${lb.total} models × ${lb.benchmarks.length} benchmarks` + (lb.total > lb.rows.length ? ` (showing ${lb.rows.length})` : "");
+    renderBoard(lb);
+  }
+  await loadBoard();
+}
+
+function renderBoard(lb) {
+  const table = document.getElementById("board");
+  // Each column: header, sort key (null sorts last), default direction, cell.
+  const cols = [
+    { head: "Rank", key: (r) => r.rank, dir: "asc", cell: (r) => el("td", { text: r.rank }) },
+    {
+      head: "Model", left: true, key: (r) => r.model.name.toLowerCase(), dir: "asc",
+      cell: (r) => {
+        const td = el("td", { class: "left" }, el("a", { href: `/models/${r.model.hash}`, text: r.model.name }));
+        if (!r.complete) td.append(el("span", { class: "badge", title: "missing: " + r.missing.join(", ") + " (counted as 0)", text: `incomplete (${r.missing.length})` }));
+        return td;
+      },
+    },
+    { head: "Family", left: true, key: (r) => r.model.family, dir: "asc", cell: (r) => el("td", { class: "left", text: r.model.family }) },
+    { head: "Average", key: (r) => r.average, dir: "desc", cell: (r) => el("td", { class: "avg", text: fmt(r.average) }) },
+  ];
+  lb.parents.forEach((p, i) => {
+    cols.push({ head: p, grp: "region mean", key: (r) => r.parent_means[i].mean, dir: "desc",
+      cell: (r) => el("td", { title: `${r.parent_means[i].scored}/${r.parent_means[i].total} scored`, text: fmt(r.parent_means[i].mean) }) });
+  });
+  lb.benchmarks.forEach((b, i) => {
+    cols.push({ head: b.id, grp: b.parent + (b.private ? " · private" : ""), href: `/benchmarks/${encodeURIComponent(b.id)}`,
+      key: (r) => (r.scores[i] ? r.scores[i].ceiled : null), dir: "desc", cell: (r) => scoreCell(r.scores[i], b.id) });
+  });
+
+  const thead = table.tHead, tbody = table.tBodies[0];
+  thead.replaceChildren();
+  const tr = el("tr");
+  let sortCol = 0, sortDir = "asc";
+  const rows = lb.rows.slice();
+  function draw() {
+    const c = cols[sortCol], sign = sortDir === "asc" ? 1 : -1;
+    rows.sort((a, b) => {
+      const x = c.key(a), y = c.key(b);
+      if (x == null && y == null) return a.rank - b.rank;
+      if (x == null) return 1;
+      if (y == null) return -1;
+      if (x < y) return -sign;
+      if (x > y) return sign;
+      return a.rank - b.rank;
+    });
+    [...tr.children].forEach((th, i) => (i === sortCol ? th.setAttribute("data-dir", sortDir) : th.removeAttribute("data-dir")));
+    const frag = document.createDocumentFragment();
+    for (const r of rows) {
+      const row = el("tr", { "data-hash": r.model.hash });
+      for (const c of cols) row.append(c.cell(r));
+      frag.append(row);
+    }
+    tbody.replaceChildren(frag);
+  }
+  cols.forEach((c, i) => {
+    const th = el("th", { class: c.left ? "left" : "", "data-col": i, title: "click to sort" });
+    if (c.grp) th.append(el("span", { class: "grp", text: c.grp }));
+    if (c.href) {
+      const a = el("a", { href: c.href, text: c.head });
+      a.addEventListener("click", (e) => e.stopPropagation());
+      th.append(a);
+    } else th.append(c.head);
+    th.addEventListener("click", () => {
+      if (sortCol === i) sortDir = sortDir === "asc" ? "desc" : "asc";
+      else { sortCol = i; sortDir = c.dir; }
+      draw();
+    });
+    tr.append(th);
+  });
+  thead.append(tr);
+  draw();
+}
+
+// ---- model page ----
+
+// profilePlot draws ceiled score against relative layer depth, with a ±SE
+// band and the chosen layer marked.
+function profilePlot(ms) {
+  const W = 340, H = 180, L = 36, R = 10, T = 10, B = 28;
+  const pts = ms.layers.filter((l) => l.ceiled != null).sort((a, b) => a.depth - b.depth);
+  const s = svg("svg", { class: "profile", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
+  let lo = 0, hi = 1;
+  for (const p of pts) { lo = Math.min(lo, p.ceiled - (p.se || 0)); hi = Math.max(hi, p.ceiled + (p.se || 0)); }
+  const x = (d) => L + d * (W - L - R), y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  s.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: y(lo), y2: y(lo) }));
+  s.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    const t = svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }); t.textContent = v.toFixed(2); s.append(t);
+  }
+  const xl = svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }); xl.textContent = "relative layer depth →"; s.append(xl);
+  if (pts.length) {
+    const up = pts.map((p) => `${x(p.depth)},${y(p.ceiled + (p.se || 0))}`);
+    const dn = pts.slice().reverse().map((p) => `${x(p.depth)},${y(p.ceiled - (p.se || 0))}`);
+    s.append(svg("path", { class: "band", d: "M" + up.concat(dn).join("L") + "Z" }));
+    s.append(svg("path", { class: "line", d: "M" + pts.map((p) => `${x(p.depth)},${y(p.ceiled)}`).join("L") }));
+    const chosen = pts.find((p) => ms.score && p.layer === ms.score.layer);
+    if (chosen) {
+      const c = svg("circle", { class: "chosen", cx: x(chosen.depth), cy: y(chosen.ceiled), r: 5 });
+      const t = svg("title"); t.textContent = `chosen layer ${chosen.layer}: ${fmt(chosen.ceiled)}`; c.append(t);
+      s.append(c);
+    }
+  }
+  return s;
+}
+
+// viridis-like colour ramp for dissimilarities in [lo, hi].
+function ramp(t) {
+  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  t = Math.max(0, Math.min(1, t)) * (stops.length - 1);
+  const i = Math.min(Math.floor(t), stops.length - 2), f = t - i;
+  return stops[i].map((c, k) => Math.round(c + f * (stops[i + 1][k] - c)));
+}
+
+function heatmap(n, upper, label) {
+  const c = el("canvas", { class: "rdm", width: n, height: n, "data-label": label });
+  const ctx = c.getContext("2d");
+  const img = ctx.createImageData(n, n);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of upper) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const span = hi > lo ? hi - lo : 1;
+  let k = 0;
+  const put = (i, j, v) => {
+    const [r, g, b] = ramp((v - lo) / span), o = 4 * (i * n + j);
+    img.data[o] = r; img.data[o + 1] = g; img.data[o + 2] = b; img.data[o + 3] = 255;
+  };
+  for (let i = 0; i < n; i++) {
+    put(i, i, lo);
+    for (let j = i + 1; j < n; j++, k++) { put(i, j, upper[k]); put(j, i, upper[k]); }
+  }
+  ctx.putImageData(img, 0, 0);
+  return el("figure", {}, c, el("figcaption", { text: label }));
+}
+
+async function modelPage() {
+  const hash = location.pathname.split("/").pop();
+  let m;
+  try {
+    m = await getJSON(`${API}/models/${hash}`);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  document.title = `${m.name} · cortexbench`;
+  document.getElementById("title").textContent = m.name;
+  const meta = document.getElementById("meta");
+  const rows = [["Rank", m.rank ? `${m.rank}` : "unranked"], ["Average", fmt(m.average) + (m.complete ? "" : " (incomplete: missing scores count as 0)")],
+    ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"], ["sha256", m.hash]];
+  for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: v }));
+  const box = document.getElementById("scores");
+  if (m.missing && m.missing.length) {
+    box.append(el("p", { class: "notice", text: `No score on ${m.missing.join(", ")}: counted as 0 in the average.` }));
+  }
+  for (const ms of m.scores) {
+    const b = ms.benchmark;
+    const card = el("section", { class: "card", "data-benchmark": b.id });
+    card.append(el("h3", {}, el("a", { href: `/benchmarks/${encodeURIComponent(b.id)}`, text: b.id }), b.private ? el("span", { class: "badge private", text: "private" }) : null));
+    const sc = ms.score;
+    card.append(el("p", { class: "muted", text: sc
+      ? `ceiled ${fmt(sc.ceiled)} ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)} / ceiling ${fmt(sc.ceiling)} · layer ${sc.layer} (${ms.selection})`
+      : "no ceiled score (no ceiling)" }));
+    const row = el("div", { class: "row" });
+    card.append(row);
+    if (ms.layers_withheld) {
+      row.append(el("p", { class: "notice", text: "Private benchmark: the per-layer profile and RDMs are withheld." }));
+    } else {
+      row.append(el("figure", {}, profilePlot(ms), el("figcaption", { text: "ceiled score by layer (● chosen layer)" })));
+      if (ms.rdm) {
+        const rdms = el("div", { class: "rdms" });
+        row.append(rdms);
+        getJSON(ms.rdm).then((p) => {
+          rdms.append(heatmap(p.n, p.model, "model RDM"), heatmap(p.n, p.brain, "brain RDM"));
+        }).catch(() => rdms.append(el("p", { class: "muted", text: "no RDM available" })));
+      }
+    }
+    box.append(card);
+  }
+}
+
+// ---- benchmark page ----
+
+async function benchmarkPage() {
+  const id = decodeURIComponent(location.pathname.split("/").pop());
+  let b;
+  try {
+    b = await getJSON(`${API}/benchmarks/${encodeURIComponent(id)}`);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  document.title = `${b.id} · cortexbench`;
+  document.getElementById("title").textContent = b.id;
+  document.getElementById("private").hidden = !b.private;
+  const meta = document.getElementById("meta");
+  const rows = [["Ceiling", fmt(b.ceiling)], ["Version", b.version], ["Region", `${b.region} (averaged under ${b.parent})`], ["Species", b.species],
+    ["Method", b.method], ["Stimuli", b.stimulus_count], ["Scored models", b.scored_models], ["Citation", b.citation || "—"]];
+  for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
+  const table = document.getElementById("ranking");
+  table.tHead.append(el("tr", {}, el("th", { text: "Rank" }), el("th", { class: "left", text: "Model" }), el("th", { class: "left", text: "Family" }),
+    el("th", { text: "Ceiled ± SE" }), el("th", { text: "Raw" }), el("th", { class: "left", text: "Layer" })));
+  for (const r of b.ranking) {
+    table.tBodies[0].append(el("tr", {}, el("td", { text: r.rank }),
+      el("td", { class: "left" }, el("a", { href: `/models/${r.model.hash}`, text: r.model.name })),
+      el("td", { class: "left", text: r.model.family }), scoreCell(r.score, b.id), el("td", { text: fmt(r.score.raw) }),
+      el("td", { class: "left", text: r.score.layer })));
+  }
+}
+
+const pages = { leaderboard: leaderboardPage, model: modelPage, benchmark: benchmarkPage };
+pages[document.body.dataset.page]().finally(() => document.body.setAttribute("data-ready", "1"));

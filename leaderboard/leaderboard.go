@@ -1,0 +1,149 @@
+// Package leaderboard ranks models by their ceiled scores over benchmarks.
+//
+// It is the domain core of the public leaderboard: the records it reads
+// (ModelInfo, BenchmarkInfo, scoring.Score), the small interfaces it reads
+// them through (Source, RDMSource), the ranking rule (Rank) and the
+// application error type. It knows nothing of HTTP or storage: the JSON/CSV
+// wire format lives in leaderboard/wire, the HTTP API and web page in
+// leaderboard/httpapi, published snapshots in leaderboard/snapshot.
+//
+// # The ranking rule
+//
+// A model's average is computed over the benchmarks left by the filter:
+//
+//  1. each benchmark contributes its ceiled score (Raw/Ceiling, unclipped);
+//  2. the benchmarks are grouped by parent (the brain region or behaviour
+//     they measure, BenchmarkInfo.Parent, falling back to Region) and each
+//     parent's mean is taken;
+//  3. the average is the mean of the parent means.
+//
+// Grouping first keeps a region with many datasets (say five IT benchmarks)
+// from outweighing a region with one (V1), which is how Brain-Score
+// aggregates. A missing score (no score for the benchmark's current version,
+// or a score without a ceiling) counts as 0 in its parent's mean, as
+// Brain-Score does, so a model cannot climb by skipping hard benchmarks; the
+// row is marked incomplete and names what is missing. Averages equal after
+// rounding to ScoreResolution share a rank, and the next rank skips
+// (1, 2, 2, 4). Models with no score at all among the filtered benchmarks
+// are left out.
+package leaderboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+// The rule texts served with every leaderboard so the aggregation is visible.
+const (
+	AggregationRule = "average = mean over parent regions of (mean ceiled score over that region's benchmarks); ceiled = raw / ceiling, unclipped"
+	MissingRule     = "a missing score (none for the benchmark's current version, or no ceiling) counts as 0 and the model is flagged incomplete"
+	TieRule         = "averages equal after rounding to 1e-6 share a rank; the next rank skips (1, 2, 2, 4)"
+	PrivateRule     = "private benchmarks count in the average; only their counts and ceiling are published, never their data or RDMs"
+)
+
+// ScoreResolution is the precision at which averages are compared for ties.
+const ScoreResolution = 1e-6
+
+// ModelInfo describes a scored network, as the leaderboard shows it.
+type ModelInfo struct {
+	Hash         string // sha256 of the ONNX file, lowercase hex
+	Name         string
+	Family       string // e.g. "resnet", "vit"
+	Version      string
+	TrainingData string // e.g. "ImageNet-1k"
+	Params       int64  // number of parameters; 0 when unknown
+}
+
+// BenchmarkInfo describes a benchmark, as the leaderboard shows it.
+type BenchmarkInfo struct {
+	ID            string // e.g. "algonauts2019-92.IT"
+	Version       string // content hash of the benchmark's data and settings
+	Parent        string // the group it is averaged in, e.g. "IT"; Region when empty
+	Region        string
+	Species       string // e.g. "human", "macaque"
+	Method        string // e.g. "fmri", "meg", "ephys"
+	Private       bool   // data withheld: only counts and ceiling are published
+	Ceiling       float64
+	StimulusCount int
+	Citation      string
+}
+
+// Group is the name the benchmark is averaged under.
+func (b BenchmarkInfo) Group() string {
+	if b.Parent != "" {
+		return b.Parent
+	}
+	if b.Region != "" {
+		return b.Region
+	}
+	return b.ID
+}
+
+// Source is what the leaderboard reads: every model, benchmark and score.
+// The registry adapter implements it; MemSource is the in-memory one.
+type Source interface {
+	Scores(ctx context.Context) ([]scoring.Score, error)
+	Models(ctx context.Context) ([]ModelInfo, error)
+	Benchmarks(ctx context.Context) ([]BenchmarkInfo, error)
+}
+
+// RDMSource gives the representational dissimilarity matrices shown as heat
+// maps: n stimuli and the upper triangle without diagonal, row by row
+// (length n(n-1)/2).
+//
+// BrainRDM must refuse a private benchmark with an error whose code is
+// EFORBIDDEN (see ErrPrivate); callers check BenchmarkInfo.Private first as
+// well, so the refusal is a second line of defence.
+type RDMSource interface {
+	ModelRDM(ctx context.Context, modelHash, benchmarkID string) (n int, upper []float64, err error)
+	BrainRDM(ctx context.Context, benchmarkID string) (n int, upper []float64, err error)
+}
+
+// Application error codes. The HTTP adapter maps each to a status in one table.
+const (
+	EINVALID   = "invalid"   // bad input from the caller
+	ENOTFOUND  = "not_found" // no such model, benchmark or RDM
+	EFORBIDDEN = "forbidden" // exists but is private
+	EINTERNAL  = "internal"  // anything else; details never reach a client
+)
+
+// Error is the application error: a code and a message safe to show users.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("leaderboard %s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrPrivate is the refusal to hand out a private benchmark's data.
+var ErrPrivate = &Error{Code: EFORBIDDEN, Message: "the benchmark is private: its data and RDMs are never published"}
+
+// ErrorCode returns the code of the *Error in err's chain, or EINTERNAL.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of err: the *Error's message,
+// or "internal error" for anything else and for EINTERNAL.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Message
+	}
+	return "internal error"
+}

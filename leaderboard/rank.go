@@ -1,0 +1,406 @@
+package leaderboard
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+// Filter narrows a leaderboard. Regions, Species and Methods select
+// benchmarks (and so the columns and what is averaged); Families selects
+// models. An empty list selects everything; values match case-insensitively.
+type Filter struct {
+	Regions  []string
+	Species  []string
+	Methods  []string
+	Families []string
+}
+
+// IsZero reports whether the filter selects everything.
+func (f Filter) IsZero() bool {
+	return len(f.Regions)+len(f.Species)+len(f.Methods)+len(f.Families) == 0
+}
+
+// Key is a canonical string for f: filters selecting the same things have
+// the same key, so it can key a cache.
+func (f Filter) Key() string {
+	norm := func(v []string) string {
+		c := make([]string, len(v))
+		for i, s := range v {
+			c[i] = strings.ToLower(s)
+		}
+		slices.Sort(c)
+		return strings.Join(slices.Compact(c), ",")
+	}
+	return "region=" + norm(f.Regions) + "&species=" + norm(f.Species) +
+		"&method=" + norm(f.Methods) + "&family=" + norm(f.Families)
+}
+
+func matches(set []string, v string) bool {
+	if len(set) == 0 {
+		return true
+	}
+	for _, s := range set {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f Filter) benchmark(b BenchmarkInfo) bool {
+	return matches(f.Regions, b.Region) && matches(f.Species, b.Species) && matches(f.Methods, b.Method)
+}
+
+// Facets are the values a filter may take, sorted.
+type Facets struct {
+	Regions, Species, Methods, Families []string
+}
+
+// Cell is one model's result on one benchmark. Present is false when the
+// score is missing; the numbers are then zero.
+type Cell struct {
+	Present     bool
+	Ceiled      float64
+	CeiledSE    float64 // SE / Ceiling
+	CeiledCILow float64 // CILow / Ceiling
+	CeiledCIHi  float64 // CIHigh / Ceiling
+	Raw         float64
+	SE          float64
+	CILow       float64
+	CIHigh      float64
+	Ceiling     float64
+	Layer       string
+}
+
+// ParentMean is a model's mean over one parent's benchmarks.
+type ParentMean struct {
+	Parent string
+	Mean   float64
+	Scored int // benchmarks with a score
+	Total  int // benchmarks in the parent
+}
+
+// Row is one model's line in a leaderboard.
+type Row struct {
+	Rank        int
+	Model       ModelInfo
+	Average     float64
+	ParentMeans []ParentMean // in Leaderboard.Parents order
+	Cells       []Cell       // in Leaderboard.Benchmarks order
+	Missing     []string     // ids of benchmarks without a score
+}
+
+// Complete reports whether the model has a score on every benchmark.
+func (r Row) Complete() bool { return len(r.Missing) == 0 }
+
+// Leaderboard is a ranked table.
+type Leaderboard struct {
+	Filter     Filter
+	Benchmarks []BenchmarkInfo // columns, sorted by parent then id
+	Parents    []string        // sorted
+	Rows       []Row           // by rank, then name, then hash
+	Facets     Facets          // every value the filters may take
+}
+
+// Index holds the source's content, with scores resolved to one per
+// (model, benchmark). Build it once per change and rank from it many times.
+type Index struct {
+	models     []ModelInfo // sorted by hash
+	modelByKey map[string]int
+	benchmarks []BenchmarkInfo // sorted by parent, id
+	benchByID  map[string]int
+	scores     map[[2]string]scoring.Score // (model hash, benchmark id) → current score
+	facets     Facets
+}
+
+// Load reads src whole and indexes it.
+func Load(ctx context.Context, src Source) (*Index, error) {
+	models, err := src.Models(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load models: %w", err)
+	}
+	benchmarks, err := src.Benchmarks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load benchmarks: %w", err)
+	}
+	scores, err := src.Scores(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load scores: %w", err)
+	}
+	return NewIndex(models, benchmarks, scores), nil
+}
+
+// NewIndex indexes the given records; its inputs are not modified.
+//
+// Of several scores for a (model, benchmark) pair, only those for the
+// benchmark's current Version count (all, when the benchmark has no
+// version), and of those the newest by CreatedAt. Scores for unknown
+// benchmarks are ignored; a score for an unknown model adds a model named
+// after the score.
+func NewIndex(models []ModelInfo, benchmarks []BenchmarkInfo, scores []scoring.Score) *Index {
+	ix := &Index{
+		modelByKey: make(map[string]int),
+		benchByID:  make(map[string]int),
+		scores:     make(map[[2]string]scoring.Score),
+	}
+	ix.benchmarks = slices.Clone(benchmarks)
+	sort.SliceStable(ix.benchmarks, func(i, j int) bool {
+		a, b := ix.benchmarks[i], ix.benchmarks[j]
+		if a.Group() != b.Group() {
+			return a.Group() < b.Group()
+		}
+		return a.ID < b.ID
+	})
+	for i, b := range ix.benchmarks {
+		ix.benchByID[b.ID] = i
+	}
+	seen := make(map[string]bool)
+	for _, m := range models {
+		if !seen[m.Hash] {
+			seen[m.Hash] = true
+			ix.models = append(ix.models, m)
+		}
+	}
+	for _, s := range scores {
+		bi, ok := ix.benchByID[s.BenchmarkID]
+		if !ok {
+			continue
+		}
+		if v := ix.benchmarks[bi].Version; v != "" && s.BenchmarkVersion != v {
+			continue
+		}
+		if !seen[s.ModelHash] {
+			seen[s.ModelHash] = true
+			ix.models = append(ix.models, ModelInfo{Hash: s.ModelHash, Name: s.ModelName})
+		}
+		k := [2]string{s.ModelHash, s.BenchmarkID}
+		if old, ok := ix.scores[k]; !ok || s.CreatedAt.After(old.CreatedAt) {
+			ix.scores[k] = s
+		}
+	}
+	sort.Slice(ix.models, func(i, j int) bool { return ix.models[i].Hash < ix.models[j].Hash })
+	for i, m := range ix.models {
+		ix.modelByKey[m.Hash] = i
+	}
+	var f Facets
+	for _, b := range ix.benchmarks {
+		f.Regions = append(f.Regions, b.Region)
+		f.Species = append(f.Species, b.Species)
+		f.Methods = append(f.Methods, b.Method)
+	}
+	for _, m := range ix.models {
+		f.Families = append(f.Families, m.Family)
+	}
+	for _, p := range []*[]string{&f.Regions, &f.Species, &f.Methods, &f.Families} {
+		*p = slices.DeleteFunc(*p, func(s string) bool { return s == "" })
+		slices.Sort(*p)
+		*p = slices.Compact(*p)
+	}
+	ix.facets = f
+	return ix
+}
+
+// Facets returns the values each filter may take.
+func (ix *Index) Facets() Facets { return ix.facets }
+
+// Models returns every model, sorted by hash. The slice must not be modified.
+func (ix *Index) Models() []ModelInfo { return ix.models }
+
+// Benchmarks returns every benchmark, sorted by parent then id. The slice
+// must not be modified.
+func (ix *Index) Benchmarks() []BenchmarkInfo { return ix.benchmarks }
+
+// Model returns the model with the given hash.
+func (ix *Index) Model(hash string) (ModelInfo, bool) {
+	i, ok := ix.modelByKey[hash]
+	if !ok {
+		return ModelInfo{}, false
+	}
+	return ix.models[i], true
+}
+
+// Benchmark returns the benchmark with the given id.
+func (ix *Index) Benchmark(id string) (BenchmarkInfo, bool) {
+	i, ok := ix.benchByID[id]
+	if !ok {
+		return BenchmarkInfo{}, false
+	}
+	return ix.benchmarks[i], true
+}
+
+// Score returns the current score of a model on a benchmark.
+func (ix *Index) Score(modelHash, benchmarkID string) (scoring.Score, bool) {
+	s, ok := ix.scores[[2]string{modelHash, benchmarkID}]
+	return s, ok
+}
+
+// CheckFilter returns an EINVALID error naming the first value of f that
+// matches nothing, with the values that would.
+func (ix *Index) CheckFilter(f Filter) error {
+	for _, c := range []struct {
+		name        string
+		vals, known []string
+	}{
+		{"region", f.Regions, ix.facets.Regions},
+		{"species", f.Species, ix.facets.Species},
+		{"method", f.Methods, ix.facets.Methods},
+		{"family", f.Families, ix.facets.Families},
+	} {
+		for _, v := range c.vals {
+			if !slices.ContainsFunc(c.known, func(k string) bool { return strings.EqualFold(k, v) }) {
+				return Errorf(EINVALID, "unknown %s %q; known values: %s", c.name, v, strings.Join(c.known, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// CellOf returns the leaderboard cell for a score; a score without a finite
+// ceiled value is missing.
+func CellOf(s scoring.Score) Cell {
+	if !finite(s.Ceiled) || !finite(s.Ceiling) || s.Ceiling == 0 {
+		return Cell{}
+	}
+	return Cell{
+		Present:     true,
+		Ceiled:      s.Ceiled,
+		CeiledSE:    s.SE / s.Ceiling,
+		CeiledCILow: s.CILow / s.Ceiling,
+		CeiledCIHi:  s.CIHigh / s.Ceiling,
+		Raw:         s.Raw,
+		SE:          s.SE,
+		CILow:       s.CILow,
+		CIHigh:      s.CIHigh,
+		Ceiling:     s.Ceiling,
+		Layer:       s.Layer,
+	}
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Rank builds the leaderboard for f by the rule in the package comment.
+// It does not check f's values; see CheckFilter.
+func (ix *Index) Rank(f Filter) *Leaderboard {
+	lb := &Leaderboard{Filter: f, Facets: ix.facets}
+	for _, b := range ix.benchmarks {
+		if f.benchmark(b) {
+			lb.Benchmarks = append(lb.Benchmarks, b)
+		}
+	}
+	// Parents in benchmark order; the benchmarks are sorted by group.
+	var groupOf []int
+	for _, b := range lb.Benchmarks {
+		if n := len(lb.Parents); n == 0 || lb.Parents[n-1] != b.Group() {
+			lb.Parents = append(lb.Parents, b.Group())
+		}
+		groupOf = append(groupOf, len(lb.Parents)-1)
+	}
+	for _, m := range ix.models {
+		if !matches(f.Families, m.Family) {
+			continue
+		}
+		row := Row{Model: m, Cells: make([]Cell, len(lb.Benchmarks)), ParentMeans: make([]ParentMean, len(lb.Parents))}
+		for i, p := range lb.Parents {
+			row.ParentMeans[i].Parent = p
+		}
+		scored := 0
+		for i, b := range lb.Benchmarks {
+			pm := &row.ParentMeans[groupOf[i]]
+			pm.Total++
+			if s, ok := ix.scores[[2]string{m.Hash, b.ID}]; ok {
+				row.Cells[i] = CellOf(s)
+			}
+			if !row.Cells[i].Present {
+				row.Missing = append(row.Missing, b.ID)
+				continue
+			}
+			scored++
+			pm.Scored++
+			pm.Mean += row.Cells[i].Ceiled
+		}
+		if scored == 0 {
+			continue
+		}
+		for i := range row.ParentMeans {
+			row.ParentMeans[i].Mean /= float64(row.ParentMeans[i].Total)
+			row.Average += row.ParentMeans[i].Mean
+		}
+		row.Average /= float64(len(row.ParentMeans))
+		lb.Rows = append(lb.Rows, row)
+	}
+	rankRows(lb.Rows)
+	return lb
+}
+
+// quantize maps a score to the integer grid used to decide ties, so that
+// equality is transitive.
+func quantize(x float64) int64 { return int64(math.Round(x / ScoreResolution)) }
+
+// rankRows sorts rows by average (descending; ties by name, then hash) and
+// gives competition ranks: equal averages share a rank, the next one skips.
+func rankRows(rows []Row) {
+	sort.Slice(rows, func(i, j int) bool {
+		qi, qj := quantize(rows[i].Average), quantize(rows[j].Average)
+		if qi != qj {
+			return qi > qj
+		}
+		if rows[i].Model.Name != rows[j].Model.Name {
+			return rows[i].Model.Name < rows[j].Model.Name
+		}
+		return rows[i].Model.Hash < rows[j].Model.Hash
+	})
+	for i := range rows {
+		if i > 0 && quantize(rows[i].Average) == quantize(rows[i-1].Average) {
+			rows[i].Rank = rows[i-1].Rank
+		} else {
+			rows[i].Rank = i + 1
+		}
+	}
+}
+
+// BenchmarkEntry is one model's line in a single benchmark's ranking.
+type BenchmarkEntry struct {
+	Rank  int
+	Model ModelInfo
+	Cell  Cell
+}
+
+// RankBenchmark ranks the models scored on one benchmark by ceiled score,
+// with the same tie rule as Rank. Models without a score are left out.
+func (ix *Index) RankBenchmark(id string) []BenchmarkEntry {
+	var rows []Row
+	for _, m := range ix.models {
+		s, ok := ix.scores[[2]string{m.Hash, id}]
+		if !ok {
+			continue
+		}
+		c := CellOf(s)
+		if !c.Present {
+			continue
+		}
+		rows = append(rows, Row{Model: m, Average: c.Ceiled, Cells: []Cell{c}})
+	}
+	rankRows(rows)
+	out := make([]BenchmarkEntry, len(rows))
+	for i, r := range rows {
+		out[i] = BenchmarkEntry{Rank: r.Rank, Model: r.Model, Cell: r.Cells[0]}
+	}
+	return out
+}
+
+// ModelScores returns a model's current scores, in benchmark order.
+func (ix *Index) ModelScores(hash string) []scoring.Score {
+	var out []scoring.Score
+	for _, b := range ix.benchmarks {
+		if s, ok := ix.scores[[2]string{hash, b.ID}]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,191 @@
+package leaderboard_test
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+const tol = 1e-12
+
+func bench(id, region string) leaderboard.BenchmarkInfo {
+	return leaderboard.BenchmarkInfo{ID: id, Version: "v1", Parent: region, Region: region, Species: "macaque", Method: "ephys", Ceiling: 0.8}
+}
+
+func score(model, benchmark string, ceiled float64) scoring.Score {
+	return scoring.Score{ModelHash: model, ModelName: model, BenchmarkID: benchmark, BenchmarkVersion: "v1",
+		Raw: ceiled * 0.8, Ceiling: 0.8, Ceiled: ceiled, SE: 0.008, CILow: ceiled*0.8 - 0.016, CIHigh: ceiled*0.8 + 0.016}
+}
+
+func ranks(lb *leaderboard.Leaderboard) map[string]int {
+	out := make(map[string]int)
+	for _, r := range lb.Rows {
+		out[r.Model.Hash] = r.Rank
+	}
+	return out
+}
+
+func TestRankTiesShareRank(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("b1", "IT")}
+	// c and b tie to within ScoreResolution (0.4 and 0.4 + 1e-9).
+	ss := []scoring.Score{score("a", "b1", 0.5), score("c", "b1", 0.4), score("b", "b1", 0.4+1e-9), score("d", "b1", 0.3)}
+	lb := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{})
+	var got []int
+	var names []string
+	for _, r := range lb.Rows {
+		got = append(got, r.Rank)
+		names = append(names, r.Model.Name)
+	}
+	if want := []int{1, 2, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("ranks %v, want %v", got, want)
+	}
+	// Tied rows are ordered by name so the order is stable.
+	if want := []string{"a", "b", "c", "d"}; !slices.Equal(names, want) {
+		t.Errorf("order %v, want %v", names, want)
+	}
+}
+
+func TestRankAggregatesPerParentThenOverParents(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("v1a", "V1"), bench("it1", "IT"), bench("it2", "IT")}
+	ss := []scoring.Score{score("m", "v1a", 0.6), score("m", "it1", 0.2), score("m", "it2", 0.4)}
+	lb := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{})
+	if len(lb.Rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(lb.Rows))
+	}
+	r := lb.Rows[0]
+	// IT mean (0.2+0.4)/2 = 0.3; average (0.6 + 0.3)/2 = 0.45, not the flat mean 0.4.
+	if math.Abs(r.Average-0.45) > tol {
+		t.Errorf("average %v, want 0.45", r.Average)
+	}
+	if !slices.Equal(lb.Parents, []string{"IT", "V1"}) {
+		t.Errorf("parents %v, want [IT V1]", lb.Parents)
+	}
+	if pm := r.ParentMeans[0]; pm.Parent != "IT" || math.Abs(pm.Mean-0.3) > tol || pm.Scored != 2 || pm.Total != 2 {
+		t.Errorf("IT mean %+v, want 0.3 over 2/2", pm)
+	}
+	if !r.Complete() {
+		t.Errorf("complete row reported incomplete: missing %v", r.Missing)
+	}
+	if c := r.Cells[0]; c.Layer != "" || !c.Present || math.Abs(c.CeiledSE-0.01) > tol || math.Abs(c.CeiledCILow-(0.2-0.02)) > tol {
+		t.Errorf("cell %+v: want ceiled SE 0.008/0.8 = 0.01, CI low 0.18", c)
+	}
+}
+
+func TestRankMissingCountsAsZeroAndIsFlagged(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("it1", "IT"), bench("it2", "IT")}
+	ss := []scoring.Score{
+		score("full", "it1", 0.4), score("full", "it2", 0.4),
+		score("partial", "it1", 0.7), // 0.7 on one benchmark only: average 0.35
+		score("noceiling", "it1", math.NaN()), score("noceiling", "it2", 0.5),
+	}
+	ss[3].Ceiling = math.NaN()
+	lb := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{})
+	byHash := make(map[string]leaderboard.Row)
+	for _, r := range lb.Rows {
+		byHash[r.Model.Hash] = r
+	}
+	p := byHash["partial"]
+	if math.Abs(p.Average-0.35) > tol || p.Complete() || !slices.Equal(p.Missing, []string{"it2"}) || p.Cells[1].Present {
+		t.Errorf("partial: average %v missing %v, want 0.35 with it2 missing", p.Average, p.Missing)
+	}
+	if rk := ranks(lb); rk["full"] != 1 || rk["partial"] != 2 || rk["noceiling"] != 3 {
+		t.Errorf("ranks %v, want full 1, partial 2, noceiling 3", rk)
+	}
+	if n := byHash["noceiling"]; !slices.Equal(n.Missing, []string{"it1"}) || math.Abs(n.Average-0.25) > tol {
+		t.Errorf("a score without a ceiling must count as missing: %+v", n)
+	}
+}
+
+func TestRankUsesCurrentVersionNewestScore(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("b", "IT")}
+	old := score("m", "b", 0.9)
+	old.BenchmarkVersion = "v0" // stale benchmark version: ignored
+	early := score("m", "b", 0.2)
+	late := score("m", "b", 0.3)
+	late.CreatedAt = early.CreatedAt.Add(time.Hour)
+	ix := leaderboard.NewIndex(nil, bs, []scoring.Score{late, old, early})
+	s, ok := ix.Score("m", "b")
+	if !ok || s.Ceiled != 0.3 {
+		t.Errorf("current score %v (%v), want the newest current-version one, 0.3", s.Ceiled, ok)
+	}
+	only := leaderboard.NewIndex(nil, bs, []scoring.Score{old}).Rank(leaderboard.Filter{})
+	if len(only.Rows) != 0 {
+		t.Errorf("a model with only stale scores is ranked: %+v", only.Rows)
+	}
+}
+
+func TestRankFilters(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("v1a", "V1"), bench("it1", "IT"), bench("it2", "IT")}
+	bs[2].Species, bs[2].Method = "human", "fmri"
+	ms := []leaderboard.ModelInfo{{Hash: "r", Name: "resnet", Family: "resnet"}, {Hash: "v", Name: "vit", Family: "vit"}}
+	ss := []scoring.Score{score("r", "v1a", 0.9), score("r", "it1", 0.1), score("r", "it2", 0.1),
+		score("v", "v1a", 0.1), score("v", "it1", 0.5), score("v", "it2", 0.5)}
+	ix := leaderboard.NewIndex(ms, bs, ss)
+
+	all := ix.Rank(leaderboard.Filter{})
+	if rk := ranks(all); rk["r"] != 1 || rk["v"] != 2 {
+		t.Errorf("unfiltered ranks %v: resnet (0.5) should beat vit (0.3)", rk)
+	}
+	it := ix.Rank(leaderboard.Filter{Regions: []string{"it"}}) // case-insensitive
+	if len(it.Benchmarks) != 2 || it.Benchmarks[0].ID != "it1" {
+		t.Errorf("region=it columns %v", it.Benchmarks)
+	}
+	if rk := ranks(it); rk["v"] != 1 || rk["r"] != 2 {
+		t.Errorf("region=IT ranks %v, want vit first", rk)
+	}
+	human := ix.Rank(leaderboard.Filter{Species: []string{"human"}, Methods: []string{"fmri"}})
+	if len(human.Benchmarks) != 1 || human.Benchmarks[0].ID != "it2" {
+		t.Errorf("species=human&method=fmri columns %v, want [it2]", human.Benchmarks)
+	}
+	fam := ix.Rank(leaderboard.Filter{Families: []string{"vit"}})
+	if len(fam.Rows) != 1 || fam.Rows[0].Model.Hash != "v" || fam.Rows[0].Rank != 1 {
+		t.Errorf("family=vit rows %+v", fam.Rows)
+	}
+	if err := ix.CheckFilter(leaderboard.Filter{Regions: []string{"V2"}}); leaderboard.ErrorCode(err) != leaderboard.EINVALID {
+		t.Errorf("unknown region: error %v, want code %s", err, leaderboard.EINVALID)
+	}
+	if err := ix.CheckFilter(leaderboard.Filter{Regions: []string{"v1"}, Families: []string{"ViT"}}); err != nil {
+		t.Errorf("known values rejected: %v", err)
+	}
+	if a, b := (leaderboard.Filter{Regions: []string{"IT", "V1"}}).Key(), (leaderboard.Filter{Regions: []string{"v1", "it"}}).Key(); a != b {
+		t.Errorf("keys differ for equal filters: %q vs %q", a, b)
+	}
+}
+
+func TestRankBenchmark(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("b", "IT")}
+	ix := leaderboard.NewIndex(nil, bs, []scoring.Score{score("x", "b", 0.2), score("y", "b", 0.6), score("z", "b", 0.6)})
+	got := ix.RankBenchmark("b")
+	if len(got) != 3 || got[0].Rank != 1 || got[1].Rank != 1 || got[2].Rank != 3 || got[2].Model.Hash != "x" {
+		t.Errorf("benchmark ranking %+v, want y 1, z 1, x 3", got)
+	}
+}
+
+func TestMemSourceRefusesPrivateRDMs(t *testing.T) {
+	b := bench("p", "IT")
+	b.Private = true
+	src := leaderboard.NewMemSource(nil, []leaderboard.BenchmarkInfo{b}, nil)
+	src.SetBrainRDM("p", 3, []float64{1, 2, 3})
+	src.SetModelRDM("m", "p", 3, []float64{1, 2, 3})
+	ctx := context.Background()
+	if _, _, err := src.BrainRDM(ctx, "p"); leaderboard.ErrorCode(err) != leaderboard.EFORBIDDEN {
+		t.Errorf("BrainRDM of a private benchmark: %v, want %s", err, leaderboard.EFORBIDDEN)
+	}
+	if _, _, err := src.ModelRDM(ctx, "m", "p"); leaderboard.ErrorCode(err) != leaderboard.EFORBIDDEN {
+		t.Errorf("ModelRDM on a private benchmark: %v, want %s", err, leaderboard.EFORBIDDEN)
+	}
+}
+
+func TestErrorMessageHidesInternal(t *testing.T) {
+	if m := leaderboard.ErrorMessage(context.DeadlineExceeded); m != "internal error" {
+		t.Errorf("message %q", m)
+	}
+	if c := leaderboard.ErrorCode(context.DeadlineExceeded); c != leaderboard.EINTERNAL {
+		t.Errorf("code %q", c)
+	}
+}

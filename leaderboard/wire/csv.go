@@ -1,0 +1,55 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/csv"
+	"math"
+	"strconv"
+
+	"github.com/cortexbench/cortexbench/leaderboard"
+)
+
+// CSV writes the whole leaderboard as CSV: one row per model, with rank,
+// model, average, completeness, one mean per parent ("mean:<parent>") and,
+// per benchmark, the ceiled score with its SE and CI ("<id>", "<id>:se",
+// "<id>:ci_low", "<id>:ci_high"). A missing score is an empty field.
+func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	head := []string{"rank", "model_hash", "model_name", "family", "average", "complete", "missing"}
+	for _, p := range lb.Parents {
+		head = append(head, "mean:"+p)
+	}
+	for _, b := range lb.Benchmarks {
+		head = append(head, b.ID, b.ID+":se", b.ID+":ci_low", b.ID+":ci_high")
+	}
+	if err := w.Write(head); err != nil {
+		return nil, err
+	}
+	num := func(x float64) string {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', 6, 64)
+	}
+	rec := make([]string, 0, len(head))
+	for _, r := range lb.Rows {
+		rec = append(rec[:0], strconv.Itoa(r.Rank), r.Model.Hash, r.Model.Name, r.Model.Family,
+			num(r.Average), strconv.FormatBool(r.Complete()), strconv.Itoa(len(r.Missing)))
+		for _, p := range r.ParentMeans {
+			rec = append(rec, num(p.Mean))
+		}
+		for _, c := range r.Cells {
+			if !c.Present {
+				rec = append(rec, "", "", "", "")
+				continue
+			}
+			rec = append(rec, num(c.Ceiled), num(c.CeiledSE), num(c.CeiledCILow), num(c.CeiledCIHi))
+		}
+		if err := w.Write(rec); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
