@@ -41,6 +41,7 @@ const (
 	AggregationRule = "average = mean over parent regions of (mean ceiled score over that region's benchmarks); ceiled = raw / ceiling, unclipped"
 	MissingRule     = "a missing score (none for the benchmark's current version, or no ceiling) counts as 0 and the model is flagged incomplete"
 	TieRule         = "averages equal after rounding to 1e-6 share a rank; the next rank skips (1, 2, 2, 4)"
+	UnceiledRule    = "a benchmark without a noise ceiling (a group RDM, or a public partner used only to choose layers) is listed but does not enter the average: its ceiled score is undefined"
 	PrivateRule     = "private benchmarks count in the average; only their counts and ceiling are published, never their data or RDMs"
 )
 

@@ -282,6 +282,10 @@ func CellOf(s scoring.Score) Cell {
 	}
 }
 
+// Ranked reports whether the benchmark enters the average: only
+// benchmarks with a noise ceiling do (see UnceiledRule).
+func (b BenchmarkInfo) Ranked() bool { return finite(b.Ceiling) && b.Ceiling > 0 }
+
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // Rank builds the leaderboard for f by the rule in the package comment.
@@ -311,11 +315,14 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 		}
 		scored := 0
 		for i, b := range lb.Benchmarks {
-			pm := &row.ParentMeans[groupOf[i]]
-			pm.Total++
 			if s, ok := ix.scores[[2]string{m.Hash, b.ID}]; ok {
 				row.Cells[i] = CellOf(s)
 			}
+			if !b.Ranked() {
+				continue
+			}
+			pm := &row.ParentMeans[groupOf[i]]
+			pm.Total++
 			if !row.Cells[i].Present {
 				row.Missing = append(row.Missing, b.ID)
 				continue
@@ -327,11 +334,17 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 		if scored == 0 {
 			continue
 		}
+		groups := 0
 		for i := range row.ParentMeans {
+			if row.ParentMeans[i].Total == 0 {
+				row.ParentMeans[i].Mean = math.NaN()
+				continue
+			}
 			row.ParentMeans[i].Mean /= float64(row.ParentMeans[i].Total)
 			row.Average += row.ParentMeans[i].Mean
+			groups++
 		}
-		row.Average /= float64(len(row.ParentMeans))
+		row.Average /= float64(groups)
 		lb.Rows = append(lb.Rows, row)
 	}
 	rankRows(lb.Rows)

@@ -189,3 +189,25 @@ func TestErrorMessageHidesInternal(t *testing.T) {
 		t.Errorf("code %q", c)
 	}
 }
+
+// A benchmark without a ceiling (a group RDM, a selection-only partner) is
+// listed but neither averaged as 0 nor reported missing.
+func TestRankUnceiledBenchmarkNotAveraged(t *testing.T) {
+	group := bench("mit", "IT")
+	group.Ceiling = math.NaN()
+	bs := []leaderboard.BenchmarkInfo{bench("b1", "IT"), group, bench("v4", "V4")}
+	noCeiling := scoring.Score{ModelHash: "a", ModelName: "a", BenchmarkID: "mit", BenchmarkVersion: "v1", Raw: 0.3, Ceiling: math.NaN(), Ceiled: math.NaN()}
+	ss := []scoring.Score{score("a", "b1", 0.6), noCeiling, score("a", "v4", 0.2)}
+	lb := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{})
+	if len(lb.Rows) != 1 {
+		t.Fatalf("rows: %d", len(lb.Rows))
+	}
+	r := lb.Rows[0]
+	// (IT: 0.6 alone) and (V4: 0.2) → 0.4; were mit counted as 0, IT would be 0.3.
+	if math.Abs(r.Average-0.4) > tol || !r.Complete() {
+		t.Fatalf("average %v missing %v, want 0.4 and complete", r.Average, r.Missing)
+	}
+	if len(lb.Benchmarks) != 3 {
+		t.Fatalf("the unceiled benchmark should still be a column: %d columns", len(lb.Benchmarks))
+	}
+}

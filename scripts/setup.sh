@@ -18,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# --- models/ --------------------------------------------------------------
 # ONNX Runtime 1.30.0 (models/): the linux-x64 CPU library from the npm package
 # onnxruntime-node@1.30.0. `npm pack` only downloads the tarball (a plain
 # `npm install` runs scripts that fail offline); the library inside is
@@ -50,6 +51,7 @@ if ! { [ -f "$ort_lib" ] && echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - >
   rm -rf "$ort_tmp"
   trap - EXIT
 fi
+# --- end models/ ----------------------------------------------------------
 # --- storage/ -------------------------------------------------------------
 # PostgreSQL (Debian's, 15 on bookworm) for the registry tests: .ci/run starts
 # a throwaway cluster from its binaries. Nothing is started here.

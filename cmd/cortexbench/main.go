@@ -31,7 +31,12 @@ type command struct {
 }
 
 // commands lists every subcommand. Add one line per subcommand.
-var commands = map[string]command{}
+var commands = map[string]command{
+	"benchmarks": {"add, list and show brain benchmarks (manifests, built-in catalogue)", runBenchmarks},
+	"models":     {"inspect, predict with, add and list ONNX models", modelsCmd},
+	"compute":    {"run the scoring math on .npy files (rdm, compare, ceiling, reliability)", runCompute},
+	"run":        {"the main job: noise ceilings of every dataset in --data", runMain},
+}
 
 // errUsage marks a bad command line; its message has already been printed.
 var errUsage = errors.New("usage")

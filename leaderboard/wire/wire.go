@@ -31,12 +31,13 @@ type Rules struct {
 	Aggregation string `json:"aggregation"`
 	Missing     string `json:"missing"`
 	Ties        string `json:"ties"`
+	Unceiled    string `json:"unceiled"`
 	Private     string `json:"private"`
 }
 
 // CurrentRules returns the rules package leaderboard applies.
 func CurrentRules() Rules {
-	return Rules{leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.TieRule, leaderboard.PrivateRule}
+	return Rules{leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.TieRule, leaderboard.UnceiledRule, leaderboard.PrivateRule}
 }
 
 // Filter is the filter a leaderboard was built with.

@@ -1,0 +1,272 @@
+package benchmarks
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
+	"github.com/cortexbench/cortexbench/scoring/rsa"
+)
+
+// Tolerances for RDM checks, relative to the largest magnitude (at least
+// 1), as scoring/rdm.Check: files saved from float64 code are symmetric and
+// zero on the diagonal to a few ulps (Algonauts' differ by 2e-16).
+const (
+	rdmSymTol  = 1e-8
+	rdmDiagTol = 1e-8
+)
+
+// imported is a validated dataset with the arrays its ceiling needs.
+type imported struct {
+	dataset  Dataset
+	subjects [][]float64        // RDM kind: upper triangles per subject
+	repeats  map[string]repeats // session ID → repeats, for split-half
+}
+
+type repeats struct {
+	shape []int
+	data  []float64
+}
+
+// readDataset reads and validates everything the manifest names. Error
+// messages name positions, never values: the data may be private.
+func (s *source) readDataset(m *Manifest) (*imported, error) {
+	out := &imported{repeats: map[string]repeats{}}
+	switch {
+	case m.RDMs != nil:
+		out.dataset.Kind = KindRDM
+		set, err := s.readStimuli(m.Stimuli)
+		if err != nil {
+			return nil, err
+		}
+		out.dataset.Stimuli = &set
+		arr, data, err := s.readArray(*m.RDMs)
+		if err != nil {
+			return nil, err
+		}
+		subj, err := rdmSubjects(arr, data, len(set.Stimuli))
+		if err != nil {
+			return nil, err
+		}
+		out.dataset.RDMs = &arr
+		out.subjects = subj
+	case m.Responses != nil:
+		out.dataset.Kind = KindResponses
+		spec := SessionSpec{Responses: ArraySpec{File: m.Responses.File, Key: m.Responses.Key}, Repeats: m.Responses.Repeats, Stimuli: *m.Stimuli}
+		if err := s.readSession(spec, out); err != nil {
+			return nil, err
+		}
+	default:
+		out.dataset.Kind = KindSessions
+		for _, spec := range m.Sessions {
+			if err := s.readSession(spec, out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *source) readSession(spec SessionSpec, out *imported) error {
+	set, err := s.readStimuli(&spec.Stimuli)
+	if err != nil {
+		return err
+	}
+	arr, data, err := s.readArray(spec.Responses)
+	if err != nil {
+		return err
+	}
+	f := arr.File.Path
+	if len(arr.Shape) != 2 {
+		return invalid(f, "responses have shape %v, want (targets, stimuli)", arr.Shape)
+	}
+	if t, n := arr.Shape[0], arr.Shape[1]; t < 1 || n != len(set.Stimuli) {
+		return invalid(f, "responses have %d stimulus columns but %s has %d images (image count must equal data columns)", n, stimuliPlace(&spec.Stimuli), len(set.Stimuli))
+	}
+	if i := slices.IndexFunc(data, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }); i >= 0 {
+		return invalid(f, "target %d, stimulus %d is not finite (NaN or Inf); responses must be finite", i/arr.Shape[1], i%arr.Shape[1])
+	}
+	sess := Session{ID: spec.ID, Responses: arr, Stimuli: set}
+	if spec.Repeats != nil {
+		rarr, rdata, err := s.readArray(*spec.Repeats)
+		if err != nil {
+			return err
+		}
+		rf := rarr.File.Path
+		if len(rarr.Shape) != 3 || rarr.Shape[0] != arr.Shape[0] || rarr.Shape[1] != arr.Shape[1] || rarr.Shape[2] < 2 {
+			return invalid(rf, "repeats have shape %v, want (%d targets, %d stimuli, repeats ≥ 2) to match %s", rarr.Shape, arr.Shape[0], arr.Shape[1], f)
+		}
+		r := rarr.Shape[2]
+		for i := 0; i < len(rdata); i += r {
+			finite := 0
+			for _, v := range rdata[i : i+r] {
+				if math.IsInf(v, 0) {
+					return invalid(rf, "target %d, stimulus %d has an infinite value; use NaN only to pad missing repeats", i/r/arr.Shape[1], i/r%arr.Shape[1])
+				}
+				if !math.IsNaN(v) {
+					finite++
+				}
+			}
+			if finite == 0 {
+				return invalid(rf, "target %d, stimulus %d has no repeat (all NaN)", i/r/arr.Shape[1], i/r%arr.Shape[1])
+			}
+		}
+		sess.Repeats = &rarr
+		out.repeats[spec.ID] = repeats{shape: rarr.Shape, data: rdata}
+	}
+	out.dataset.Sessions = append(out.dataset.Sessions, sess)
+	return nil
+}
+
+func stimuliPlace(s *StimuliSpec) string {
+	if s.Dir != "" {
+		return s.Dir
+	}
+	return s.Zip
+}
+
+// rdmSubjects checks an RDM set against the stimulus count and returns one
+// upper triangle per subject (sessions averaged when asked).
+func rdmSubjects(arr Array, data []float64, nStim int) ([][]float64, error) {
+	f, sh := arr.File.Path, arr.Shape
+	var subjects, sessions int
+	switch len(sh) {
+	case 2:
+		subjects, sessions = 1, 1
+	case 3:
+		subjects, sessions = sh[0], 1
+	case 4:
+		if !arr.SessionMean {
+			return nil, invalid(f, "shape %v is subjects × sessions × n × n; add \"sessions: mean\" under rdms to average the sessions", sh)
+		}
+		subjects, sessions = sh[0], sh[1]
+	default:
+		return nil, invalid(f, "shape %v is not an RDM set: want (n, n), (subjects, n, n) or (subjects, sessions, n, n)", sh)
+	}
+	if arr.SessionMean && len(sh) != 4 {
+		return nil, invalid(f, "\"sessions: mean\" needs a 4-D array (subjects, sessions, n, n); this one has shape %v", sh)
+	}
+	n := sh[len(sh)-1]
+	if sh[len(sh)-2] != n {
+		return nil, invalid(f, "shape %v: RDMs must be square (the last two dimensions equal)", sh)
+	}
+	if n != nStim {
+		return nil, invalid(f, "RDMs are %d×%d but there are %d images (image count must equal data columns)", n, n, nStim)
+	}
+	if n < 3 || subjects < 1 || sessions < 1 {
+		return nil, invalid(f, "shape %v: need at least 3 stimuli and 1 subject", sh)
+	}
+	out := make([][]float64, subjects)
+	for i := 0; i < subjects; i++ {
+		mean := make([]float64, n*(n-1)/2)
+		for j := 0; j < sessions; j++ {
+			full := data[(i*sessions+j)*n*n:][:n*n]
+			where := fmt.Sprintf("subject %d", i)
+			if len(sh) == 2 {
+				where = "group RDM"
+			} else if len(sh) == 4 {
+				where += fmt.Sprintf(", session %d", j)
+			}
+			if err := checkRDM(n, full); err != "" {
+				return nil, invalid(f, "%s: %s", where, err)
+			}
+			k := 0
+			for r := 0; r < n; r++ {
+				for c := r + 1; c < n; c++ {
+					mean[k] += full[r*n+c] / float64(sessions)
+					k++
+				}
+			}
+		}
+		out[i] = mean
+	}
+	return out, nil
+}
+
+// checkRDM returns what is wrong with an n×n RDM, naming the entry but
+// not its value.
+func checkRDM(n int, full []float64) string {
+	scale := 1.0
+	for k, v := range full {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Sprintf("entry (%d, %d) is not finite (NaN or Inf)", k/n, k%n)
+		}
+		scale = max(scale, math.Abs(v))
+	}
+	for i := 0; i < n; i++ {
+		if math.Abs(full[i*n+i]) > rdmDiagTol*scale {
+			return fmt.Sprintf("diagonal entry (%d, %d) is not zero (an RDM has zero self-dissimilarity)", i, i)
+		}
+		for j := i + 1; j < n; j++ {
+			if math.Abs(full[i*n+j]-full[j*n+i]) > rdmSymTol*scale {
+				return fmt.Sprintf("not symmetric: entry (%d, %d) differs from (%d, %d)", i, j, j, i)
+			}
+		}
+	}
+	return ""
+}
+
+// computeCeiling computes the ceiling the policy asks for.
+func computeCeiling(p CeilingPolicy, met Metric, in *imported) (Ceiling, error) {
+	c := Ceiling{Method: p.Method}
+	var file string
+	if in.dataset.RDMs != nil {
+		file = in.dataset.RDMs.File.Path
+	}
+	for _, s := range in.dataset.Sessions {
+		if s.ID == p.Session && s.Repeats != nil {
+			file = s.Repeats.File.Path
+		}
+	}
+	switch p.Method {
+	case CeilingNone:
+		c.Reason = p.Reason
+		return c, nil
+	case CeilingRSANili:
+		if len(in.subjects) < 2 {
+			return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.subjects))
+		}
+		r, err := ceiling.RSACeiling(in.subjects, rsa.Method(met.Comparison))
+		if err != nil {
+			return c, invalid(file, "cannot compute the rsa-nili ceiling: %v", err)
+		}
+		c.Valid = true
+		c.Upper, c.Lower, c.UpperR2, c.LowerR2 = r.Upper, r.Lower, r.UpperR2, r.LowerR2
+		return c, nil
+	case CeilingSplitHalf:
+		rep, ok := in.repeats[p.Session]
+		if !ok {
+			return c, invalid(file, "split-half ceiling: no repeats for session %q", p.Session)
+		}
+		rel, err := ceiling.SplitHalf(ceiling.Responses{Targets: rep.shape[0], Stimuli: rep.shape[1], Repeats: rep.shape[2], Data: rep.data}, p.Splits, p.Seed)
+		if err != nil {
+			return c, invalid(file, "cannot compute the split-half ceiling: %v", err)
+		}
+		var ok2 []float64
+		for _, v := range rel {
+			if !math.IsNaN(v) {
+				ok2 = append(ok2, v)
+			}
+		}
+		if len(ok2) == 0 {
+			return c, invalid(file, "split-half ceiling: no target has a defined reliability (need ≥ 3 stimuli with ≥ 2 repeats)")
+		}
+		c.Valid = true
+		c.Reliability = median(ok2)
+		c.Upper = c.Reliability
+		c.Targets = len(ok2)
+		return c, nil
+	}
+	return c, fmt.Errorf("unknown ceiling method %q", p.Method)
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

@@ -1,0 +1,200 @@
+package benchmarks
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"sync"
+)
+
+// Loaded is a benchmark ready to score: its settings, its ceiling, its
+// stimuli and its data, read back from the object store.
+//
+//   - KindRDM: Stimuli and RDMs, one upper-triangle vector per subject
+//     (pairs i<j row-major, length n(n−1)/2, the layout of
+//     scoring/rdm.Upper); a group RDM is one "subject". Subject RDMs of a
+//     subjects × sessions set are session means.
+//   - KindResponses: Sessions has one session with an empty ID, and
+//     Stimuli is that session's stimuli.
+//   - KindSessions: Sessions, each with its own stimuli and responses;
+//     Stimuli is nil.
+//
+// Loaded holds private data: hand it to the scoring code only.
+type Loaded struct {
+	Benchmark *Benchmark // ID, Version, Metric, Ceiling policy, Splits, Partner
+	Ceiling   Ceiling
+	Stimuli   *Stimuli
+	RDMs      [][]float64
+	Sessions  []LoadedSession
+}
+
+// LoadedSession is one session's data.
+type LoadedSession struct {
+	ID        string
+	Stimuli   *Stimuli
+	Targets   int
+	Responses []float64 // Targets × Stimuli.Len(), row-major (repeat-averaged)
+}
+
+// Stimuli gives a benchmark's images by index, in data-column order.
+// Images are fetched from the store when first asked for; a zip archive is
+// fetched once. Safe for concurrent use.
+type Stimuli struct {
+	store Store
+	set   StimulusSet
+
+	mu      sync.Mutex
+	members map[string]*zip.File // the zip's members, fetched on first use; a failed fetch is retried
+}
+
+// Len returns the number of stimuli.
+func (s *Stimuli) Len() int { return len(s.set.Stimuli) }
+
+// Name returns the file name of stimulus i.
+func (s *Stimuli) Name(i int) string { return s.set.Stimuli[i].Name }
+
+// Label returns the label of stimulus i ("" when the set has none).
+func (s *Stimuli) Label(i int) string { return s.set.Stimuli[i].Label }
+
+// HasLabels reports whether the stimuli carry labels.
+func (s *Stimuli) HasLabels() bool { return s.set.LabelColumn != "" }
+
+// Labels returns every label in order (nil when the set has none).
+func (s *Stimuli) Labels() []string {
+	if !s.HasLabels() {
+		return nil
+	}
+	out := make([]string, s.Len())
+	for i := range out {
+		out[i] = s.set.Stimuli[i].Label
+	}
+	return out
+}
+
+// Open returns the encoded bytes (JPEG or PNG) of stimulus i.
+func (s *Stimuli) Open(ctx context.Context, i int) (io.ReadCloser, error) {
+	st := s.set.Stimuli[i]
+	if st.File != nil {
+		rc, err := s.store.Get(ctx, blobKey(st.File.SHA256))
+		if err != nil {
+			return nil, fmt.Errorf("open stimulus %d (%s): %w", i, st.Name, err)
+		}
+		return rc, nil
+	}
+	members, err := s.archive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open stimulus %d (%s): %w", i, st.Name, err)
+	}
+	zf := members[st.Member]
+	if zf == nil {
+		return nil, fmt.Errorf("open stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open stimulus %d (%s): %w", i, st.Name, err)
+	}
+	return rc, nil
+}
+
+func (s *Stimuli) archive(ctx context.Context) (map[string]*zip.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.members != nil {
+		return s.members, nil
+	}
+	data, err := readBlob(ctx, s.store, *s.set.Zip)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.set.Zip.Path, err)
+	}
+	// By name as stored, as the import read them (zip.Reader.Open would
+	// refuse names that are not clean slash paths).
+	s.members = make(map[string]*zip.File, len(zr.File))
+	for _, f := range zr.File {
+		s.members[f.Name] = f
+	}
+	return s.members, nil
+}
+
+// Image decodes stimulus i.
+func (s *Stimuli) Image(ctx context.Context, i int) (image.Image, error) {
+	rc, err := s.Open(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	img, _, err := image.Decode(rc)
+	if err != nil {
+		return nil, fmt.Errorf("decode stimulus %d (%s): %w", i, s.Name(i), err)
+	}
+	return img, nil
+}
+
+func readBlob(ctx context.Context, store Store, f File) ([]byte, error) {
+	rc, err := store.Get(ctx, blobKey(f.SHA256))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	return data, nil
+}
+
+func loadArray(ctx context.Context, store Store, a Array) ([]float64, error) {
+	data, err := readBlob(ctx, store, a.File)
+	if err != nil {
+		return nil, err
+	}
+	arr, err := decodeArray(data, a.File.Path, a.Key)
+	if err != nil {
+		return nil, err
+	}
+	if fmt.Sprint(arr.Shape) != fmt.Sprint(a.Shape) {
+		return nil, fmt.Errorf("read %s: shape %v, the entry says %v", a.File.Path, arr.Shape, a.Shape)
+	}
+	return arr.Float64(), nil
+}
+
+// Open loads a benchmark ("ID" or "ID@VERSION") for scoring.
+func (r *Registry) Open(ctx context.Context, ref string) (*Loaded, error) {
+	b, err := r.Benchmark(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Benchmark: b, Ceiling: b.CeilingValue}
+	d := b.Dataset
+	switch d.Kind {
+	case KindRDM:
+		l.Stimuli = &Stimuli{store: r.store, set: *d.Stimuli}
+		data, err := loadArray(ctx, r.store, *d.RDMs)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+		if l.RDMs, err = rdmSubjects(*d.RDMs, data, l.Stimuli.Len()); err != nil {
+			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+	case KindResponses, KindSessions:
+		for _, s := range d.Sessions {
+			data, err := loadArray(ctx, r.store, s.Responses)
+			if err != nil {
+				return nil, fmt.Errorf("open %s: %w", b.ID, err)
+			}
+			l.Sessions = append(l.Sessions, LoadedSession{ID: s.ID, Stimuli: &Stimuli{store: r.store, set: s.Stimuli}, Targets: s.Responses.Shape[0], Responses: data})
+		}
+		if d.Kind == KindResponses {
+			l.Stimuli = l.Sessions[0].Stimuli
+		}
+	default:
+		return nil, fmt.Errorf("open %s: unknown dataset kind %q", b.ID, d.Kind)
+	}
+	return l, nil
+}

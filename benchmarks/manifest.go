@@ -1,0 +1,470 @@
+package benchmarks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Manifest is the YAML a maintainer writes to add a benchmark. Paths are
+// relative to the manifest's folder, slash-separated, and may not leave
+// it. Exactly one of RDMs, Responses and Sessions is given; Stimuli goes
+// with RDMs and Responses (each session names its own). Unknown keys are
+// errors. Example (see catalogue/ for more):
+//
+//	id: algonauts2019-92.IT
+//	title: Algonauts 2019, 92 objects, human IT (fMRI)
+//	parent: IT
+//	metadata: {species: human, region: IT, method: fMRI, licence: BSD-3-Clause, citation: "@article{...}"}
+//	stimuli:
+//	  dir: algonauts2019-92/stimuli          # or zip: images.zip; order: order.txt
+//	  labels: {csv: kriegeskorte2008-92/stimuli.csv, column: category}
+//	rdms: {file: algonauts2019-92/rdms/IT.npy}   # npz: key: IT; 4-D: sessions: mean
+//	metric: {rsa: {distance: correlation, comparison: spearman}}
+//	ceiling: {method: rsa-nili}
+//	splits: {count: 10, selection_fraction: 0.5, stratify_by_label: true, seed: 1}
+type Manifest struct {
+	ID        string           `yaml:"id"`
+	Title     string           `yaml:"title"`
+	Parent    string           `yaml:"parent,omitempty"`
+	Private   bool             `yaml:"private,omitempty"`
+	Partner   string           `yaml:"partner,omitempty"`
+	Metadata  ManifestMetadata `yaml:"metadata"`
+	Stimuli   *StimuliSpec     `yaml:"stimuli,omitempty"`
+	RDMs      *ArraySpec       `yaml:"rdms,omitempty"`
+	Responses *ResponsesSpec   `yaml:"responses,omitempty"`
+	Sessions  []SessionSpec    `yaml:"sessions,omitempty"`
+	Metric    MetricSpec       `yaml:"metric"`
+	Ceiling   CeilingSpec      `yaml:"ceiling"`
+	Splits    *SplitsSpec      `yaml:"splits,omitempty"`
+
+	file string // where the manifest came from, for errors
+}
+
+// ManifestMetadata is the descriptive part of a manifest.
+type ManifestMetadata struct {
+	Species     string `yaml:"species"`
+	Region      string `yaml:"region"`
+	Method      string `yaml:"method"`
+	Licence     string `yaml:"licence"`
+	Citation    string `yaml:"citation"` // BibTeX
+	Description string `yaml:"description,omitempty"`
+}
+
+// StimuliSpec names the images: a folder (dir) or a zip archive (zip),
+// in the order of an order file (one file name per line) or else in file
+// order (sorted names for a folder, archive order for a zip; directory
+// entries and non-image files are skipped, a zip's folder prefix is
+// dropped from names).
+type StimuliSpec struct {
+	Dir    string      `yaml:"dir,omitempty"`
+	Zip    string      `yaml:"zip,omitempty"`
+	Order  string      `yaml:"order,omitempty"`
+	Labels *LabelsSpec `yaml:"labels,omitempty"`
+}
+
+// LabelsSpec takes one label per stimulus from a CSV column: matched by
+// the file name in column Match when given, else row by row.
+type LabelsSpec struct {
+	CSV    string `yaml:"csv"`
+	Column string `yaml:"column"`
+	Match  string `yaml:"match,omitempty"`
+}
+
+// ArraySpec names an array: a .npy file, or a member (Key) of a .npz.
+type ArraySpec struct {
+	File string `yaml:"file"`
+	Key  string `yaml:"key,omitempty"`
+	// Sessions: "mean" for an RDM set subjects × sessions × n × n, whose
+	// sessions are averaged per subject.
+	Sessions string `yaml:"sessions,omitempty"`
+}
+
+// ResponsesSpec is a targets × stimuli matrix with optional repeats
+// (targets × stimuli × repeats, NaN-padded).
+type ResponsesSpec struct {
+	File    string     `yaml:"file"`
+	Key     string     `yaml:"key,omitempty"`
+	Repeats *ArraySpec `yaml:"repeats,omitempty"`
+}
+
+// SessionSpec is one session of a multi-session set.
+type SessionSpec struct {
+	ID        string      `yaml:"id"`
+	Responses ArraySpec   `yaml:"responses"`
+	Repeats   *ArraySpec  `yaml:"repeats,omitempty"`
+	Stimuli   StimuliSpec `yaml:"stimuli"`
+}
+
+// MetricSpec: exactly one of RSA and Ridge.
+type MetricSpec struct {
+	RSA   *RSASpec   `yaml:"rsa,omitempty"`
+	Ridge *RidgeSpec `yaml:"ridge,omitempty"`
+}
+
+// RSASpec: distance correlation|euclidean|cosine (default correlation),
+// comparison spearman|pearson|kendall-tau-a (default spearman).
+type RSASpec struct {
+	Distance   string `yaml:"distance,omitempty"`
+	Comparison string `yaml:"comparison,omitempty"`
+}
+
+// RidgeSpec: outer folds (default 5), the alpha grid (required, positive,
+// increasing) and the fold seed.
+type RidgeSpec struct {
+	Folds  int       `yaml:"folds,omitempty"`
+	Alphas []float64 `yaml:"alphas,flow"`
+	Seed   uint64    `yaml:"seed,omitempty"`
+}
+
+// CeilingSpec: method rsa-nili | split-half | none (reason required).
+// split-half uses the repeats of the responses, or of the session named.
+type CeilingSpec struct {
+	Method  string `yaml:"method"`
+	Reason  string `yaml:"reason,omitempty"`
+	Session string `yaml:"session,omitempty"`
+	Splits  int    `yaml:"splits,omitempty"` // default 100
+	Seed    uint64 `yaml:"seed,omitempty"`
+}
+
+// SplitsSpec is the layer-selection policy (see Splits). Defaults: 10
+// splits, selection fraction 0.5.
+type SplitsSpec struct {
+	Count             int     `yaml:"count,omitempty"`
+	SelectionFraction float64 `yaml:"selection_fraction,omitempty"`
+	StratifyByLabel   bool    `yaml:"stratify_by_label,omitempty"`
+	Seed              uint64  `yaml:"seed,omitempty"`
+}
+
+// maxManifestBytes bounds what ParseManifest reads: manifests are small.
+const maxManifestBytes = 1 << 20
+
+var (
+	idPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	sessionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	unknownField   = regexp.MustCompile(`field (\S+) not found in type \S+`)
+)
+
+// ParseManifest decodes and checks a manifest. name is the file name used
+// in errors. Unknown keys, a second YAML document, and settings that do
+// not fit together are errors naming name (and the line, for YAML errors).
+// It does not open any data file.
+func ParseManifest(name string, data []byte) (*Manifest, error) {
+	if len(data) > maxManifestBytes {
+		return nil, invalid(name, "manifest is %d bytes, more than the %d allowed", len(data), maxManifestBytes)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, invalid(name, "manifest is empty")
+		}
+		return nil, invalid(name, "%s", yamlProblem(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, invalid(name, "more than one YAML document (remove the second '---')")
+	}
+	if err := m.check(); err != nil {
+		return nil, invalid(name, "%s", err.Error())
+	}
+	m.file = name
+	return &m, nil
+}
+
+// yamlProblem rewords yaml.v3's messages, which say "field x not found in
+// type benchmarks.Manifest", into the user's terms.
+func yamlProblem(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
+	s = unknownField.ReplaceAllString(s, "unknown key $1")
+	return strings.ReplaceAll(s, "\n  ", "; ")
+}
+
+func (m *Manifest) check() error {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	if !idPattern.MatchString(m.ID) {
+		bad("id %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", m.ID)
+	}
+	if strings.TrimSpace(m.Title) == "" {
+		bad("title is required")
+	}
+	if m.Parent != "" && !idPattern.MatchString(m.Parent) {
+		bad("parent %q must be letters, digits, '.', '_' or '-'", m.Parent)
+	}
+	if m.Private && m.Partner == "" {
+		bad("a private benchmark needs a partner: the public benchmark its layer is selected on")
+	}
+	if m.Partner != "" && (!idPattern.MatchString(m.Partner) || m.Partner == m.ID) {
+		bad("partner %q must be the id of another benchmark", m.Partner)
+	}
+	md := m.Metadata
+	for _, f := range []struct{ key, val string }{
+		{"species", md.Species}, {"region", md.Region}, {"method", md.Method}, {"licence", md.Licence}, {"citation", md.Citation},
+	} {
+		if strings.TrimSpace(f.val) == "" {
+			bad("metadata.%s is required", f.key)
+		}
+	}
+	if c := strings.TrimSpace(md.Citation); c != "" && !strings.HasPrefix(c, "@") {
+		bad("metadata.citation must be BibTeX (start with @article{...} or similar)")
+	}
+
+	kinds := 0
+	if m.RDMs != nil {
+		kinds++
+	}
+	if m.Responses != nil {
+		kinds++
+	}
+	if len(m.Sessions) > 0 {
+		kinds++
+	}
+	if kinds != 1 {
+		bad("give exactly one of rdms, responses and sessions")
+	}
+	checkPath := func(what, p string, required bool) {
+		if p == "" {
+			if required {
+				bad("%s is required", what)
+			}
+			return
+		}
+		if err := checkRelPath(p); err != nil {
+			bad("%s %q: %v", what, p, err)
+		}
+	}
+	checkStimuli := func(what string, s *StimuliSpec) {
+		if (s.Dir == "") == (s.Zip == "") {
+			bad("%s: give exactly one of dir and zip", what)
+		}
+		checkPath(what+".dir", s.Dir, false)
+		checkPath(what+".zip", s.Zip, false)
+		checkPath(what+".order", s.Order, false)
+		if l := s.Labels; l != nil {
+			checkPath(what+".labels.csv", l.CSV, true)
+			if l.Column == "" {
+				bad("%s.labels.column is required", what)
+			}
+		}
+	}
+	checkArray := func(what string, a *ArraySpec, sessionsOK bool) {
+		checkPath(what+".file", a.File, true)
+		ext := strings.ToLower(filepath.Ext(a.File))
+		switch {
+		case ext == ".npz" && a.Key == "":
+			bad("%s.key is required for a .npz file (the member name)", what)
+		case ext == ".npy" && a.Key != "":
+			bad("%s.key is only for .npz files", what)
+		case a.File != "" && ext != ".npy" && ext != ".npz":
+			bad("%s.file must be a .npy or .npz file", what)
+		}
+		if a.Sessions != "" && (!sessionsOK || a.Sessions != "mean") {
+			bad("%s.sessions: only \"mean\" is supported, and only for rdms", what)
+		}
+	}
+	if m.RDMs != nil {
+		checkArray("rdms", m.RDMs, true)
+	}
+	if m.Responses != nil {
+		checkArray("responses", &ArraySpec{File: m.Responses.File, Key: m.Responses.Key}, false)
+		if m.Responses.Repeats != nil {
+			checkArray("responses.repeats", m.Responses.Repeats, false)
+		}
+	}
+	if m.RDMs != nil || m.Responses != nil {
+		if m.Stimuli == nil {
+			bad("stimuli is required")
+		} else {
+			checkStimuli("stimuli", m.Stimuli)
+		}
+	} else if m.Stimuli != nil && len(m.Sessions) > 0 {
+		bad("stimuli goes inside each session for a multi-session set")
+	}
+	seen := map[string]bool{}
+	for i := range m.Sessions {
+		s := &m.Sessions[i]
+		what := fmt.Sprintf("sessions[%d]", i)
+		if !sessionPattern.MatchString(s.ID) {
+			bad("%s.id %q must be letters, digits, '.', '_' or '-' (quote numbers: \"190923\")", what, s.ID)
+		}
+		if seen[s.ID] {
+			bad("%s.id %q is repeated", what, s.ID)
+		}
+		seen[s.ID] = true
+		checkArray(what+".responses", &s.Responses, false)
+		if s.Repeats != nil {
+			checkArray(what+".repeats", s.Repeats, false)
+		}
+		checkStimuli(what+".stimuli", &s.Stimuli)
+	}
+
+	rsa, ridge := m.Metric.RSA, m.Metric.Ridge
+	switch {
+	case (rsa == nil) == (ridge == nil):
+		bad("metric: give exactly one of rsa and ridge")
+	case rsa != nil:
+		if m.RDMs == nil {
+			bad("metric.rsa needs rdms")
+		}
+		switch rsa.Distance {
+		case "", "correlation", "euclidean", "cosine":
+		default:
+			bad("metric.rsa.distance %q: want correlation, euclidean or cosine", rsa.Distance)
+		}
+		switch rsa.Comparison {
+		case "", "spearman", "pearson", "kendall-tau-a":
+		default:
+			bad("metric.rsa.comparison %q: want spearman, pearson or kendall-tau-a", rsa.Comparison)
+		}
+	case ridge != nil:
+		if m.RDMs != nil {
+			bad("metric.ridge needs responses or sessions, not rdms")
+		}
+		if ridge.Folds < 0 || ridge.Folds == 1 || ridge.Folds > 100 {
+			bad("metric.ridge.folds %d: want 2 to 100 (default 5)", ridge.Folds)
+		}
+		if len(ridge.Alphas) == 0 || len(ridge.Alphas) > 100 {
+			bad("metric.ridge.alphas: give 1 to 100 penalties, e.g. [0.1, 1, 10, 100]")
+		}
+		for i, a := range ridge.Alphas {
+			if !(a > 0) || math.IsInf(a, 0) || (i > 0 && a <= ridge.Alphas[i-1]) {
+				bad("metric.ridge.alphas must be positive, finite and increasing")
+				break
+			}
+		}
+	}
+
+	c := m.Ceiling
+	switch CeilingMethod(c.Method) {
+	case CeilingRSANili:
+		if m.RDMs == nil {
+			bad("ceiling rsa-nili needs rdms")
+		}
+	case CeilingSplitHalf:
+		switch {
+		case m.Responses != nil && m.Responses.Repeats == nil:
+			bad("ceiling split-half needs responses.repeats")
+		case m.RDMs != nil:
+			bad("ceiling split-half needs responses with repeats, not rdms")
+		case len(m.Sessions) > 0:
+			var sess *SessionSpec
+			for i := range m.Sessions {
+				if m.Sessions[i].ID == c.Session {
+					sess = &m.Sessions[i]
+				}
+			}
+			if sess == nil || sess.Repeats == nil {
+				bad("ceiling.session %q must name a session that has repeats", c.Session)
+			}
+		}
+		if c.Splits < 0 || c.Splits > 10000 {
+			bad("ceiling.splits %d: want 1 to 10000 (default 100)", c.Splits)
+		}
+	case CeilingNone:
+		if strings.TrimSpace(c.Reason) == "" {
+			bad("ceiling none needs a reason (e.g. \"group RDM only\")")
+		}
+	default:
+		bad("ceiling.method %q: want rsa-nili, split-half or none", c.Method)
+	}
+	if c.Session != "" && CeilingMethod(c.Method) != CeilingSplitHalf {
+		bad("ceiling.session is only for split-half")
+	}
+
+	if s := m.Splits; s != nil {
+		if s.Count < 0 || s.Count > 1000 {
+			bad("splits.count %d: want 1 to 1000 (default 10)", s.Count)
+		}
+		if s.SelectionFraction != 0 && !(s.SelectionFraction > 0 && s.SelectionFraction < 1) {
+			bad("splits.selection_fraction must be between 0 and 1 (default 0.5)")
+		}
+		if s.StratifyByLabel && !m.hasLabels() {
+			bad("splits.stratify_by_label needs stimuli.labels")
+		}
+	}
+	if len(probs) > 0 {
+		return errors.New(strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// name is the manifest's file name for errors (its id when it was not
+// read from a file).
+func (m *Manifest) name() string {
+	if m.file != "" {
+		return m.file
+	}
+	return m.ID
+}
+
+func (m *Manifest) hasLabels() bool {
+	if m.Stimuli != nil {
+		return m.Stimuli.Labels != nil
+	}
+	for _, s := range m.Sessions {
+		if s.Stimuli.Labels == nil {
+			return false
+		}
+	}
+	return len(m.Sessions) > 0
+}
+
+// checkRelPath refuses paths that are absolute or climb out with "..".
+// Symlinks are caught when the file is opened (os.Root).
+func checkRelPath(p string) error {
+	if strings.Contains(p, `\`) {
+		return errors.New("use '/' to separate folders")
+	}
+	if !filepath.IsLocal(filepath.FromSlash(p)) || strings.HasPrefix(p, "/") {
+		return errors.New("path leaves the manifest's folder: use a path relative to it, without '..'")
+	}
+	return nil
+}
+
+// settings turns a checked manifest into the benchmark's settings with
+// defaults filled in.
+func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
+	var met Metric
+	if r := m.Metric.RSA; r != nil {
+		met = Metric{Kind: MetricRSA, Distance: r.Distance, Comparison: r.Comparison}
+		if met.Distance == "" {
+			met.Distance = "correlation"
+		}
+		if met.Comparison == "" {
+			met.Comparison = "spearman"
+		}
+	} else if r := m.Metric.Ridge; r != nil {
+		met = Metric{Kind: MetricRidge, Folds: r.Folds, Alphas: append([]float64(nil), r.Alphas...), Seed: r.Seed}
+		if met.Folds == 0 {
+			met.Folds = 5
+		}
+	}
+	c := CeilingPolicy{Method: CeilingMethod(m.Ceiling.Method), Reason: m.Ceiling.Reason}
+	if c.Method == CeilingSplitHalf {
+		c.Session, c.Splits, c.Seed = m.Ceiling.Session, m.Ceiling.Splits, m.Ceiling.Seed
+		if c.Splits == 0 {
+			c.Splits = 100
+		}
+	}
+	sp := Splits{Count: 10, SelectionFraction: 0.5}
+	if s := m.Splits; s != nil {
+		if s.Count > 0 {
+			sp.Count = s.Count
+		}
+		if s.SelectionFraction > 0 {
+			sp.SelectionFraction = s.SelectionFraction
+		}
+		sp.StratifyByLabel, sp.Seed = s.StratifyByLabel, s.Seed
+	}
+	return met, c, sp
+}

@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/models/preprocess"
+)
+
+const modelsUsage = `usage: cortexbench models [--onnxruntime-lib PATH] SUBCOMMAND ...
+
+subcommands:
+  inspect FILE [--json]                         inputs, outputs and layers of an ONNX model
+  predict FILE --labels L [--preprocess P] IMAGE... [--json]   top-5 classes per image
+  add FILE --name N [--version V] [--family F] [--training-data D] [--preprocess P] [--json]
+  list [--json]                                 models added to the registry
+
+--preprocess is a builtin (mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float,
+mobilenet_v1_uint8, imagenet_nchw) and/or key=value pairs, e.g.
+  size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,layout=NCHW,pixel=float
+The registry is a folder (--registry, default .cortexbench/registry): models/<sha256>.onnx,
+models/<sha256>.json and models/index.json.
+`
+
+// modelsCmd dispatches "cortexbench models ...".
+func modelsCmd(ctx context.Context, env *Env, args []string) error {
+	lib := env.Getenv("CORTEXBENCH_ONNXRUNTIME_LIB")
+	// The global flag may come before the subcommand.
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		switch {
+		case name == "onnxruntime-lib" && hasVal:
+			lib, args = val, args[1:]
+		case name == "onnxruntime-lib" && len(args) > 1:
+			lib, args = args[1], args[2:]
+		case name == "h" || name == "help":
+			fmt.Fprint(env.Stderr, modelsUsage)
+			return flag.ErrHelp
+		default:
+			fmt.Fprint(env.Stderr, modelsUsage)
+			return errUsage
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, modelsUsage)
+		return errUsage
+	}
+	m := &modelsCLI{env: env, lib: lib}
+	switch args[0] {
+	case "inspect":
+		return m.inspect(ctx, args[1:])
+	case "predict":
+		return m.predict(ctx, args[1:])
+	case "add":
+		return m.add(ctx, args[1:])
+	case "list":
+		return m.list(ctx, args[1:])
+	}
+	fmt.Fprintf(env.Stderr, "cortexbench models: unknown subcommand %q\n\n%s", args[0], modelsUsage)
+	return errUsage
+}
+
+type modelsCLI struct {
+	env *Env
+	lib string
+}
+
+// flags returns a flag set with the flags every models subcommand has.
+func (m *modelsCLI) flags(name, synopsis string) (*flag.FlagSet, *bool, *string) {
+	fs := newFlagSet(m.env, "models "+name, "models "+synopsis)
+	asJSON := fs.Bool("json", false, "print JSON")
+	def := m.lib
+	if def == "" {
+		def = ort.DefaultLibraryPath
+	}
+	lib := fs.String("onnxruntime-lib", def, "path of libonnxruntime.so (installed by ./scripts/setup.sh)")
+	return fs, asJSON, lib
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) {
+	cfg := ort.DefaultConfig()
+	cfg.LibraryPath = lib
+	if lib == ort.DefaultLibraryPath {
+		// The default is relative to the repository: also try it beside
+		// the binary (bin/cortexbench → third_party/...).
+		if _, err := os.Stat(lib); err != nil {
+			if exe, err := os.Executable(); err == nil {
+				if alt := filepath.Join(filepath.Dir(exe), "..", lib); fileExists(alt) {
+					cfg.LibraryPath = alt
+				}
+			}
+		}
+	}
+	return ort.Open(cfg)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func (m *modelsCLI) printJSON(v any) error {
+	enc := json.NewEncoder(m.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// load validates FILE (with ONNX Runtime) and enumerates its layers.
+func (m *modelsCLI) load(lib, file string) (*ort.Runtime, *onnxmodel.Checked, []models.Layer, error) {
+	rt, err := m.runtime(lib)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	layers, err := rt.Inspect(c.Model)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("inspect %s: %w", file, err)
+	}
+	return rt, c, layers, nil
+}
+
+type inspectOutput struct {
+	File       string       `json:"file"`
+	SHA256     string       `json:"sha256"`
+	Opset      int64        `json:"opset"`
+	Parameters int64        `json:"parameters"`
+	Layout     string       `json:"layout"`
+	Input      jsonTensor   `json:"input"`
+	Outputs    []jsonTensor `json:"outputs"`
+	Layers     []jsonLayer  `json:"layers"`
+	Spec       string       `json:"suggested_preprocess"`
+}
+
+type jsonTensor struct {
+	Name  string  `json:"name"`
+	Type  string  `json:"type"`
+	Shape []int64 `json:"shape"`
+}
+
+type jsonLayer struct {
+	ID          string  `json:"id"`
+	Op          string  `json:"op"`
+	Type        string  `json:"type"`
+	Shape       []int64 `json:"shape"`
+	Depth       float64 `json:"depth"`
+	IsOutput    bool    `json:"is_output,omitempty"`
+	PerStimulus bool    `json:"per_stimulus"`
+	Tensor      string  `json:"tensor"`
+	Node        string  `json:"node"`
+}
+
+func toJSONTensor(t models.Tensor) jsonTensor { return jsonTensor{t.Name, t.Type, t.Shape} }
+
+func (m *modelsCLI) inspect(ctx context.Context, args []string) error {
+	fs, asJSON, lib := m.flags("inspect", "inspect FILE [--json]")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	_, c, layers, err := m.load(*lib, pos[0])
+	if err != nil {
+		return err
+	}
+	out := inspectOutput{File: pos[0], SHA256: c.SHA256, Opset: c.Opset, Parameters: c.Parameters, Layout: string(c.Layout),
+		Input: toJSONTensor(c.Input), Spec: onnxmodel.SpecFor(c).String()}
+	for _, o := range c.Outputs {
+		out.Outputs = append(out.Outputs, toJSONTensor(o))
+	}
+	for _, l := range layers {
+		out.Layers = append(out.Layers, jsonLayer{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node})
+	}
+	if *asJSON {
+		return m.printJSON(out)
+	}
+	w := m.env.Stdout
+	fmt.Fprintf(w, "file        %s\nsha256      %s\nopset       %d\nparameters  %d\nlayout      %s\ninput       %s\n", pos[0], c.SHA256, c.Opset, c.Parameters, c.Layout, c.Input)
+	for _, o := range c.Outputs {
+		fmt.Fprintf(w, "output      %s\n", o)
+	}
+	fmt.Fprintf(w, "layers      %d\n\n", len(layers))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tOP\tTYPE\tSHAPE\tDEPTH\tOUT\tTENSOR")
+	for _, l := range layers {
+		mark := ""
+		if l.IsOutput {
+			mark = "*"
+		} else if !l.PerStimulus {
+			mark = "const"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\n", l.ID, l.Op, l.Type, (models.Tensor{Shape: l.Shape}).String()[1:], l.Depth, mark, shorten(l.Tensor, 60))
+	}
+	return tw.Flush()
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n/2-1] + "…" + s[len(s)-n/2+1:]
+}
+
+// specFor picks the preprocessing: the --preprocess text, else the spec of
+// the same file in the registry, else the model's geometry with ImageNet
+// mean/std for float inputs.
+func (m *modelsCLI) specFor(ctx context.Context, text, registry string, c *onnxmodel.Checked) (models.Spec, error) {
+	if text != "" {
+		s, err := models.ParseSpec(text)
+		if err != nil {
+			return s, fmt.Errorf("--preprocess: %w", err)
+		}
+		return s, nil
+	}
+	reg := &models.Registry{Store: models.DirStore{Dir: registry}}
+	if md, err := reg.Get(ctx, c.SHA256); err == nil {
+		return md.Spec, nil
+	}
+	s := onnxmodel.SpecFor(c)
+	if s.Pixel == models.PixelFloat {
+		s.Mean, s.Std = models.ImageNetNCHW.Mean, models.ImageNetNCHW.Std
+	}
+	return s, nil
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read labels: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, strings.TrimSpace(sc.Text()))
+	}
+	return out, sc.Err()
+}
+
+type predictOutput struct {
+	Image string        `json:"image"`
+	Top   []predictItem `json:"top5"`
+}
+
+type predictItem struct {
+	Class int     `json:"class"`
+	Label string  `json:"label"`
+	Score float32 `json:"score"`
+}
+
+func defaultRegistry() string { return filepath.Join(".cortexbench", "registry") }
+
+func (m *modelsCLI) predict(ctx context.Context, args []string) error {
+	fs, asJSON, lib := m.flags("predict", "predict FILE --labels L [--preprocess P] IMAGE... [--json]")
+	labelsPath := fs.String("labels", "", "class names, one a line, in output order (required)")
+	pre := fs.String("preprocess", "", "preprocessing spec (see 'cortexbench models -h')")
+	registry := fs.String("registry", defaultRegistry(), "registry folder (its spec is used when the model was added)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 || *labelsPath == "" {
+		fs.Usage()
+		return errUsage
+	}
+	labels, err := readLines(*labelsPath)
+	if err != nil {
+		return err
+	}
+	rt, c, layers, err := m.load(*lib, pos[0])
+	if err != nil {
+		return err
+	}
+	spec, err := m.specFor(ctx, *pre, *registry, c)
+	if err != nil {
+		return err
+	}
+	var outs []models.Layer
+	for _, l := range layers {
+		if l.IsOutput && l.PerStimulus {
+			outs = append(outs, l)
+		}
+	}
+	if len(outs) == 0 {
+		return fmt.Errorf("predict: %s has no per-image output tensor", pos[0])
+	}
+	e, err := rt.NewExtractor(c, spec, outs[:1], ort.Options{})
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	defer e.Close()
+	var col models.Collector
+	images := preprocess.Files(pos[1:])
+	if err := e.Run(ctx, images, &col, nil); err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	var result []predictOutput
+	for i, img := range images {
+		top, err := models.TopK(col.Rows[i], labels, 5)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		p := predictOutput{Image: img}
+		for _, t := range top {
+			p.Top = append(p.Top, predictItem{t.Class, t.Label, t.Score})
+		}
+		result = append(result, p)
+	}
+	if *asJSON {
+		return m.printJSON(result)
+	}
+	for _, p := range result {
+		fmt.Fprintln(m.env.Stdout, p.Image)
+		for _, t := range p.Top {
+			fmt.Fprintf(m.env.Stdout, "  %.4f  %4d  %s\n", t.Score, t.Class, t.Label)
+		}
+	}
+	return nil
+}
+
+func (m *modelsCLI) add(ctx context.Context, args []string) error {
+	fs, asJSON, lib := m.flags("add", "add FILE --name N [--version V] [--family F] [--training-data D] [--preprocess P] [--json]")
+	name := fs.String("name", "", "model name (required)")
+	version := fs.String("version", "", "model version")
+	family := fs.String("family", "", "architecture family, e.g. MobileNet")
+	training := fs.String("training-data", "", "training data, e.g. ImageNet-1k")
+	pre := fs.String("preprocess", "", "preprocessing spec (default: the model's geometry with ImageNet mean/std)")
+	registry := fs.String("registry", defaultRegistry(), "registry folder")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *name == "" {
+		fs.Usage()
+		return errUsage
+	}
+	_, c, layers, err := m.load(*lib, pos[0])
+	if err != nil {
+		return err
+	}
+	spec, err := m.specFor(ctx, *pre, "", c)
+	if err != nil {
+		return err
+	}
+	if err := onnxmodel.CheckSpec(c, spec); err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	md := models.Metadata{ID: c.SHA256, Name: *name, Version: *version, Family: *family, TrainingData: *training,
+		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs,
+		Spec: spec, Layers: len(layers)}
+	reg := &models.Registry{Store: models.DirStore{Dir: *registry}}
+	if err := reg.Add(ctx, md, bytes.NewReader(c.Data)); err != nil {
+		return err
+	}
+	if *asJSON {
+		return m.printJSON(md)
+	}
+	fmt.Fprintf(m.env.Stdout, "added %s %s (%s): %d parameters, %d layers, preprocess %s\n", md.Name, md.Version, md.ID[:12], md.Parameters, md.Layers, spec)
+	return nil
+}
+
+func (m *modelsCLI) list(ctx context.Context, args []string) error {
+	fs, asJSON, _ := m.flags("list", "list [--json]")
+	registry := fs.String("registry", defaultRegistry(), "registry folder")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	reg := &models.Registry{Store: models.DirStore{Dir: *registry}}
+	all, err := reg.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if all == nil {
+			all = []models.Metadata{}
+		}
+		return m.printJSON(all)
+	}
+	tw := tabwriter.NewWriter(m.env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tVERSION\tFAMILY\tPARAMETERS\tLAYERS\tINPUT")
+	for _, md := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", md.ID[:12], md.Name, md.Version, md.Family, md.Parameters, md.Layers, md.Input)
+	}
+	return tw.Flush()
+}

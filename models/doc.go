@@ -1,0 +1,12 @@
+// Package models is the model side of cortexbench: what a submitted network
+// is (Metadata, its preprocessing Spec, its Layers), the typed refusals of a
+// bad model file, the streaming Consumer interface through which layer
+// activations are handed out, and the small storage interfaces (BlobStore,
+// Registry) that the storage adapters satisfy.
+//
+// The ONNX-specific work lives in sub-packages: onnxpb (generated protobuf
+// types), onnxmodel (parsing, validation, layer enumeration), ort (the only
+// package that talks to ONNX Runtime: shapes, prediction, extraction),
+// preprocess (images to input tensors) and reduce (per-layer reduction and
+// caching of activations).
+package models

@@ -1,0 +1,61 @@
+package onnxmodel
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxpb"
+)
+
+// PoolPlan says how one layer is reduced inside the graph.
+type PoolPlan struct {
+	Output string   // tensor to expose: the layer's own, or its pooled copy
+	Kernel [2]int64 // AveragePool kernel = stride (h, w); zero when not pooled
+	Shape  []int64  // shape of Output, batch -1
+}
+
+// PooledOutputs returns m marshalled so that its graph outputs are, per
+// layer, either the layer itself or — for a rank-4 layer (NCHW, as ONNX
+// convolutions produce) with more than maxFeatures values per stimulus — an
+// AveragePool of it over windows (kernel = stride = ceil(side/g); ceil mode
+// from opset 10, so the last window may be partial) that leaves at most
+// maxFeatures values: C×g×g with the largest such grid g (at least 1×1). The pooling runs inside
+// ONNX Runtime, next to the layer, so a wide layer never crosses into Go
+// whole: MobileNetV2's 245 layers are ~33 M values per image raw.
+func PooledOutputs(m *onnxpb.ModelProto, layers []models.Layer, maxFeatures int64) ([]byte, []PoolPlan, error) {
+	c := proto.Clone(m).(*onnxpb.ModelProto)
+	c.Graph.Output = nil
+	plans := make([]PoolPlan, len(layers))
+	ceil := Opset(m) >= 10 // AveragePool's ceil_mode came with opset 10
+	for i, l := range layers {
+		p := PoolPlan{Output: l.Tensor, Shape: l.Shape}
+		if len(l.Shape) == 4 && l.Features() > maxFeatures {
+			ch, h, w := l.Shape[1], l.Shape[2], l.Shape[3]
+			g := int64(1)
+			for (g+1)*(g+1)*ch <= maxFeatures && g+1 <= min(h, w) {
+				g++
+			}
+			kh, kw := (h+g-1)/g, (w+g-1)/g
+			attrs := []*onnxpb.AttributeProto{AttrInts("kernel_shape", kh, kw), AttrInts("strides", kh, kw)}
+			oh, ow := h/kh, w/kw
+			if ceil {
+				attrs = append(attrs, AttrInt("ceil_mode", 1))
+				oh, ow = (h+kh-1)/kh, (w+kw-1)/kw
+			}
+			p = PoolPlan{Output: l.Tensor + "/cortexbench_avgpool", Kernel: [2]int64{kh, kw}, Shape: []int64{l.Shape[0], ch, oh, ow}}
+			c.Graph.Node = append(c.Graph.Node, &onnxpb.NodeProto{
+				OpType: proto.String("AveragePool"), Name: proto.String(p.Output), Input: []string{l.Tensor}, Output: []string{p.Output},
+				Attribute: attrs,
+			})
+		}
+		plans[i] = p
+		c.Graph.Output = append(c.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(p.Output)})
+	}
+	data, err := proto.Marshal(c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("marshal model with pooled outputs: %w", err)
+	}
+	return data, plans, nil
+}

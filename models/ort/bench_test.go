@@ -1,0 +1,131 @@
+package ort
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/activations"
+	"github.com/cortexbench/cortexbench/models/preprocess"
+)
+
+// cowley opens one Cowley V4 session's images (JPEG 112×112), limited to
+// CORTEXBENCH_BENCH_IMAGES when set.
+func cowley(b *testing.B) *preprocess.Zip {
+	shared := sharedDir(b)
+	paths, _ := filepath.Glob(filepath.Join(shared, "datasets", "cowley2023-v4", "images", "images_*.zip"))
+	if len(paths) == 0 {
+		b.Skip("no Cowley V4 images")
+	}
+	z, err := preprocess.OpenZip(paths[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n, err := strconv.Atoi(os.Getenv("CORTEXBENCH_BENCH_IMAGES")); err == nil && n > 0 {
+		z.Limit(n)
+	}
+	return z
+}
+
+func benchExtract(b *testing.B, all bool, wrap func(layers []models.Layer) models.Consumer) {
+	benchExtractOpts(b, all, Options{}, wrap)
+}
+
+var (
+	benchPool  = envInt("CORTEXBENCH_BENCH_POOL", 2048)
+	benchK     = int(envInt("CORTEXBENCH_BENCH_K", 100))
+	benchUnits = int(envInt("CORTEXBENCH_BENCH_UNITS", 1024))
+)
+
+func envInt(name string, def int64) int64 {
+	if n, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
+		return n
+	}
+	return def
+}
+
+func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []models.Layer) models.Consumer) {
+	shared := sharedDir(b)
+	z := cowley(b)
+	defer z.Close()
+	r := runtime(b)
+	c := loadModel(b, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
+	layers, err := r.Inspect(c.Model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chosen := outputLayers(layers)
+	if all {
+		chosen = chosen[:0]
+		for _, l := range layers {
+			if l.PerStimulus {
+				chosen = append(chosen, l)
+			}
+		}
+	}
+	if bs := envInt("CORTEXBENCH_BENCH_BATCH_BYTES", 0); bs > 0 {
+		r = &Runtime{cfg: r.cfg}
+		r.cfg.MaxBatchBytes = bs
+	}
+	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	b.ReportMetric(float64(z.Len()), "images")
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		cons := wrap(chosen)
+		if err := e.Run(context.Background(), z, cons, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(z.Len())*1000, "ms/image")
+	b.ReportMetric((cpuTime()-cpu0)/float64(b.N)/float64(z.Len())*1000, "cpu-ms/image")
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peakRSS-MiB") // Maxrss is in KiB on Linux
+	}
+}
+
+// cpuTime is the process's user+system CPU seconds: on a shared machine it
+// varies less than wall time.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func nop([]models.Layer) models.Consumer {
+	return models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil })
+}
+
+// BenchmarkForwardOutput is the bare forward pass: final output only.
+func BenchmarkForwardOutput(b *testing.B) { benchExtract(b, false, nop) }
+
+// BenchmarkForwardAllLayers exposes all 245 layers, consumer does nothing.
+func BenchmarkForwardAllLayers(b *testing.B) { benchExtract(b, true, nop) }
+
+// BenchmarkAllLayersReduced is all 245 layers reduced on the fly: each
+// layer wider than benchUnits keeps a seeded random subset of benchUnits
+// units, then a Gaussian random projection (scoring/reduce) to benchK
+// dimensions, in the streaming consumer.
+func BenchmarkAllLayersReduced(b *testing.B) {
+	benchExtractOpts(b, true, Options{}, func([]models.Layer) models.Consumer {
+		return &activations.Reducing{Next: models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil }),
+			New: activations.Subsampled(benchUnits, benchK, 1)}
+	})
+}
+
+// BenchmarkAllLayersPooled is the in-graph pooling alone (consumer does
+// nothing), to separate ONNX Runtime's cost from the Go reducers'.
+func BenchmarkAllLayersPooled(b *testing.B) {
+	benchExtractOpts(b, true, Options{PoolTo: benchPool}, nop)
+}

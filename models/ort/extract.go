@@ -1,0 +1,397 @@
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"slices"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/preprocess"
+)
+
+// Extractor computes chosen layers of one model for sets of stimuli. Its
+// input and output tensors are allocated once, for one mini-batch, and
+// reused by every batch and every Run. Not safe for concurrent use.
+type Extractor struct {
+	layers  []models.Layer
+	spec    models.Spec
+	batch   int
+	session *onnxruntime.DynamicAdvancedSession
+	input   onnxruntime.Value
+	inF32   []float32
+	inU8    []uint8
+	outputs []onnxruntime.Value
+	bufs    []layerBuf
+	scratch *image.RGBA
+}
+
+type layerBuf struct {
+	n    int       // values per stimulus
+	f32  []float32 // the tensor's own data when float, else a conversion buffer
+	conv func()    // copies a non-float tensor into f32; nil for float
+	rows [][]float32
+}
+
+// Options tune extraction.
+type Options struct {
+	// PoolTo, when positive, average-pools inside the graph every rank-4
+	// layer with more than PoolTo values per stimulus down to at most
+	// PoolTo (onnxmodel.PooledOutputs); consumers then receive the pooled
+	// rows. Zero hands out layers whole.
+	//
+	// Measured on MobileNetV2 (2 cores): the pooling costs ONNX Runtime
+	// about as much as the forward pass itself, more than handing the
+	// layers out whole and subsampling them in Go
+	// (activations.Subsampled), which is the cheaper all-layer reduction.
+	PoolTo int64
+}
+
+// Reduction describes the in-graph reduction, for cache keys.
+func (o Options) Reduction() string {
+	if o.PoolTo > 0 {
+		return fmt.Sprintf("avgpool<=%d", o.PoolTo)
+	}
+	return "none"
+}
+
+// NewExtractor prepares extraction of layers (from Inspect; only
+// PerStimulus ones may be asked for) from a validated model whose input is
+// prepared by spec. Layers whose shape past the batch axis is not fully
+// known (dynamic spatial input) are sized by one probe run.
+func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []models.Layer, o Options) (*Extractor, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("new extractor: no layers chosen")
+	}
+	if err := onnxmodel.CheckSpec(c, spec); err != nil {
+		return nil, fmt.Errorf("new extractor: %w", err)
+	}
+	names := make([]string, len(layers))
+	for i, l := range layers {
+		if !l.PerStimulus {
+			return nil, fmt.Errorf("new extractor: layer %s (%s) is not a per-stimulus tensor", l.ID, l.Tensor)
+		}
+		names[i] = l.Tensor
+	}
+	var data []byte
+	var err error
+	shapes := make([][]int64, len(layers))
+	if o.PoolTo > 0 {
+		var plans []onnxmodel.PoolPlan
+		data, plans, err = onnxmodel.PooledOutputs(c.Model, layers, o.PoolTo)
+		for i, p := range plans {
+			names[i], shapes[i] = p.Output, p.Shape
+		}
+	} else {
+		data, err = onnxmodel.SetOutputs(c.Model, names)
+		for i, l := range layers {
+			shapes[i] = l.Shape
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new extractor: %w", err)
+	}
+	opts, err := onnxruntime.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("new extractor: session options: %w", err)
+	}
+	defer opts.Destroy()
+	if err := opts.SetIntraOpNumThreads(r.cfg.Threads); err != nil {
+		return nil, fmt.Errorf("new extractor: set threads: %w", err)
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return nil, fmt.Errorf("new extractor: set threads: %w", err)
+	}
+	if !r.cfg.Spin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, fmt.Errorf("new extractor: disable spinning: %w", err)
+		}
+	}
+	sess, err := onnxruntime.NewDynamicAdvancedSessionWithONNXData(data, []string{c.Input.Name}, names, opts)
+	if err != nil {
+		return nil, fmt.Errorf("new extractor: create session: %w", err)
+	}
+	e := &Extractor{layers: slices.Clone(layers), spec: spec, session: sess}
+	if err := e.setup(r.cfg, c, shapes); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("new extractor: %w", err)
+	}
+	return e, nil
+}
+
+func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64) error {
+	per := make([][]int64, len(e.layers)) // shape past the batch axis
+	known := true
+	for i := range e.layers {
+		per[i] = slices.Clone(shapes[i][1:])
+		for _, d := range per[i] {
+			known = known && d >= 0
+		}
+	}
+	fixed := c.Input.Shape[0] > 0
+	if !known {
+		if err := e.allocInput(1, c); err != nil {
+			return err
+		}
+		shapes, err := e.probe()
+		if err != nil {
+			return err
+		}
+		for i := range per {
+			per[i] = shapes[i][1:]
+		}
+		e.input.Destroy()
+		e.input = nil
+	}
+	var outPer, rawPer int64
+	for i, l := range e.layers {
+		n := int64(1)
+		for _, d := range per[i] {
+			n *= d
+		}
+		size := int64(4)
+		if l.Type != "float" {
+			size += elemSize(l.Type) // the tensor plus its float32 copy
+		}
+		outPer += n * size
+		if f := l.Features(); f > 0 {
+			rawPer += f * elemSize(l.Type)
+		}
+	}
+	e.batch = cfg.BatchSize
+	if per := max(outPer, rawPer); per > 0 {
+		e.batch = int(max(1, min(int64(cfg.BatchSize), cfg.MaxBatchBytes/per)))
+	}
+	if fixed {
+		e.batch = int(c.Input.Shape[0])
+	}
+	if err := e.allocInput(e.batch, c); err != nil {
+		return err
+	}
+	e.outputs = make([]onnxruntime.Value, len(e.layers))
+	e.bufs = make([]layerBuf, len(e.layers))
+	for i, l := range e.layers {
+		shape := onnxruntime.NewShape(append([]int64{int64(e.batch)}, per[i]...)...)
+		v, buf, err := newOutput(l.Type, shape)
+		if err != nil {
+			return fmt.Errorf("allocate output %s %v: %w", l.ID, shape, err)
+		}
+		e.outputs[i] = v
+		buf.n = int(shape.FlattenedSize()) / e.batch
+		buf.rows = make([][]float32, e.batch)
+		for j := range buf.rows {
+			buf.rows[j] = buf.f32[j*buf.n : (j+1)*buf.n]
+		}
+		e.bufs[i] = buf
+	}
+	return nil
+}
+
+func (e *Extractor) allocInput(batch int, c *onnxmodel.Checked) error {
+	n := int64(e.spec.InputSize)
+	shape := onnxruntime.NewShape(int64(batch), int64(e.spec.Channels), n, n)
+	if e.spec.Layout == models.NHWC {
+		shape = onnxruntime.NewShape(int64(batch), n, n, int64(e.spec.Channels))
+	}
+	if e.spec.Pixel == models.PixelUint8 {
+		t, err := onnxruntime.NewEmptyTensor[uint8](shape)
+		if err != nil {
+			return fmt.Errorf("allocate input: %w", err)
+		}
+		e.input, e.inU8, e.inF32 = t, t.GetData(), nil
+		return nil
+	}
+	t, err := onnxruntime.NewEmptyTensor[float32](shape)
+	if err != nil {
+		return fmt.Errorf("allocate input: %w", err)
+	}
+	e.input, e.inF32, e.inU8 = t, t.GetData(), nil
+	return nil
+}
+
+// probe runs one zero image with outputs allocated by ONNX Runtime, to learn
+// shapes it cannot infer statically.
+func (e *Extractor) probe() ([][]int64, error) {
+	outs := make([]onnxruntime.Value, len(e.layers))
+	if err := e.session.Run([]onnxruntime.Value{e.input}, outs); err != nil {
+		return nil, fmt.Errorf("probe run for layer shapes: %w", err)
+	}
+	shapes := make([][]int64, len(outs))
+	for i, o := range outs {
+		shapes[i] = slices.Clone(o.GetShape())
+		o.Destroy()
+	}
+	return shapes, nil
+}
+
+func elemSize(typ string) int64 {
+	switch typ {
+	case "uint8", "int8", "bool":
+		return 1
+	case "int16", "uint16":
+		return 2
+	case "int64", "double":
+		return 8
+	}
+	return 4
+}
+
+func newOutput(typ string, shape onnxruntime.Shape) (onnxruntime.Value, layerBuf, error) {
+	switch typ {
+	case "float":
+		t, err := onnxruntime.NewEmptyTensor[float32](shape)
+		if err != nil {
+			return nil, layerBuf{}, err
+		}
+		return t, layerBuf{f32: t.GetData()}, nil
+	case "uint8":
+		return convOutput[uint8](shape)
+	case "int8":
+		return convOutput[int8](shape)
+	case "int16":
+		return convOutput[int16](shape)
+	case "uint16":
+		return convOutput[uint16](shape)
+	case "int32":
+		return convOutput[int32](shape)
+	case "int64":
+		return convOutput[int64](shape)
+	case "double":
+		return convOutput[float64](shape)
+	case "bool":
+		t, err := onnxruntime.NewEmptyTensor[bool](shape)
+		if err != nil {
+			return nil, layerBuf{}, err
+		}
+		src, dst := t.GetData(), make([]float32, shape.FlattenedSize())
+		return t, layerBuf{f32: dst, conv: func() {
+			for i, v := range src {
+				dst[i] = 0
+				if v {
+					dst[i] = 1
+				}
+			}
+		}}, nil
+	}
+	return nil, layerBuf{}, fmt.Errorf("element type %s cannot be extracted", typ)
+}
+
+func convOutput[T int8 | uint8 | int16 | uint16 | int32 | int64 | float64](shape onnxruntime.Shape) (onnxruntime.Value, layerBuf, error) {
+	t, err := onnxruntime.NewEmptyTensor[T](shape)
+	if err != nil {
+		return nil, layerBuf{}, err
+	}
+	src, dst := t.GetData(), make([]float32, shape.FlattenedSize())
+	return t, layerBuf{f32: dst, conv: func() {
+		for i, v := range src {
+			dst[i] = float32(v)
+		}
+	}}, nil
+}
+
+// BatchSize is the mini-batch size used.
+func (e *Extractor) BatchSize() int { return e.batch }
+
+// Layers are the extracted layers, in output order.
+func (e *Extractor) Layers() []models.Layer { return e.layers }
+
+// Run extracts the layers for every stimulus, batch by batch, handing each
+// layer's batch to c as soon as it is computed; c's Finish (if any) is
+// called at the end. It stops when ctx is cancelled (also in the middle of
+// a batch) and reports progress after each batch when progress is not nil.
+func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consumer, progress models.Progress) error {
+	total := stim.Len()
+	per := preprocess.Values(e.spec)
+	// Run options of this call carry the terminate flag that a cancelled
+	// ctx sets to stop a batch in flight.
+	opts, err := onnxruntime.NewRunOptions()
+	if err != nil {
+		return fmt.Errorf("extract: run options: %w", err)
+	}
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		opts.Terminate()
+		close(terminated)
+	})
+	defer func() {
+		if !stop() {
+			<-terminated
+		}
+		opts.Destroy()
+	}()
+	for first := 0; first < total; first += e.batch {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		k := min(e.batch, total-first)
+		for i := range e.batch {
+			j := first + min(i, k-1) // a short last batch repeats its last image
+			if i > 0 && i >= k {
+				e.copyImage(i, k-1, per)
+				continue
+			}
+			img, err := stim.Image(j)
+			if err != nil {
+				return fmt.Errorf("extract: stimulus %d: %w", j, err)
+			}
+			if e.inF32 != nil {
+				e.scratch = preprocess.Float32(e.inF32[i*per:(i+1)*per], img, e.spec, e.scratch)
+			} else {
+				e.scratch = preprocess.Uint8(e.inU8[i*per:(i+1)*per], img, e.spec, e.scratch)
+			}
+		}
+		if err := e.session.RunWithOptions([]onnxruntime.Value{e.input}, e.outputs, opts); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("extract: %w", ctx.Err())
+			}
+			return fmt.Errorf("extract: run batch at stimulus %d: %w", first, err)
+		}
+		for i, l := range e.layers {
+			b := &e.bufs[i]
+			if b.conv != nil {
+				b.conv()
+			}
+			if err := c.Consume(l, first, b.rows[:k]); err != nil {
+				return fmt.Errorf("extract: consume %s at stimulus %d: %w", l.ID, first, err)
+			}
+		}
+		if progress != nil {
+			progress(first+k, total)
+		}
+	}
+	if f, ok := c.(models.Finisher); ok {
+		if err := f.Finish(); err != nil {
+			return fmt.Errorf("extract: finish: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *Extractor) copyImage(dst, src, per int) {
+	if e.inF32 != nil {
+		copy(e.inF32[dst*per:(dst+1)*per], e.inF32[src*per:(src+1)*per])
+	} else {
+		copy(e.inU8[dst*per:(dst+1)*per], e.inU8[src*per:(src+1)*per])
+	}
+}
+
+// Close releases the session and tensors.
+func (e *Extractor) Close() error {
+	var errs []error
+	if e.session != nil {
+		errs = append(errs, e.session.Destroy())
+	}
+	if e.input != nil {
+		errs = append(errs, e.input.Destroy())
+	}
+	for _, o := range e.outputs {
+		if o != nil {
+			errs = append(errs, o.Destroy())
+		}
+	}
+	return errors.Join(errs...)
+}

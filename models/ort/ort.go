@@ -1,0 +1,174 @@
+// Package ort is the ONNX Runtime adapter, the only package that imports
+// github.com/yalue/onnxruntime_go. It loads the shared library, infers the
+// shapes of a network's layers, and runs extraction: chosen node outputs
+// exposed as graph outputs, computed in mini-batches into pre-allocated
+// tensors that are reused from batch to batch, and handed to a
+// models.Consumer one layer at a time.
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/cortexbench/cortexbench/models"
+)
+
+// DefaultLibraryPath is where scripts/setup.sh installs the library,
+// relative to the repository root.
+const DefaultLibraryPath = "third_party/onnxruntime/libonnxruntime.so.1.30.0"
+
+// ErrNoLibrary means the ONNX Runtime shared library is missing.
+var ErrNoLibrary = errors.New("ONNX Runtime library not found")
+
+// Config configures the runtime.
+type Config struct {
+	// LibraryPath is the libonnxruntime.so to load (1.24 or newer; the
+	// project pins 1.30.0).
+	LibraryPath string
+	// Threads is ONNX Runtime's intra-op thread count.
+	Threads int
+	// BatchSize is the mini-batch size for dynamic-batch models.
+	BatchSize int
+	// MaxBatchBytes bounds the activation memory of one mini-batch: the
+	// larger of the exposed layers' full size (ONNX Runtime materialises
+	// them, and keeps them when they are graph outputs or feed an in-graph
+	// pooling) and the pre-allocated outputs. The batch is made smaller
+	// when the exposed layers are large: MobileNetV2's 245 layers are ~127
+	// MiB per image, so its all-layer batch is 4 by default.
+	MaxBatchBytes int64
+	// Spin lets ONNX Runtime's idle threads busy-wait for work. Off by
+	// default: on a small shared machine spinning threads steal the cores
+	// that other work (decoding, reducing, other processes) needs.
+	Spin bool
+}
+
+// DefaultConfig returns the defaults: the library from scripts/setup.sh, 2
+// threads, batches of 16 within 512 MiB of activations.
+func DefaultConfig() Config {
+	return Config{LibraryPath: DefaultLibraryPath, Threads: 2, BatchSize: 16, MaxBatchBytes: 512 << 20}
+}
+
+// Validate checks the config, including that the library file exists.
+func (c Config) Validate() error {
+	if c.Threads < 1 || c.BatchSize < 1 || c.MaxBatchBytes < 1 {
+		return fmt.Errorf("ort config: threads (%d), batch size (%d) and max batch bytes (%d) must be positive", c.Threads, c.BatchSize, c.MaxBatchBytes)
+	}
+	st, err := os.Stat(c.LibraryPath)
+	if err != nil || st.IsDir() {
+		return fmt.Errorf("%w at %q: run ./scripts/setup.sh from the repository root to install libonnxruntime.so.1.30.0, or pass --onnxruntime-lib PATH", ErrNoLibrary, c.LibraryPath)
+	}
+	return nil
+}
+
+// The ONNX Runtime environment is process-wide: it is initialised once,
+// with the first library path given.
+var env struct {
+	sync.Mutex
+	path string
+}
+
+func initEnv(path string) error {
+	env.Lock()
+	defer env.Unlock()
+	if onnxruntime.IsInitialized() {
+		if path != env.path {
+			return fmt.Errorf("ONNX Runtime already initialised from %q, cannot switch to %q in one process", env.path, path)
+		}
+		return nil
+	}
+	onnxruntime.SetSharedLibraryPath(path)
+	if err := onnxruntime.InitializeEnvironment(onnxruntime.WithLogLevelError()); err != nil {
+		return fmt.Errorf("initialise ONNX Runtime from %q: %w", path, err)
+	}
+	env.path = path
+	return nil
+}
+
+// Runtime runs ONNX models. Sessions of one Runtime are not meant to run
+// concurrently: each uses cfg.Threads threads.
+type Runtime struct {
+	cfg Config
+}
+
+// Open validates cfg and initialises ONNX Runtime (once per process).
+func Open(cfg Config) (*Runtime, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := initEnv(cfg.LibraryPath); err != nil {
+		return nil, err
+	}
+	return &Runtime{cfg: cfg}, nil
+}
+
+// Version is the ONNX Runtime library version.
+func (r *Runtime) Version() string { return onnxruntime.GetVersion() }
+
+// MaxOpset is the newest opset ONNX Runtime 1.30 officially supports per
+// domain (it refuses newer ones as "under development").
+func (r *Runtime) MaxOpset(domain string) int64 {
+	if domain == "ai.onnx.ml" {
+		return 5
+	}
+	return 26
+}
+
+// Load creates a session from data and returns its inputs and outputs.
+func (r *Runtime) Load(data []byte) (inputs, outputs []models.Tensor, err error) {
+	ins, outs, err := onnxruntime.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load model in ONNX Runtime: %w", err)
+	}
+	return tensors(ins), tensors(outs), nil
+}
+
+func tensors(infos []onnxruntime.InputOutputInfo) []models.Tensor {
+	out := make([]models.Tensor, len(infos))
+	for i, in := range infos {
+		out[i] = tensorOf(in)
+	}
+	return out
+}
+
+func tensorOf(in onnxruntime.InputOutputInfo) models.Tensor {
+	t := models.Tensor{Name: in.Name, Type: typeName(in)}
+	if in.OrtValueType == onnxruntime.ONNXTypeTensor {
+		t.Shape = append([]int64(nil), in.Dimensions...)
+	}
+	return t
+}
+
+func typeName(in onnxruntime.InputOutputInfo) string {
+	if in.OrtValueType != onnxruntime.ONNXTypeTensor {
+		return in.OrtValueType.String()
+	}
+	switch in.DataType {
+	case onnxruntime.TensorElementDataTypeFloat:
+		return "float"
+	case onnxruntime.TensorElementDataTypeUint8:
+		return "uint8"
+	case onnxruntime.TensorElementDataTypeInt8:
+		return "int8"
+	case onnxruntime.TensorElementDataTypeInt16:
+		return "int16"
+	case onnxruntime.TensorElementDataTypeUint16:
+		return "uint16"
+	case onnxruntime.TensorElementDataTypeInt32:
+		return "int32"
+	case onnxruntime.TensorElementDataTypeUint32:
+		return "uint32"
+	case onnxruntime.TensorElementDataTypeInt64:
+		return "int64"
+	case onnxruntime.TensorElementDataTypeUint64:
+		return "uint64"
+	case onnxruntime.TensorElementDataTypeDouble:
+		return "double"
+	case onnxruntime.TensorElementDataTypeBool:
+		return "bool"
+	}
+	return in.DataType.String()
+}

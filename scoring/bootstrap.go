@@ -1,0 +1,150 @@
+package scoring
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/cortexbench/cortexbench/scoring/ridge"
+	"github.com/cortexbench/cortexbench/scoring/rsa"
+	"github.com/cortexbench/cortexbench/scoring/stats"
+)
+
+// The bootstrap intervals resample the data the reported score was
+// computed on, with the reported layer(s) held fixed, and recompute the
+// score exactly as it was computed: they describe the uncertainty due to
+// the sample of stimuli (RSA) or of recorded targets (encoding). The
+// layer choice's own variability over splits is in SE.
+
+// percentileCI draws b resamples of stat and returns the 95% percentile
+// interval (NaN when b is 0 or every resample is undefined).
+func percentileCI(b int, seed uint64, stat func(r *rand.Rand) float64) (lo, hi float64) {
+	if b == 0 {
+		return math.NaN(), math.NaN()
+	}
+	r := rand.New(rand.NewPCG(seed, 0xb0075))
+	est := make([]float64, 0, b)
+	for i := 0; i < b; i++ {
+		if v := stat(r); !math.IsNaN(v) {
+			est = append(est, v)
+		}
+	}
+	if len(est) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	slices.Sort(est)
+	a := (1 - stats.Level) / 2 * 100
+	return stats.Percentile(est, a), stats.Percentile(est, 100-a)
+}
+
+func resample(r *rand.Rand, from []int) []int {
+	idx := make([]int, len(from))
+	for i := range idx {
+		idx[i] = from[r.IntN(len(from))]
+	}
+	return idx
+}
+
+// rsaSplitBootstrap resamples each split's test stimuli and recomputes the
+// mean over splits of the mean over subjects of compare(layer chosen on
+// that split, subject), pairs of a stimulus with its own copy left out as
+// in rsatoolbox.
+func (r *Runner) rsaSplitBootstrap(ev *RSAEvaluator, splits []Split, chosen []int, seed uint64) (lo, hi float64) {
+	n := ev.N
+	full := map[int][]float64{}
+	for _, c := range chosen {
+		if full[c] == nil {
+			full[c] = fullRDM(n, ev.Layers[c])
+		}
+	}
+	subj := make([][]float64, len(ev.Subjects))
+	for i, v := range ev.Subjects {
+		subj[i] = fullRDM(n, v)
+	}
+	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+		var sum float64
+		for s, sp := range splits {
+			idx := resample(rng, sp.Test)
+			mv := stats.ResampleUpper(n, full[chosen[s]], idx)
+			var per float64
+			for _, sv := range subj {
+				v, err := rsa.Compare(mv, stats.ResampleUpper(n, sv, idx), ev.Method)
+				if err != nil {
+					return math.NaN()
+				}
+				per += v
+			}
+			sum += per / float64(len(subj))
+		}
+		return sum / float64(len(splits))
+	})
+}
+
+// foldScore recomputes a ridge result's score (mean over folds of the
+// median r over targets) on the targets idx.
+func foldScore(res *ridge.Result, idx []int) float64 {
+	var sum float64
+	v := make([]float64, 0, len(idx))
+	for _, fr := range res.FoldR {
+		v = v[:0]
+		for _, j := range idx {
+			if !math.IsNaN(fr[j]) {
+				v = append(v, fr[j])
+			}
+		}
+		sum += median(v)
+	}
+	return sum / float64(len(res.FoldR))
+}
+
+func allIndices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// sessionBootstrap resamples every session's targets and recomputes the
+// mean over splits of the mean over each split's test sessions of the
+// chosen layer's score.
+func (r *Runner) sessionBootstrap(res [][]*ridge.Result, test [][]int, chosen []int, seed uint64) (lo, hi float64) {
+	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+		idx := make([][]int, len(res))
+		for s := range res {
+			idx[s] = resample(rng, allIndices(len(res[s][0].R)))
+		}
+		var sum float64
+		for k, sessions := range test {
+			var m float64
+			for _, s := range sessions {
+				m += foldScore(res[s][chosen[k]], idx[s])
+			}
+			sum += m / float64(len(sessions))
+		}
+		return sum / float64(len(test))
+	})
+}
+
+// targetBootstrap resamples the targets (the same in every split) and
+// recomputes the mean over splits of the chosen layer's test-part score.
+func (r *Runner) targetBootstrap(testRes [][]*ridge.Result, chosen []int, seed uint64) (lo, hi float64) {
+	targets := len(testRes[0][chosen[0]].R)
+	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+		idx := resample(rng, allIndices(targets))
+		var sum float64
+		for s := range testRes {
+			sum += foldScore(testRes[s][chosen[s]], idx)
+		}
+		return sum / float64(len(testRes))
+	})
+}
+
+// splitSessions returns each split's test sessions.
+func splitSessions(splits []Split) [][]int {
+	out := make([][]int, len(splits))
+	for i, sp := range splits {
+		out[i] = sp.Test
+	}
+	return out
+}

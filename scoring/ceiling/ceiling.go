@@ -1,0 +1,238 @@
+// Package ceiling estimates noise ceilings and normalises scores by them.
+//
+// RSA ceilings (Nili et al. 2014): with S subject RDM vectors, the upper
+// bound is the mean over subjects of compare(subject, mean of all
+// subjects), the lower bound the mean of compare(subject, mean of the other
+// subjects). The R² versions are the mean over subjects of the squared
+// per-subject correlation; that is how Algonauts 2019 reports its ceilings
+// (0.1589 EVC, 0.3075 IT for the 92-image set).
+//
+// Response ceilings: split-half reliability over repeats, Spearman–Brown
+// corrected (see SplitHalf).
+//
+// Normalisation policy: a ceiled score is raw / ceiling, with both in the
+// same units (r with r, R² with R²). The raw score, the ceiling and the
+// ratio are always kept together (Ceiled), and the ratio is never clipped
+// when stored or compared: a model above the ceiling (ratio > 1) or below
+// zero is information, typically that the ceiling is a noisy estimate.
+// When there is no usable ceiling (NaN, zero or negative) the ratio is
+// NaN. Clip exists for display only.
+package ceiling
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/cortexbench/cortexbench/scoring/rsa"
+)
+
+var (
+	ErrTooFewSubjects = errors.New("ceiling: fewer than 2 subjects")
+	ErrShape          = errors.New("ceiling: shape mismatch")
+	ErrNonFinite      = errors.New("ceiling: non-finite value")
+	ErrSplits         = errors.New("ceiling: number of splits must be at least 1")
+)
+
+// RSA holds an RSA noise ceiling and its per-subject parts.
+type RSA struct {
+	Upper, Lower     float64 // mean per-subject correlation
+	UpperR2, LowerR2 float64 // mean per-subject squared correlation
+	PerSubjectUpper  []float64
+	PerSubjectLower  []float64
+}
+
+// RSACeiling computes the RSA noise ceiling of subject RDM vectors (each an
+// upper triangle, all of one length) under method m. The mean RDMs are
+// plain element-wise means in subject order, as numpy's mean(axis=0).
+func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
+	s := len(subjects)
+	if s < 2 {
+		return RSA{}, fmt.Errorf("%w: got %d (the lower bound needs the others' mean)", ErrTooFewSubjects, s)
+	}
+	l := len(subjects[0])
+	for i, v := range subjects {
+		if len(v) != l {
+			return RSA{}, fmt.Errorf("%w: subject %d has %d entries, subject 0 has %d", ErrShape, i, len(v), l)
+		}
+	}
+	all := make([]float64, l)
+	for _, v := range subjects {
+		for k, x := range v {
+			all[k] += x
+		}
+	}
+	for k := range all {
+		all[k] /= float64(s)
+	}
+	out := RSA{PerSubjectUpper: make([]float64, s), PerSubjectLower: make([]float64, s)}
+	others := make([]float64, l)
+	for i, v := range subjects {
+		u, err := rsa.Compare(v, all, m)
+		if err != nil {
+			return RSA{}, fmt.Errorf("subject %d vs mean of all: %w", i, err)
+		}
+		// Sum the others directly rather than (S·mean − v)/(S−1), so exact
+		// ties in the others' mean stay exact ties for rank methods.
+		clear(others)
+		for j, w := range subjects {
+			if j == i {
+				continue
+			}
+			for k, x := range w {
+				others[k] += x
+			}
+		}
+		for k := range others {
+			others[k] /= float64(s - 1)
+		}
+		lo, err := rsa.Compare(v, others, m)
+		if err != nil {
+			return RSA{}, fmt.Errorf("subject %d vs mean of the others: %w", i, err)
+		}
+		out.PerSubjectUpper[i], out.PerSubjectLower[i] = u, lo
+		out.Upper += u
+		out.Lower += lo
+		out.UpperR2 += u * u
+		out.LowerR2 += lo * lo
+	}
+	fs := float64(s)
+	out.Upper /= fs
+	out.Lower /= fs
+	out.UpperR2 /= fs
+	out.LowerR2 /= fs
+	return out, nil
+}
+
+// Responses are trial-level responses: Targets × Stimuli × Repeats in C
+// order (Data[(t*Stimuli+s)*Repeats+k]), NaN where a stimulus had fewer
+// repeats than Repeats.
+type Responses struct {
+	Targets, Stimuli, Repeats int
+	Data                      []float64
+}
+
+// SplitHalf returns, per target, the Spearman–Brown corrected split-half
+// reliability of the responses. Exactly:
+//
+//   - For split number k (0 ≤ k < splits) one permutation of the Repeats
+//     slots is drawn from PCG(seed, k) and shared by every stimulus and
+//     every target (as Brain-Score splits the repetition index): when
+//     targets were recorded simultaneously, both halves hold the same
+//     trials for every target.
+//   - For target t and stimulus s, the available (non-NaN) repeats, taken
+//     in that permuted slot order, are split into the first ⌊m/2⌋ and the
+//     remaining ⌈m/2⌉ (m available); each half is averaged.
+//   - Stimuli with fewer than 2 available repeats for that target are
+//     skipped (they cannot be split).
+//   - r_k is Pearson's r across the remaining stimuli between the two half
+//     means; r is the mean of r_k over the splits, and the result is the
+//     Spearman–Brown prediction for the full set, 2r/(1+r).
+//
+// A target with fewer than 3 usable stimuli, or whose half means are
+// constant in some split, gets NaN. ±Inf in the data is an error (NaN
+// marks a missing repeat). splits < 1 is an error.
+func SplitHalf(r Responses, splits int, seed uint64) ([]float64, error) {
+	if r.Targets < 1 || r.Stimuli < 1 || r.Repeats < 1 {
+		return nil, fmt.Errorf("%w: responses are %d targets × %d stimuli × %d repeats; want all ≥ 1", ErrShape, r.Targets, r.Stimuli, r.Repeats)
+	}
+	if len(r.Data) != r.Targets*r.Stimuli*r.Repeats {
+		return nil, fmt.Errorf("%w: %d values for %d×%d×%d responses", ErrShape, len(r.Data), r.Targets, r.Stimuli, r.Repeats)
+	}
+	if splits < 1 {
+		return nil, fmt.Errorf("%w: got %d", ErrSplits, splits)
+	}
+	for i, v := range r.Data {
+		if math.IsInf(v, 0) {
+			rep := r.Stimuli * r.Repeats
+			return nil, fmt.Errorf("%w: target %d, stimulus %d, repeat %d is %v", ErrNonFinite, i/rep, i%rep/r.Repeats, i%r.Repeats, v)
+		}
+	}
+	perm := make([]int, r.Repeats)
+	sum := make([]float64, r.Targets)
+	bad := make([]bool, r.Targets)
+	h1 := make([]float64, 0, r.Stimuli)
+	h2 := make([]float64, 0, r.Stimuli)
+	avail := make([]float64, 0, r.Repeats)
+	for k := 0; k < splits; k++ {
+		rng := rand.New(rand.NewPCG(seed, uint64(k)))
+		for i := range perm {
+			perm[i] = i
+		}
+		rng.Shuffle(r.Repeats, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		for t := 0; t < r.Targets; t++ {
+			if bad[t] {
+				continue
+			}
+			h1, h2 = h1[:0], h2[:0]
+			for s := 0; s < r.Stimuli; s++ {
+				row := r.Data[(t*r.Stimuli+s)*r.Repeats:][:r.Repeats]
+				avail = avail[:0]
+				for _, p := range perm {
+					if v := row[p]; !math.IsNaN(v) {
+						avail = append(avail, v)
+					}
+				}
+				m := len(avail)
+				if m < 2 {
+					continue
+				}
+				h1 = append(h1, mean(avail[:m/2]))
+				h2 = append(h2, mean(avail[m/2:]))
+			}
+			if len(h1) < 3 {
+				bad[t] = true
+				continue
+			}
+			c, err := rsa.Compare(h1, h2, rsa.Pearson)
+			if err != nil {
+				bad[t] = true
+				continue
+			}
+			sum[t] += c
+		}
+	}
+	out := make([]float64, r.Targets)
+	for t := range out {
+		if bad[t] {
+			out[t] = math.NaN()
+			continue
+		}
+		rr := sum[t] / float64(splits)
+		out[t] = 2 * rr / (1 + rr)
+	}
+	return out, nil
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+// Ceiled is a score kept with its ceiling: Value = Raw / Ceiling.
+type Ceiled struct {
+	Raw, Ceiling, Value float64
+}
+
+// Normalize divides raw by ceiling without clipping. Value is NaN when
+// there is no usable ceiling (NaN, zero or negative).
+func Normalize(raw, ceiling float64) Ceiled {
+	c := Ceiled{Raw: raw, Ceiling: ceiling, Value: math.NaN()}
+	if ceiling > 0 && !math.IsInf(ceiling, 0) {
+		c.Value = raw / ceiling
+	}
+	return c
+}
+
+// Clip returns c.Value clamped to [0, 1], for display only; never store or
+// rank by the clipped value. NaN stays NaN.
+func Clip(c Ceiled) float64 {
+	if math.IsNaN(c.Value) {
+		return c.Value
+	}
+	return max(0, min(1, c.Value))
+}

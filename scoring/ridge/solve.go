@@ -1,0 +1,728 @@
+package ridge
+
+import (
+	"math"
+	"slices"
+	"sync"
+
+	gmat "gonum.org/v1/gonum/mat"
+
+	"github.com/cortexbench/cortexbench/scoring/linalg"
+)
+
+type mat = linalg.Matrix[float64]
+
+// rows is a selection of the rows of m; idx nil means every row.
+type rows[T linalg.Float] struct {
+	m   linalg.Matrix[T]
+	idx []int
+}
+
+func (r rows[T]) n() int {
+	if r.idx == nil {
+		return r.m.Rows
+	}
+	return len(r.idx)
+}
+
+func (r rows[T]) row(i int) []T {
+	if r.idx == nil {
+		return r.m.Row(i)
+	}
+	return r.m.Row(r.idx[i])
+}
+
+// chunkCols is the feature-chunk width of the kernel accumulation: wide
+// enough for DSYRK to run near peak, narrow enough that the float64 chunk
+// buffers stay a few MB.
+const chunkCols = 256
+
+// kernels returns the centred training kernel Kc = Xc·Xcᵀ (m×m) and the
+// test–train cross kernel Kt = (Xt−x̄)·Xcᵀ (s×m), where x̄ (and with std the
+// feature scale) come from the training rows. Features are converted to
+// float64 chunk by chunk so X is never copied whole.
+func kernels[T linalg.Float](tr, te rows[T], std bool) (kc, kt mat) {
+	m, s, q := tr.n(), te.n(), tr.m.Cols
+	kc = linalg.NewMatrix[float64](m, m)
+	kt = linalg.NewMatrix[float64](s, m)
+	cw := min(chunkCols, q)
+	bt := linalg.NewMatrix[float64](m, cw)
+	bs := linalg.NewMatrix[float64](s, cw)
+	mean := make([]float64, cw)
+	scale := make([]float64, cw)
+	for c0 := 0; c0 < q; c0 += cw {
+		w := min(cw, q-c0)
+		colStats(tr, c0, w, std, mean, scale)
+		fillChunk(bt, tr, c0, w, mean, scale)
+		fillChunk(bs, te, c0, w, mean, scale)
+		t := bt.Slice(0, m, 0, w)
+		linalg.Syrk(false, 1, t, 1, kc)
+		if s > 0 {
+			linalg.Gemm(false, true, 1, bs.Slice(0, s, 0, w), t, 1, kt)
+		}
+	}
+	linalg.Symmetrize(kc)
+	return kc, kt
+}
+
+// design returns the centred (and with std scaled) training and test
+// feature matrices in float64 for the primal path.
+func design[T linalg.Float](tr, te rows[T], std bool) (xc, xt mat) {
+	q := tr.m.Cols
+	xc = linalg.NewMatrix[float64](tr.n(), q)
+	xt = linalg.NewMatrix[float64](te.n(), q)
+	mean := make([]float64, q)
+	scale := make([]float64, q)
+	colStats(tr, 0, q, std, mean, scale)
+	fillChunk(xc, tr, 0, q, mean, scale)
+	fillChunk(xt, te, 0, q, mean, scale)
+	return xc, xt
+}
+
+// colStats fills the training mean and the divisor (1, or the standard
+// deviation with ddof 0; 1 for a constant feature, as StandardScaler) of
+// features c0…c0+w-1.
+func colStats[T linalg.Float](tr rows[T], c0, w int, std bool, mean, scale []float64) {
+	m := tr.n()
+	clear(mean[:w])
+	for i := 0; i < m; i++ {
+		r := tr.row(i)[c0 : c0+w]
+		for c, v := range r {
+			mean[c] += float64(v)
+		}
+	}
+	for c := range w {
+		mean[c] /= float64(m)
+		scale[c] = 1
+	}
+	if !std {
+		return
+	}
+	v2 := make([]float64, w)
+	for i := 0; i < m; i++ {
+		r := tr.row(i)[c0 : c0+w]
+		for c, v := range r {
+			d := float64(v) - mean[c]
+			v2[c] += d * d
+		}
+	}
+	for c := range w {
+		if sd := math.Sqrt(v2[c] / float64(m)); sd > 0 {
+			scale[c] = sd
+		}
+	}
+}
+
+func fillChunk[T linalg.Float](dst mat, src rows[T], c0, w int, mean, scale []float64) {
+	for i := 0; i < src.n(); i++ {
+		r := src.row(i)[c0 : c0+w]
+		d := dst.Row(i)[:w]
+		for c, v := range r {
+			d[c] = (float64(v) - mean[c]) / scale[c]
+		}
+	}
+}
+
+// fromGram derives the centred kernels of a split from a Gram matrix g
+// (of any translation of the features): centring with the training means is
+// Kc_ij = g_ij − r_i − r_j + μ, r_i the mean of g_ij over training j and μ
+// the mean of r over training i; the same formula gives the cross kernel.
+func fromGram(g mat, train, test []int, w *work) (kc, kt mat) {
+	m := len(train)
+	rmean := func(i int) float64 {
+		row := g.Row(i)
+		s := 0.0
+		for _, j := range train {
+			s += row[j]
+		}
+		return s / float64(m)
+	}
+	rt := make([]float64, m)
+	mu := 0.0
+	for a, i := range train {
+		rt[a] = rmean(i)
+		mu += rt[a]
+	}
+	mu /= float64(m)
+	kc = w.mat64("kc", m, m)
+	for a, i := range train {
+		row, dst := g.Row(i), kc.Row(a)
+		for b, j := range train {
+			dst[b] = row[j] - rt[a] - rt[b] + mu
+		}
+	}
+	kt = w.mat64("kt", len(test), m)
+	for a, i := range test {
+		row, dst := g.Row(i), kt.Row(a)
+		ri := rmean(i)
+		for b, j := range train {
+			dst[b] = row[j] - ri - rt[b] + mu
+		}
+	}
+	return kc, kt
+}
+
+// decomp is a training part diagonalised once for every alpha. For a
+// penalty α the fitted ridge model is, with p_k = 1/(λ_k+α):
+//
+//	kernel: c = V·diag(p)·Q, Q = Vᵀ·yc, test predictions Kt·V·diag(p)·Q + ȳ,
+//	        exact LOO residual c_i / Σ_k V_ik² p_k (sklearn _RidgeGCV);
+//	primal: fitted = Z·diag(p)·R, Z = Xc·U, R = Zᵀ·yc, test Xt·U·diag(p)·R + ȳ,
+//	        LOO residual (yc − fitted)_i / (1 − 1/m − Σ_k Z_ik² p_k).
+//
+// In the kernel case the eigenvector along the ones vector (the intercept
+// direction, made distinct by adding 11ᵀ as sklearn does) gets p = 0.
+type decomp struct {
+	basis  mat // m×r: V or Z
+	lambda []float64
+	skip   int // eigenvector index with p = 0, or -1
+	test   mat // s×r: Kt·V or Xt·U
+	coef   mat // r×p: Q or R
+	primal bool
+}
+
+func (d *decomp) weights(alpha float64, dst []float64) {
+	for k, l := range d.lambda {
+		dst[k] = 1 / (l + alpha)
+	}
+	if d.skip >= 0 {
+		dst[d.skip] = 0
+	}
+}
+
+// kernelDecomp diagonalises Kc + 11ᵀ (kc is overwritten).
+func kernelDecomp(kc, kt, yc mat, w *work) (*decomp, error) {
+	m := kc.Rows
+	for i := range m {
+		r := kc.Row(i)
+		for j := range r {
+			r[j]++
+		}
+	}
+	lambda := make([]float64, m)
+	if err := linalg.SymEig(kc, lambda); err != nil {
+		return nil, err
+	}
+	// The eigenvector closest to the ones vector (sklearn _find_smallest_angle).
+	col := make([]float64, m)
+	for i := range m {
+		r := kc.Row(i)
+		for k, v := range r {
+			col[k] += v
+		}
+	}
+	skip, best := 0, -1.0
+	for k, v := range col {
+		if math.Abs(v) > best {
+			skip, best = k, math.Abs(v)
+		}
+	}
+	d := &decomp{basis: kc, lambda: lambda, skip: skip}
+	d.coef = w.mat64("coef", m, yc.Cols)
+	linalg.Gemm(true, false, 1, kc, yc, 0, d.coef)
+	d.test = w.mat64("test", kt.Rows, m)
+	linalg.Gemm(false, false, 1, kt, kc, 0, d.test)
+	return d, nil
+}
+
+// primalDecomp diagonalises Xcᵀ·Xc.
+func primalDecomp(xc, xt, yc mat) (*decomp, error) {
+	q := xc.Cols
+	u := linalg.NewMatrix[float64](q, q)
+	linalg.Syrk(true, 1, xc, 0, u)
+	lambda := make([]float64, q)
+	if err := linalg.SymEig(u, lambda); err != nil {
+		return nil, err
+	}
+	for k, l := range lambda {
+		lambda[k] = max(l, 0) // a tiny negative rounding of a zero eigenvalue
+	}
+	d := &decomp{lambda: lambda, skip: -1, primal: true}
+	d.basis = linalg.NewMatrix[float64](xc.Rows, q)
+	linalg.Gemm(false, false, 1, xc, u, 0, d.basis)
+	d.test = linalg.NewMatrix[float64](xt.Rows, q)
+	linalg.Gemm(false, false, 1, xt, u, 0, d.test)
+	d.coef = linalg.NewMatrix[float64](q, yc.Cols)
+	linalg.Gemm(true, false, 1, d.basis, yc, 0, d.coef)
+	return d, nil
+}
+
+// predict writes the test predictions for alpha[j] of target j into dst
+// (s×p), adding ybar.
+func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
+	r, p := d.coef.Rows, d.coef.Cols
+	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
+	w := make([]float64, r)
+	byAlpha := map[float64][]int{}
+	for j, a := range alpha {
+		byAlpha[a] = append(byAlpha[a], j)
+	}
+	for a, js := range byAlpha {
+		d.weights(a, w)
+		for k := range r {
+			src, dr := d.coef.Row(k), b.Row(k)
+			for _, j := range js {
+				dr[j] = w[k] * src[j]
+			}
+		}
+	}
+	linalg.Gemm(false, false, 1, d.test, b, 0, dst)
+	for i := range dst.Rows {
+		row := dst.Row(i)
+		for j := range row {
+			row[j] += ybar[j]
+		}
+	}
+}
+
+// looErrors adds the leave-one-out squared errors of every alpha and
+// target to errs[a][j] (summed over the m training stimuli).
+func (d *decomp) looErrors(alphas []float64, yc mat, f64 bool, errs [][]float64, wk *work) {
+	m, r, na := d.basis.Rows, d.basis.Cols, len(alphas)
+	// Diagonal terms Σ_k basis_ik² w_k(α) for all alphas, by GEMMs over
+	// blocks of rows (the squared basis is never stored whole).
+	wm := linalg.NewMatrix[float64](na, r)
+	for a, al := range alphas {
+		d.weights(al, wm.Row(a))
+	}
+	dm := linalg.NewMatrix[float64](m, na)
+	const rb = 64
+	v2 := linalg.NewMatrix[float64](min(rb, m), r)
+	for i0 := 0; i0 < m; i0 += rb {
+		i1 := min(i0+rb, m)
+		blk := v2.Slice(0, i1-i0, 0, r)
+		for i := i0; i < i1; i++ {
+			src, dst := d.basis.Row(i), blk.Row(i-i0)
+			for k, v := range src {
+				dst[k] = v * v
+			}
+		}
+		linalg.Gemm(false, true, 1, blk, wm, 0, dm.Slice(i0, i1, 0, na))
+	}
+	den := make([][]float64, na)
+	for a := range den {
+		den[a] = make([]float64, m)
+		for i := range m {
+			s := dm.At(i, a)
+			if d.primal {
+				s = 1 - 1/float64(m) - s
+			}
+			den[a][i] = s
+		}
+	}
+	var base *mat
+	if d.primal {
+		base = &yc
+	}
+	d.errors(d.basis, alphas, base, den, f64, errs, wk)
+}
+
+// foldErrors adds the squared test errors of every alpha and target.
+func (d *decomp) foldErrors(alphas []float64, ytc mat, f64 bool, errs [][]float64, wk *work) {
+	d.errors(d.test, alphas, &ytc, nil, f64, errs, wk)
+}
+
+func (d *decomp) errors(m mat, alphas []float64, base *mat, den [][]float64, f64 bool, errs [][]float64, wk *work) {
+	if f64 {
+		accum(m, d.coef, []band[float64]{d.direct(alphas)}, base, den, errs, wk)
+		return
+	}
+	bs := d.bands(alphas)
+	m32 := linalg.View(m.Rows, m.Cols, buf[float32](wk, "m32", m.Rows*m.Cols))
+	for i, v := range m.Data[:m.Rows*m.Cols] {
+		m32.Data[i] = float32(v)
+	}
+	accum(m32, d.coef, bs, base, den, errs, wk)
+}
+
+// band is a contiguous range [k0,k1) of eigen-indices (eigenvalues are in
+// ascending order) with the weights g[s][k-k0] of its directly computed
+// alphas and the combination t (len(g)×len(alphas)) giving every alpha; an
+// empty t means g holds every alpha in order (only for a single band).
+type band[T linalg.Float] struct {
+	k0, k1 int
+	g      [][]float64
+	t      linalg.Matrix[T]
+}
+
+func (d *decomp) direct(alphas []float64) band[float64] {
+	b := band[float64]{k0: 0, k1: len(d.lambda), g: make([][]float64, len(alphas))}
+	for a, al := range alphas {
+		b.g[a] = make([]float64, len(d.lambda))
+		d.weights(al, b.g[a])
+	}
+	return b
+}
+
+// bandFactor and minBand shape the eigenvalue bands of the compression:
+// a band spans at most a factor bandFactor in λ+min(alpha) and holds at
+// least minBand eigenvalues (narrower products run below GEMM speed).
+// combineCost is the cost, in multiply-adds per element of the
+// (stimuli·targets × alphas) result, charged for accumulating one band's
+// combination (it is memory-bound).
+const (
+	bandFactor  = 16
+	minBand     = 64
+	combineCost = 50
+)
+
+// bands splits the spectrum for alpha compression. Weight vectors over a
+// narrow band of eigenvalues are combinations of few alphas even when the
+// whole spectrum is wide, so each band is compressed on its own and the
+// residuals are the sum of the bands' combinations. The split is used only
+// when the estimated cost beats one band (compressed or direct).
+func (d *decomp) bands(alphas []float64) []band[float32] {
+	na, r := len(alphas), len(d.lambda)
+	amin := slices.Min(alphas)
+	mk := func(k0, k1 int) (band[float32], float64) {
+		skip := -1
+		if d.skip >= k0 && d.skip < k1 {
+			skip = d.skip - k0
+		}
+		sel, t := compress(d.lambda[k0:k1], skip, alphas)
+		b := band[float32]{k0: k0, k1: k1, g: make([][]float64, len(sel))}
+		w := make([]float64, r)
+		for s, a := range sel {
+			d.weights(alphas[a], w)
+			b.g[s] = slices.Clone(w[k0:k1])
+		}
+		if t != nil {
+			b.t = toF32(*t)
+		} else {
+			b.t = linalg.NewMatrix[float32](na, na)
+			for a := range na {
+				b.t.Data[a*na+a] = 1
+			}
+		}
+		return b, float64((k1-k0)*len(sel)) + float64(na*(len(sel)+combineCost))
+	}
+	one, cost1 := mk(0, r)
+	if len(one.g) == na {
+		one.t = linalg.Matrix[float32]{} // direct: no combination needed
+		cost1 = float64(r * na)
+	}
+	var split []band[float32]
+	cost2 := 0.0
+	k0 := 0
+	for k0 < r {
+		k1 := k0 + 1
+		base := max(d.lambda[k0], 0) + amin
+		for k1 < r && (k1-k0 < minBand || max(d.lambda[k1], 0)+amin <= bandFactor*base) {
+			k1++
+		}
+		if r-k1 < minBand {
+			k1 = r
+		}
+		b, c := mk(k0, k1)
+		split = append(split, b)
+		cost2 += c
+		k0 = k1
+	}
+	if len(split) > 1 && cost2 < cost1 {
+		return split
+	}
+	return []band[float32]{one}
+}
+
+// Alpha compression. Every quantity the selection needs is linear in the
+// weight vector w(α)_k = 1/(λ_k+α), so when those vectors are (to rounding)
+// linear combinations of a few of them, w(α_a) = Σ_s T_sa w(α_s), only the
+// alphas s need the large product and the rest follow by combination. That
+// holds when the spectrum is narrow compared with the grid (e.g. random
+// features); for wide spectra compress finds no gain and every alpha is
+// computed directly. The combination is accepted only when, for every alpha
+// and every eigenvalue, the weight is reproduced to compressTol relative
+// (so each residual vector is within compressTol of exact, normwise) and
+// the float32 rounding of the computed columns is amplified at most
+// compressAmp times.
+const (
+	compressTol    = 1e-6
+	compressAmp    = 8
+	compressPoints = 256 // eigenvalues used for the least-squares fit
+)
+
+// compress chooses the alphas computed directly (sel, indices into alphas)
+// and the coefficients T (len(sel) × len(alphas)); T is nil when every
+// alpha is direct.
+func compress(lambda []float64, skip int, alphas []float64) (sel []int, t *mat) {
+	na := len(alphas)
+	all := func() ([]int, *mat) {
+		sel := make([]int, na)
+		for a := range sel {
+			sel[a] = a
+		}
+		return sel, nil
+	}
+	var lam []float64
+	for k, l := range lambda {
+		if k != skip {
+			lam = append(lam, l)
+		}
+	}
+	if na < 4 || len(lam) == 0 {
+		return all()
+	}
+	lmin, lmax := math.Inf(1), math.Inf(-1)
+	for _, l := range lam {
+		lmin, lmax = min(lmin, l), max(lmax, l)
+	}
+	for _, a := range alphas {
+		if !(lmin+a > 0) {
+			return all()
+		}
+	}
+	// Fit points: eigenvalue quantiles.
+	sorted := slices.Clone(lam)
+	slices.Sort(sorted)
+	np := min(len(sorted), compressPoints)
+	fit := make([]float64, np)
+	for i := range np {
+		fit[i] = sorted[i*(len(sorted)-1)/max(np-1, 1)]
+	}
+	inSel := make([]bool, na)
+	sel = []int{0, na - 1}
+	inSel[0], inSel[na-1] = true, true
+	for len(sel) <= na/2 {
+		ns := len(sel)
+		tm := linalg.NewMatrix[float64](ns, na)
+		worst, worstScore := -1, 1.0
+		for a := range na {
+			if inSel[a] {
+				continue
+			}
+			coef, ok := fitAlpha(fit, alphas, sel, alphas[a])
+			if !ok {
+				return all()
+			}
+			// Check on every eigenvalue.
+			e, amp := 0.0, 0.0
+			for s, c := range coef {
+				rmax := 0.0
+				for _, l := range []float64{lmin, lmax} {
+					rmax = max(rmax, (l+alphas[a])/(l+alphas[sel[s]]))
+				}
+				amp += math.Abs(c) * rmax
+			}
+			for _, l := range lam {
+				v := 0.0
+				for s, c := range coef {
+					v += c * (l + alphas[a]) / (l + alphas[sel[s]])
+				}
+				e = max(e, math.Abs(1-v))
+			}
+			if sc := max(e/compressTol, amp/compressAmp); sc > worstScore || math.IsNaN(sc) {
+				worst, worstScore = a, sc
+				if math.IsNaN(sc) {
+					worstScore = math.Inf(1)
+				}
+			}
+			for s, c := range coef {
+				tm.Data[s*na+a] = c
+			}
+		}
+		if worst < 0 {
+			for s, a := range sel {
+				tm.Data[s*na+a] = 1
+			}
+			return sel, &tm
+		}
+		sel = append(sel, worst)
+		inSel[worst] = true
+	}
+	return all()
+}
+
+// fitAlpha solves min Σ_points (1 − Σ_s c_s (λ+α)/(λ+α_s))² by QR.
+func fitAlpha(fit, alphas []float64, sel []int, alpha float64) ([]float64, bool) {
+	a := gmat.NewDense(len(fit), len(sel), nil)
+	b := gmat.NewVecDense(len(fit), nil)
+	for i, l := range fit {
+		for s, as := range sel {
+			a.Set(i, s, (l+alpha)/(l+alphas[as]))
+		}
+		b.SetVec(i, 1)
+	}
+	var x gmat.VecDense
+	if err := x.SolveVec(a, b); err != nil {
+		return nil, false
+	}
+	return x.RawVector().Data, true
+}
+
+// selectBuf bounds the elements of the three selection buffers together
+// (16 MiB in float32): enough targets per block for GEMM efficiency, little
+// memory next to the inputs.
+const selectBuf = 1 << 22
+
+// accum adds Σ_i (e_ij / den[a][i])² to errs[a][j] for every alpha a and
+// target j, where e = base − M·diag(w_a)·coef, or e = M·diag(w_a)·coef when
+// base is nil; den nil means 1. For each band, the weight vectors g[s] of
+// its directly computed alphas go through one GEMM per block of targets
+// (columns ordered target-major, so the result reads as a
+// (rows·targets) × len(g) matrix), and its combination t adds the band's
+// share of every alpha's residual (one more GEMM).
+func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *mat, den [][]float64, errs [][]float64, wk *work) {
+	rows, r, p := m.Rows, m.Cols, coef.Cols
+	na := len(errs)
+	maxS := 0
+	for _, b := range bands {
+		maxS = max(maxS, len(b.g))
+	}
+	pb := max(1, min(p, selectBuf/(r*maxS+rows*maxS+rows*na)))
+	bbuf := buf[T](wk, "bbuf", r*pb*maxS)
+	cbuf := buf[T](wk, "cbuf", rows*pb*maxS)
+	obuf := buf[T](wk, "obuf", rows*pb*na)
+	inv := make([]float64, rows*na)
+	for i := range rows {
+		for a := range na {
+			inv[i*na+a] = 1
+			if den != nil {
+				inv[i*na+a] = 1 / den[a][i]
+			}
+		}
+	}
+	eb := make([]float64, pb*na)
+	eb2 := make([]float64, pb*na)
+	for j0 := 0; j0 < p; j0 += pb {
+		w := min(pb, p-j0)
+		var res linalg.Matrix[T]
+		for bi, bd := range bands {
+			ns, kk := len(bd.g), bd.k1-bd.k0
+			b := linalg.View(kk, w*ns, bbuf)
+			for k := range kk {
+				src := coef.Row(bd.k0 + k)[j0 : j0+w]
+				dst := b.Row(k)
+				for j, v := range src {
+					o := dst[j*ns : (j+1)*ns]
+					for s := range o {
+						o[s] = T(bd.g[s][k] * v)
+					}
+				}
+			}
+			c := linalg.View(rows, w*ns, cbuf)
+			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, c)
+			res = linalg.View(rows*w, ns, cbuf)
+			if bd.t.Rows > 0 {
+				o := linalg.View(rows*w, na, obuf)
+				beta := T(1)
+				if bi == 0 {
+					beta = 0
+				}
+				linalg.Gemm(false, false, 1, res, bd.t, beta, o)
+				res = o
+			}
+		}
+		// Two fixed halves of the rows in parallel (BLAS is idle here); the
+		// split does not depend on the core count, so results are
+		// reproducible.
+		clear(eb)
+		clear(eb2)
+		sum := func(i0, i1 int, eb []float64) {
+			for i := i0; i < i1; i++ {
+				iv := inv[i*na : (i+1)*na]
+				var br []float64
+				if base != nil {
+					br = base.Row(i)[j0 : j0+w]
+				}
+				for j := range w {
+					row := res.Data[(i*w+j)*na : (i*w+j+1)*na]
+					e := eb[j*na : (j+1)*na]
+					e, iv := e[:len(row)], iv[:len(row)] // no bounds checks below
+					if br != nil {
+						y := br[j]
+						for a, v := range row {
+							x := (y - float64(v)) * iv[a]
+							e[a] += x * x
+						}
+					} else {
+						for a, v := range row {
+							x := float64(v) * iv[a]
+							e[a] += x * x
+						}
+					}
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sum(0, rows/2, eb)
+		}()
+		sum(rows/2, rows, eb2)
+		wg.Wait()
+		for j := range w {
+			for a := range na {
+				errs[a][j0+j] += eb[j*na+a] + eb2[j*na+a]
+			}
+		}
+	}
+}
+
+// best returns, per target, the index of the alpha with the smallest error;
+// ties and NaNs keep the earlier alpha (sklearn updates on a strict gain).
+func best(errs [][]float64) []int {
+	p := len(errs[0])
+	idx := make([]int, p)
+	for j := range p {
+		be := math.Inf(1)
+		for a := range errs {
+			if e := errs[a][j]; e < be {
+				be, idx[j] = e, a
+			}
+		}
+	}
+	return idx
+}
+
+func toF32(m mat) linalg.Matrix[float32] {
+	o := linalg.NewMatrix[float32](m.Rows, m.Cols)
+	for i := range m.Rows {
+		src, dst := m.Row(i), o.Row(i)
+		for j, v := range src {
+			dst[j] = float32(v)
+		}
+	}
+	return o
+}
+
+// work keeps the large per-fold buffers of CV so later folds reuse them
+// (a nil *work allocates fresh ones). Buffers come back zeroed; one key is
+// never used for two live matrices.
+type work struct {
+	f64 map[string][]float64
+	f32 map[string][]float32
+}
+
+func newWork() *work {
+	return &work{f64: map[string][]float64{}, f32: map[string][]float32{}}
+}
+
+func (w *work) mat64(key string, r, c int) mat {
+	return linalg.View(r, c, buf[float64](w, key, r*c))
+}
+
+func buf[T linalg.Float](w *work, key string, n int) []T {
+	if w == nil {
+		return make([]T, n)
+	}
+	var out []T
+	switch m := any(&out).(type) {
+	case *[]float64:
+		b := w.f64[key]
+		if cap(b) < n {
+			b = make([]float64, n)
+			w.f64[key] = b
+		}
+		*m = b[:n]
+	case *[]float32:
+		b := w.f32[key]
+		if cap(b) < n {
+			b = make([]float32, n)
+			w.f32[key] = b
+		}
+		*m = b[:n]
+	}
+	clear(out)
+	return out
+}

@@ -1,0 +1,206 @@
+// Package rsa compares RDM vectors (upper triangles without the diagonal):
+// Spearman (average ranks for ties), Pearson and Kendall τa.
+//
+// Invariants: inputs are never modified. Vectors of different lengths,
+// fewer than 3 entries, non-finite values, or a constant vector (for which
+// a correlation is undefined) return an error wrapping a sentinel error.
+package rsa
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Method names an RDM comparison.
+type Method string
+
+const (
+	Spearman    Method = "spearman"
+	Pearson     Method = "pearson"
+	KendallTauA Method = "kendall-tau-a"
+)
+
+var (
+	ErrUnknownMethod = errors.New("rsa: unknown method")
+	ErrLength        = errors.New("rsa: vectors differ in length")
+	ErrTooShort      = errors.New("rsa: fewer than 3 entries")
+	ErrNonFinite     = errors.New("rsa: non-finite value")
+	ErrConstant      = errors.New("rsa: constant vector (correlation undefined)")
+)
+
+// ParseMethod validates a method name.
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case Spearman, Pearson, KendallTauA:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w %q (want spearman, pearson or kendall-tau-a)", ErrUnknownMethod, s)
+}
+
+// Compare returns the similarity of RDM vectors a and b under m.
+func Compare(a, b []float64, m Method) (float64, error) {
+	if _, err := ParseMethod(string(m)); err != nil {
+		return 0, err
+	}
+	if len(a) != len(b) {
+		return 0, fmt.Errorf("%w: %d and %d", ErrLength, len(a), len(b))
+	}
+	if len(a) < 3 {
+		return 0, fmt.Errorf("%w: got %d", ErrTooShort, len(a))
+	}
+	for _, v := range [2][]float64{a, b} {
+		for i, x := range v {
+			if x-x != 0 {
+				name := "a"
+				if &v[0] == &b[0] {
+					name = "b"
+				}
+				return 0, fmt.Errorf("%w: %s[%d] is %v", ErrNonFinite, name, i, x)
+			}
+		}
+	}
+	switch m {
+	case Pearson:
+		return pearson(a, b)
+	case Spearman:
+		ra := make([]float64, len(a))
+		rb := make([]float64, len(b))
+		// Ranking dominates; the two vectors are independent, so rank them
+		// on two cores.
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); Rank(rb, b) }()
+		Rank(ra, a)
+		wg.Wait()
+		return pearson(ra, rb)
+	default:
+		return kendallTauA(a, b)
+	}
+}
+
+// pearson is the two-pass Pearson correlation (means first, then centred
+// sums), which matches numpy/scipy to rounding.
+func pearson(a, b []float64) (float64, error) {
+	n := float64(len(a))
+	var ma, mb float64
+	for i := range a {
+		ma += a[i]
+		mb += b[i]
+	}
+	ma /= n
+	mb /= n
+	var sab, saa, sbb float64
+	for i := range a {
+		da, db := a[i]-ma, b[i]-mb
+		sab += da * db
+		saa += da * da
+		sbb += db * db
+	}
+	if saa == 0 {
+		return 0, fmt.Errorf("%w: a", ErrConstant)
+	}
+	if sbb == 0 {
+		return 0, fmt.Errorf("%w: b", ErrConstant)
+	}
+	r := sab / math.Sqrt(saa) / math.Sqrt(sbb)
+	return max(-1, min(1, r)), nil
+}
+
+// Rank writes the 1-based ranks of x into dst, ties getting the average of
+// the ranks they span (scipy.stats.rankdata's "average"). It panics if the
+// lengths differ. NaNs are ordered by bit pattern; callers reject them.
+func Rank(dst, x []float64) {
+	if len(dst) != len(x) {
+		panic("rsa: Rank: len(dst) != len(x)")
+	}
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	idx := sortedIndex(x)
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && x[idx[j]] == x[idx[i]] {
+			j++
+		}
+		// Positions i..j-1 hold equal values: ranks i+1..j, average (i+1+j)/2.
+		r := float64(i+1+j) / 2
+		for k := i; k < j; k++ {
+			dst[idx[k]] = r
+		}
+		i = j
+	}
+}
+
+// sortKey maps a float64 to a uint64 whose unsigned order is the float's
+// order. −0 is mapped to +0: they compare equal, and Kendall's tie counting
+// needs equal values to be adjacent with their secondary keys in order.
+func sortKey(f float64) uint64 {
+	if f == 0 {
+		f = 0
+	}
+	b := math.Float64bits(f)
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+// sortedIndex returns the permutation that sorts x ascending, stably, by
+// an LSD radix sort on the float bit patterns: O(n) per 11-bit digit, and
+// digits on which all keys agree are skipped.
+func sortedIndex(x []float64) []int32 {
+	n := len(x)
+	keys := make([]uint64, n)
+	idx := make([]int32, n)
+	for i, v := range x {
+		keys[i] = sortKey(v)
+		idx[i] = int32(i)
+	}
+	radixSort(keys, idx)
+	return idx
+}
+
+// radixSort sorts keys ascending, stably, permuting idx along with them.
+func radixSort(keys []uint64, idx []int32) {
+	const bits = 11
+	const buckets = 1 << bits
+	n := len(keys)
+	if n < 2 {
+		return
+	}
+	origK, origI := keys, idx
+	k2 := make([]uint64, n)
+	i2 := make([]int32, n)
+	var count [buckets]int
+	for shift := uint(0); shift < 64; shift += bits {
+		clear(count[:])
+		for _, k := range keys {
+			count[(k>>shift)&(buckets-1)]++
+		}
+		if count[(keys[0]>>shift)&(buckets-1)] == n {
+			continue // every key has this digit: the pass would be the identity
+		}
+		sum := 0
+		for d := range count {
+			c := count[d]
+			count[d] = sum
+			sum += c
+		}
+		for i, k := range keys {
+			d := (k >> shift) & (buckets - 1)
+			p := count[d]
+			count[d]++
+			k2[p] = k
+			i2[p] = idx[i]
+		}
+		keys, k2 = k2, keys
+		idx, i2 = i2, idx
+	}
+	if &keys[0] != &origK[0] {
+		copy(origK, keys)
+		copy(origI, idx)
+	}
+}
