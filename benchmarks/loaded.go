@@ -53,6 +53,10 @@ type Stimuli struct {
 // Len returns the number of stimuli.
 func (s *Stimuli) Len() int { return len(s.set.Stimuli) }
 
+// Set returns the stored description of the stimuli (content hashes and
+// names, no image data), e.g. to key caches by content.
+func (s *Stimuli) Set() StimulusSet { return s.set }
+
 // Name returns the file name of stimulus i.
 func (s *Stimuli) Name(i int) string { return s.set.Stimuli[i].Name }
 

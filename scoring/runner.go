@@ -122,13 +122,19 @@ type Event struct {
 	Message          string
 }
 
-// Runner scores models on benchmarks.
+// Runner scores models on benchmarks. A Runner runs one model at a time:
+// Run must not be called concurrently.
 type Runner struct {
 	cfg      Config
 	bench    Benchmarks
 	results  Results
 	rdms     ModelRDMs
 	progress func(Event)
+
+	// layerRDMs keeps, for the model being run, the layer RDMs of each
+	// stimulus set, so benchmarks sharing stimuli (the EVC and IT RDMs of
+	// one experiment) extract once.
+	layerRDMs map[string][][]float64
 }
 
 // NewRunner returns a runner. rdms and progress may be nil.
@@ -156,6 +162,8 @@ var (
 // public partners their layer is committed on) and returns the scores, from
 // the results store where they exist already.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]Score, error) {
+	r.layerRDMs = map[string][][]float64{}
+	defer func() { r.layerRDMs = nil }()
 	loaded := make([]*benchmarks.Loaded, 0, len(refs))
 	byID := map[string]*benchmarks.Loaded{}
 	var open func(ref string) (*benchmarks.Loaded, error)
@@ -184,6 +192,9 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]Score, erro
 	})
 	var out []Score
 	for _, l := range loaded {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		s, err := r.score(ctx, m, l, open)
 		if err != nil {
 			r.progress(Event{Model: m.Name(), Benchmark: l.Benchmark.ID, Stage: "failed", Message: err.Error()})
@@ -287,6 +298,7 @@ func candidates(m Model, policy Candidates) ([]models.Layer, error) {
 		}
 		policy = AllButOutput
 	}
+	head := outputHead(all)
 	for _, l := range all {
 		if !l.PerStimulus || m.Features(l) < 2 {
 			continue
@@ -294,11 +306,11 @@ func candidates(m Model, policy Candidates) ([]models.Layer, error) {
 		switch policy {
 		case AllLayers:
 		case AllButOutput:
-			if l.IsOutput {
+			if head[l.ID] {
 				continue
 			}
 		case Blocks:
-			if l.IsOutput || !blockOps[l.Op] {
+			if head[l.ID] || !blockOps[l.Op] {
 				continue
 			}
 		default:
@@ -318,6 +330,34 @@ func candidates(m Model, policy Candidates) ([]models.Layer, error) {
 		return nil, fmt.Errorf("%w: %s has no candidate layers under policy %s", ErrBadModel, m.Name(), policy)
 	}
 	return out, nil
+}
+
+// outputHead returns the network's output head: the output tensors and
+// the layers right before them in topological order that have the same
+// number of values per stimulus (the class logits, their bias, softmax
+// and any quantisation clip around them). It encodes the training labels
+// more than the image, so by default it does not compete.
+func outputHead(layers []models.Layer) map[string]bool {
+	head := map[string]bool{}
+	var size int64 = -2
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
+		if !l.PerStimulus {
+			continue
+		}
+		if l.IsOutput {
+			head[l.ID] = true
+			if size == -2 {
+				size = l.Features()
+			}
+			continue
+		}
+		if size == -2 || l.Features() != size {
+			break
+		}
+		head[l.ID] = true
+	}
+	return head
 }
 
 // features holds one stimulus set's activations of a group of layers.
@@ -402,7 +442,14 @@ func (im images) Len() int                         { return im.s.Len() }
 func (im images) Image(i int) (image.Image, error) { return im.s.Image(im.ctx, i) }
 
 // modelRDMs computes every layer's RDM (upper-triangle vector) on stim.
-func (r *Runner) modelRDMs(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, metric rdm.Metric) ([][]float64, error) {
+func (r *Runner) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric) ([][]float64, error) {
+	key := StimulusKey(stim.s.Set()) + "/" + string(metric)
+	for _, l := range layers {
+		key += "/" + l.ID
+	}
+	if v, ok := r.layerRDMs[key]; ok {
+		return v, nil
+	}
 	out := make([][]float64, len(layers))
 	pos := map[string]int{}
 	for i, l := range layers {
@@ -426,7 +473,13 @@ func (r *Runner) modelRDMs(ctx context.Context, m Model, bench string, stim mode
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if r.layerRDMs != nil {
+		r.layerRDMs[key] = out
+	}
+	return out, nil
 }
 
 // scoreHeldOut scores a public benchmark: every candidate layer, the layer
@@ -492,7 +545,7 @@ func (r *Runner) rsaHeldOut(ctx context.Context, m Model, l *benchmarks.Loaded, 
 		labels = l.Stimuli.Labels()
 	}
 	policy := splitPolicy(b)
-	splits, err := MakeSplits(n, labels, policy, 5)
+	splits, err := MakeSplits(n, labels, policy, 3)
 	if err != nil {
 		return Score{}, fmt.Errorf("%w: %v", ErrInternal, err)
 	}

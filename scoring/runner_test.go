@@ -40,7 +40,13 @@ func newFakeModel(nLayers, q, signal int) *fakeModel {
 		if k == nLayers-1 {
 			op = "Softmax"
 		}
-		m.layers = append(m.layers, models.Layer{ID: fmt.Sprintf("L%03d.%s", k, op), Index: k, Op: op, Depth: float64(k+1) / float64(nLayers), PerStimulus: true, IsOutput: k == nLayers-1})
+		// The last layer is the output: 10 classes, like the layer before
+		// it (the logits): both form the output head.
+		shape := []int64{-1, int64(q)}
+		if k >= nLayers-2 {
+			shape = []int64{-1, 10}
+		}
+		m.layers = append(m.layers, models.Layer{ID: fmt.Sprintf("L%03d.%s", k, op), Index: k, Op: op, Shape: shape, Depth: float64(k+1) / float64(nLayers), PerStimulus: true, IsOutput: k == nLayers-1})
 	}
 	return m
 }
@@ -290,12 +296,12 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 	if pub.Layer != "L003.Conv" {
 		t.Errorf("public RSA chose %s, want the signal layer L003.Conv", pub.Layer)
 	}
-	if len(pub.Layers) != 7 {
-		t.Errorf("profile has %d layers, want 7 (all but the output)", len(pub.Layers))
+	if len(pub.Layers) != 6 {
+		t.Errorf("profile has %d layers, want 6 (all but the output head: logits and softmax)", len(pub.Layers))
 	}
 	for _, l := range pub.Layers {
-		if l.Layer == "L007.Softmax" {
-			t.Error("the output layer competed under all-but-output")
+		if l.Layer == "L007.Softmax" || l.Layer == "L006.Conv" {
+			t.Errorf("output head layer %s competed under all-but-output", l.Layer)
 		}
 	}
 	if !(pub.Raw > 0.3 && pub.CILow < pub.CIHigh && pub.SE > 0 && pub.Ceiling > 0 && math.Abs(pub.Ceiled-pub.Raw/pub.Ceiling) < 1e-12) {
@@ -363,17 +369,74 @@ func TestRunnerFeatureBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.FeatureBudget = 30 * 40 * 4 * 2 // two layers' activations: 4 passes for 7 layers
+	cfg.FeatureBudget = 30 * 40 * 4 * 2 // two layers' activations: 3 passes for 6 layers
 	run2, _ := NewRunner(cfg, reg, &memResults{}, nil, nil)
 	m2 := newFakeModel(8, 40, 3)
 	s2, err := run2.Run(ctx, m2, []string{"synth.pub"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m1.extracts != 1 || m2.extracts != 4 {
-		t.Errorf("extractions: %d with the default budget (want 1), %d with two layers' budget (want 4)", m1.extracts, m2.extracts)
+	if m1.extracts != 1 || m2.extracts != 3 {
+		t.Errorf("extractions: %d with the default budget (want 1), %d with two layers' budget (want 3)", m1.extracts, m2.extracts)
 	}
 	if s1[0].Raw != s2[0].Raw || s1[0].Layer != s2[0].Layer {
 		t.Errorf("grouping changed the score: %+v vs %+v", s1[0], s2[0])
+	}
+}
+
+// TestRunnerResumesAfterInterruption cancels a run as soon as its first
+// benchmark is stored, runs again, and checks that the result equals an
+// uninterrupted run's and that finished work was not redone.
+func TestRunnerResumesAfterInterruption(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dir, 40, 3)
+	reg := benchmarks.NewRegistry(objstore.NewMemory())
+	for _, m := range []string{"pub.yaml", "priv.yaml", "ridge.yaml"} {
+		if _, err := reg.Add(context.Background(), filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := []string{"synth.pub", "synth.priv", "synth.ridge"}
+	cfg := DefaultConfig()
+	cfg.Bootstrap = 100
+	cfg.RidgeCandidates = AllButOutput
+
+	whole, _ := NewRunner(cfg, reg, &memResults{}, nil, nil)
+	want, err := whole.Run(context.Background(), newFakeModel(8, 40, 3), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res := &memResults{}
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupted, _ := NewRunner(cfg, reg, res, nil, func(e Event) {
+		if e.Stage == "done" {
+			cancel()
+		}
+	})
+	m := newFakeModel(8, 40, 3)
+	if _, err := interrupted.Run(ctx, m, ids); err == nil {
+		t.Fatal("the interrupted run finished: the test did not interrupt it")
+	}
+	if res.puts != 1 {
+		t.Fatalf("the interrupted run stored %d scores, want 1", res.puts)
+	}
+	resumed, _ := NewRunner(cfg, reg, res, nil, nil)
+	got, err := resumed.Run(context.Background(), m, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.puts != 3 {
+		t.Fatalf("after resuming %d scores stored, want 3 (one from before, two new)", res.puts)
+	}
+	by := map[string]Score{}
+	for _, s := range want {
+		by[s.BenchmarkID] = s
+	}
+	for _, s := range got {
+		w := by[s.BenchmarkID]
+		if s.Raw != w.Raw || s.SE != w.SE || s.CILow != w.CILow || s.CIHigh != w.CIHigh || s.Layer != w.Layer {
+			t.Errorf("%s: resumed %+v, uninterrupted %+v", s.BenchmarkID, s, w)
+		}
 	}
 }

@@ -84,4 +84,11 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 # --- end leaderboard/ -----------------------------------------------------
+# The AWS CLI: the tests read the published leaderboard snapshot back with
+# it, as any S3 client would.
+if ! command -v aws >/dev/null 2>&1; then
+  echo "setup: installing awscli"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq awscli >/dev/null
+fi
 echo "setup: done"

@@ -35,7 +35,10 @@ var commands = map[string]command{
 	"benchmarks": {"add, list and show brain benchmarks (manifests, built-in catalogue)", runBenchmarks},
 	"models":     {"inspect, predict with, add and list ONNX models", modelsCmd},
 	"compute":    {"run the scoring math on .npy files (rdm, compare, ceiling, reliability)", runCompute},
-	"run":        {"the main job: noise ceilings of every dataset in --data", runMain},
+	"run":        {"the main job: score the default models on the built-in benchmarks, then serve the leaderboard", runScoreAndServe},
+	"ceilings":   {"print the noise ceiling of every dataset in --data", runMain},
+	"score":      {"score ONNX models on benchmarks in the store", runScore},
+	"serve":      {"serve the leaderboard API and web page", runServe},
 }
 
 // errUsage marks a bad command line; its message has already been printed.

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
+	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+// runScoreAndServe is the main job on the embedded default: import the
+// built-in benchmarks from the datasets folder, score the default models
+// on every one, print the leaderboard, publish it to the bucket, and serve
+// the API and web page on 127.0.0.1 until interrupted.
+func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "run", "run [--data DIR] [--models DIR] [--addr 127.0.0.1:8080] [--no-serve] [--json]")
+	sf := addScoreFlags(env, fs)
+	data := fs.String("data", defaultDataDir, "datasets `folder` (../shared/datasets)")
+	modelsDir := fs.String("models", defaultModelsDir, "models `folder` (../shared/models)")
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve the leaderboard on (loopback)")
+	noServe := fs.Bool("no-serve", false, "score, print and publish, then exit without serving")
+	asJSON := fs.Bool("json", false, "print the scores as JSON instead of tables")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*data); err != nil {
+		return fmt.Errorf("%w: datasets folder: %w (pass --data DIR)", errInput, err)
+	}
+	infos, err := defaultModels(*modelsDir, filepath.Dir(*sf.plat.store))
+	if err != nil {
+		return err
+	}
+	p, err := sf.plat.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.close(ctx)
+
+	fmt.Fprintf(env.Stderr, "importing the built-in benchmarks from %s\n", *data)
+	added, err := p.bench.ImportBuiltin(ctx, *data, nil, benchmarks.AddOptions{})
+	if err != nil {
+		return err
+	}
+	for _, a := range added {
+		fmt.Fprintf(env.Stderr, "  %s %s (version %s)\n", a.Status, a.Summary.ID, a.Summary.Version)
+	}
+	if err := syncBenchmarks(ctx, p); err != nil {
+		return err
+	}
+	ids, err := sf.benchmarkIDs(ctx, p)
+	if err != nil {
+		return err
+	}
+	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	if err != nil {
+		return err
+	}
+	run, err := sf.runner(p, progressPrinter(env.Stderr))
+	if err != nil {
+		return err
+	}
+	var all []scoring.Score
+	for _, info := range infos {
+		m, err := loadModel(rt, info, *sf.poolTo)
+		if err != nil {
+			return err
+		}
+		if err := recordModel(ctx, p.db, m); err != nil {
+			return err
+		}
+		scores, err := run.Run(ctx, m, ids)
+		if err != nil {
+			return explainFailure(err)
+		}
+		all = append(all, scores...)
+	}
+
+	src := boardSource{p.db, p.bench}
+	ix, err := leaderboard.Load(ctx, src)
+	if err != nil {
+		return err
+	}
+	lb := ix.Rank(leaderboard.Filter{})
+	keys, err := snapshot.Publish(ctx, p.bucket, lb, time.Now())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSON(env.Stdout, scoresJSON(all)); err != nil {
+			return err
+		}
+	} else {
+		printScores(env.Stdout, all)
+		fmt.Fprintln(env.Stdout)
+		printBoard(env.Stdout, lb)
+	}
+	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, "cortexbench", p.endpoint)
+	if *noServe {
+		return nil
+	}
+	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench})
+}
+
+// serve runs the leaderboard API and web page until ctx ends.
+func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource) error {
+	gin.SetMode(gin.ReleaseMode)
+	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))}, src, rdms)
+	if err != nil {
+		return err
+	}
+	if err := srv.Invalidate(ctx); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: --addr %q: %w", errInput, addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%w: --addr %q: the embedded default serves on loopback only (127.0.0.1)", errInput, addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(env.Stdout, "\nleaderboard: http://%s/  (API: http://%s/api/v1/leaderboard; Ctrl-C to stop)\n", ln.Addr(), ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// runServe serves what the store and database hold.
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--store DIR] [--db FILE | --postgres DSN]")
+	pf := addPlatformFlags(env, fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve on (loopback)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.close(ctx)
+	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench})
+}

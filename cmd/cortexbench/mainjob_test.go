@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
+	"github.com/cortexbench/cortexbench/storage/embedded"
+)
+
+// scoreEnv runs the CLI with the ONNX Runtime library the models tests use.
+func scoreRun(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	env, out, errb := modelsEnv(t)
+	err := Run(context.Background(), env, args)
+	return out.String(), errb.String(), err
+}
+
+func ortAvailable(t *testing.T) {
+	t.Helper()
+	env, _, _ := modelsEnv(t)
+	if _, err := os.Stat(env.Getenv("CORTEXBENCH_ONNXRUNTIME_LIB")); err != nil {
+		t.Skipf("ONNX Runtime not installed (run ./scripts/setup.sh): %v", err)
+	}
+}
+
+// TestMaintainerPathScoresAModel is the maintainer's path end to end: a
+// new dataset (generated images, a .npy of RDMs and a manifest) is added
+// with the CLI, and a model (a tiny CNN built here) is scored on it.
+func TestMaintainerPathScoresAModel(t *testing.T) {
+	ortAvailable(t)
+	data, state := t.TempDir(), t.TempDir()
+	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
+	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(state, "tiny.onnx")
+	if err := os.WriteFile(model, onnxtest.TinyCNN().Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := scoreRun(t, "score", "--model", model, "--name", "tiny", "--preprocess", "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW",
+		"--benchmark", "lab2026.IT", "--store", store, "--db", db, "--bootstrap", "50", "--json")
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, errOut)
+	}
+	var scores []struct {
+		Model, Benchmark, Layer string
+		Raw, Ceiling            *float64
+		CI                      [2]*float64
+	}
+	if err := json.Unmarshal([]byte(out), &scores); err != nil || len(scores) != 1 {
+		t.Fatalf("score --json: %v\n%s", err, out)
+	}
+	s := scores[0]
+	if s.Benchmark != "lab2026.IT" || s.Raw == nil || s.Ceiling == nil || s.CI[0] == nil {
+		t.Fatalf("score lacks numbers: %s", out)
+	}
+	// The tiny CNN is conv → relu → maxpool; the pool is its output, so
+	// the layer reported is the conv or the relu.
+	if !strings.Contains(s.Layer, "Conv") && !strings.Contains(s.Layer, "Relu") {
+		t.Errorf("reported layer %s, want the conv or the relu (the output does not compete)", s.Layer)
+	}
+	if !strings.Contains(errOut, "done") {
+		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+}
+
+// TestMainJobEndToEnd runs the README's main job on three built-in
+// benchmarks (one private, scored on the layer its public partner
+// committed) with the real models, then again (nothing is recomputed), and
+// reads the published snapshot back with the AWS CLI.
+func TestMainJobEndToEnd(t *testing.T) {
+	ortAvailable(t)
+	sh := shared(t)
+	state := t.TempDir()
+	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
+	args := []string{"run", "--no-serve", "--json", "--data", filepath.Join(sh, "datasets"), "--models", filepath.Join(sh, "models"),
+		"--benchmark", "algonauts2019-92.IT,kriegeskorte2008.hIT,algonauts2019-78.IT", "--bootstrap", "100", "--store", store, "--db", db}
+	out, errOut, err := scoreRun(t, args...)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut)
+	}
+	type row struct {
+		Model, Benchmark, Layer, Selection string
+		Raw, Ceiled                        float64
+	}
+	parse := func(out string) map[string]row {
+		var rows []row
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("run --json: %v\n%s", err, out)
+		}
+		m := map[string]row{}
+		for _, r := range rows {
+			m[r.Model+"|"+r.Benchmark] = r
+		}
+		return m
+	}
+	first := parse(out)
+	if len(first) != 9 {
+		t.Fatalf("%d scores, want 3 models × 3 benchmarks:\n%s", len(first), out)
+	}
+	for _, b := range []string{"algonauts2019-92.IT", "kriegeskorte2008.hIT"} {
+		v2, ctl := first["MobileNetV2-1.0-224|"+b], first["MobileNetV2-shuffled (control)|"+b]
+		t.Logf("%s: MobileNetV2 %.3f (layer %s), shuffled control %.3f (layer %s)", b, v2.Raw, v2.Layer, ctl.Raw, ctl.Layer)
+		if !(v2.Raw > ctl.Raw) {
+			t.Errorf("%s: trained MobileNetV2 %.3f does not beat its shuffled control %.3f", b, v2.Raw, ctl.Raw)
+		}
+	}
+	for _, m := range []string{"MobileNetV2-1.0-224", "MobileNetV1-0.5-128", "MobileNetV2-shuffled (control)"} {
+		pub, priv := first[m+"|algonauts2019-92.IT"], first[m+"|algonauts2019-78.IT"]
+		if priv.Layer != pub.Layer || priv.Selection != "committed on algonauts2019-92.IT" {
+			t.Errorf("%s: private 78-image IT used %s (%s), want the layer committed on the 92-image IT, %s", m, priv.Layer, priv.Selection, pub.Layer)
+		}
+	}
+
+	// Again: every score comes from the store, identical.
+	out, errOut, err = scoreRun(t, args...)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, errOut)
+	}
+	if strings.Contains(errOut, "extracting") || strings.Count(errOut, "cached") != 9 {
+		t.Errorf("second run recomputed something:\n%s", errOut)
+	}
+	for k, r := range parse(out) {
+		if r.Raw != first[k].Raw || r.Layer != first[k].Layer {
+			t.Errorf("%s: second run %+v, first %+v", k, r, first[k])
+		}
+	}
+
+	// The snapshot is readable by any S3 client without the leaderboard server.
+	ctx := context.Background()
+	_, srv, err := embedded.Open(ctx, embedded.Config{Dir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not installed: snapshot not read back (scripts/setup.sh installs it)")
+	}
+	ak, sk := srv.Credentials()
+	cmd := exec.Command(aws, "--endpoint-url", srv.Endpoint(), "--region", "us-east-1", "s3", "cp", "s3://"+srv.Bucket()+"/leaderboard/latest.json", "-")
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+ak, "AWS_SECRET_ACCESS_KEY="+sk, "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("aws s3 cp: %v\n%s", err, stderr.String())
+	}
+	var snap struct {
+		Rows []json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &snap); err != nil || len(snap.Rows) != 3 {
+		t.Fatalf("snapshot: %v, %d rows\n%.500s", err, len(snap.Rows), stdout.String())
+	}
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+// onnxModel adapts a validated ONNX file to the runner's Model: layers are
+// extracted through ONNX Runtime with every large layer average-pooled in
+// the graph to at most poolTo values per image.
+type onnxModel struct {
+	rt      *ort.Runtime
+	checked *onnxmodel.Checked
+	info    modelInfo
+	layers  []models.Layer
+	poolTo  int64
+}
+
+// modelInfo is what the platform records about a model.
+type modelInfo struct {
+	Path, Name, Family, Version, TrainingData string
+	Spec                                      models.Spec
+}
+
+func (m *onnxModel) Hash() string           { return m.checked.SHA256 }
+func (m *onnxModel) Name() string           { return m.info.Name }
+func (m *onnxModel) Layers() []models.Layer { return m.layers }
+
+func (m *onnxModel) Features(l models.Layer) int {
+	q := l.Features()
+	if q < 0 || (m.poolTo > 0 && q > m.poolTo) {
+		return int(m.poolTo)
+	}
+	return int(q)
+}
+
+func (m *onnxModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
+	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, ort.Options{PoolTo: m.poolTo})
+	if err != nil {
+		return err
+	}
+	defer ex.Close()
+	return ex.Run(ctx, stim, c, p)
+}
+
+// loadModel validates the file and enumerates its layers.
+func loadModel(rt *ort.Runtime, info modelInfo, poolTo int64) (*onnxModel, error) {
+	c, err := onnxmodel.ValidateFile(info.Path, onnxmodel.DefaultConfig(), rt)
+	if err != nil {
+		return nil, err
+	}
+	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
+		return nil, fmt.Errorf("%s: %w", info.Path, err)
+	}
+	layers, err := rt.Inspect(c.Model)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", info.Path, err)
+	}
+	return &onnxModel{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
+}
+
+// recordModel stores the model's metadata in the registry database.
+func recordModel(ctx context.Context, db *registry.Registry, m *onnxModel) error {
+	spec, err := json.Marshal(m.info.Spec.String())
+	if err != nil {
+		return err
+	}
+	return db.PutModel(ctx, registry.Model{Hash: m.Hash(), Name: m.info.Name, Version: m.info.Version, Family: m.info.Family,
+		TrainingData: m.info.TrainingData, Params: m.checked.Parameters, Preprocessing: spec, Owner: "cortexbench"})
+}
+
+// defaultModels are the models the main job scores: both MobileNets in
+// float32 from the shared models folder, and an untrained control made by
+// shuffling MobileNetV2's weights within each tensor (seed 1), written
+// once under stateDir.
+func defaultModels(modelsDir, stateDir string) ([]modelInfo, error) {
+	v2 := filepath.Join(modelsDir, "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
+	v1 := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
+	for _, p := range []string{v2, v1} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: model %s: %w (pass --models DIR, the folder of the shared models)", errInput, p, err)
+		}
+	}
+	control := filepath.Join(stateDir, "models", "mobilenet_v2_1.0_224_float32_shuffled_seed1.onnx")
+	if _, err := os.Stat(control); err != nil {
+		data, err := os.ReadFile(v2)
+		if err != nil {
+			return nil, err
+		}
+		out, _, err := onnxmodel.ShuffleWeights(data, 1)
+		if err != nil {
+			return nil, fmt.Errorf("make the shuffled control: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(control), 0o755); err != nil {
+			return nil, err
+		}
+		tmp := control + ".tmp"
+		if err := os.WriteFile(tmp, out, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, control); err != nil {
+			return nil, err
+		}
+	}
+	return []modelInfo{
+		{Path: v2, Name: "MobileNetV2-1.0-224", Family: "mobilenet", Version: "1.0", TrainingData: "ImageNet-1k", Spec: models.MobileNetV2Float},
+		{Path: v1, Name: "MobileNetV1-0.5-128", Family: "mobilenet", Version: "0.5", TrainingData: "ImageNet-1k", Spec: models.MobileNetV1Float},
+		{Path: control, Name: "MobileNetV2-shuffled (control)", Family: "control", Version: "seed1", TrainingData: "none (weights shuffled per tensor)", Spec: models.MobileNetV2Float},
+	}, nil
+}
+
+// progressPrinter writes the runner's events to w, one line per stage
+// change and at most one extraction line per few seconds.
+func progressPrinter(w io.Writer) func(scoring.Event) {
+	var mu sync.Mutex
+	var last time.Time
+	var lastKey string
+	return func(e scoring.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := e.Model + e.Benchmark + e.Stage
+		if (e.Stage == "extracting" || e.Stage == "scoring") && key == lastKey && time.Since(last) < 3*time.Second && e.Done != e.Total {
+			return
+		}
+		last, lastKey = time.Now(), key
+		line := fmt.Sprintf("%s · %s · %s", e.Model, e.Benchmark, e.Stage)
+		if e.Total > 0 {
+			line += fmt.Sprintf(" %d/%d", e.Done, e.Total)
+		}
+		if e.Message != "" {
+			line += " · " + e.Message
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// scoreFlags are shared by `score` and `run`.
+type scoreFlags struct {
+	plat       *platformFlags
+	lib        *string
+	poolTo     *int64
+	bootstrap  *int
+	candidates *string
+	benchmarks *string
+}
+
+func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
+	return &scoreFlags{
+		plat:       addPlatformFlags(env, fs),
+		lib:        fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
+		poolTo:     fs.Int64("pool-to", 4096, "average-pool every larger layer in the graph to at most `N` values per image"),
+		bootstrap:  fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
+		candidates: fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
+		benchmarks: fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
+	}
+}
+
+func (f *scoreFlags) runner(p *platform, progress func(scoring.Event)) (*scoring.Runner, error) {
+	cfg := scoring.DefaultConfig()
+	cfg.Bootstrap = *f.bootstrap
+	cfg.Candidates = scoring.Candidates(*f.candidates)
+	cfg.PeakRSS = peakRSS
+	return scoring.NewRunner(cfg, p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
+}
+
+func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, error) {
+	if *f.benchmarks != "all" {
+		return splitList(*f.benchmarks), nil
+	}
+	bs, err := p.bench.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: no benchmarks in the store: run 'cortexbench benchmarks import-builtin' or 'benchmarks add MANIFEST'", errInput)
+	}
+	return ids, nil
+}
+
+func ortLibDefault(env *Env) string {
+	if lib := env.Getenv("CORTEXBENCH_ONNXRUNTIME_LIB"); lib != "" {
+		return lib
+	}
+	return ort.DefaultLibraryPath
+}
+
+// peakRSS is the process's peak resident set (VmHWM), 0 if unknown.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// runScore scores ONNX files on benchmarks already in the store.
+func runScore(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "score", "score --model FILE [--model FILE…] [--benchmark ID,…|all] [--preprocess SPEC] [--name NAME] [--json]")
+	sf := addScoreFlags(env, fs)
+	var files multiFlag
+	fs.Var(&files, "model", "ONNX `file` to score (repeat for several)")
+	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model, e.g. mobilenet_v2_float or size=224,crop=0.875,mean=…,std=…,layout=NCHW")
+	name := fs.String("name", "", "model `name` (default: the file name)")
+	family := fs.String("family", "", "model `family`")
+	asJSON := fs.Bool("json", false, "print the scores as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(env.Stderr, "score: give at least one --model FILE")
+		return errUsage
+	}
+	p, err := sf.plat.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.close(ctx)
+	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	if err != nil {
+		return err
+	}
+	ids, err := sf.benchmarkIDs(ctx, p)
+	if err != nil {
+		return err
+	}
+	run, err := sf.runner(p, progressPrinter(env.Stderr))
+	if err != nil {
+		return err
+	}
+	var all []scoring.Score
+	for _, file := range files {
+		info := modelInfo{Path: file, Name: *name, Family: *family}
+		if info.Name == "" {
+			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		}
+		if *preprocess != "" {
+			if info.Spec, err = models.ParseSpec(*preprocess); err != nil {
+				return fmt.Errorf("%w: --preprocess: %w", errInput, err)
+			}
+		} else {
+			c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
+			if err != nil {
+				return err
+			}
+			if info.Spec, err = (&modelsCLI{env: env}).specFor(ctx, "", defaultRegistry(), c); err != nil {
+				return err
+			}
+		}
+		m, err := loadModel(rt, info, *sf.poolTo)
+		if err != nil {
+			return err
+		}
+		if err := recordModel(ctx, p.db, m); err != nil {
+			return err
+		}
+		scores, err := run.Run(ctx, m, ids)
+		if err != nil {
+			return explainFailure(err)
+		}
+		all = append(all, scores...)
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, scoresJSON(all))
+	}
+	printScores(env.Stdout, all)
+	return nil
+}
+
+// explainFailure turns a runner failure into a message a submitter can act on.
+func explainFailure(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted: scores finished so far are stored; run the same command again to resume: %w", err)
+	case errors.Is(err, scoring.ErrBadModel):
+		return fmt.Errorf("the model could not be scored (check its input spec with 'cortexbench models inspect'): %w", err)
+	}
+	return err
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type scoreJSON struct {
+	Model            string       `json:"model"`
+	ModelHash        string       `json:"model_hash"`
+	Benchmark        string       `json:"benchmark"`
+	BenchmarkVersion string       `json:"benchmark_version"`
+	ScorerVersion    string       `json:"scorer_version"`
+	Raw              jsonFloat    `json:"raw"`
+	SE               jsonFloat    `json:"se"`
+	CI               [2]jsonFloat `json:"ci"`
+	Ceiling          jsonFloat    `json:"ceiling"`
+	Ceiled           jsonFloat    `json:"ceiled"`
+	Layer            string       `json:"layer"`
+	Selection        string       `json:"selection"`
+	Candidates       string       `json:"candidates"`
+	Seed             uint64       `json:"seed"`
+	Seconds          float64      `json:"seconds"`
+	PeakRSSBytes     int64        `json:"peak_rss_bytes"`
+}
+
+func scoresJSON(ss []scoring.Score) []scoreJSON {
+	out := make([]scoreJSON, len(ss))
+	for i, s := range ss {
+		out[i] = scoreJSON{s.ModelName, s.ModelHash, s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion, jsonFloat(s.Raw), jsonFloat(s.SE),
+			[2]jsonFloat{jsonFloat(s.CILow), jsonFloat(s.CIHigh)}, jsonFloat(s.Ceiling), jsonFloat(s.Ceiled), s.Layer, s.Selection, s.Candidates,
+			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes}
+	}
+	return out
+}
+
+func printScores(w io.Writer, ss []scoring.Score) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tBENCHMARK\tRAW ± SE\t95% CI\tCEILING\tCEILED\tLAYER\tSELECTION")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%.3f ± %.3f\t[%.3f, %.3f]\t%s\t%s\t%s\t%s\n", s.ModelName, s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh,
+			num3(s.Ceiling), num3(s.Ceiled), s.Layer, s.Selection)
+	}
+	tw.Flush()
+}
+
+func num3(x float64) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", x)
+}
+
+// printBoard prints the leaderboard as a table.
+func printBoard(w io.Writer, lb *leaderboard.Leaderboard) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "RANK\tMODEL\tAVERAGE")
+	for _, b := range lb.Benchmarks {
+		fmt.Fprintf(tw, "\t%s", b.ID)
+	}
+	fmt.Fprintln(tw)
+	for _, r := range lb.Rows {
+		fmt.Fprintf(tw, "%d\t%s\t%.3f", r.Rank, r.Model.Name, r.Average)
+		for _, c := range r.Cells {
+			if !c.Present {
+				fmt.Fprint(tw, "\t—")
+				continue
+			}
+			fmt.Fprintf(tw, "\t%.3f±%.3f", c.Ceiled, c.CeiledSE)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\naverage: %s\nmissing: %s\nunceiled: %s\n", leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.UnceiledRule)
+}
