@@ -211,11 +211,11 @@ func TestComputeBadInput(t *testing.T) {
 	}
 }
 
-// TestRunTable runs the main job on the shared datasets and checks the
+// TestRunTable runs the ceilings command on the shared datasets and checks the
 // published Algonauts values appear.
 func TestRunTable(t *testing.T) {
 	d := dataDir(t)
-	stdout, stderr, err := run(t, "run", "--data", d, "--splits", "10")
+	stdout, stderr, err := run(t, "ceilings", "--data", d, "--splits", "10")
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
@@ -224,7 +224,7 @@ func TestRunTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
-	stdout, _, err = run(t, "run", "--data", d, "--json", "--splits", "10")
+	stdout, _, err = run(t, "ceilings", "--data", d, "--json", "--splits", "10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestRunTable(t *testing.T) {
 	if len(res.Ceilings) < 10 || res.Ceilings[1].UpperR2 == nil || math.Round(*res.Ceilings[1].UpperR2*1e4) != 3075 {
 		t.Errorf("JSON %s", stdout)
 	}
-	if _, _, err := run(t, "run", "--data", filepath.Join(t.TempDir(), "nope")); err == nil || !strings.Contains(err.Error(), "--data") {
+	if _, _, err := run(t, "ceilings", "--data", filepath.Join(t.TempDir(), "nope")); err == nil || !strings.Contains(err.Error(), "--data") {
 		t.Errorf("missing data dir: %v", err)
 	}
 }
