@@ -12,7 +12,7 @@ build: setup
 
 # The main job on the embedded default.
 run: build
-	./$(BIN) run
+	./$(BIN) run $(ARGS)
 
 # Every test: the native (OpenBLAS/LAPACKE) build, then the pure-Go build of the math.
 test: setup
