@@ -39,6 +39,11 @@ var commands = map[string]command{
 	"ceilings":   {"print the noise ceiling of every dataset in --data", runMain},
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
 	"serve":      {"serve the leaderboard API and web page", runServe},
+	"users":      {"add user accounts (submitter or maintainer)", runUsers},
+	"tokens":     {"create an API token for a user (shown once, stored hashed)", runTokens},
+	"submit":     {"upload an ONNX model to a server for scoring", runSubmit},
+	"status":     {"where a submission stands (or your submissions)", runStatus},
+	"worker":     {"run scoring jobs from the queue (any number of processes)", runWorker},
 }
 
 // errUsage marks a bad command line; its message has already been printed.

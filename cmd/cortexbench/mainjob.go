@@ -18,6 +18,9 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/submissions"
+	subhttp "github.com/cortexbench/cortexbench/submissions/httpapi"
+	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
 
 // runScoreAndServe is the main job on the embedded default: import the
@@ -31,6 +34,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	modelsDir := fs.String("models", defaultModelsDir, "models `folder` (../shared/models)")
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve the leaderboard on (loopback)")
 	noServe := fs.Bool("no-serve", false, "score, print and publish, then exit without serving")
+	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
 	asJSON := fs.Bool("json", false, "print the scores as JSON instead of tables")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -110,11 +114,47 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if *noServe {
 		return nil
 	}
-	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench})
+	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: *sf.poolTo})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench}, sub, *refresh)
 }
 
-// serve runs the leaderboard API and web page until ctx ends.
-func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource) error {
+// startSubmissions opens the submissions service with its job queue and,
+// on the embedded default, starts in-process workers with scorer. On
+// PostgreSQL the server only enqueues: run 'cortexbench worker' processes.
+func startSubmissions(ctx context.Context, env *Env, p *platform, postgres string, scorer submissions.Scorer) (http.Handler, func(), error) {
+	gin.SetMode(gin.ReleaseMode)
+	qf := riverqueue.Config{}.WithDefaults()
+	qf.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if postgres != "" {
+		scorer = nil
+	}
+	svc, q, closeQueue, err := openSubmissions(ctx, p, postgres, submissions.Config{}, qf, scorer, p.rtOrNil(scorer))
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := closeQueue
+	if scorer != nil {
+		if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+			closeQueue()
+			return nil, nil, err
+		}
+		stop = func() {
+			grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			q.Stop(grace)
+			closeQueue()
+		}
+	}
+	return subhttp.NewHandler(svc, qf.Logger), stop, nil
+}
+
+// serve runs the leaderboard API and web page, and the submissions API
+// when sub is not nil, until ctx ends.
+func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource, sub http.Handler, refresh time.Duration) error {
 	gin.SetMode(gin.ReleaseMode)
 	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))}, src, rdms)
 	if err != nil {
@@ -134,10 +174,33 @@ func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, r
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	if sub != nil {
+		for _, pat := range subhttp.Patterns() {
+			mux.Handle(pat, sub)
+		}
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(env.Stdout, "\nleaderboard: http://%s/  (API: http://%s/api/v1/leaderboard; Ctrl-C to stop)\n", ln.Addr(), ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// Scores committed by workers appear after the next refresh: the
+	// leaderboard is precomputed per generation, not per request.
+	go func() {
+		t := time.NewTicker(refresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := srv.Invalidate(ctx); err != nil && ctx.Err() == nil {
+					fmt.Fprintf(env.Stderr, "leaderboard refresh: %v\n", err)
+				}
+			}
+		}
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -156,6 +219,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--store DIR] [--db FILE | --postgres DSN]")
 	pf := addPlatformFlags(env, fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve on (loopback)")
+	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
+	noWorkers := fs.Bool("no-workers", false, "accept submissions but run no scoring workers in this process (run 'cortexbench worker')")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -164,5 +229,19 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer p.close(ctx)
-	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench})
+	if err := syncBenchmarks(ctx, p); err != nil {
+		return err
+	}
+	var scorer submissions.Scorer
+	if !*noWorkers {
+		if scorer, err = workerScorer(env, p); err != nil {
+			return err
+		}
+	}
+	sub, stop, err := startSubmissions(ctx, env, p, *pf.postgres, scorer)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench}, sub, *refresh)
 }

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/storage/embedded"
@@ -160,5 +163,123 @@ func TestMainJobEndToEnd(t *testing.T) {
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &snap); err != nil || len(snap.Rows) != 3 {
 		t.Fatalf("snapshot: %v, %d rows\n%.500s", err, len(snap.Rows), stdout.String())
+	}
+}
+
+// TestSubmitMobileNetThroughAPI is issue 7's path on the embedded default:
+// 'serve' with in-process workers, a user and token, MobileNetV2 uploaded
+// with 'submit', followed with 'status' until done, then on the
+// leaderboard API with its per-layer profile.
+func TestSubmitMobileNetThroughAPI(t *testing.T) {
+	ortAvailable(t)
+	sh := shared(t)
+	ctx := t.Context()
+	state := t.TempDir()
+	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
+	env, _, _ := modelsEnv(t)
+	lib := env.Getenv("CORTEXBENCH_ONNXRUNTIME_LIB")
+	vars := map[string]string{"CORTEXBENCH_ONNXRUNTIME_LIB": lib}
+	if _, e, err := runWith(ctx, t, vars, "benchmarks", "import-builtin", "--store", store, "--data", filepath.Join(sh, "datasets"), "algonauts2019-92.IT"); err != nil {
+		t.Fatal(err, e)
+	}
+	if _, e, err := runWith(ctx, t, vars, "users", "add", "ada", "--db", db); err != nil {
+		t.Fatal(err, e)
+	}
+	out, e, err := runWith(ctx, t, vars, "tokens", "create", "--user", "ada", "--db", db, "--json")
+	if err != nil {
+		t.Fatal(err, e)
+	}
+	var tok struct{ Token string }
+	if err := json.Unmarshal([]byte(out), &tok); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	sctx, stop := context.WithCancel(ctx)
+	var sout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		senv := &Env{Stdout: &sout, Stderr: &sout, Getenv: func(k string) string { return vars[k] }}
+		done <- runServe(sctx, senv, []string{"--addr", addr, "--store", store, "--db", db, "--refresh", "500ms"})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, sout.String())
+		}
+	}()
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		if r, err := http.Get(base + "/api/v1/benchmarks"); err == nil {
+			r.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("server did not start:\n%s", sout.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	vars["CORTEXBENCH_SERVER"], vars["CORTEXBENCH_TOKEN"] = base, tok.Token
+	file := filepath.Join(sh, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
+	out, e, err = runWith(ctx, t, vars, "submit", file, "--name", "MobileNetV2 (submitted)", "--family", "mobilenet", "--preprocess", "mobilenet_v2_float", "--json")
+	if err != nil {
+		t.Fatalf("submit: %v\n%s", err, e)
+	}
+	var acc struct {
+		ID        string `json:"id"`
+		ModelHash string `json:"model_hash"`
+	}
+	if err := json.Unmarshal([]byte(out), &acc); err != nil || acc.ID == "" {
+		t.Fatalf("submit answer %q: %v", out, err)
+	}
+	var st struct {
+		State   string
+		Message string
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, e, err := runWith(ctx, t, vars, "status", acc.ID, "--json")
+		if err != nil {
+			t.Fatal(err, e)
+		}
+		json.Unmarshal([]byte(out), &st)
+		if st.State == "done" || st.State == "failed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if st.State != "done" {
+		t.Fatalf("submission ended %q: %s\nserver:\n%s", st.State, st.Message, sout.String())
+	}
+	// On the leaderboard after the next refresh, with its per-layer profile.
+	var model struct {
+		Scores []struct {
+			Benchmark struct {
+				ID string `json:"id"`
+			} `json:"benchmark"`
+			Layers []json.RawMessage `json:"layers"`
+		} `json:"scores"`
+	}
+	for i := 0; ; i++ {
+		r, err := http.Get(base + "/api/v1/models/" + acc.ModelHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(r.Body).Decode(&model)
+		r.Body.Close()
+		if err == nil && r.StatusCode == 200 && len(model.Scores) == 1 {
+			break
+		}
+		if i > 40 {
+			t.Fatalf("model %s not on the leaderboard: status %d, %v", acc.ModelHash, r.StatusCode, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if model.Scores[0].Benchmark.ID != "algonauts2019-92.IT" || len(model.Scores[0].Layers) < 100 {
+		t.Fatalf("model page: %+v", model.Scores)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/embedded"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -247,3 +248,12 @@ var (
 	defaultDataDir   = filepath.Join("..", "shared", "datasets")
 	defaultModelsDir = filepath.Join("..", "shared", "models")
 )
+
+// rtOrNil returns the ONNX Runtime of a job scorer, so the submissions
+// service also checks that a submitted model loads; nil otherwise.
+func (p *platform) rtOrNil(s any) onnxmodel.Runtime {
+	if js, ok := s.(*jobScorer); ok && js.rt != nil {
+		return js.rt
+	}
+	return nil
+}

@@ -44,10 +44,15 @@ func (m *onnxModel) Hash() string           { return m.checked.SHA256 }
 func (m *onnxModel) Name() string           { return m.info.Name }
 func (m *onnxModel) Layers() []models.Layer { return m.layers }
 
+// Features is the layer's values per image after in-graph pooling; a
+// layer of unknown shape counts as poolTo (only the feature budget uses it).
 func (m *onnxModel) Features(l models.Layer) int {
 	q := l.Features()
-	if q < 0 || (m.poolTo > 0 && q > m.poolTo) {
-		return int(m.poolTo)
+	if m.poolTo > 0 {
+		q = onnxmodel.PooledFeatures(m.checked.Model, l, m.poolTo)
+	}
+	if q < 0 {
+		return int(max(m.poolTo, 1))
 	}
 	return int(q)
 }
@@ -67,12 +72,22 @@ func loadModel(rt *ort.Runtime, info modelInfo, poolTo int64) (*onnxModel, error
 	if err != nil {
 		return nil, err
 	}
-	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
+	m, err := newONNXModel(rt, c, info, poolTo)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", info.Path, err)
+	}
+	return m, nil
+}
+
+// newONNXModel checks the preprocessing against the model's input and
+// enumerates its layers.
+func newONNXModel(rt *ort.Runtime, c *onnxmodel.Checked, info modelInfo, poolTo int64) (*onnxModel, error) {
+	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
+		return nil, err
 	}
 	layers, err := rt.Inspect(c.Model)
 	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", info.Path, err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	return &onnxModel{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
 }
@@ -152,6 +167,10 @@ func progressPrinter(w io.Writer) func(scoring.Event) {
 	}
 }
 
+// defaultPoolTo bounds the values per image of every layer: larger layers
+// are average-pooled over space in the graph (see ort.Options.PoolTo).
+const defaultPoolTo = 4096
+
 // scoreFlags are shared by `score` and `run`.
 type scoreFlags struct {
 	plat       *platformFlags
@@ -166,7 +185,7 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 	return &scoreFlags{
 		plat:       addPlatformFlags(env, fs),
 		lib:        fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
-		poolTo:     fs.Int64("pool-to", 4096, "average-pool every larger layer in the graph to at most `N` values per image"),
+		poolTo:     fs.Int64("pool-to", defaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
 		bootstrap:  fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
 		candidates: fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
 		benchmarks: fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),

@@ -89,37 +89,81 @@ func Fixed(byLayer map[string]reduce.Reducer) Factory {
 	return func(l models.Layer, _ int) (reduce.Reducer, error) { return byLayer[l.ID], nil }
 }
 
-// Reducing is a Consumer that reduces each batch of a layer before handing
-// it to Next. Buffers are kept per layer and reused across batches.
+// Reducing is a Consumer that reduces each layer's rows before handing
+// them to Next. A reducer's cheap per-row first stage (a RowTransformer
+// such as Subsample, the head of a Chain) runs on every batch as it
+// arrives; the matrix stage (projection, PCA) is applied to Rows stimuli
+// at a time (default 32), because one GEMM over many rows is several times
+// faster than many small ones. Next therefore receives batches of up to
+// Rows stimuli, the last ones at Finish. Buffers are reused.
 type Reducing struct {
 	Next models.Consumer
 	New  Factory
+	Rows int
 
 	layers map[string]*reducingLayer
+	order  []string
 }
 
 type reducingLayer struct {
-	r        reduce.Reducer
-	in, out  linalg.Matrix[float32]
-	rows     [][]float32
+	layer    models.Layer
 	features int
+	r        reduce.Reducer // the whole reducer, as the factory made it
+	row      RowTransformer // nil: rows are copied
+	rowOut   int            // width after row
+	rest     reduce.Reducer // nil: nothing after row
+	pass     bool           // no reducer at all
+
+	pending  linalg.Matrix[float32] // staged rows, width rowOut
+	n, first int
+	out      linalg.Matrix[float32]
+	rows     [][]float32
 }
 
-// Consume reduces rows and passes them on.
-func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
+func (c *Reducing) state(l models.Layer, features int) (*reducingLayer, error) {
+	if st, ok := c.layers[l.ID]; ok {
+		return st, nil
+	}
 	if c.layers == nil {
 		c.layers = map[string]*reducingLayer{}
 	}
-	st, ok := c.layers[l.ID]
-	if !ok {
-		r, err := c.New(l, len(rows[0]))
-		if err != nil {
-			return fmt.Errorf("reducer for %s: %w", l.ID, err)
-		}
-		st = &reducingLayer{r: r, features: len(rows[0])}
-		c.layers[l.ID] = st
+	r, err := c.New(l, features)
+	if err != nil {
+		return nil, fmt.Errorf("reducer for %s: %w", l.ID, err)
 	}
-	if st.r == nil {
+	st := &reducingLayer{layer: l, features: features, r: r, rowOut: features, pass: r == nil}
+	switch v := r.(type) {
+	case nil:
+	case Chain:
+		if rt, ok := v[0].(RowTransformer); ok {
+			st.row, st.rowOut = rt, v[0].OutDim()
+			switch len(v) {
+			case 1:
+			case 2:
+				st.rest = v[1]
+			default:
+				st.rest = v[1:]
+			}
+		} else {
+			st.rest = v
+		}
+	case RowTransformer:
+		st.row, st.rowOut = v, r.OutDim()
+	default:
+		st.rest = r
+	}
+	c.layers[l.ID] = st
+	c.order = append(c.order, l.ID)
+	return st, nil
+}
+
+// Consume reduces rows, passing them on now or when Rows have gathered.
+func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
+	st, err := c.state(l, len(rows[0]))
+	if err != nil {
+		return err
+	}
+	if st.pass {
 		return c.Next.Consume(l, first, rows)
 	}
 	n := len(rows)
@@ -128,31 +172,68 @@ func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
 			return fmt.Errorf("reduce %s: row of %d features, want %d", l.ID, len(r), st.features)
 		}
 	}
-	if st.out.Rows < n {
-		st.out = linalg.NewMatrix[float32](n, st.r.OutDim())
-		st.rows = make([][]float32, n)
+	capRows := c.Rows
+	if capRows <= 0 {
+		capRows = 32
 	}
-	out := st.out.Slice(0, n, 0, st.r.OutDim())
-	if rt, ok := st.r.(RowTransformer); ok {
-		rt.TransformRows(out, rows)
+	capRows = max(capRows, n)
+	if st.pending.Rows < capRows {
+		st.pending = linalg.NewMatrix[float32](capRows, st.rowOut)
+		outW := st.rowOut
+		if st.rest != nil {
+			outW = st.rest.OutDim()
+		}
+		st.out = linalg.NewMatrix[float32](capRows, outW)
+		st.rows = make([][]float32, capRows)
+	}
+	if st.n > 0 && (st.first+st.n != first || st.n+n > st.pending.Rows) {
+		if err := c.flush(st); err != nil {
+			return err
+		}
+	}
+	if st.n == 0 {
+		st.first = first
+	}
+	dst := st.pending.Slice(st.n, st.n+n, 0, st.rowOut)
+	if st.row != nil {
+		st.row.TransformRows(dst, rows)
 	} else {
-		if st.in.Rows < n {
-			st.in = linalg.NewMatrix[float32](n, st.features)
-		}
-		in := st.in.Slice(0, n, 0, st.features)
 		for i, r := range rows {
-			copy(in.Row(i), r)
+			copy(dst.Row(i), r)
 		}
-		st.r.Transform(out, in)
 	}
-	for i := range n {
-		st.rows[i] = out.Row(i)
+	st.n += n
+	if st.rest == nil || st.n >= st.pending.Rows {
+		return c.flush(st)
 	}
-	return c.Next.Consume(l, first, st.rows[:n])
+	return nil
 }
 
-// Finish passes Finish on to Next.
+func (c *Reducing) flush(st *reducingLayer) error {
+	if st.n == 0 {
+		return nil
+	}
+	src := st.pending.Slice(0, st.n, 0, st.rowOut)
+	out := src
+	if st.rest != nil {
+		out = st.out.Slice(0, st.n, 0, st.rest.OutDim())
+		st.rest.Transform(out, src)
+	}
+	for i := range st.n {
+		st.rows[i] = out.Row(i)
+	}
+	n := st.n
+	st.n = 0
+	return c.Next.Consume(st.layer, st.first, st.rows[:n])
+}
+
+// Finish hands on what is still staged, then finishes Next.
 func (c *Reducing) Finish() error {
+	for _, id := range c.order {
+		if err := c.flush(c.layers[id]); err != nil {
+			return err
+		}
+	}
 	if f, ok := c.Next.(models.Finisher); ok {
 		return f.Finish()
 	}

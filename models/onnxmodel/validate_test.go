@@ -158,3 +158,24 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestPlan(t *testing.T) {
+	for _, tc := range []struct {
+		shape []int64
+		max   int64
+		ceil  bool
+		want  int64
+	}{
+		{[]int64{-1, 32, 112, 112}, 4096, true, 32 * 11 * 11}, // g = 11, kernel 11
+		{[]int64{-1, 320, 7, 7}, 4096, true, 320 * 3 * 3},     // g = 3, kernel 3, ceil → 3×3
+		{[]int64{-1, 320, 7, 7}, 4096, false, 320 * 2 * 2},    // floor → 2×2
+		{[]int64{-1, 1280, 7, 7}, 1024, true, 1280},           // channels alone exceed the budget
+		{[]int64{-1, 4096}, 1024, true, 4096},                 // not rank 4: unchanged
+		{[]int64{-1, 16, 8, 8}, 4096, true, 1024},             // small enough: unchanged
+	} {
+		p := Plan(models.Layer{Shape: tc.shape}, tc.max, tc.ceil)
+		if got := (models.Layer{Shape: p.Shape}).Features(); got != tc.want {
+			t.Errorf("%v ≤ %d (ceil %v): %d values (%v, kernel %v), want %d", tc.shape, tc.max, tc.ceil, got, p.Shape, p.Kernel, tc.want)
+		}
+	}
+}

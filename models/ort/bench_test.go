@@ -71,6 +71,7 @@ func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []mode
 		r = &Runtime{cfg: r.cfg}
 		r.cfg.MaxBatchBytes = bs
 	}
+	o.Overlap = envInt("CORTEXBENCH_BENCH_OVERLAP", 1) == 1
 	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, o)
 	if err != nil {
 		b.Fatal(err)

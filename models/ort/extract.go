@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"slices"
+	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
@@ -25,9 +26,15 @@ type Extractor struct {
 	input   onnxruntime.Value
 	inF32   []float32
 	inU8    []uint8
+	sets    []outSet
+	scratch *image.RGBA
+}
+
+// outSet is one set of output tensors; with Options.Overlap there are two,
+// so ONNX Runtime fills one while the consumer reads the other.
+type outSet struct {
 	outputs []onnxruntime.Value
 	bufs    []layerBuf
-	scratch *image.RGBA
 }
 
 type layerBuf struct {
@@ -49,6 +56,10 @@ type Options struct {
 	// layers out whole and subsampling them in Go
 	// (activations.Subsampled), which is the cheaper all-layer reduction.
 	PoolTo int64
+	// Overlap runs the consumer of one batch while ONNX Runtime computes
+	// the next, in a second set of output tensors (twice the output
+	// memory). It helps when ONNX Runtime leaves part of the cores idle.
+	Overlap bool
 }
 
 // Reduction describes the in-graph reduction, for cache keys.
@@ -116,14 +127,14 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 		return nil, fmt.Errorf("new extractor: create session: %w", err)
 	}
 	e := &Extractor{layers: slices.Clone(layers), spec: spec, session: sess}
-	if err := e.setup(r.cfg, c, shapes); err != nil {
+	if err := e.setup(r.cfg, c, shapes, o.Overlap); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("new extractor: %w", err)
 	}
 	return e, nil
 }
 
-func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64) error {
+func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, overlap bool) error {
 	per := make([][]int64, len(e.layers)) // shape past the batch axis
 	known := true
 	for i := range e.layers {
@@ -172,21 +183,28 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64) er
 	if err := e.allocInput(e.batch, c); err != nil {
 		return err
 	}
-	e.outputs = make([]onnxruntime.Value, len(e.layers))
-	e.bufs = make([]layerBuf, len(e.layers))
-	for i, l := range e.layers {
-		shape := onnxruntime.NewShape(append([]int64{int64(e.batch)}, per[i]...)...)
-		v, buf, err := newOutput(l.Type, shape)
-		if err != nil {
-			return fmt.Errorf("allocate output %s %v: %w", l.ID, shape, err)
+	e.sets = make([]outSet, 1)
+	if overlap {
+		e.sets = make([]outSet, 2)
+	}
+	for si := range e.sets {
+		set := &e.sets[si]
+		set.outputs = make([]onnxruntime.Value, len(e.layers))
+		set.bufs = make([]layerBuf, len(e.layers))
+		for i, l := range e.layers {
+			shape := onnxruntime.NewShape(append([]int64{int64(e.batch)}, per[i]...)...)
+			v, buf, err := newOutput(l.Type, shape)
+			if err != nil {
+				return fmt.Errorf("allocate output %s %v: %w", l.ID, shape, err)
+			}
+			set.outputs[i] = v
+			buf.n = int(shape.FlattenedSize()) / e.batch
+			buf.rows = make([][]float32, e.batch)
+			for j := range buf.rows {
+				buf.rows[j] = buf.f32[j*buf.n : (j+1)*buf.n]
+			}
+			set.bufs[i] = buf
 		}
-		e.outputs[i] = v
-		buf.n = int(shape.FlattenedSize()) / e.batch
-		buf.rows = make([][]float32, e.batch)
-		for j := range buf.rows {
-			buf.rows[j] = buf.f32[j*buf.n : (j+1)*buf.n]
-		}
-		e.bufs[i] = buf
 	}
 	return nil
 }
@@ -296,6 +314,16 @@ func convOutput[T int8 | uint8 | int16 | uint16 | int32 | int64 | float64](shape
 // BatchSize is the mini-batch size used.
 func (e *Extractor) BatchSize() int { return e.batch }
 
+// Widths are the values per stimulus of each layer, in Layers order, as
+// consumers receive them (after in-graph pooling, if any).
+func (e *Extractor) Widths() []int {
+	out := make([]int, len(e.layers))
+	for i := range out {
+		out[i] = e.sets[0].bufs[i].n
+	}
+	return out
+}
+
 // Layers are the extracted layers, in output order.
 func (e *Extractor) Layers() []models.Layer { return e.layers }
 
@@ -323,49 +351,120 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 		}
 		opts.Destroy()
 	}()
-	for first := 0; first < total; first += e.batch {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("extract: %w", err)
-		}
-		k := min(e.batch, total-first)
-		for i := range e.batch {
-			j := first + min(i, k-1) // a short last batch repeats its last image
-			if i > 0 && i >= k {
-				e.copyImage(i, k-1, per)
-				continue
-			}
-			img, err := stim.Image(j)
-			if err != nil {
-				return fmt.Errorf("extract: stimulus %d: %w", j, err)
-			}
-			if e.inF32 != nil {
-				e.scratch = preprocess.Float32(e.inF32[i*per:(i+1)*per], img, e.spec, e.scratch)
-			} else {
-				e.scratch = preprocess.Uint8(e.inU8[i*per:(i+1)*per], img, e.spec, e.scratch)
-			}
-		}
-		if err := e.session.RunWithOptions([]onnxruntime.Value{e.input}, e.outputs, opts); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("extract: %w", ctx.Err())
-			}
-			return fmt.Errorf("extract: run batch at stimulus %d: %w", first, err)
-		}
+	type batch struct{ set, first, k int }
+	consume := func(b batch) error {
+		set := &e.sets[b.set]
 		for i, l := range e.layers {
-			b := &e.bufs[i]
-			if b.conv != nil {
-				b.conv()
+			buf := &set.bufs[i]
+			if buf.conv != nil {
+				buf.conv()
 			}
-			if err := c.Consume(l, first, b.rows[:k]); err != nil {
-				return fmt.Errorf("extract: consume %s at stimulus %d: %w", l.ID, first, err)
+			if err := c.Consume(l, b.first, buf.rows[:b.k]); err != nil {
+				return fmt.Errorf("extract: consume %s at stimulus %d: %w", l.ID, b.first, err)
 			}
 		}
 		if progress != nil {
-			progress(first+k, total)
+			progress(b.first+b.k, total)
 		}
+		return nil
+	}
+	// With two output sets a worker consumes one while the next batch
+	// runs; a consumer error cancels inner, which stops the loop.
+	inner, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	free := make(chan int, len(e.sets))
+	for i := range e.sets {
+		free <- i
+	}
+	work := make(chan batch, len(e.sets))
+	var wg sync.WaitGroup
+	var consumeErr error
+	if len(e.sets) > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if consumeErr == nil {
+					if err := consume(b); err != nil {
+						consumeErr = err
+						cancel(err)
+					}
+				}
+				free <- b.set
+			}
+		}()
+	}
+	wait := func() error {
+		if len(e.sets) > 1 {
+			close(work)
+			wg.Wait()
+		}
+		return consumeErr
+	}
+	for first := 0; first < total; first += e.batch {
+		var set int
+		select {
+		case set = <-free:
+		case <-inner.Done():
+		}
+		if inner.Err() != nil {
+			if err := wait(); err != nil {
+				return err
+			}
+			return fmt.Errorf("extract: %w", ctx.Err())
+		}
+		k := min(e.batch, total-first)
+		if err := e.fill(stim, first, k, per); err != nil {
+			wait()
+			return err
+		}
+		if err := e.session.RunWithOptions([]onnxruntime.Value{e.input}, e.sets[set].outputs, opts); err != nil {
+			werr := wait()
+			if ctx.Err() != nil {
+				return fmt.Errorf("extract: %w", ctx.Err())
+			}
+			if werr != nil {
+				return werr
+			}
+			return fmt.Errorf("extract: run batch at stimulus %d: %w", first, err)
+		}
+		b := batch{set: set, first: first, k: k}
+		if len(e.sets) > 1 {
+			work <- b
+			continue
+		}
+		if err := consume(b); err != nil {
+			return err
+		}
+		free <- set
+	}
+	if err := wait(); err != nil {
+		return err
 	}
 	if f, ok := c.(models.Finisher); ok {
 		if err := f.Finish(); err != nil {
 			return fmt.Errorf("extract: finish: %w", err)
+		}
+	}
+	return nil
+}
+
+// fill preprocesses stimuli first..first+k-1 into the input tensor; a
+// short last batch repeats its last image.
+func (e *Extractor) fill(stim models.Stimuli, first, k, per int) error {
+	for i := range e.batch {
+		if i >= k {
+			e.copyImage(i, k-1, per)
+			continue
+		}
+		img, err := stim.Image(first + i)
+		if err != nil {
+			return fmt.Errorf("extract: stimulus %d: %w", first+i, err)
+		}
+		if e.inF32 != nil {
+			e.scratch = preprocess.Float32(e.inF32[i*per:(i+1)*per], img, e.spec, e.scratch)
+		} else {
+			e.scratch = preprocess.Uint8(e.inU8[i*per:(i+1)*per], img, e.spec, e.scratch)
 		}
 	}
 	return nil
@@ -388,9 +487,11 @@ func (e *Extractor) Close() error {
 	if e.input != nil {
 		errs = append(errs, e.input.Destroy())
 	}
-	for _, o := range e.outputs {
-		if o != nil {
-			errs = append(errs, o.Destroy())
+	for _, set := range e.sets {
+		for _, o := range set.outputs {
+			if o != nil {
+				errs = append(errs, o.Destroy())
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -79,7 +79,7 @@ func extractAll(t *testing.T, r *Runtime, path string, spec models.Spec, stim mo
 		widths[l.ID] = -1
 	}
 	for i, l := range e.Layers() {
-		widths[l.ID] = e.bufs[i].n
+		widths[l.ID] = e.Widths()[i]
 	}
 	cons := &checkConsumer{t: t, widths: widths, seen: map[string]int{}}
 	var last int
@@ -162,41 +162,50 @@ func TestExtractArchitectures(t *testing.T) {
 	}
 }
 
-// Cancelling the context stops extraction with the context's error.
+// Cancelling the context stops extraction with the context's error, and
+// a consumer's error stops it with that error; both with and without
+// overlapped consumption.
 func TestExtractCancel(t *testing.T) {
 	shared := sharedDir(t)
-	files := algonauts(t, shared)[:20]
+	files := algonauts(t, shared)[:40]
 	r := runtime(t)
 	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
 	layers, err := r.Inspect(c.Model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var batches int
-	err = e.Run(ctx, files, models.ConsumerFunc(func(models.Layer, int, [][]float32) error {
-		batches++
-		cancel()
-		return nil
-	}), nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if batches != 1 {
-		t.Errorf("%d batches consumed after cancel, want 1", batches)
-	}
-	// The extractor is usable again with a live context.
-	var col models.Collector
-	if err := e.Run(context.Background(), files[:3], &col, nil); err != nil {
-		t.Fatal(err)
-	}
-	if len(col.Rows) != 3 {
-		t.Errorf("%d rows, want 3", len(col.Rows))
+	for _, o := range []Options{{}, {Overlap: true}} {
+		e, err := r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		var batches int
+		err = e.Run(ctx, files, models.ConsumerFunc(func(models.Layer, int, [][]float32) error {
+			batches++
+			cancel()
+			return nil
+		}), nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%+v: err = %v, want context.Canceled", o, err)
+		}
+		if batches > 2 {
+			t.Errorf("%+v: %d batches consumed after cancel, want at most 2", o, batches)
+		}
+		boom := errors.New("consumer failed")
+		err = e.Run(context.Background(), files, models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return boom }), nil)
+		if !errors.Is(err, boom) {
+			t.Errorf("%+v: err = %v, want the consumer's error", o, err)
+		}
+		// The extractor is usable again with a live context.
+		var col models.Collector
+		if err := e.Run(context.Background(), files[:3], &col, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(col.Rows) != 3 {
+			t.Errorf("%d rows, want 3", len(col.Rows))
+		}
 	}
 }
 

@@ -69,30 +69,36 @@ func TestTinyCNNByHand(t *testing.T) {
 		"L001.Relu":    {{30, 0, 0, 55}, {0, 0, 0, 0}},
 		"L002.MaxPool": {{55}, {0}},
 	}
-	e, err := r.NewExtractor(c, spec, layers, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	got := map[string][][]float32{}
-	err = e.Run(context.Background(), stim, models.ConsumerFunc(func(l models.Layer, first int, rows [][]float32) error {
-		for _, row := range rows {
-			got[l.ID] = append(got[l.ID], append([]float32(nil), row...))
+	// Batch size 1 and two output sets: the consumer of one batch runs
+	// while the next is computed, and must still see the right values.
+	for _, o := range []Options{{}, {Overlap: true}} {
+		rr := &Runtime{cfg: r.cfg}
+		rr.cfg.BatchSize = 1
+		e, err := rr.NewExtractor(c, spec, layers, o)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const tol = 1e-5
-	for id, w := range want {
-		for i := range w {
-			if len(got[id]) <= i || len(got[id][i]) != len(w[i]) {
-				t.Fatalf("%s stimulus %d: got %v, want %v", id, i, got[id], w[i])
+		got := map[string][][]float32{}
+		err = e.Run(context.Background(), stim, models.ConsumerFunc(func(l models.Layer, first int, rows [][]float32) error {
+			for _, row := range rows {
+				got[l.ID] = append(got[l.ID], append([]float32(nil), row...))
 			}
-			for j := range w[i] {
-				if math.Abs(float64(got[id][i][j]-w[i][j])) > tol {
-					t.Errorf("%s stimulus %d value %d: %v, want %v", id, i, j, got[id][i][j], w[i][j])
+			return nil
+		}), nil)
+		e.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		const tol = 1e-5
+		for id, w := range want {
+			for i := range w {
+				if len(got[id]) <= i || len(got[id][i]) != len(w[i]) {
+					t.Fatalf("%+v %s stimulus %d: got %v, want %v", o, id, i, got[id], w[i])
+				}
+				for j := range w[i] {
+					if math.Abs(float64(got[id][i][j]-w[i][j])) > tol {
+						t.Errorf("%+v %s stimulus %d value %d: %v, want %v", o, id, i, j, got[id][i][j], w[i][j])
+					}
 				}
 			}
 		}

@@ -3,3 +3,6 @@ package registry
 // ExecForTest runs a statement outside the schema migrations (tests create
 // and drop PostgreSQL schemas with it).
 func ExecForTest(r *Registry, sql string) error { return r.db.Exec(sql).Error }
+
+// LatestSchemaVersion is the version of the last migration step.
+var LatestSchemaVersion = migrations[len(migrations)-1].version

@@ -27,6 +27,9 @@ var migrations = []migration{
 	{1, "models, benchmarks and scores", func(tx *gorm.DB) error {
 		return tx.Migrator().AutoMigrate(&modelRow{}, &benchmarkRow{}, &scoreRow{})
 	}},
+	{2, "users, tokens, submissions, submission jobs, daily counts, withdrawals", func(tx *gorm.DB) error {
+		return tx.Migrator().AutoMigrate(&userRow{}, &tokenRow{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
+	}},
 }
 
 type schemaMigration struct {

@@ -326,8 +326,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := r.SchemaVersion(t.Context())
-		if err != nil || v != 1 {
-			t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
+		if err != nil || v != registry.LatestSchemaVersion {
+			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, registry.LatestSchemaVersion)
 		}
 		// Reopening applies nothing and keeps the data.
 		r2 := openDB()

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cortexbench/cortexbench/submissions/wire"
+)
+
+// clientFlags say which server to talk to, as whom.
+type clientFlags struct{ server, token *string }
+
+func addClientFlags(env *Env, fs *flag.FlagSet) *clientFlags {
+	server := env.Getenv("CORTEXBENCH_SERVER")
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	return &clientFlags{
+		server: fs.String("server", server, "server `URL` ($CORTEXBENCH_SERVER)"),
+		token:  fs.String("token", env.Getenv("CORTEXBENCH_TOKEN"), "API `token` ($CORTEXBENCH_TOKEN; make one with 'cortexbench tokens create')"),
+	}
+}
+
+func (f *clientFlags) client() *wire.Client { return &wire.Client{BaseURL: *f.server, Token: *f.token} }
+
+// runSubmit is "cortexbench submit FILE --name N ...": upload a model.
+func runSubmit(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "submit", "submit FILE --name NAME [--preprocess SPEC] [--version V] [--family F] [--training-data D] [--server URL] [--token T] [--json]")
+	var form wire.SubmitForm
+	fs.StringVar(&form.Name, "name", "", "model `name` (required)")
+	fs.StringVar(&form.Version, "version", "", "model `version`")
+	fs.StringVar(&form.Family, "family", "", "architecture `family`, e.g. resnet")
+	fs.StringVar(&form.TrainingData, "training-data", "", "training `data`, e.g. ImageNet-1k")
+	fs.StringVar(&form.Preprocessing, "preprocess", "", "preprocessing `spec`: a builtin (imagenet_nchw, mobilenet_v2_float, ...) and/or key=value pairs (see 'cortexbench models')")
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	cf := addClientFlags(env, fs)
+	file, rest := firstArg(args)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	if file == "" || form.Name == "" {
+		fs.Usage()
+		return errUsage
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	acc, err := cf.client().Submit(ctx, filepath.Base(file), f, form)
+	if err != nil {
+		return fmt.Errorf("submit %s: %w", file, err)
+	}
+	if *asJSON {
+		return json.NewEncoder(env.Stdout).Encode(acc)
+	}
+	est := acc.Status.Estimate
+	fmt.Fprintf(env.Stdout, "submitted %s as %s (model %s): %d benchmark(s) queued\nestimate: %s, %s peak memory\nfollow it with: cortexbench status %s\n",
+		file, acc.ID, acc.ModelHash, acc.Status.Benchmarks, fmtSeconds(est.Seconds), fmtBytes(est.Bytes), acc.ID)
+	return nil
+}
+
+func fmtSeconds(s float64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("~%.0f s", s)
+	case s < 7200:
+		return fmt.Sprintf("~%.0f min", s/60)
+	default:
+		return fmt.Sprintf("~%.1f h", s/3600)
+	}
+}
+
+func fmtBytes(b int64) string {
+	switch {
+	case b < 1<<20:
+		return fmt.Sprintf("%d KiB", b>>10)
+	case b < 1<<30:
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/riverqueue"
+)
+
+// fakeScorerEnv, set to a duration, makes 'cortexbench worker' score with
+// submissions.DelayScorer instead of the runner: for tests of the queue
+// and demos; it never touches a model. Deliberately not a flag.
+const fakeScorerEnv = "CORTEXBENCH_FAKE_SCORER_DELAY"
+
+// queueFlags tune the job queue and this process's workers.
+type queueFlags struct {
+	workers                 *int
+	jobTimeout, rescueAfter *time.Duration
+	maxAttempts             *int
+	poll                    *time.Duration
+}
+
+func addQueueFlags(fs *flag.FlagSet) *queueFlags {
+	return &queueFlags{
+		workers:     fs.Int("workers", 1, "jobs this process runs at once"),
+		jobTimeout:  fs.Duration("job-timeout", time.Hour, "time limit of one job (one model on one benchmark)"),
+		rescueAfter: fs.Duration("rescue-after", 0, "retry a job whose worker vanished after it ran this long (default job timeout + 5m)"),
+		maxAttempts: fs.Int("max-attempts", 5, "tries of a job that fails transiently (at least 3)"),
+		poll:        fs.Duration("poll", time.Second, "how often idle workers look for jobs"),
+	}
+}
+
+func (f *queueFlags) config(env *Env) riverqueue.Config {
+	return riverqueue.Config{Workers: *f.workers, JobTimeout: *f.jobTimeout, RescueAfter: *f.rescueAfter,
+		MaxAttempts: *f.maxAttempts, PollInterval: *f.poll,
+		Logger: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+}
+
+// openQueue migrates River's tables and returns the queue on the
+// platform's database: PostgreSQL when configured (workers on many
+// machines), else the registry's SQLite file (one machine). With a nil
+// scorer the queue only inserts jobs (an API server on PostgreSQL).
+func openQueue(ctx context.Context, p *platform, postgresDSN string, cfg riverqueue.Config, scorer submissions.Scorer) (*riverqueue.Queue, func(), error) {
+	if postgresDSN != "" {
+		pool, err := pgxpool.New(ctx, postgresDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue: connect to PostgreSQL: %w", err)
+		}
+		if err := riverqueue.MigratePostgres(ctx, pool, cfg.Schema); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		q, err := riverqueue.NewPostgres(pool, p.db, scorer, cfg)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		return q, pool.Close, nil
+	}
+	db, err := p.db.SQLDB()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := riverqueue.MigrateSQLite(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	q, err := riverqueue.NewSQLite(db, p.db, scorer, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, func() {}, nil
+}
+
+// openSubmissions returns the submissions service on the platform, for a
+// server to mount with httpapi.Register (or httpapi.NewHandler and
+// httpapi.Patterns): model files go to the platform's bucket (models/),
+// jobs to the queue. With a scorer, the queue also works jobs in this
+// process once started (the embedded default, one machine); with nil, it
+// only inserts them for 'cortexbench worker' processes. rt, when not nil,
+// must load a model for it to be accepted (ONNX Runtime).
+func openSubmissions(ctx context.Context, p *platform, postgresDSN string, cfg submissions.Config, qcfg riverqueue.Config,
+	scorer submissions.Scorer, rt onnxmodel.Runtime) (*submissions.Service, *riverqueue.Queue, func(), error) {
+	q, closeQueue, err := openQueue(ctx, p, postgresDSN, qcfg, scorer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	deps := submissions.Deps{Registry: p.db, Models: &models.Registry{Store: p.bucket}, Queue: q}
+	if rt != nil {
+		deps.Runtime = rt
+	}
+	svc, err := submissions.New(cfg, deps)
+	if err != nil {
+		closeQueue()
+		return nil, nil, nil, err
+	}
+	return svc, q, closeQueue, nil
+}
+
+// workerScorer returns what scores the jobs.
+func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
+	if d := env.Getenv(fakeScorerEnv); d != "" {
+		delay, err := time.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("$%s=%q: %w", fakeScorerEnv, d, err)
+		}
+		return submissions.DelayScorer{Delay: delay}, nil
+	}
+	rt, err := (&modelsCLI{env: env}).runtime(ortLibDefault(env))
+	if err != nil {
+		return nil, err
+	}
+	return &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: defaultPoolTo}, nil
+}
+
+// runWorker is "cortexbench worker": runs scoring jobs until interrupted.
+// Start any number, on any number of machines, against one PostgreSQL.
+func runWorker(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "worker", "worker [--workers N] [--job-timeout D] [--postgres DSN | --db FILE] [storage flags]")
+	pf := addPlatformFlags(env, fs)
+	qf := addQueueFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg := qf.config(env).WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	p, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.close(context.WithoutCancel(ctx))
+	scorer, err := workerScorer(env, p)
+	if err != nil {
+		return err
+	}
+	q, closeQueue, err := openQueue(ctx, p, *pf.postgres, cfg, scorer)
+	if err != nil {
+		return err
+	}
+	defer closeQueue()
+	// Jobs run under their own context, so an interrupt lets running jobs
+	// finish (up to the grace period) instead of cutting them off.
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "cortexbench worker: running %d worker(s) on the %s queue; interrupt to stop\n", cfg.Workers, p.db.Dialect())
+	<-ctx.Done()
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	fmt.Fprintln(env.Stderr, "cortexbench worker: stopping: waiting up to 30s for running jobs")
+	return q.Stop(grace)
+}

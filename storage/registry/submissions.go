@@ -1,0 +1,417 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+// JobState is where one (model × benchmark) job of a submission stands.
+type JobState string
+
+// The job states. A job moves queued → running → done, or to failed; a
+// retried job goes back to running.
+const (
+	JobQueued  JobState = "queued"
+	JobRunning JobState = "running"
+	JobDone    JobState = "done"
+	JobFailed  JobState = "failed"
+)
+
+// Submission is one uploaded model and the jobs that score it.
+type Submission struct {
+	ID        string
+	Owner     string
+	ModelHash string
+	ModelName string
+	// EstSeconds and EstBytes are the estimate of the whole submission's
+	// scoring time and peak memory made when it was accepted.
+	EstSeconds float64
+	EstBytes   int64
+	CreatedAt  time.Time
+	Jobs       []SubmissionJob // by Position
+}
+
+// SubmissionJob is one (model × benchmark) job of a submission.
+type SubmissionJob struct {
+	Position         int // 1-based: benchmark k of n
+	BenchmarkID      string
+	BenchmarkVersion string
+	State            JobState
+	Stage            string // while running: validating, extracting, scoring
+	FailureClass     string // when failed: bad model, out of memory, internal, timeout
+	Message          string // when failed: what the submitter can do
+	Attempt          int
+	// Lost counts attempts whose worker vanished without a word (killed,
+	// most likely by the kernel for using too much memory).
+	Lost      int
+	UpdatedAt time.Time
+}
+
+type submissionRow struct {
+	ID         string `gorm:"primaryKey;size:64"`
+	Owner      string `gorm:"not null;index"`
+	ModelHash  string `gorm:"not null;size:64;index"`
+	ModelName  string `gorm:"not null;default:''"`
+	EstSeconds float64
+	EstBytes   int64
+	CreatedAt  time.Time `gorm:"index"`
+}
+
+func (submissionRow) TableName() string { return "submissions" }
+
+type submissionJobRow struct {
+	SubmissionID     string `gorm:"primaryKey;size:64"`
+	BenchmarkID      string `gorm:"primaryKey"`
+	Position         int    `gorm:"not null"`
+	BenchmarkVersion string `gorm:"not null"`
+	State            string `gorm:"not null"`
+	Stage            string `gorm:"not null;default:''"`
+	FailureClass     string `gorm:"not null;default:''"`
+	Message          string `gorm:"type:text"`
+	Attempt          int    `gorm:"not null;default:0"`
+	Lost             int    `gorm:"not null;default:0"` // attempts whose worker vanished
+	UpdatedAt        time.Time
+}
+
+func (submissionJobRow) TableName() string { return "submission_jobs" }
+
+// submissionCountRow counts a user's accepted submissions per UTC day; the
+// upsert that bumps it is what makes the daily limit hold under concurrent
+// requests.
+type submissionCountRow struct {
+	Owner string `gorm:"primaryKey;size:64"`
+	Day   string `gorm:"primaryKey;size:10"` // 2006-01-02, UTC
+	N     int    `gorm:"not null"`
+}
+
+func (submissionCountRow) TableName() string { return "submission_counts" }
+
+type withdrawalRow struct {
+	ModelHash string `gorm:"primaryKey;size:64"`
+	By        string `gorm:"not null"`
+	Reason    string `gorm:"type:text"`
+	CreatedAt time.Time
+}
+
+func (withdrawalRow) TableName() string { return "model_withdrawals" }
+
+// Day is the UTC calendar day of t, the key of the daily submission count.
+func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// CountSubmissions returns how many submissions owner made on day (see Day).
+func (r *Registry) CountSubmissions(ctx context.Context, owner, day string) (int, error) {
+	var row submissionCountRow
+	err := r.db.WithContext(ctx).Where("owner = ? AND day = ?", owner, day).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("registry: count submissions of %s: %w", owner, err)
+	}
+	return row.N, nil
+}
+
+// CreateSubmission records an accepted submission in one transaction: it
+// counts it against the owner's daily limit (ErrLimit when over; 0 means no
+// limit), creates the model unless a model with that hash exists (whose
+// owner and metadata are then kept), and stores the submission with its
+// jobs, all queued.
+func (r *Registry) CreateSubmission(ctx context.Context, s Submission, m Model, dailyLimit int) error {
+	if s.ID == "" || s.Owner == "" || s.ModelHash != m.Hash {
+		return fmt.Errorf("registry: create submission: %w", invalid("id %q, owner %q and model hash %q (model %q) must be set and agree", s.ID, s.Owner, s.ModelHash, m.Hash))
+	}
+	if err := checkModelHash(m.Hash); err != nil {
+		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
+	}
+	if err := checkJSON("preprocessing spec", m.Preprocessing); err != nil {
+		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
+	}
+	now := time.Now().UTC()
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		count := submissionCountRow{Owner: s.Owner, Day: Day(s.CreatedAt), N: 1}
+		err := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "owner"}, {Name: "day"}},
+			DoUpdates: clause.Assignments(map[string]any{"n": gorm.Expr("submission_counts.n + 1")}),
+		}).Create(&count).Error
+		if err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		if err := tx.Where("owner = ? AND day = ?", count.Owner, count.Day).Take(&count).Error; err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		if dailyLimit > 0 && count.N > dailyLimit {
+			return fmt.Errorf("%w: %d submissions per day", ErrLimit, dailyLimit)
+		}
+		row := modelToRow(m)
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return fmt.Errorf("model: %w", err)
+		}
+		if err := tx.Create(&submissionRow{ID: s.ID, Owner: s.Owner, ModelHash: s.ModelHash, ModelName: s.ModelName,
+			EstSeconds: s.EstSeconds, EstBytes: s.EstBytes, CreatedAt: s.CreatedAt.UTC()}).Error; err != nil {
+			return err
+		}
+		for i, j := range s.Jobs {
+			jr := submissionJobRow{SubmissionID: s.ID, BenchmarkID: j.BenchmarkID, Position: i + 1,
+				BenchmarkVersion: j.BenchmarkVersion, State: string(JobQueued), UpdatedAt: s.CreatedAt.UTC()}
+			if err := tx.Create(&jr).Error; err != nil {
+				return fmt.Errorf("job %s: %w", j.BenchmarkID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// GetSubmission returns a submission with its jobs.
+func (r *Registry) GetSubmission(ctx context.Context, id string) (Submission, error) {
+	var row submissionRow
+	if err := r.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return Submission{}, fmt.Errorf("registry: get submission %s: %w", id, notFound(err))
+	}
+	subs, err := r.withJobs(ctx, []submissionRow{row})
+	if err != nil {
+		return Submission{}, err
+	}
+	return subs[0], nil
+}
+
+// ListSubmissions returns owner's submissions, newest first (every
+// submission when owner is empty), at most limit (all when 0).
+func (r *Registry) ListSubmissions(ctx context.Context, owner string, limit int) ([]Submission, error) {
+	q := r.db.WithContext(ctx).Order("created_at DESC, id")
+	if owner != "" {
+		q = q.Where("owner = ?", owner)
+	}
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	var rows []submissionRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("registry: list submissions: %w", err)
+	}
+	return r.withJobs(ctx, rows)
+}
+
+func (r *Registry) withJobs(ctx context.Context, rows []submissionRow) ([]Submission, error) {
+	out := make([]Submission, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(rows))
+	index := map[string]int{}
+	for i, row := range rows {
+		ids[i] = row.ID
+		index[row.ID] = i
+		out[i] = Submission{ID: row.ID, Owner: row.Owner, ModelHash: row.ModelHash, ModelName: row.ModelName,
+			EstSeconds: row.EstSeconds, EstBytes: row.EstBytes, CreatedAt: row.CreatedAt.UTC()}
+	}
+	var jobs []submissionJobRow
+	if err := r.db.WithContext(ctx).Where("submission_id IN ?", ids).Order("submission_id, position").Find(&jobs).Error; err != nil {
+		return nil, fmt.Errorf("registry: list submission jobs: %w", err)
+	}
+	for _, j := range jobs {
+		i := index[j.SubmissionID]
+		out[i].Jobs = append(out[i].Jobs, SubmissionJob{Position: j.Position, BenchmarkID: j.BenchmarkID,
+			BenchmarkVersion: j.BenchmarkVersion, State: JobState(j.State), Stage: j.Stage, FailureClass: j.FailureClass,
+			Message: j.Message, Attempt: j.Attempt, Lost: j.Lost, UpdatedAt: j.UpdatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// StartAttempt records that attempt of a job starts, and returns how many
+// earlier attempts were lost: an attempt is lost when the next one starts
+// while the job still shows it running (its worker died before recording
+// any outcome). A job already done is left alone.
+func (r *Registry) StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt int) (lost int, err error) {
+	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row submissionJobRow
+		if err := tx.Where("submission_id = ? AND benchmark_id = ?", submissionID, benchmarkID).Take(&row).Error; err != nil {
+			return notFound(err)
+		}
+		if row.State == string(JobDone) {
+			lost = row.Lost
+			return nil
+		}
+		if row.State == string(JobRunning) && row.Attempt < attempt {
+			row.Lost++
+		}
+		lost = row.Lost
+		return tx.Model(&submissionJobRow{}).Where("submission_id = ? AND benchmark_id = ?", submissionID, benchmarkID).
+			Updates(map[string]any{"state": string(JobRunning), "stage": "", "attempt": attempt, "lost": row.Lost, "message": "", "updated_at": time.Now().UTC()}).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("registry: start attempt %d of job %s/%s: %w", attempt, submissionID, benchmarkID, err)
+	}
+	return lost, nil
+}
+
+// SetJobProgress records that a job is running at stage on attempt. A job
+// already done is left alone (a stale retry must not make it look undone).
+func (r *Registry) SetJobProgress(ctx context.Context, submissionID, benchmarkID, stage string, attempt int) error {
+	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Updates(map[string]any{"state": string(JobRunning), "stage": stage, "attempt": attempt, "message": "", "updated_at": time.Now().UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("registry: progress of job %s/%s: %w", submissionID, benchmarkID, err)
+	}
+	return nil
+}
+
+// FailJob records that a job failed for good, with the failure's class and
+// a message for the submitter. A job already done is left alone.
+func (r *Registry) FailJob(ctx context.Context, submissionID, benchmarkID, class, message string) error {
+	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Updates(map[string]any{"state": string(JobFailed), "failure_class": class, "message": message, "updated_at": time.Now().UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("registry: fail job %s/%s: %w", submissionID, benchmarkID, err)
+	}
+	return nil
+}
+
+// RequeueJob records that a job waits for a retry, with a note for the
+// submitter. A job already done is left alone.
+func (r *Registry) RequeueJob(ctx context.Context, submissionID, benchmarkID, note string) error {
+	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Updates(map[string]any{"state": string(JobQueued), "stage": "", "message": note, "updated_at": time.Now().UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("registry: requeue job %s/%s: %w", submissionID, benchmarkID, err)
+	}
+	return nil
+}
+
+// Execer runs one statement inside a transaction the caller owns (a
+// database/sql or pgx transaction, adapted by the caller) and reports the
+// rows it affected. The *Tx methods below write through it, so their rows
+// commit or roll back with whatever else the caller does in that
+// transaction (the job queue's completion of the job).
+type Execer interface {
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+}
+
+// placeholders returns n bind parameters in the dialect's syntax.
+func (r *Registry) placeholders(n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		if r.postgres {
+			ps[i] = "$" + strconv.Itoa(i+1)
+		} else {
+			ps[i] = "?"
+		}
+	}
+	return strings.Join(ps, ", ")
+}
+
+// PutScoreTx is PutScore inside the caller's transaction: it inserts s
+// unless a score with its key exists, and reports whether it did.
+func (r *Registry) PutScoreTx(ctx context.Context, ex Execer, s scoring.Score) (created bool, err error) {
+	key := ScoreKey{s.ModelHash, s.BenchmarkVersion, s.ScorerVersion}
+	if err := checkScoreKey(key); err != nil {
+		return false, fmt.Errorf("registry: put score: %w", err)
+	}
+	if s.BenchmarkID == "" {
+		return false, fmt.Errorf("registry: put score: %w", invalid("benchmark id is empty"))
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = time.Now().UTC()
+	}
+	row, err := scoreToRow(s)
+	if err != nil {
+		return false, fmt.Errorf("registry: put score %v: %w", key, err)
+	}
+	// The column names are gorm's for scoreRow (see rows.go).
+	cols := []string{"model_hash", "model_name", "benchmark_id", "benchmark_version", "scorer_version",
+		"raw", "ceiling", "ceiled", "se", "ci_low", "ci_high", "layer", "selection", "candidates", "layers",
+		"seed", "elapsed_nanos", "peak_rss_bytes", "created_at"}
+	args := []any{row.ModelHash, row.ModelName, row.BenchmarkID, row.BenchmarkVersion, row.ScorerVersion,
+		row.Raw, row.Ceiling, row.Ceiled, row.SE, row.CILow, row.CIHigh, row.Layer, row.Selection, row.Candidates, row.Layers,
+		row.Seed, row.ElapsedNanos, row.PeakRSSBytes, row.CreatedAt}
+	q := "INSERT INTO scores (" + strings.Join(cols, ", ") + ") VALUES (" + r.placeholders(len(cols)) +
+		") ON CONFLICT (model_hash, benchmark_version, scorer_version) DO NOTHING"
+	n, err := ex.Exec(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("registry: put score %v: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// FinishJobTx marks a job done inside the caller's transaction.
+func (r *Registry) FinishJobTx(ctx context.Context, ex Execer, submissionID, benchmarkID string) error {
+	ph := strings.Split(r.placeholders(5), ", ")
+	q := fmt.Sprintf("UPDATE submission_jobs SET state = %s, stage = '', failure_class = '', message = '', updated_at = %s WHERE submission_id = %s AND benchmark_id = %s AND state <> %s",
+		ph[0], ph[1], ph[2], ph[3], ph[4])
+	if _, err := ex.Exec(ctx, q, string(JobDone), time.Now().UTC(), submissionID, benchmarkID, string(JobDone)); err != nil {
+		return fmt.Errorf("registry: finish job %s/%s: %w", submissionID, benchmarkID, err)
+	}
+	return nil
+}
+
+// WithdrawModel records that the model is withdrawn (by whom, why); the
+// leaderboard leaves withdrawn models out. Withdrawing twice keeps the
+// first record.
+func (r *Registry) WithdrawModel(ctx context.Context, hash, by, reason string) error {
+	if err := checkModelHash(hash); err != nil {
+		return fmt.Errorf("registry: withdraw model: %w", err)
+	}
+	err := r.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&withdrawalRow{ModelHash: hash, By: by, Reason: reason, CreatedAt: time.Now().UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("registry: withdraw model %s: %w", hash, err)
+	}
+	return nil
+}
+
+// Withdrawn reports whether the model was withdrawn.
+func (r *Registry) Withdrawn(ctx context.Context, hash string) (bool, error) {
+	var n int64
+	if err := r.db.WithContext(ctx).Model(&withdrawalRow{}).Where("model_hash = ?", hash).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("registry: withdrawn %s: %w", hash, err)
+	}
+	return n > 0, nil
+}
+
+// WithdrawnModels returns the hashes of every withdrawn model (for the
+// leaderboard to leave out).
+func (r *Registry) WithdrawnModels(ctx context.Context) (map[string]bool, error) {
+	var hashes []string
+	if err := r.db.WithContext(ctx).Model(&withdrawalRow{}).Pluck("model_hash", &hashes).Error; err != nil {
+		return nil, fmt.Errorf("registry: withdrawn models: %w", err)
+	}
+	out := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		out[h] = true
+	}
+	return out, nil
+}
+
+// SQLDB returns the connection pool under the registry. The embedded
+// default hands it to the job queue's SQLite driver, so jobs live in the
+// same database file and a job's score commits with its completion; on
+// SQLite the pool has one connection (see Open).
+func (r *Registry) SQLDB() (*sql.DB, error) {
+	db, err := r.db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("registry: connection pool: %w", err)
+	}
+	return db, nil
+}

@@ -1,0 +1,101 @@
+package submissions
+
+import "math"
+
+// EstimateInput is what is known of a model and the benchmarks before any
+// scoring starts.
+type EstimateInput struct {
+	Params int64 // parameter count (sum of initializer sizes)
+	Height int64 // input image size; ≤ 0 when dynamic (224 assumed)
+	Width  int64
+	// LayerFeatures holds the values per stimulus of each layer that will
+	// be scored; an entry ≤ 0 is unknown (a dynamic shape). Empty when the
+	// shapes are unknown: Layers layers of FallbackFeatures each are
+	// assumed then.
+	LayerFeatures []int64
+	Layers        int
+	// Stimuli holds each benchmark's stimulus count.
+	Stimuli []int
+}
+
+// Estimate is the predicted cost of scoring a submission.
+type Estimate struct {
+	Seconds float64 // wall time of all jobs run one after another
+	Bytes   int64   // peak memory of the largest job
+}
+
+// The constants of the estimate. They are deliberately conservative:
+// the estimate is meant to warn a submitter whose model is far too big,
+// not to schedule.
+const (
+	// Throughput is the sustained floating-point rate assumed, in FLOP/s
+	// (pure-Go gonum GEMM measures ~4 GFLOP/s on the reference 2-core
+	// machine, OpenBLAS ~70; ONNX Runtime's convolutions are in between).
+	Throughput = 10e9
+	// ReducedFeatures is the dimension a layer is reduced to before
+	// scoring (random projection or PCA), D below.
+	ReducedFeatures = 1000
+	// FallbackFeatures is the per-stimulus size assumed for a layer whose
+	// shape is unknown: 4·H·W (e.g. 64 channels at a quarter resolution).
+	// Batch is the extraction batch size B.
+	Batch = 8
+	// OverheadSeconds is the fixed cost of a job (load, queue, commit).
+	OverheadSeconds = 5
+	// DefaultStimuli is assumed for a benchmark that does not say.
+	DefaultStimuli = 1000
+)
+
+// EstimateCost predicts time and memory with this formula, for P
+// parameters, an H×W input, n_b stimuli on benchmark b, and layers l with
+// q_l values per stimulus, d_l = min(q_l, D):
+//
+//	forward FLOPs per image  F = 2·P·max(1, H·W/512)
+//	                         (≈ 2 FLOPs per multiply-add; conv weights are reused
+//	                         over the spatial positions, ~H·W/512 for ImageNet CNNs:
+//	                         MobileNetV2 3.5 M params, 0.3 G MACs)
+//	seconds = Σ_b [ 5 + ( n_b·F + Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l) ) / 10 GFLOP/s ]
+//	                         (extraction + reduction to d_l + the n×n RDM per layer)
+//	bytes   = max_b [ 12·P + 4·B·Σ_l q_l + 4·n_b·Σ_l d_l + 16·n_b² ]
+//	                         (weights in file, parsed and in the session; one batch
+//	                         of every exposed layer; the reduced features of every
+//	                         layer; two n×n float64 matrices)
+//
+// A layer of unknown size counts as 4·H·W values.
+func EstimateCost(in EstimateInput) Estimate {
+	h, w := in.Height, in.Width
+	if h <= 0 {
+		h = 224
+	}
+	if w <= 0 {
+		w = 224
+	}
+	layers := in.LayerFeatures
+	if len(layers) == 0 {
+		layers = make([]int64, max(in.Layers, 1))
+	}
+	var sumQ, sumD, sumQD float64
+	for _, q := range layers {
+		qf := float64(q)
+		if q <= 0 {
+			qf = float64(4 * h * w)
+		}
+		d := math.Min(qf, ReducedFeatures)
+		sumQ += qf
+		sumD += d
+		sumQD += qf * d
+	}
+	p := float64(in.Params)
+	fwd := 2 * p * math.Max(1, float64(h*w)/512)
+	var est Estimate
+	for _, nb := range in.Stimuli {
+		if nb <= 0 {
+			nb = DefaultStimuli
+		}
+		n := float64(nb)
+		flops := n*fwd + 2*n*sumQD + 2*n*n*sumD
+		est.Seconds += OverheadSeconds + flops/Throughput
+		bytes := 12*p + 4*Batch*sumQ + 4*n*sumD + 16*n*n
+		est.Bytes = max(est.Bytes, int64(bytes))
+	}
+	return est
+}

@@ -1,0 +1,348 @@
+// Package httpapi serves the submissions API with gin, under /api/v1:
+//
+//	POST   /submissions                multipart: the .onnx file ("model") and its metadata → 202
+//	GET    /submissions?mine           the caller's submissions, newest first
+//	GET    /submissions/{id}           where a submission stands
+//	PATCH  /models/{hash}              change a model's metadata (owner or maintainer)
+//	DELETE /models/{hash}              withdraw a model (owner or maintainer)
+//	POST   /models/{hash}/withdraw     the same
+//
+// Every route needs an API token ("Authorization: Bearer TOKEN"). Errors
+// are JSON ({"error": {"code", "message", "problems"}}) with the status from
+// one table; internal errors are logged and answered "internal error" only.
+// Register mounts the routes on any gin router, beside the leaderboard's.
+package httpapi
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/wire"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// OpenAPI returns the OpenAPI 3 document of the routes Register mounts
+// (paths relative to /api/v1), for the server's published API document.
+func OpenAPI() []byte { return append([]byte(nil), openapiJSON...) }
+
+// statusOf maps error codes to HTTP status: the one table.
+var statusOf = map[submissions.Code]int{
+	submissions.EUNAUTHORIZED: http.StatusUnauthorized,
+	submissions.EFORBIDDEN:    http.StatusForbidden,
+	submissions.EINVALID:      http.StatusBadRequest,
+	submissions.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	submissions.ELIMIT:        http.StatusTooManyRequests,
+	submissions.ENOTFOUND:     http.StatusNotFound,
+	submissions.ECONFLICT:     http.StatusConflict,
+	submissions.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	submissions.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status for err.
+func ErrorStatus(err error) int {
+	if st, ok := statusOf[submissions.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+type api struct {
+	svc *submissions.Service
+	log *slog.Logger
+	now func() time.Time
+}
+
+// Register mounts the submissions routes under /api/v1 on r. logger
+// receives internal errors (discarded when nil).
+func Register(r gin.IRouter, svc *submissions.Service, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &api{svc: svc, log: logger, now: time.Now}
+	g := r.Group("/api/v1", a.wrap(a.authenticate))
+	g.POST("/submissions", a.wrap(a.submit))
+	g.GET("/submissions", a.wrap(a.list))
+	g.GET("/submissions/:id", a.wrap(a.status))
+	g.PATCH("/models/:hash", a.wrap(a.changeModel))
+	g.DELETE("/models/:hash", a.wrap(a.withdraw))
+	g.POST("/models/:hash/withdraw", a.wrap(a.withdraw))
+}
+
+// NewHandler returns a handler serving only the submissions routes, for
+// servers that compose handlers with net/http's ServeMux (see Patterns)
+// rather than mount them on one gin engine with Register.
+func NewHandler(svc *submissions.Service, logger *slog.Logger) http.Handler {
+	r := gin.New()
+	r.Use(gin.Recovery())
+	Register(r, svc, logger)
+	return r
+}
+
+// Patterns returns the ServeMux patterns of the routes Register mounts:
+// registering NewHandler under each of them beside the leaderboard's
+// handler under "/" routes exactly these requests here (the leaderboard's
+// GET /api/v1/models/{hash} stays the leaderboard's).
+func Patterns() []string {
+	return []string{
+		"POST /api/v1/submissions",
+		"GET /api/v1/submissions",
+		"GET /api/v1/submissions/{id}",
+		"PATCH /api/v1/models/{hash}",
+		"DELETE /api/v1/models/{hash}",
+		"POST /api/v1/models/{hash}/withdraw",
+	}
+}
+
+// userKey holds the authenticated user in the gin context.
+const userKey = "cortexbench.user"
+
+// Authenticate is middleware for other APIs (the benchmarks one): it
+// answers 401 unless the request carries a valid token, and makes the
+// user available to User.
+func Authenticate(svc *submissions.Service, logger *slog.Logger) gin.HandlerFunc {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &api{svc: svc, log: logger, now: time.Now}
+	return a.wrap(a.authenticate)
+}
+
+// RequireMaintainer is middleware after Authenticate: 403 unless the user
+// is a maintainer (only maintainers add benchmarks).
+func RequireMaintainer(logger *slog.Logger) gin.HandlerFunc {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &api{log: logger, now: time.Now}
+	return a.wrap(func(c *gin.Context) error {
+		if u, ok := User(c); !ok || !submissions.CanAddBenchmarks(u) {
+			return submissions.Errorf(submissions.EFORBIDDEN, "only maintainers may do this")
+		}
+		return nil
+	})
+}
+
+// User returns the user Authenticate found.
+func User(c *gin.Context) (registry.User, bool) {
+	v, ok := c.Get(userKey)
+	if !ok {
+		return registry.User{}, false
+	}
+	u, ok := v.(registry.User)
+	return u, ok
+}
+
+func (a *api) authenticate(c *gin.Context) error {
+	token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	u, err := a.svc.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		return err
+	}
+	c.Set(userKey, u)
+	return nil
+}
+
+func (a *api) user(c *gin.Context) registry.User {
+	u, _ := User(c)
+	return u
+}
+
+func (a *api) wrap(h func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			a.serveError(c, err)
+		}
+	}
+}
+
+func (a *api) serveError(c *gin.Context, err error) {
+	code := submissions.ErrorCode(err)
+	if _, ok := statusOf[code]; !ok {
+		code = submissions.EINTERNAL
+	}
+	if code == submissions.EINTERNAL {
+		a.log.Error("submissions request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	body := wire.ErrorBody{Code: string(code), Message: submissions.ErrorMessage(err)}
+	for _, p := range submissions.ErrorProblems(err) {
+		body.Problems = append(body.Problems, wire.Problem{Field: p.Field, Kind: p.Kind, Message: p.Message})
+	}
+	switch code {
+	case submissions.EUNAUTHORIZED:
+		c.Header("WWW-Authenticate", `Bearer realm="cortexbench"`)
+	case submissions.ELIMIT:
+		now := a.now().UTC()
+		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+		c.Header("Retry-After", strconv.Itoa(int(midnight.Sub(now).Seconds())+1))
+	}
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: body})
+}
+
+// formSlack is what the metadata fields and multipart framing may add to
+// the file's size limit.
+const formSlack = 64 << 10
+
+func (a *api) submit(c *gin.Context) error {
+	ctx, u := c.Request.Context(), a.user(c)
+	if err := a.svc.CheckQuota(ctx, u); err != nil {
+		return err
+	}
+	cfg := a.svc.Config()
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return submissions.Errorf(submissions.EINVALID, "send multipart/form-data with the .onnx file in field %q and the metadata in fields %s",
+			wire.FieldFile, strings.Join([]string{wire.FieldName, wire.FieldVersion, wire.FieldFamily, wire.FieldTrainingData, wire.FieldPreprocessing}, ", "))
+	}
+	if c.Request.ContentLength > cfg.MaxFileBytes+formSlack {
+		return tooLarge(cfg.MaxFileBytes)
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxFileBytes+formSlack)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		return submissions.Errorf(submissions.EINVALID, "the body is not a valid multipart form: %v", err)
+	}
+	var (
+		meta submissions.Metadata
+		file []byte
+		seen bool
+	)
+	fields := map[string]*string{wire.FieldName: &meta.Name, wire.FieldVersion: &meta.Version, wire.FieldFamily: &meta.Family,
+		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return formError(err, cfg.MaxFileBytes)
+		}
+		name := part.FormName()
+		switch {
+		case name == wire.FieldFile:
+			file, err = io.ReadAll(io.LimitReader(part, cfg.MaxFileBytes+1))
+			if err != nil {
+				return formError(err, cfg.MaxFileBytes)
+			}
+			if int64(len(file)) > cfg.MaxFileBytes {
+				return tooLarge(cfg.MaxFileBytes)
+			}
+			seen = true
+		case fields[name] != nil:
+			// Over-long values are read one byte past the limit, so the
+			// service reports them with every other problem.
+			v, err := io.ReadAll(io.LimitReader(part, int64(cfg.MaxSpecBytes)+1))
+			if err != nil {
+				return formError(err, cfg.MaxFileBytes)
+			}
+			*fields[name] = string(v)
+		default:
+			return submissions.Errorf(submissions.EINVALID, "unknown form field %q", name)
+		}
+	}
+	if !seen {
+		return submissions.Errorf(submissions.EINVALID, "no model file: send the .onnx file in form field %q", wire.FieldFile)
+	}
+	sub, err := a.svc.Submit(ctx, u, meta, file)
+	if err != nil {
+		return err
+	}
+	st := wire.FromStatus(submissions.StatusOf(sub))
+	url := "/api/v1/submissions/" + sub.ID
+	c.Header("Location", url)
+	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st})
+	return nil
+}
+
+func tooLarge(limit int64) error {
+	return submissions.Errorf(submissions.ETOOLARGE, "the upload is over the limit of %d bytes: submit a smaller model", limit)
+}
+
+func formError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(limit)
+	}
+	return submissions.Errorf(submissions.EINVALID, "the multipart form could not be read: %v", err)
+}
+
+func (a *api) list(c *gin.Context) error {
+	q := c.Request.URL.Query()
+	if _, ok := q["mine"]; !ok || len(q) != 1 {
+		return submissions.Errorf(submissions.EINVALID, "list your own submissions with ?mine (the only query parameter)")
+	}
+	sts, err := a.svc.List(c.Request.Context(), a.user(c), 200)
+	if err != nil {
+		return err
+	}
+	out := wire.StatusList{Submissions: make([]wire.Status, len(sts))}
+	for i, s := range sts {
+		out.Submissions[i] = wire.FromStatus(s)
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+func (a *api) status(c *gin.Context) error {
+	st, err := a.svc.Get(c.Request.Context(), a.user(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.JSON(http.StatusOK, wire.FromStatus(st))
+	return nil
+}
+
+func decodeJSON(c *gin.Context, v any) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && err != io.EOF {
+		return submissions.Errorf(submissions.EINVALID, "the JSON body could not be read: %v", err)
+	}
+	return nil
+}
+
+func (a *api) changeModel(c *gin.Context) error {
+	var ch wire.ModelChange
+	if err := decodeJSON(c, &ch); err != nil {
+		return err
+	}
+	m, err := a.svc.UpdateModel(c.Request.Context(), a.user(c), c.Param("hash"),
+		submissions.ModelChange{Name: ch.Name, Version: ch.Version, Family: ch.Family, TrainingData: ch.TrainingData})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, wire.Model{Hash: m.Hash, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData, Owner: m.Owner})
+	return nil
+}
+
+func (a *api) withdraw(c *gin.Context) error {
+	var w wire.Withdrawal
+	if err := decodeJSON(c, &w); err != nil {
+		return err
+	}
+	hash := c.Param("hash")
+	if err := a.svc.Withdraw(c.Request.Context(), a.user(c), hash, w.Reason); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, wire.Withdrawn{Hash: hash, Withdrawn: true})
+	return nil
+}

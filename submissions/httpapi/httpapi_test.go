@@ -1,0 +1,430 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/storage/objstore"
+	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/httpapi"
+	"github.com/cortexbench/cortexbench/submissions/submissionstest"
+	"github.com/cortexbench/cortexbench/submissions/wire"
+)
+
+// fakeQueue records jobs; fail makes Enqueue fail.
+type fakeQueue struct {
+	mu   sync.Mutex
+	jobs []submissions.JobSpec
+	fail bool
+}
+
+func (q *fakeQueue) Enqueue(_ context.Context, jobs []submissions.JobSpec) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail {
+		return errors.New("pq: connection refused to 10.0.0.7:5432") // must never reach a client
+	}
+	q.jobs = append(q.jobs, jobs...)
+	return nil
+}
+
+type env struct {
+	srv    *httptest.Server
+	svc    *submissions.Service
+	reg    *registry.Registry
+	bucket *objstore.Memory
+	queue  *fakeQueue
+	tokens map[string]string // user → token
+}
+
+func newEnv(t *testing.T, cfg submissions.Config) *env {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	ctx := t.Context()
+	reg, err := registry.Open(ctx, registry.Config{SQLitePath: filepath.Join(t.TempDir(), "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	if err := reg.PutBenchmark(ctx, registry.Benchmark{ID: "b1", Version: "b1-v1"}); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{reg: reg, bucket: objstore.NewMemory(), queue: &fakeQueue{}, tokens: map[string]string{}}
+	svc, err := submissions.New(cfg, submissions.Deps{Registry: reg, Models: &models.Registry{Store: e.bucket}, Queue: e.queue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, role := range map[string]registry.Role{"ada": registry.RoleSubmitter, "bob": registry.RoleSubmitter, "max": registry.RoleMaintainer} {
+		if _, err := svc.CreateUser(ctx, name, role); err != nil {
+			t.Fatal(err)
+		}
+		if e.tokens[name], err = svc.CreateToken(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.svc = svc
+	r := gin.New()
+	httpapi.Register(r, svc, nil)
+	e.srv = httptest.NewServer(r)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// do sends a request as user ("" for none) and decodes the JSON answer
+// into out (when not nil); it returns the status and the error body.
+func (e *env) do(t *testing.T, user, method, path, ctype string, body io.Reader, out any) (int, wire.ErrorBody) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if user != "" {
+		tok, ok := e.tokens[user]
+		if !ok {
+			tok = user // a made-up token
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var eb wire.Error
+	if resp.StatusCode >= 300 {
+		if err := json.Unmarshal(data, &eb); err != nil {
+			t.Fatalf("%s %s: %d with a non-JSON body %q", method, path, resp.StatusCode, data)
+		}
+	} else if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, eb.Error
+}
+
+func form(t *testing.T, fields map[string]string, file []byte) (string, io.Reader) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if file != nil {
+		fw, _ := mw.CreateFormFile(wire.FieldFile, "model.onnx")
+		fw.Write(file)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func (e *env) submit(t *testing.T, user string, name string, file []byte) (int, wire.ErrorBody, wire.Accepted) {
+	t.Helper()
+	ct, body := form(t, map[string]string{wire.FieldName: name, wire.FieldPreprocessing: submissionstest.Spec}, file)
+	var acc wire.Accepted
+	st, eb := e.do(t, user, http.MethodPost, "/api/v1/submissions", ct, body, &acc)
+	return st, eb, acc
+}
+
+// stored reports whether anything is in the bucket or the database's
+// models and submissions.
+func (e *env) stored(t *testing.T) string {
+	t.Helper()
+	objs, err := objstore.ListAll(t.Context(), e.bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := e.reg.ListModels(t.Context(), registry.ModelFilter{})
+	subs, _ := e.reg.ListSubmissions(t.Context(), "", 0)
+	if len(objs)+len(ms)+len(subs) > 0 {
+		return strings.TrimSpace(strings.Repeat("objects ", min(len(objs), 1)) + strings.Repeat("models ", min(len(ms), 1)) + strings.Repeat("submissions", min(len(subs), 1)))
+	}
+	return ""
+}
+
+func TestAuth(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	for _, user := range []string{"", "cbt_not-a-real-token"} {
+		st, eb, _ := e.submit(t, user, "tiny", submissionstest.TinyCNN(1))
+		if st != http.StatusUnauthorized || eb.Code != "unauthorized" {
+			t.Errorf("token %q: %d %+v, want 401", user, st, eb)
+		}
+		if st, _ := e.do(t, user, http.MethodGet, "/api/v1/submissions?mine", "", nil, nil); st != http.StatusUnauthorized {
+			t.Errorf("list with token %q: %d, want 401", user, st)
+		}
+	}
+	if s := e.stored(t); s != "" {
+		t.Errorf("unauthorised submissions stored %s", s)
+	}
+}
+
+func TestSubmitStatusAndOwnership(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	st, eb, acc := e.submit(t, "ada", "tiny", submissionstest.TinyCNN(1))
+	if st != http.StatusAccepted || acc.ID == "" || acc.Status.State != "queued" || acc.Status.Benchmarks != 1 {
+		t.Fatalf("submit: %d %+v %+v", st, eb, acc)
+	}
+	if len(e.queue.jobs) != 1 || e.queue.jobs[0].ModelHash != acc.ModelHash || e.queue.jobs[0].BenchmarkVersion != "b1-v1" {
+		t.Fatalf("queued %+v", e.queue.jobs)
+	}
+	if acc.Status.Estimate.Seconds <= 0 || acc.Status.Estimate.Bytes <= 0 || acc.Status.Estimate.Formula == "" {
+		t.Errorf("estimate %+v", acc.Status.Estimate)
+	}
+	if ok, _ := e.bucket.Exists(t.Context(), "models/"+acc.ModelHash+".onnx"); !ok {
+		t.Error("model file not stored")
+	}
+	var status wire.Status
+	if st, eb := e.do(t, "ada", http.MethodGet, "/api/v1/submissions/"+acc.ID, "", nil, &status); st != 200 || status.ID != acc.ID {
+		t.Fatalf("status: %d %+v", st, eb)
+	}
+	if st, _ := e.do(t, "bob", http.MethodGet, "/api/v1/submissions/"+acc.ID, "", nil, nil); st != http.StatusForbidden {
+		t.Errorf("bob reading ada's submission: %d, want 403", st)
+	}
+	if st, _ := e.do(t, "ada", http.MethodGet, "/api/v1/submissions/sub_nope", "", nil, nil); st != http.StatusNotFound {
+		t.Errorf("missing submission: %d, want 404", st)
+	}
+	var mine wire.StatusList
+	if st, _ := e.do(t, "bob", http.MethodGet, "/api/v1/submissions?mine", "", nil, &mine); st != 200 || len(mine.Submissions) != 0 {
+		t.Errorf("bob's list: %d %+v", st, mine)
+	}
+	if st, _ := e.do(t, "ada", http.MethodGet, "/api/v1/submissions?mine", "", nil, &mine); st != 200 || len(mine.Submissions) != 1 {
+		t.Errorf("ada's list: %d %+v", st, mine)
+	}
+
+	// A second user may neither change nor withdraw ada's model.
+	model := "/api/v1/models/" + acc.ModelHash
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPatch, model, `{"name":"stolen"}`},
+		{http.MethodDelete, model, ""},
+		{http.MethodPost, model + "/withdraw", `{"reason":"mine now"}`},
+	} {
+		st, eb := e.do(t, "bob", req.method, req.path, "application/json", strings.NewReader(req.body), nil)
+		if st != http.StatusForbidden || eb.Code != "forbidden" {
+			t.Errorf("bob %s %s: %d %+v, want 403", req.method, req.path, st, eb)
+		}
+	}
+	if m, _ := e.reg.GetModel(t.Context(), acc.ModelHash); m.Name != "tiny" {
+		t.Errorf("name changed to %q by a forbidden request", m.Name)
+	}
+	if w, _ := e.reg.Withdrawn(t.Context(), acc.ModelHash); w {
+		t.Error("withdrawn by a forbidden request")
+	}
+	// The owner may change it; a maintainer may withdraw it.
+	var m wire.Model
+	if st, eb := e.do(t, "ada", http.MethodPatch, model, "application/json", strings.NewReader(`{"family":"cnn"}`), &m); st != 200 || m.Family != "cnn" || m.Name != "tiny" {
+		t.Errorf("owner change: %d %+v %+v", st, eb, m)
+	}
+	if st, eb := e.do(t, "max", http.MethodDelete, model, "", nil, nil); st != 200 {
+		t.Errorf("maintainer withdrawal: %d %+v", st, eb)
+	}
+	if w, _ := e.reg.Withdrawn(t.Context(), acc.ModelHash); !w {
+		t.Error("not withdrawn")
+	}
+	if st, _ := e.do(t, "ada", http.MethodDelete, "/api/v1/models/"+strings.Repeat("0", 64), "", nil, nil); st != http.StatusNotFound {
+		t.Errorf("withdrawing a missing model: %d, want 404", st)
+	}
+}
+
+func TestDailyLimit(t *testing.T) {
+	e := newEnv(t, submissions.Config{DailyLimit: 2})
+	for i := range 3 {
+		st, eb, _ := e.submit(t, "ada", "tiny", submissionstest.TinyCNN(uint64(i)))
+		want := http.StatusAccepted
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		if st != want {
+			t.Fatalf("submission %d: %d %+v, want %d", i+1, st, eb, want)
+		}
+		if i == 2 && !strings.Contains(eb.Message, "daily limit of 2") {
+			t.Errorf("429 message %q", eb.Message)
+		}
+	}
+	// The limit is per user.
+	if st, eb, _ := e.submit(t, "bob", "tiny", submissionstest.TinyCNN(9)); st != http.StatusAccepted {
+		t.Errorf("bob: %d %+v", st, eb)
+	}
+}
+
+// Every bad model of the corpus gets a 4xx naming the problem, and leaves
+// nothing in the bucket or the database.
+func TestBadModels(t *testing.T) {
+	e := newEnv(t, submissions.Config{MaxFileBytes: 64 << 10})
+	want := map[string]string{
+		"truncated": "not an ONNX model", "random bytes": "not an ONNX model", "text file": "not an ONNX model",
+		"custom domain": "com.example::FancyOp", "external data": "external data", "rank 2 input": "rank 2",
+		"absurd input": "1099511627776",
+	}
+	for name, data := range submissionstest.Bad() {
+		t.Run(name, func(t *testing.T) {
+			st, eb, _ := e.submit(t, "ada", "bad", data)
+			if st < 400 || st >= 500 {
+				t.Fatalf("%d, want 4xx", st)
+			}
+			var all strings.Builder
+			for _, p := range eb.Problems {
+				all.WriteString(p.Kind + ": " + p.Message + "\n")
+			}
+			if !strings.Contains(all.String(), want[name]) {
+				t.Errorf("problems %q do not mention %q", all.String(), want[name])
+			}
+			if s := e.stored(t); s != "" {
+				t.Errorf("refused model left %s", s)
+			}
+		})
+	}
+	// Too large: 413 before reading it all.
+	big := append(submissionstest.TinyCNN(1), make([]byte, 70<<10)...)
+	if st, eb, _ := e.submit(t, "ada", "big", big); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("too large: %d %+v", st, eb)
+	}
+	// Every problem is listed at once: metadata and file.
+	ct, body := form(t, map[string]string{wire.FieldName: strings.Repeat("n", 200), wire.FieldPreprocessing: submissionstest.Spec}, submissionstest.Bad()["custom domain"])
+	st, eb := e.do(t, "ada", http.MethodPost, "/api/v1/submissions", ct, body, nil)
+	fields := map[string]bool{}
+	for _, p := range eb.Problems {
+		fields[p.Field] = true
+	}
+	if st != http.StatusBadRequest || !fields["name"] || !fields["file"] {
+		t.Errorf("metadata + model problems: %d %+v", st, eb)
+	}
+	// A spec that does not fit the model is refused too.
+	ct, body = form(t, map[string]string{wire.FieldName: "tiny", wire.FieldPreprocessing: "imagenet_nchw"}, submissionstest.TinyCNN(1))
+	if st, eb := e.do(t, "ada", http.MethodPost, "/api/v1/submissions", ct, body, nil); st != http.StatusBadRequest || len(eb.Problems) == 0 || eb.Problems[0].Field != "preprocessing" {
+		t.Errorf("mismatched spec: %d %+v", st, eb)
+	}
+	if s := e.stored(t); s != "" {
+		t.Errorf("refused submissions left %s", s)
+	}
+	if n, _ := e.reg.CountSubmissions(t.Context(), "ada", registry.Day(timeNow())); n != 0 {
+		t.Errorf("refused submissions counted against the daily limit: %d", n)
+	}
+}
+
+// An internal failure is answered "internal error", without its details.
+func TestInternalErrorHidden(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	e.queue.fail = true
+	st, eb, _ := e.submit(t, "ada", "tiny", submissionstest.TinyCNN(1))
+	if st != http.StatusInternalServerError || eb.Message != "internal error" || eb.Code != "internal" {
+		t.Fatalf("%d %+v", st, eb)
+	}
+	// The submission is recorded as failed, with a message to act on.
+	subs, _ := e.reg.ListSubmissions(t.Context(), "ada", 0)
+	if len(subs) != 1 || submissions.StatusOf(subs[0]).State != submissions.StageFailed {
+		t.Fatalf("%+v", subs)
+	}
+}
+
+func timeNow() time.Time { return time.Now() }
+
+// The routes compose with another handler (the leaderboard's) on a
+// ServeMux: the submissions requests reach NewHandler, the rest the other.
+func TestPatternsCompose(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	mux := http.NewServeMux()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	h := httpapi.NewHandler(e.svc, nil)
+	for _, p := range httpapi.Patterns() {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	hash := strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/api/v1/models/" + hash, http.StatusTeapot},
+		{http.MethodGet, "/api/v1/leaderboard", http.StatusTeapot},
+		{http.MethodDelete, "/api/v1/models/" + hash, http.StatusUnauthorized},
+		{http.MethodPost, "/api/v1/models/" + hash + "/withdraw", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/models/" + hash, http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/submissions/sub_x", http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/submissions?mine", http.StatusUnauthorized},
+		{http.MethodPost, "/api/v1/submissions", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// Only maintainers pass RequireMaintainer (the guard of benchmark routes).
+func TestRequireMaintainer(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	r := gin.New()
+	r.POST("/api/v1/benchmarks", httpapi.Authenticate(e.svc, nil), httpapi.RequireMaintainer(nil), func(c *gin.Context) {
+		u, _ := httpapi.User(c)
+		c.JSON(http.StatusCreated, gin.H{"by": u.Name})
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	e.srv = srv
+	for user, want := range map[string]int{"": http.StatusUnauthorized, "ada": http.StatusForbidden, "max": http.StatusCreated} {
+		if st, eb := e.do(t, user, http.MethodPost, "/api/v1/benchmarks", "", nil, nil); st != want {
+			t.Errorf("%q: %d %+v, want %d", user, st, eb, want)
+		}
+	}
+}
+
+// openapi.json documents exactly the routes Register mounts, and Patterns
+// names them all.
+func TestOpenAPIAndPatterns(t *testing.T) {
+	var doc struct {
+		OpenAPI string                         `json:"openapi"`
+		Paths   map[string]map[string]struct{} `json:"paths"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPI(), &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q: %v", doc.OpenAPI, err)
+	}
+	e := newEnv(t, submissions.Config{})
+	r := gin.New()
+	httpapi.Register(r, e.svc, nil)
+	patterns := map[string]bool{}
+	for _, p := range httpapi.Patterns() {
+		patterns[p] = true
+	}
+	documented := 0
+	for _, op := range doc.Paths {
+		documented += len(op)
+	}
+	routes := r.Routes()
+	if len(routes) != documented || len(routes) != len(patterns) {
+		t.Errorf("%d routes, %d documented operations, %d patterns", len(routes), documented, len(patterns))
+	}
+	for _, rt := range routes {
+		rel := strings.TrimPrefix(rt.Path, "/api/v1")
+		for _, name := range []string{"id", "hash"} {
+			rel = strings.ReplaceAll(rel, ":"+name, "{"+name+"}")
+		}
+		if _, ok := doc.Paths[rel][strings.ToLower(rt.Method)]; !ok {
+			t.Errorf("route %s %s is not in openapi.json", rt.Method, rt.Path)
+		}
+		if !patterns[rt.Method+" /api/v1"+rel] {
+			t.Errorf("route %s %s is not in Patterns()", rt.Method, rt.Path)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package submissions
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+// Stage is where a submission (or one of its jobs) stands.
+type Stage string
+
+// The stages, in order; a submission ends done or failed.
+const (
+	StageQueued     Stage = "queued"
+	StageValidating Stage = "validating" // the worker loads the model in ONNX Runtime
+	StageExtracting Stage = "extracting" // activations of the benchmark's stimuli
+	StageScoring    Stage = "scoring"    // metrics, ceilings, layer selection
+	StageDone       Stage = "done"
+	StageFailed     Stage = "failed"
+)
+
+// FailureClass says why a job failed, so the submitter knows whether to
+// fix the model, shrink it, or wait for a maintainer.
+type FailureClass string
+
+// The failure classes.
+const (
+	ClassBadModel    FailureClass = "bad model"
+	ClassOutOfMemory FailureClass = "out of memory"
+	ClassTimeout     FailureClass = "timeout"
+	ClassInternal    FailureClass = "internal"
+)
+
+// Sentinels a Scorer wraps (with %w) so a failure gets its class. A
+// models.ErrInvalidModel or scoring.ErrBadModel counts as ErrBadModel; a
+// context deadline as a timeout; anything else is internal and retried.
+var (
+	ErrBadModel    = errors.New("bad model")
+	ErrOutOfMemory = errors.New("out of memory")
+)
+
+// JobSpec is one bounded job: one model scored on one benchmark version.
+type JobSpec struct {
+	SubmissionID     string
+	ModelHash        string
+	BenchmarkID      string
+	BenchmarkVersion string
+}
+
+// Scorer scores one model on one benchmark, calling progress as it enters
+// each stage (validating, extracting, scoring). The scoring runner
+// implements it; the queue's worker calls it and commits the returned
+// score together with the job's completion.
+type Scorer interface {
+	ScoreOne(ctx context.Context, job JobSpec, progress func(Stage)) (scoring.Score, error)
+}
+
+// ScorerFunc adapts a function to Scorer, e.g. the runner's
+//
+//	submissions.ScorerFunc(func(ctx context.Context, j submissions.JobSpec, progress func(submissions.Stage)) (scoring.Score, error) {
+//		progress(submissions.StageExtracting)
+//		return runner.Score(ctx, j.ModelHash, j.BenchmarkID)
+//	})
+type ScorerFunc func(ctx context.Context, job JobSpec, progress func(Stage)) (scoring.Score, error)
+
+// ScoreOne implements Scorer.
+func (f ScorerFunc) ScoreOne(ctx context.Context, job JobSpec, progress func(Stage)) (scoring.Score, error) {
+	return f(ctx, job, progress)
+}
+
+// Queue takes jobs for the workers.
+type Queue interface {
+	Enqueue(ctx context.Context, jobs []JobSpec) error
+}
+
+// Attempt describes the current try of a job as the queue sees it.
+type Attempt struct {
+	Number  int           // 1 for the first try
+	Max     int           // tries allowed in all
+	Timeout time.Duration // the job's time limit (for the message on timeout)
+}
+
+// Outcome is what the queue adapter must do after Executor.Run.
+type Outcome int
+
+// The outcomes.
+const (
+	Completed Outcome = iota // the score and the completion were committed together
+	Retry                    // a transient failure: try again later with backoff
+	Cancel                   // a permanent failure (recorded): never retry
+)
+
+// Executor runs jobs for a queue adapter: it calls the Scorer, records
+// progress and failures, and hands the score to the adapter's commit,
+// which must store it and complete the job in one transaction.
+type Executor struct {
+	Registry *registry.Registry
+	Scorer   Scorer
+	// MaxLost is how many attempts may vanish (their worker killed, most
+	// likely for memory) before the job fails as out of memory; default 2.
+	// Keep it below the queue's attempts, or the queue drops the job first.
+	MaxLost int
+}
+
+// Run executes one attempt of job. commit stores the score and completes
+// the job in one transaction. The returned error is the failure to report
+// to the queue (nil when Completed).
+func (x *Executor) Run(ctx context.Context, job JobSpec, at Attempt, commit func(context.Context, scoring.Score) error) (Outcome, error) {
+	progress := func(s Stage) {
+		// Progress is advisory: a failed update must not fail the job.
+		_ = x.Registry.SetJobProgress(context.WithoutCancel(ctx), job.SubmissionID, job.BenchmarkID, string(s), at.Number)
+	}
+	lost, err := x.Registry.StartAttempt(ctx, job.SubmissionID, job.BenchmarkID, at.Number)
+	if err != nil {
+		return Retry, err
+	}
+	if limit := cmp.Or(x.MaxLost, 2); lost >= limit {
+		// A worker killed outright (the kernel's OOM killer) records
+		// nothing: stop before the queue gives up on the job silently.
+		msg := fmt.Sprintf("the worker scoring this benchmark stopped without a word %d times, most likely killed for using too much memory: "+
+			"submit a smaller model (fewer parameters or a smaller input), or ask a maintainer to run it on a larger worker", lost)
+		if ferr := x.Registry.FailJob(context.WithoutCancel(ctx), job.SubmissionID, job.BenchmarkID, string(ClassOutOfMemory), msg); ferr != nil {
+			return Retry, ferr
+		}
+		return Cancel, fmt.Errorf("job %s/%s: %d attempts lost: %w", job.SubmissionID, job.BenchmarkID, lost, ErrOutOfMemory)
+	}
+	progress(StageValidating)
+	score, err := x.Scorer.ScoreOne(ctx, job, progress)
+	if err == nil {
+		// The benchmark may have a newer version than when the job was
+		// queued: its score is keyed by the version scored.
+		if score.ModelHash != job.ModelHash || score.BenchmarkID != job.BenchmarkID {
+			err = fmt.Errorf("scorer returned a score for %s on %s, job is %s on %s",
+				score.ModelHash, score.BenchmarkID, job.ModelHash, job.BenchmarkID)
+		} else if err = commit(ctx, score); err == nil {
+			return Completed, nil
+		}
+	}
+	class, msg, permanent := classify(err, at)
+	if !permanent && at.Number < at.Max {
+		note := fmt.Sprintf("attempt %d of %d failed (internal error); it will be retried", at.Number, at.Max)
+		_ = x.Registry.RequeueJob(context.WithoutCancel(ctx), job.SubmissionID, job.BenchmarkID, note)
+		return Retry, err
+	}
+	if ferr := x.Registry.FailJob(context.WithoutCancel(ctx), job.SubmissionID, job.BenchmarkID, string(class), msg); ferr != nil {
+		return Retry, errors.Join(err, ferr)
+	}
+	return Cancel, err
+}
+
+// classify maps a scoring error to its class, the message shown to the
+// submitter, and whether retrying is pointless.
+func classify(err error, at Attempt) (FailureClass, string, bool) {
+	switch {
+	case errors.Is(err, ErrBadModel) || errors.Is(err, models.ErrInvalidModel) || errors.Is(err, scoring.ErrBadModel):
+		// The scorer's message is written for the submitter (the
+		// validator's messages say what to fix).
+		return ClassBadModel, "the model could not be scored: " + err.Error(), true
+	case errors.Is(err, ErrOutOfMemory):
+		return ClassOutOfMemory, "scoring ran out of memory: submit a smaller model (fewer parameters or a smaller input size), " +
+			"or ask a maintainer to run it on a larger worker", true
+	case errors.Is(err, context.DeadlineExceeded):
+		return ClassTimeout, fmt.Sprintf("scoring one benchmark took longer than the limit of %v: submit a smaller or faster model, "+
+			"or ask a maintainer to raise the job timeout", at.Timeout), true
+	default:
+		return ClassInternal, fmt.Sprintf("an internal error stopped scoring after %d attempts; this is not a problem with your model: "+
+			"a maintainer can see the error in the worker's log, and resubmitting later may help", at.Number), false
+	}
+}

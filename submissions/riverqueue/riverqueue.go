@@ -1,0 +1,396 @@
+// Package riverqueue runs submission jobs on River
+// (github.com/riverqueue/river): on PostgreSQL through pgx for workers on
+// many machines, and on the registry's SQLite file for one machine. River
+// stays inside this package.
+//
+// A job is one model on one benchmark, bounded by Config.JobTimeout. Its
+// score and its completion commit in one transaction: the score row is
+// written with the registry's PutScoreTx into the transaction River's
+// JobCompleteTx completes the job in, so a job that dies before the commit
+// leaves neither (and is retried: a killed worker's job is rescued once it
+// has been running longer than Config.RescueAfter), and a job that
+// committed is never run again. Transient failures are retried with
+// exponential backoff; a bad model, running out of memory and a timeout
+// are recorded and cancelled (river.JobCancel), never retried. A worker
+// killed outright (by the kernel, for memory) records nothing: when a
+// job's attempts vanish twice, its third attempt records it as out of
+// memory and cancels it (submissions.Executor), before River would drop
+// it silently.
+package riverqueue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/submissions"
+)
+
+// Config tunes the queue and this process's workers.
+type Config struct {
+	// Workers is how many jobs this process runs at once. Default 1 (a job
+	// already uses every core for its linear algebra).
+	Workers int
+	// JobTimeout bounds one job. Default 1h.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may run before it is considered
+	// abandoned (its worker died) and retried; it must exceed JobTimeout.
+	// Default JobTimeout + 5 min. River's rescuer looks every 30 s.
+	RescueAfter time.Duration
+	// MaxAttempts is how often a job is tried in all. Default 5.
+	MaxAttempts int
+	// RetryBase is the first retry's delay; each further retry doubles it,
+	// up to RetryMax. Defaults 10 s and 30 min.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// PollInterval is how often idle workers look for jobs (PostgreSQL
+	// also wakes them by notification). Default 1 s.
+	PollInterval time.Duration
+	// Queue names the River queue. Default "scoring".
+	Queue string
+	// Schema is the PostgreSQL schema of River's tables; empty means the
+	// connection's search_path.
+	Schema string
+	// Logger receives River's logs; discarded when nil.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.JobTimeout == 0 {
+		c.JobTimeout = time.Hour
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = c.JobTimeout + 5*time.Minute
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = 10 * time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 30 * time.Minute
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Queue == "" {
+		c.Queue = "scoring"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports what is wrong with c (after WithDefaults).
+func (c Config) Validate() error {
+	switch {
+	case c.Workers < 1:
+		return fmt.Errorf("queue config: workers %d must be at least 1", c.Workers)
+	case c.JobTimeout <= 0:
+		return fmt.Errorf("queue config: job timeout %v must be positive: jobs are bounded", c.JobTimeout)
+	case c.RescueAfter <= c.JobTimeout:
+		return fmt.Errorf("queue config: rescue-after %v must exceed the job timeout %v, or running jobs would be run twice", c.RescueAfter, c.JobTimeout)
+	case c.MaxAttempts < 3:
+		// Two vanished attempts are detected when the third starts (see
+		// submissions.Executor.MaxLost); with fewer, River would drop the
+		// job without a recorded outcome.
+		return fmt.Errorf("queue config: max attempts %d must be at least 3", c.MaxAttempts)
+	case c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
+		return fmt.Errorf("queue config: retry base %v must be positive and at most retry max %v", c.RetryBase, c.RetryMax)
+	case c.PollInterval < 100*time.Millisecond:
+		return fmt.Errorf("queue config: poll interval %v must be at least 100ms", c.PollInterval)
+	}
+	return nil
+}
+
+// scoreArgs is a job's payload.
+type scoreArgs struct {
+	SubmissionID     string `json:"submission_id"`
+	ModelHash        string `json:"model_hash"`
+	BenchmarkID      string `json:"benchmark_id"`
+	BenchmarkVersion string `json:"benchmark_version"`
+}
+
+func (scoreArgs) Kind() string { return "cortexbench_score" }
+
+func (a scoreArgs) spec() submissions.JobSpec {
+	return submissions.JobSpec{SubmissionID: a.SubmissionID, ModelHash: a.ModelHash, BenchmarkID: a.BenchmarkID, BenchmarkVersion: a.BenchmarkVersion}
+}
+
+// backoff doubles the delay from RetryBase with each attempt.
+type backoff struct{ base, max time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base
+	for i := 1; i < job.Attempt && d < b.max; i++ {
+		d *= 2
+	}
+	return time.Now().Add(min(d, b.max))
+}
+
+// txFuncs is what the worker needs from one driver's transactions.
+type txFuncs[TTx any] struct {
+	begin    func(ctx context.Context) (TTx, error)
+	execer   func(TTx) registry.Execer
+	complete func(ctx context.Context, tx TTx, job *river.Job[scoreArgs]) error
+	commit   func(ctx context.Context, tx TTx) error
+	rollback func(ctx context.Context, tx TTx)
+}
+
+type worker[TTx any] struct {
+	river.WorkerDefaults[scoreArgs]
+	exec    *submissions.Executor
+	reg     *registry.Registry
+	tx      txFuncs[TTx]
+	timeout time.Duration
+}
+
+func (w *worker[TTx]) Timeout(*river.Job[scoreArgs]) time.Duration { return w.timeout }
+
+func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[scoreArgs]) error {
+	at := submissions.Attempt{Number: job.Attempt, Max: job.MaxAttempts, Timeout: w.timeout}
+	outcome, err := w.exec.Run(ctx, job.Args.spec(), at, func(ctx context.Context, s scoring.Score) error {
+		tx, err := w.tx.begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer w.tx.rollback(context.WithoutCancel(ctx), tx)
+		ex := w.tx.execer(tx)
+		if _, err := w.reg.PutScoreTx(ctx, ex, s); err != nil {
+			return err
+		}
+		if err := w.reg.FinishJobTx(ctx, ex, job.Args.SubmissionID, job.Args.BenchmarkID); err != nil {
+			return err
+		}
+		if err := w.tx.complete(ctx, tx, job); err != nil {
+			return fmt.Errorf("complete job %d: %w", job.ID, err)
+		}
+		return w.tx.commit(ctx, tx)
+	})
+	switch outcome {
+	case submissions.Completed:
+		return nil
+	case submissions.Cancel:
+		return river.JobCancel(err)
+	default:
+		return err
+	}
+}
+
+// Queue is the job queue: it takes jobs (Enqueue) and, when made with a
+// Scorer, works them (Start, Stop).
+type Queue struct {
+	cfg     Config
+	insert  func(ctx context.Context, params []river.InsertManyParams) error
+	start   func(ctx context.Context) error
+	stop    func(ctx context.Context) error
+	working bool
+}
+
+func riverConfig[TTx any](cfg Config, w *worker[TTx]) *river.Config {
+	rc := &river.Config{
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		MaxAttempts:          cfg.MaxAttempts,
+		RetryPolicy:          backoff{cfg.RetryBase, cfg.RetryMax},
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(100*time.Millisecond, cfg.PollInterval),
+		Schema:               cfg.Schema,
+		Logger:               cfg.Logger,
+	}
+	if w != nil {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, w)
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}}
+	}
+	return rc
+}
+
+func newQueue[TTx any](cfg Config, client *river.Client[TTx], working bool) *Queue {
+	return &Queue{
+		cfg: cfg, working: working,
+		insert: func(ctx context.Context, params []river.InsertManyParams) error {
+			_, err := client.InsertMany(ctx, params)
+			return err
+		},
+		start: client.Start,
+		stop:  client.Stop,
+	}
+}
+
+// NewPostgres returns the queue on PostgreSQL. With a nil scorer it only
+// inserts jobs (an API server); otherwise Start runs cfg.Workers workers
+// in this process. reg must be the registry on the same database.
+func NewPostgres(pool *pgxpool.Pool, reg *registry.Registry, scorer submissions.Scorer, cfg Config) (*Queue, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if reg.Dialect() != "postgres" {
+		return nil, errors.New("riverqueue: the PostgreSQL queue needs the registry on the same PostgreSQL database")
+	}
+	var w *worker[pgx.Tx]
+	if scorer != nil {
+		w = &worker[pgx.Tx]{exec: &submissions.Executor{Registry: reg, Scorer: scorer}, reg: reg, timeout: cfg.JobTimeout,
+			tx: txFuncs[pgx.Tx]{
+				begin:  func(ctx context.Context) (pgx.Tx, error) { return pool.Begin(ctx) },
+				execer: func(tx pgx.Tx) registry.Execer { return pgxExec{tx} },
+				complete: func(ctx context.Context, tx pgx.Tx, job *river.Job[scoreArgs]) error {
+					_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+					return err
+				},
+				commit:   func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
+				rollback: func(ctx context.Context, tx pgx.Tx) { _ = tx.Rollback(ctx) },
+			}}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), riverConfig(cfg, w))
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: new client: %w", err)
+	}
+	return newQueue(cfg, client, w != nil), nil
+}
+
+// NewSQLite returns the queue on the registry's SQLite database (the
+// embedded default, one machine): db is reg.SQLDB(), whose single
+// connection River shares with the registry.
+func NewSQLite(db *sql.DB, reg *registry.Registry, scorer submissions.Scorer, cfg Config) (*Queue, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var w *worker[*sql.Tx]
+	if scorer != nil {
+		w = &worker[*sql.Tx]{exec: &submissions.Executor{Registry: reg, Scorer: scorer}, reg: reg, timeout: cfg.JobTimeout,
+			tx: txFuncs[*sql.Tx]{
+				begin:  func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) },
+				execer: func(tx *sql.Tx) registry.Execer { return sqlExec{tx} },
+				complete: func(ctx context.Context, tx *sql.Tx, job *river.Job[scoreArgs]) error {
+					_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
+					return err
+				},
+				commit:   func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
+				rollback: func(_ context.Context, tx *sql.Tx) { _ = tx.Rollback() },
+			}}
+	}
+	client, err := river.NewClient(riversqlite.New(db), riverConfig(cfg, w))
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: new client: %w", err)
+	}
+	return newQueue(cfg, client, w != nil), nil
+}
+
+// Enqueue implements submissions.Queue. A job already queued for the same
+// submission and benchmark is not queued twice.
+func (q *Queue) Enqueue(ctx context.Context, jobs []submissions.JobSpec) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		params[i] = river.InsertManyParams{
+			Args:       scoreArgs{SubmissionID: j.SubmissionID, ModelHash: j.ModelHash, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion},
+			InsertOpts: &river.InsertOpts{Queue: q.cfg.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}},
+		}
+	}
+	if err := q.insert(ctx, params); err != nil {
+		return fmt.Errorf("riverqueue: enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// Start starts the workers (a queue made without a scorer only inserts:
+// Start is then a no-op). They run until Stop or ctx ends.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("riverqueue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching and waits for running jobs to finish or ctx to end.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.stop(ctx); err != nil {
+		return fmt.Errorf("riverqueue: stop: %w", err)
+	}
+	return nil
+}
+
+type pgxExec struct{ tx pgx.Tx }
+
+func (e pgxExec) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := e.tx.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+type sqlExec struct{ tx *sql.Tx }
+
+func (e sqlExec) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := e.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// migrationLock serialises River migrations of processes starting together.
+const migrationLock = 0x72697665 // "rive"
+
+// MigratePostgres creates or upgrades River's tables on PostgreSQL (in
+// schema, or the search_path when empty). Concurrent callers take turns.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("riverqueue: migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrateSQLite creates or upgrades River's tables in the SQLite database.
+func MigrateSQLite(ctx context.Context, db *sql.DB) error {
+	m, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,489 @@
+package submissions
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+// Config holds the limits of the submission service.
+type Config struct {
+	// MaxFileBytes bounds the ONNX file. Default 512 MiB.
+	MaxFileBytes int64
+	// DailyLimit bounds accepted submissions per user per UTC day.
+	// Default 10; negative means no limit.
+	DailyLimit int
+	// MaxNameBytes bounds the name, version, family and training data
+	// fields; MaxSpecBytes the preprocessing spec. Defaults 128 and 1024.
+	MaxNameBytes int
+	MaxSpecBytes int
+	// Validator bounds what a model may be (its MaxFileBytes is set to
+	// MaxFileBytes).
+	Validator onnxmodel.Config
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = 512 << 20
+	}
+	if c.DailyLimit == 0 {
+		c.DailyLimit = 10
+	}
+	if c.MaxNameBytes == 0 {
+		c.MaxNameBytes = 128
+	}
+	if c.MaxSpecBytes == 0 {
+		c.MaxSpecBytes = 1024
+	}
+	if c.Validator == (onnxmodel.Config{}) {
+		c.Validator = onnxmodel.DefaultConfig()
+	}
+	c.Validator.MaxFileBytes = c.MaxFileBytes
+	return c
+}
+
+// Validate reports what is wrong with c (after WithDefaults).
+func (c Config) Validate() error {
+	if c.MaxFileBytes <= 0 || c.MaxNameBytes <= 0 || c.MaxSpecBytes <= 0 {
+		return fmt.Errorf("submissions config: limits must be positive (max file bytes %d, max name bytes %d, max spec bytes %d)",
+			c.MaxFileBytes, c.MaxNameBytes, c.MaxSpecBytes)
+	}
+	return c.Validator.Validate()
+}
+
+// ModelStore keeps accepted model files (models.Registry over the object
+// store implements it).
+type ModelStore interface {
+	Add(ctx context.Context, m models.Metadata, file io.Reader) error
+}
+
+// Deps are the service's collaborators; Models and Queue are needed only
+// to submit (managing users and tokens needs the registry alone).
+type Deps struct {
+	Registry *registry.Registry
+	Models   ModelStore
+	Queue    Queue
+	// Runtime, when set, must load a model for it to be accepted (ONNX
+	// Runtime); nil checks the file's structure only.
+	Runtime onnxmodel.Runtime
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service accepts submissions and reports on them. It is safe for
+// concurrent use.
+type Service struct {
+	cfg  Config
+	deps Deps
+	// storeMu serialises ModelStore.Add: models.Registry rewrites its index
+	// without locking.
+	storeMu sync.Mutex
+}
+
+// New returns a service; cfg gets its defaults.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Registry == nil {
+		return nil, errors.New("submissions: the registry is required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Service{cfg: cfg, deps: deps}, nil
+}
+
+// Config returns the configuration in effect.
+func (s *Service) Config() Config { return s.cfg }
+
+// tokenPrefix marks cortexbench API tokens (so a leaked one is recognisable).
+const tokenPrefix = "cbt_"
+
+// HashToken returns the hex sha256 under which a token is stored.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateUser adds an account.
+func (s *Service) CreateUser(ctx context.Context, name string, role registry.Role) (registry.User, error) {
+	u := registry.User{Name: name, Role: role, CreatedAt: s.deps.Now().UTC()}
+	if !validName(name) {
+		return u, Errorf(EINVALID, "user name %q: use 1 to 64 letters, digits, '.', '-' or '_'", name)
+	}
+	if !role.Valid() {
+		return u, Errorf(EINVALID, "role %q: use %q or %q", role, registry.RoleSubmitter, registry.RoleMaintainer)
+	}
+	err := s.deps.Registry.CreateUser(ctx, u)
+	if errors.Is(err, registry.ErrExists) {
+		return u, Errorf(ECONFLICT, "user %q already exists", name)
+	}
+	return u, err
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateToken makes a new API token for user: 32 random bytes, returned
+// once; only its sha256 is stored.
+func (s *Service) CreateToken(ctx context.Context, user string) (string, error) {
+	if _, err := s.deps.Registry.GetUser(ctx, user); registry.IsNotFound(err) {
+		return "", Errorf(ENOTFOUND, "no user %q: add it first with 'cortexbench users add %s --role submitter'", user, user)
+	} else if err != nil {
+		return "", err
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("create token: %w", err)
+	}
+	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	if err := s.deps.Registry.AddToken(ctx, user, HashToken(token)); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Authenticate returns the owner of token; EUNAUTHORIZED when it is empty
+// or matches nobody.
+func (s *Service) Authenticate(ctx context.Context, token string) (registry.User, error) {
+	if token == "" {
+		return registry.User{}, Errorf(EUNAUTHORIZED, "no API token: send 'Authorization: Bearer TOKEN' (make one with 'cortexbench tokens create --user NAME')")
+	}
+	u, err := s.deps.Registry.UserByToken(ctx, HashToken(token))
+	if registry.IsNotFound(err) {
+		return registry.User{}, Errorf(EUNAUTHORIZED, "the API token is not valid: check it, or ask a maintainer for a new one")
+	}
+	return u, err
+}
+
+// CanAddBenchmarks reports whether u may add benchmarks (maintainers only).
+func CanAddBenchmarks(u registry.User) bool { return u.Role == registry.RoleMaintainer }
+
+// Metadata is what a submitter says about the model.
+type Metadata struct {
+	Name         string
+	Version      string
+	Family       string
+	TrainingData string
+	// Preprocessing is the spec in models.ParseSpec's text form: a builtin
+	// name ("imagenet_nchw") with optional overrides, or key=value pairs.
+	Preprocessing string
+}
+
+// CheckQuota returns an ELIMIT error when u has used up today's
+// submissions, so an API can refuse before reading an upload.
+func (s *Service) CheckQuota(ctx context.Context, u registry.User) error {
+	if s.cfg.DailyLimit <= 0 {
+		return nil
+	}
+	n, err := s.deps.Registry.CountSubmissions(ctx, u.Name, registry.Day(s.deps.Now()))
+	if err != nil {
+		return err
+	}
+	if n >= s.cfg.DailyLimit {
+		return s.limitError()
+	}
+	return nil
+}
+
+// Submit validates the model file and its metadata, and when both are
+// good records the submission, stores the file and queues one job per
+// benchmark. Nothing is stored when anything is wrong: the *Error lists
+// every problem.
+func (s *Service) Submit(ctx context.Context, u registry.User, meta Metadata, file []byte) (registry.Submission, error) {
+	if s.deps.Models == nil || s.deps.Queue == nil {
+		return registry.Submission{}, errors.New("submissions: submitting needs a model store and a queue")
+	}
+	now := s.deps.Now().UTC()
+	if err := s.CheckQuota(ctx, u); err != nil {
+		return registry.Submission{}, err
+	}
+	probs := s.checkMetadata(meta)
+	checked, err := onnxmodel.Validate(file, s.cfg.Validator, s.deps.Runtime)
+	var ve *models.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, p := range ve.Problems {
+			probs = append(probs, Problem{Field: "file", Kind: kindName(p.Kind), Message: p.Msg})
+		}
+		if errors.Is(err, models.ErrTooLarge) {
+			return registry.Submission{}, &Error{Code: ETOOLARGE, Message: "the model file is too large", Problems: probs}
+		}
+	case err != nil:
+		return registry.Submission{}, fmt.Errorf("validate model: %w", err)
+	}
+	var spec models.Spec
+	if checked != nil && len(meta.Preprocessing) <= s.cfg.MaxSpecBytes {
+		probs = append(probs, s.checkSpec(checked, meta.Preprocessing, &spec)...)
+	}
+	if len(probs) > 0 {
+		return registry.Submission{}, &Error{Code: EINVALID, Message: fmt.Sprintf("the submission was refused (%d problem(s)); nothing was stored", len(probs)), Problems: probs}
+	}
+
+	targets, err := s.deps.Registry.ListBenchmarks(ctx, registry.BenchmarkFilter{LatestOnly: true})
+	if err != nil {
+		return registry.Submission{}, err
+	}
+	if len(targets) == 0 {
+		return registry.Submission{}, Errorf(EUNAVAILABLE, "there is no benchmark to score against yet; nothing was stored: ask a maintainer to add one")
+	}
+	id, err := newID()
+	if err != nil {
+		return registry.Submission{}, err
+	}
+	est := s.estimate(checked, targets)
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return registry.Submission{}, fmt.Errorf("encode spec: %w", err)
+	}
+	sub := registry.Submission{ID: id, Owner: u.Name, ModelHash: checked.SHA256, ModelName: meta.Name,
+		EstSeconds: est.Seconds, EstBytes: est.Bytes, CreatedAt: now}
+	for _, b := range targets {
+		sub.Jobs = append(sub.Jobs, registry.SubmissionJob{BenchmarkID: b.ID, BenchmarkVersion: b.Version})
+	}
+	model := registry.Model{Hash: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
+	// The database first: a submission over the daily limit (two racing
+	// requests) is refused before the file is stored.
+	if err := s.deps.Registry.CreateSubmission(ctx, sub, model, max(s.cfg.DailyLimit, 0)); err != nil {
+		if errors.Is(err, registry.ErrLimit) {
+			return registry.Submission{}, s.limitError()
+		}
+		return registry.Submission{}, err
+	}
+	md := models.Metadata{ID: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: int64(len(file)), Opset: checked.Opset,
+		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
+	s.storeMu.Lock()
+	err = s.deps.Models.Add(ctx, md, bytes.NewReader(file))
+	s.storeMu.Unlock()
+	if err == nil {
+		jobs := make([]JobSpec, len(sub.Jobs))
+		for i, j := range sub.Jobs {
+			jobs[i] = JobSpec{SubmissionID: id, ModelHash: checked.SHA256, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
+		}
+		err = s.deps.Queue.Enqueue(ctx, jobs)
+	}
+	if err != nil {
+		// Recorded but not queued: say so in the status rather than
+		// leave it queued forever.
+		for _, j := range sub.Jobs {
+			_ = s.deps.Registry.FailJob(context.WithoutCancel(ctx), id, j.BenchmarkID, string(ClassInternal),
+				"the submission could not be queued (internal error): submit it again later")
+		}
+		return registry.Submission{}, fmt.Errorf("submission %s: %w", id, err)
+	}
+	return s.deps.Registry.GetSubmission(ctx, id)
+}
+
+func (s *Service) limitError() error {
+	return Errorf(ELIMIT, "the daily limit of %d submissions is reached: try again after midnight UTC", s.cfg.DailyLimit)
+}
+
+func (s *Service) checkMetadata(m Metadata) []Problem {
+	var probs []Problem
+	field := func(name, v string, required bool, limit int) {
+		switch {
+		case required && strings.TrimSpace(v) == "":
+			probs = append(probs, Problem{Field: name, Kind: "missing", Message: fmt.Sprintf("%s is required", name)})
+		case len(v) > limit:
+			probs = append(probs, Problem{Field: name, Kind: "too long", Message: fmt.Sprintf("%s is %d bytes, over the limit of %d: shorten it", name, len(v), limit)})
+		case !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			probs = append(probs, Problem{Field: name, Kind: "bad characters", Message: fmt.Sprintf("%s must be UTF-8 text without control characters", name)})
+		}
+	}
+	field("name", m.Name, true, s.cfg.MaxNameBytes)
+	field("version", m.Version, false, s.cfg.MaxNameBytes)
+	field("family", m.Family, false, s.cfg.MaxNameBytes)
+	field("training_data", m.TrainingData, false, s.cfg.MaxNameBytes)
+	field("preprocessing", m.Preprocessing, false, s.cfg.MaxSpecBytes)
+	return probs
+}
+
+// checkSpec parses the spec and checks it against the model's input; an
+// empty spec is a problem whose message proposes one.
+func (s *Service) checkSpec(c *onnxmodel.Checked, text string, out *models.Spec) []Problem {
+	if strings.TrimSpace(text) == "" {
+		return []Problem{{Field: "preprocessing", Kind: "missing", Message: fmt.Sprintf(
+			"the preprocessing spec is required: say how images become the input, e.g. %q (see 'cortexbench models' for builtin names)",
+			onnxmodel.SpecFor(c).String())}}
+	}
+	spec, err := models.ParseSpec(text)
+	if err != nil {
+		return []Problem{{Field: "preprocessing", Kind: kindName(models.ErrSpec), Message: err.Error()}}
+	}
+	var probs []Problem
+	var ve *models.ValidationError
+	if err := onnxmodel.CheckSpec(c, spec); errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			probs = append(probs, Problem{Field: "preprocessing", Kind: kindName(p.Kind), Message: p.Msg})
+		}
+	} else if err != nil {
+		probs = append(probs, Problem{Field: "preprocessing", Kind: kindName(models.ErrSpec), Message: err.Error()})
+	}
+	*out = spec
+	return probs
+}
+
+func kindName(kind error) string {
+	if kind == nil {
+		return "invalid"
+	}
+	return kind.Error()
+}
+
+func (s *Service) estimate(c *onnxmodel.Checked, targets []registry.Benchmark) Estimate {
+	in := EstimateInput{Params: c.Parameters}
+	if len(c.Input.Shape) == 4 {
+		in.Height, in.Width = c.Input.Shape[2], c.Input.Shape[3]
+		if c.Layout == models.NHWC {
+			in.Height, in.Width = c.Input.Shape[1], c.Input.Shape[2]
+		}
+	}
+	if layers, err := onnxmodel.Layers(c.Model); err == nil {
+		for _, l := range layers {
+			if l.PerStimulus || len(l.Shape) == 0 {
+				in.LayerFeatures = append(in.LayerFeatures, l.Features())
+			}
+		}
+		in.Layers = len(layers)
+	}
+	for _, b := range targets {
+		in.Stimuli = append(in.Stimuli, stimuliOf(b))
+	}
+	return EstimateCost(in)
+}
+
+// stimuliOf reads the stimulus count a benchmark's metadata declares
+// ("stimuli"); 0 (DefaultStimuli assumed) when it does not.
+func stimuliOf(b registry.Benchmark) int {
+	var m struct {
+		Stimuli int `json:"stimuli"`
+	}
+	if len(b.Metadata) > 0 && json.Unmarshal(b.Metadata, &m) == nil {
+		return m.Stimuli
+	}
+	return 0
+}
+
+func newID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new submission id: %w", err)
+	}
+	return "sub_" + hex.EncodeToString(b[:]), nil
+}
+
+// Get returns a submission's status; only its owner and maintainers may
+// see it.
+func (s *Service) Get(ctx context.Context, u registry.User, id string) (Status, error) {
+	sub, err := s.deps.Registry.GetSubmission(ctx, id)
+	if registry.IsNotFound(err) {
+		return Status{}, Errorf(ENOTFOUND, "no submission %q", id)
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	if sub.Owner != u.Name && u.Role != registry.RoleMaintainer {
+		return Status{}, Errorf(EFORBIDDEN, "submission %s belongs to another user", id)
+	}
+	return StatusOf(sub), nil
+}
+
+// List returns the user's submissions, newest first.
+func (s *Service) List(ctx context.Context, u registry.User, limit int) ([]Status, error) {
+	subs, err := s.deps.Registry.ListSubmissions(ctx, u.Name, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, len(subs))
+	for i, sub := range subs {
+		out[i] = StatusOf(sub)
+	}
+	return out, nil
+}
+
+// ownedModel returns the model when u may change it: its owner or a
+// maintainer.
+func (s *Service) ownedModel(ctx context.Context, u registry.User, hash string) (registry.Model, error) {
+	m, err := s.deps.Registry.GetModel(ctx, hash)
+	if registry.IsNotFound(err) || errors.Is(err, registry.ErrInvalidArgument) {
+		return m, Errorf(ENOTFOUND, "no model %q", hash)
+	}
+	if err != nil {
+		return m, err
+	}
+	if m.Owner != u.Name && u.Role != registry.RoleMaintainer {
+		return m, Errorf(EFORBIDDEN, "model %s belongs to %s: only its owner or a maintainer may change or withdraw it", hash, m.Owner)
+	}
+	return m, nil
+}
+
+// Withdraw withdraws a model from the leaderboard (owner or maintainer).
+func (s *Service) Withdraw(ctx context.Context, u registry.User, hash, reason string) error {
+	if _, err := s.ownedModel(ctx, u, hash); err != nil {
+		return err
+	}
+	if len(reason) > s.cfg.MaxSpecBytes {
+		return Errorf(EINVALID, "the reason is %d bytes, over the limit of %d", len(reason), s.cfg.MaxSpecBytes)
+	}
+	return s.deps.Registry.WithdrawModel(ctx, hash, u.Name, reason)
+}
+
+// ModelChange holds the metadata to change; nil fields stay as they are.
+type ModelChange struct {
+	Name, Version, Family, TrainingData *string
+}
+
+// UpdateModel changes a model's descriptive metadata (owner or
+// maintainer); the file, and so the hash and the scores, never change.
+func (s *Service) UpdateModel(ctx context.Context, u registry.User, hash string, c ModelChange) (registry.Model, error) {
+	m, err := s.ownedModel(ctx, u, hash)
+	if err != nil {
+		return m, err
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&m.Name, c.Name)
+	set(&m.Version, c.Version)
+	set(&m.Family, c.Family)
+	set(&m.TrainingData, c.TrainingData)
+	probs := s.checkMetadata(Metadata{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData})
+	if len(probs) > 0 {
+		return m, &Error{Code: EINVALID, Message: "the change was refused", Problems: probs}
+	}
+	if err := s.deps.Registry.PutModel(ctx, m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
