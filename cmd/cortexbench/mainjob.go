@@ -81,7 +81,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := recordModel(ctx, p.db, m); err != nil {
+		if err := recordModel(ctx, p, m); err != nil {
 			return err
 		}
 		scores, err := run.Run(ctx, m, ids)

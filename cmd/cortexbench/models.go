@@ -29,8 +29,10 @@ subcommands:
 --preprocess is a builtin (mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float,
 mobilenet_v1_uint8, imagenet_nchw) and/or key=value pairs, e.g.
   size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,layout=NCHW,pixel=float
-The registry is a folder (--registry, default .cortexbench/registry): models/<sha256>.onnx,
-models/<sha256>.json and models/index.json.
+Models are registered in the object store (--store, the embedded S3 store by
+default, where submissions and the main job put theirs too; or a folder given
+with --registry) as models/<sha256>.onnx, models/<sha256>.json and
+models/index.json; add also records the model in the registry database (--db).
 `
 
 // modelsCmd dispatches "cortexbench models ...".
@@ -240,7 +242,7 @@ func shorten(s string, n int) string {
 // specFor picks the preprocessing: the --preprocess text, else the spec of
 // the same file in the registry, else the model's geometry with ImageNet
 // mean/std for float inputs.
-func (m *modelsCLI) specFor(ctx context.Context, text, registry string, c *onnxmodel.Checked) (models.Spec, error) {
+func (m *modelsCLI) specFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
 	if text != "" {
 		s, err := models.ParseSpec(text)
 		if err != nil {
@@ -248,9 +250,11 @@ func (m *modelsCLI) specFor(ctx context.Context, text, registry string, c *onnxm
 		}
 		return s, nil
 	}
-	reg := &models.Registry{Store: models.DirStore{Dir: registry}}
-	if md, err := reg.Get(ctx, c.SHA256); err == nil {
-		return md.Spec, nil
+	if store != nil {
+		reg := &models.Registry{Store: store}
+		if md, err := reg.Get(ctx, c.SHA256); err == nil {
+			return md.Spec, nil
+		}
 	}
 	s := onnxmodel.SpecFor(c)
 	if s.Pixel == models.PixelFloat {
@@ -284,13 +288,27 @@ type predictItem struct {
 	Score float32 `json:"score"`
 }
 
-func defaultRegistry() string { return filepath.Join(".cortexbench", "registry") }
+// modelStore opens where models are registered: the folder given with
+// --registry, else the platform's bucket (the embedded S3 store by
+// default), where submissions and the main job register theirs too. The
+// platform, when opened, must be closed by the caller.
+func (m *modelsCLI) modelStore(ctx context.Context, dir string, pf *platformFlags) (models.BlobStore, *platform, error) {
+	if dir != "" {
+		return models.DirStore{Dir: dir}, nil, nil
+	}
+	p, err := pf.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.bucket, p, nil
+}
 
 func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 	fs, asJSON, lib := m.flags("predict", "predict FILE --labels L [--preprocess P] IMAGE... [--json]")
 	labelsPath := fs.String("labels", "", "class names, one a line, in output order (required)")
 	pre := fs.String("preprocess", "", "preprocessing spec (see 'cortexbench models -h')")
-	registry := fs.String("registry", defaultRegistry(), "registry folder (its spec is used when the model was added)")
+	registry := fs.String("registry", "", "registry `folder` instead of the object store (its spec is used when the model was added)")
+	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -307,7 +325,18 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := m.specFor(ctx, *pre, *registry, c)
+	var store models.BlobStore
+	if *pre == "" {
+		st, p, err := m.modelStore(ctx, *registry, pf)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			defer p.close(ctx)
+		}
+		store = st
+	}
+	spec, err := m.specFor(ctx, *pre, store, c)
 	if err != nil {
 		return err
 	}
@@ -361,7 +390,8 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	family := fs.String("family", "", "architecture family, e.g. MobileNet")
 	training := fs.String("training-data", "", "training data, e.g. ImageNet-1k")
 	pre := fs.String("preprocess", "", "preprocessing spec (default: the model's geometry with ImageNet mean/std)")
-	registry := fs.String("registry", defaultRegistry(), "registry folder")
+	registry := fs.String("registry", "", "registry `folder` instead of the object store")
+	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -374,7 +404,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := m.specFor(ctx, *pre, "", c)
+	spec, err := m.specFor(ctx, *pre, nil, c)
 	if err != nil {
 		return err
 	}
@@ -384,9 +414,21 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	md := models.Metadata{ID: c.SHA256, Name: *name, Version: *version, Family: *family, TrainingData: *training,
 		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs,
 		Spec: spec, Layers: len(layers)}
-	reg := &models.Registry{Store: models.DirStore{Dir: *registry}}
+	store, p, err := m.modelStore(ctx, *registry, pf)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		defer p.close(ctx)
+	}
+	reg := &models.Registry{Store: store}
 	if err := reg.Add(ctx, md, bytes.NewReader(c.Data)); err != nil {
 		return err
+	}
+	if p != nil {
+		if err := p.db.PutModel(ctx, registryModel(md, "")); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return m.printJSON(md)
@@ -397,7 +439,8 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 
 func (m *modelsCLI) list(ctx context.Context, args []string) error {
 	fs, asJSON, _ := m.flags("list", "list [--json]")
-	registry := fs.String("registry", defaultRegistry(), "registry folder")
+	registry := fs.String("registry", "", "registry `folder` instead of the object store")
+	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -406,7 +449,14 @@ func (m *modelsCLI) list(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	reg := &models.Registry{Store: models.DirStore{Dir: *registry}}
+	store, p, err := m.modelStore(ctx, *registry, pf)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		defer p.close(ctx)
+	}
+	reg := &models.Registry{Store: store}
 	all, err := reg.List(ctx)
 	if err != nil {
 		return err

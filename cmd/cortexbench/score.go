@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,14 +93,23 @@ func newONNXModel(rt *ort.Runtime, c *onnxmodel.Checked, info modelInfo, poolTo 
 	return &onnxModel{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
 }
 
-// recordModel stores the model's metadata in the registry database.
-func recordModel(ctx context.Context, db *registry.Registry, m *onnxModel) error {
-	spec, err := json.Marshal(m.info.Spec.String())
-	if err != nil {
+// recordModel registers the model in the object store (file and
+// metadata, as 'models add' does) and in the registry database.
+func recordModel(ctx context.Context, p *platform, m *onnxModel) error {
+	c := m.checked
+	md := models.Metadata{ID: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
+		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
+	if err := (&models.Registry{Store: p.bucket}).Add(ctx, md, bytes.NewReader(c.Data)); err != nil {
 		return err
 	}
-	return db.PutModel(ctx, registry.Model{Hash: m.Hash(), Name: m.info.Name, Version: m.info.Version, Family: m.info.Family,
-		TrainingData: m.info.TrainingData, Params: m.checked.Parameters, Preprocessing: spec, Owner: "cortexbench"})
+	return p.db.PutModel(ctx, registryModel(md, "cortexbench"))
+}
+
+// registryModel is the database record of a model.
+func registryModel(md models.Metadata, owner string) registry.Model {
+	spec, _ := json.Marshal(md.Spec.String())
+	return registry.Model{Hash: md.ID, Name: md.Name, Version: md.Version, Family: md.Family,
+		TrainingData: md.TrainingData, Params: md.Parameters, Preprocessing: spec, Owner: owner}
 }
 
 // defaultModels are the models the main job scores: both MobileNets in
@@ -148,6 +158,7 @@ func progressPrinter(w io.Writer) func(scoring.Event) {
 	var mu sync.Mutex
 	var last time.Time
 	var lastKey string
+	start := time.Now()
 	return func(e scoring.Event) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -156,7 +167,8 @@ func progressPrinter(w io.Writer) func(scoring.Event) {
 			return
 		}
 		last, lastKey = time.Now(), key
-		line := fmt.Sprintf("%s · %s · %s", e.Model, e.Benchmark, e.Stage)
+		el := time.Since(start).Round(time.Second)
+		line := fmt.Sprintf("[%02d:%02d] %s · %s · %s", int(el.Minutes()), int(el.Seconds())%60, e.Model, e.Benchmark, e.Stage)
 		if e.Total > 0 {
 			line += fmt.Sprintf(" %d/%d", e.Done, e.Total)
 		}
@@ -290,7 +302,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return err
 			}
-			if info.Spec, err = (&modelsCLI{env: env}).specFor(ctx, "", defaultRegistry(), c); err != nil {
+			if info.Spec, err = (&modelsCLI{env: env}).specFor(ctx, "", p.bucket, c); err != nil {
 				return err
 			}
 		}
@@ -298,7 +310,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := recordModel(ctx, p.db, m); err != nil {
+		if err := recordModel(ctx, p, m); err != nil {
 			return err
 		}
 		scores, err := run.Run(ctx, m, ids)
