@@ -282,4 +282,27 @@ func TestSubmitMobileNetThroughAPI(t *testing.T) {
 	if model.Scores[0].Benchmark.ID != "algonauts2019-92.IT" || len(model.Scores[0].Layers) < 100 {
 		t.Fatalf("model page: %+v", model.Scores)
 	}
+	// The submitter's page, and the list it reads with their token.
+	r, err := http.Get(base + "/submissions")
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("submissions page: %v %v", err, r)
+	}
+	r.Body.Close()
+	req, _ := http.NewRequest("GET", base+"/api/v1/submissions?mine", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	r, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Submissions []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"submissions"`
+	}
+	json.NewDecoder(r.Body).Decode(&list)
+	r.Body.Close()
+	if len(list.Submissions) != 1 || list.Submissions[0].ID != acc.ID || list.Submissions[0].State != "done" {
+		t.Fatalf("my submissions: %+v", list)
+	}
 }

@@ -317,5 +317,43 @@ async function benchmarkPage() {
   }
 }
 
-const pages = { leaderboard: leaderboardPage, model: modelPage, benchmark: benchmarkPage };
+// ---- a submitter's submissions (the submissions API, with their token) ----
+
+async function submissionsPage() {
+  const input = document.getElementById("token");
+  input.value = localStorage.getItem("cortexbench.token") || "";
+  const tbody = document.querySelector("#subs tbody");
+  let timer = null;
+  async function load() {
+    const token = input.value.trim();
+    if (!token) return;
+    localStorage.setItem("cortexbench.token", token);
+    let list;
+    try {
+      const r = await fetch(`${API}/submissions?mine`, { headers: { Authorization: `Bearer ${token}` } });
+      const body = await r.json();
+      if (!r.ok) throw new Error((body.error && body.error.message) || r.statusText);
+      list = body.submissions || [];
+      document.getElementById("error").hidden = true;
+    } catch (e) {
+      showError(e);
+      return;
+    }
+    tbody.replaceChildren();
+    for (const s of list) {
+      const est = s.estimate ? `${fmt(s.estimate.seconds, 0)} s, ${fmt((s.estimate.bytes || 0) / 1048576, 0)} MiB` : "";
+      tbody.append(el("tr", {}, el("td", { class: "left", text: new Date(s.created_at).toLocaleString() }),
+        el("td", { class: "left" }, el("a", { href: `/models/${s.model_hash}`, text: s.model_name })),
+        el("td", { class: "left", text: s.state + (s.failure_class ? ` (${s.failure_class})` : "") }),
+        el("td", { text: `${s.done}/${s.benchmarks}` }), el("td", { class: "left", text: s.current || "" }),
+        el("td", { class: "left", text: est }), el("td", { class: "left", text: s.message || "" })));
+    }
+    clearTimeout(timer);
+    if (list.some((s) => s.state !== "done" && s.state !== "failed")) timer = setTimeout(load, 3000);
+  }
+  document.getElementById("tokenform").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  await load();
+}
+
+const pages = { leaderboard: leaderboardPage, model: modelPage, benchmark: benchmarkPage, submissions: submissionsPage };
 pages[document.body.dataset.page]().finally(() => document.body.setAttribute("data-ready", "1"));
