@@ -98,7 +98,7 @@ async function leaderboardPage() {
     if (first) {
       first = false;
       const rules = document.getElementById("rules");
-      for (const k of ["aggregation", "missing", "ties", "private"]) rules.append(el("li", { text: lb.rules[k] }));
+      for (const k of ["aggregation", "missing", "unceiled", "ties", "private"]) rules.append(el("li", { text: lb.rules[k] }));
       for (const name of FILTERS) {
         const sel = form.elements[name];
         for (const v of lb.facets[name]) sel.append(el("option", { value: v, text: v }));
