@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,9 @@ const (
 	// KindSessions: several recording sessions, each with its own stimuli
 	// and its own targets × stimuli matrix (e.g. Cowley et al. V4).
 	KindSessions Kind = "sessions"
+	// KindTimeRDM: time-resolved RDMs over one stimulus set (MEG/EEG),
+	// subjects × times × n × n, with the times in a second array.
+	KindTimeRDM Kind = "time-rdm"
 )
 
 // MetricKind names how a model is compared with the data.
@@ -58,7 +62,41 @@ const (
 	// MetricRidge predicts each target from layer features with ridge
 	// regression (encoding model).
 	MetricRidge MetricKind = "ridge"
+	// MetricReweightedRSA models each subject's RDM as a non-negative
+	// combination of several layers' RDMs, cross-validated over stimuli
+	// and subjects (scoring/reweight).
+	MetricReweightedRSA MetricKind = "reweighted_rsa"
+	// MetricVariancePartitioning splits the cross-validated R² of the
+	// mean brain RDM between RDM sets of early and late layers
+	// (scoring/varpart).
+	MetricVariancePartitioning MetricKind = "variance_partitioning"
+	// MetricFeatureWeightedRSA fits non-negative weights of a layer's
+	// principal components to the brain RDM, cross-validated
+	// (scoring/fwrsa).
+	MetricFeatureWeightedRSA MetricKind = "feature_weighted_rsa"
+	// MetricDecoding predicts a layer's principal components from the
+	// brain responses with cross-validated ridge (scoring/decode).
+	MetricDecoding MetricKind = "decoding"
+	// MetricTimeResolvedRSA compares layer RDMs with time-resolved brain
+	// RDMs at every time point (scoring/timersa).
+	MetricTimeResolvedRSA MetricKind = "time_resolved_rsa"
+	// MetricRemix compares with each subject's RDM the RDM of a linear
+	// classifier's decision values, the classifier trained on a layer's
+	// features of a separate labelled image set (scoring/remix).
+	MetricRemix MetricKind = "remix"
 )
+
+// Advanced reports whether the metric is one of the methods beyond plain
+// RSA and ridge. They fit and choose everything inside the benchmark
+// (stimulus folds, seeded splits), so a private benchmark is scored the
+// same way as a public one rather than on its partner's layer.
+func (k MetricKind) Advanced() bool {
+	switch k {
+	case MetricReweightedRSA, MetricVariancePartitioning, MetricFeatureWeightedRSA, MetricDecoding, MetricTimeResolvedRSA, MetricRemix:
+		return true
+	}
+	return false
+}
 
 // CeilingMethod names how the noise ceiling is computed.
 type CeilingMethod string
@@ -108,6 +146,14 @@ type Metadata struct {
 // over targets of Pearson r between held-out predictions and data (mean
 // over Folds outer folds), and a multi-session benchmark's score is the
 // mean over sessions.
+//
+// The advanced kinds (see MANIFEST.md for what each answers) reuse these
+// fields: Distance and Comparison for every RDM metric; Folds is the
+// number of stimulus folds of reweighted, feature-weighted and
+// variance-partitioning RSA and the outer folds of decoding; Alphas are
+// decoding's penalties (remix: the classifier's one penalty); Seed deals
+// the folds. Layers, Sets and Components
+// are theirs alone.
 type Metric struct {
 	Kind MetricKind
 	// RSA
@@ -117,6 +163,17 @@ type Metric struct {
 	Folds  int       // outer cross-validation folds
 	Alphas []float64 // ridge penalties tried per target by inner CV
 	Seed   uint64    // fold assignment
+	// Layers is how many of the runner's candidate layers, evenly spaced
+	// in depth, an advanced metric uses (each scored alone, or combined);
+	// 0 means all candidates.
+	Layers int
+	// Sets names the layer sets of variance partitioning, in order:
+	// "early", "late" or "early", "middle", "late" (the Layers chosen,
+	// cut by depth into equal consecutive parts).
+	Sets []string
+	// Components is the number of principal components of a layer that
+	// feature-weighted RSA weights or decoding predicts.
+	Components int
 }
 
 // String describes the metric in one line.
@@ -130,8 +187,31 @@ func (m Metric) String() string {
 			lo, hi = m.Alphas[0], m.Alphas[len(m.Alphas)-1]
 		}
 		return fmt.Sprintf("ridge (%d folds, %d alphas %g..%g, seed %d)", m.Folds, len(m.Alphas), lo, hi, m.Seed)
+	case MetricReweightedRSA:
+		return fmt.Sprintf("reweighted rsa (%s RDMs of %s, %s, %d stimulus folds × leave-one-subject-out, seed %d)", m.Distance, m.layerText(), m.Comparison, m.Folds, m.Seed)
+	case MetricVariancePartitioning:
+		return fmt.Sprintf("variance partitioning (%s RDMs of %s in sets %s, %d stimulus folds, seed %d)", m.Distance, m.layerText(), strings.Join(m.Sets, "/"), m.Folds, m.Seed)
+	case MetricFeatureWeightedRSA:
+		return fmt.Sprintf("feature-weighted rsa (%d principal components of %s, %s, %d stimulus folds, seed %d)", m.Components, m.layerText(), m.Comparison, m.Folds, m.Seed)
+	case MetricDecoding:
+		return fmt.Sprintf("decoding (%d principal components of %s, %d folds, %d alphas, seed %d)", m.Components, m.layerText(), m.Folds, len(m.Alphas), m.Seed)
+	case MetricTimeResolvedRSA:
+		return fmt.Sprintf("time-resolved rsa (%s RDM, %s)", m.Distance, m.Comparison)
+	case MetricRemix:
+		alpha := 0.0
+		if len(m.Alphas) > 0 {
+			alpha = m.Alphas[0]
+		}
+		return fmt.Sprintf("remix (ridge classifier, alpha %g, on %s; %s RDM of decision values, %s)", alpha, m.layerText(), m.Distance, m.Comparison)
 	}
 	return string(m.Kind)
+}
+
+func (m Metric) layerText() string {
+	if m.Layers == 0 {
+		return "all candidate layers"
+	}
+	return fmt.Sprintf("%d evenly spaced layers", m.Layers)
 }
 
 // CeilingPolicy says how the ceiling is computed.
@@ -175,9 +255,14 @@ type Ceiling struct {
 // content hash plus what was learnt from them at import.
 type Dataset struct {
 	Kind Kind
-	// KindRDM
+	// KindRDM and KindTimeRDM
 	RDMs    *Array
 	Stimuli *StimulusSet
+	// KindTimeRDM: the time points in seconds, (times,).
+	Times *Array
+	// Training is the labelled image set a remix classifier is trained
+	// on (metric remix only); its images are not benchmark stimuli.
+	Training *StimulusSet
 	// KindResponses (one session with an empty ID) and KindSessions.
 	Sessions []Session
 }
@@ -228,6 +313,13 @@ type Stimulus struct {
 // For RDM sets targets is 0; for sessions stimuli is the total over them.
 func (d Dataset) Counts() (subjects, sessions, targets, stimuli int) {
 	switch d.Kind {
+	case KindTimeRDM:
+		if d.Stimuli != nil {
+			stimuli = len(d.Stimuli.Stimuli)
+		}
+		if d.RDMs != nil && len(d.RDMs.Shape) == 4 {
+			subjects = d.RDMs.Shape[0]
+		}
 	case KindRDM:
 		if d.Stimuli != nil {
 			stimuli = len(d.Stimuli.Stimuli)
@@ -279,7 +371,11 @@ func (d Dataset) files() []File {
 	if d.RDMs != nil {
 		add(&d.RDMs.File)
 	}
+	if d.Times != nil {
+		add(&d.Times.File)
+	}
 	addSet(d.Stimuli)
+	addSet(d.Training)
 	for i := range d.Sessions {
 		s := &d.Sessions[i]
 		add(&s.Responses.File)
@@ -295,7 +391,11 @@ func (d Dataset) files() []File {
 // it reports: on the public partner for a benchmark that has one, else on
 // seeded splits of the stimuli.
 func (b *Benchmark) SelectionPolicy() string {
-	if b.Partner != "" {
+	switch b.Metric.Kind {
+	case MetricReweightedRSA, MetricVariancePartitioning, MetricFeatureWeightedRSA, MetricDecoding:
+		return fmt.Sprintf("cross-validated over %d stimulus folds (seed %d); nothing chosen on the data scored", b.Metric.Folds, b.Metric.Seed)
+	}
+	if b.Partner != "" && !b.Metric.Kind.Advanced() {
 		return "committed on " + b.Partner
 	}
 	s := fmt.Sprintf("%d seeded splits (seed %d), %.0f%% of stimuli for selection", b.Splits.Count, b.Splits.Seed, 100*b.Splits.SelectionFraction)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
+	"github.com/cortexbench/cortexbench/scoring/timersa"
 )
 
 // Tolerances for RDM checks, relative to the largest magnitude (at least
@@ -21,6 +22,8 @@ const (
 type imported struct {
 	dataset  Dataset
 	subjects [][]float64        // RDM kind: upper triangles per subject
+	timeRDMs [][][]float64      // time-RDM kind: [subject][time] upper triangles
+	times    []float64          // time-RDM kind: the time points
 	repeats  map[string]repeats // session ID → repeats, for split-half
 }
 
@@ -34,6 +37,26 @@ type repeats struct {
 func (s *source) readDataset(m *Manifest) (*imported, error) {
 	out := &imported{repeats: map[string]repeats{}}
 	switch {
+	case m.RDMs != nil && m.RDMs.Times != "":
+		out.dataset.Kind = KindTimeRDM
+		set, err := s.readStimuli(m.Stimuli)
+		if err != nil {
+			return nil, err
+		}
+		out.dataset.Stimuli = &set
+		arr, data, err := s.readArray(ArraySpec{File: m.RDMs.File, Key: m.RDMs.Key})
+		if err != nil {
+			return nil, err
+		}
+		tarr, times, err := s.readArray(ArraySpec{File: m.RDMs.Times})
+		if err != nil {
+			return nil, err
+		}
+		if out.timeRDMs, err = timeRDMSubjects(arr, data, tarr, times, len(set.Stimuli)); err != nil {
+			return nil, err
+		}
+		out.times = times
+		out.dataset.RDMs, out.dataset.Times = &arr, &tarr
 	case m.RDMs != nil:
 		out.dataset.Kind = KindRDM
 		set, err := s.readStimuli(m.Stimuli)
@@ -64,6 +87,16 @@ func (s *source) readDataset(m *Manifest) (*imported, error) {
 				return nil, err
 			}
 		}
+	}
+	if rx := m.Metric.Remix; rx != nil {
+		set, err := s.readStimuli(&rx.Training)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTraining(set, out.dataset.Stimuli, stimuliPlace(&rx.Training)); err != nil {
+			return nil, err
+		}
+		out.dataset.Training = &set
 	}
 	return out, nil
 }
@@ -116,6 +149,37 @@ func (s *source) readSession(spec SessionSpec, out *imported) error {
 		out.repeats[spec.ID] = repeats{shape: rarr.Shape, data: rdata}
 	}
 	out.dataset.Sessions = append(out.dataset.Sessions, sess)
+	return nil
+}
+
+// checkTraining refuses a remix training set with fewer than two classes
+// or sharing an image (by content) with the benchmark's stimuli: the
+// classifier must not have seen the images it is scored on. Zip members
+// have no hash of their own and are compared by name only.
+func checkTraining(train StimulusSet, bench *StimulusSet, place string) error {
+	classes := map[string]bool{}
+	for _, st := range train.Stimuli {
+		classes[st.Label] = true
+	}
+	if len(classes) < 2 {
+		return invalid(place, "remix training images carry %d distinct label(s); the classifier needs at least 2", len(classes))
+	}
+	if bench == nil {
+		return nil
+	}
+	seen := map[string]string{}
+	for _, st := range bench.Stimuli {
+		if st.File != nil {
+			seen[st.File.SHA256] = st.Name
+		}
+	}
+	for _, st := range train.Stimuli {
+		if st.File != nil {
+			if name, ok := seen[st.File.SHA256]; ok {
+				return invalid(place, "training image %s is the benchmark stimulus %s: remixing must train on other images", st.Name, name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -184,6 +248,49 @@ func rdmSubjects(arr Array, data []float64, nStim int) ([][]float64, error) {
 	return out, nil
 }
 
+// timeRDMSubjects checks a time-resolved RDM set (subjects × times × n × n)
+// and its time points and returns [subject][time] upper triangles.
+func timeRDMSubjects(arr Array, data []float64, tarr Array, times []float64, nStim int) ([][][]float64, error) {
+	f, sh := arr.File.Path, arr.Shape
+	if len(sh) != 4 || sh[2] != sh[3] {
+		return nil, invalid(f, "shape %v: a time-resolved RDM set must be (subjects, times, n, n)", sh)
+	}
+	subjects, nt, n := sh[0], sh[1], sh[2]
+	if n != nStim {
+		return nil, invalid(f, "RDMs are %d×%d but there are %d images (image count must equal data columns)", n, n, nStim)
+	}
+	if n < 3 || subjects < 1 || nt < 1 {
+		return nil, invalid(f, "shape %v: need at least 3 stimuli, 1 subject and 1 time point", sh)
+	}
+	if len(tarr.Shape) != 1 || tarr.Shape[0] != nt {
+		return nil, invalid(tarr.File.Path, "times have shape %v, want (%d,): one time per slice of axis 1 of %s", tarr.Shape, nt, f)
+	}
+	for t, v := range times {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, invalid(tarr.File.Path, "time %d is not finite", t)
+		}
+		if t > 0 && !(v > times[t-1]) {
+			return nil, invalid(tarr.File.Path, "times must increase: time %d is not after time %d", t, t-1)
+		}
+	}
+	out := make([][][]float64, subjects)
+	for i := range out {
+		out[i] = make([][]float64, nt)
+		for t := range out[i] {
+			full := data[(i*nt+t)*n*n:][:n*n]
+			if err := checkRDM(n, full); err != "" {
+				return nil, invalid(f, "subject %d, time %d: %s", i, t, err)
+			}
+			v := make([]float64, 0, n*(n-1)/2)
+			for r := 0; r < n; r++ {
+				v = append(v, full[r*n+r+1:(r+1)*n]...)
+			}
+			out[i][t] = v
+		}
+	}
+	return out, nil
+}
+
 // checkRDM returns what is wrong with an n×n RDM, naming the entry but
 // not its value.
 func checkRDM(n int, full []float64) string {
@@ -224,6 +331,9 @@ func computeCeiling(p CeilingPolicy, met Metric, in *imported) (Ceiling, error) 
 		c.Reason = p.Reason
 		return c, nil
 	case CeilingRSANili:
+		if in.dataset.Kind == KindTimeRDM {
+			return timeCeiling(c, file, met, in)
+		}
 		if len(in.subjects) < 2 {
 			return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.subjects))
 		}
@@ -269,4 +379,28 @@ func median(x []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// timeCeiling stores the Nili ceiling curve's peak (upper bound) and the
+// lower bound at that time; the runner uses the curve at the time it
+// reports.
+func timeCeiling(c Ceiling, file string, met Metric, in *imported) (Ceiling, error) {
+	if len(in.timeRDMs) < 2 {
+		return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.timeRDMs))
+	}
+	d := timersa.Data{N: len(in.dataset.Stimuli.Stimuli), Times: in.times, RDMs: in.timeRDMs}
+	curve, err := timersa.NoiseCeiling(d, rsa.Method(met.Comparison))
+	if err != nil {
+		return c, invalid(file, "cannot compute the rsa-nili ceiling curve: %v", err)
+	}
+	best := 0
+	for t, v := range curve.Upper {
+		if v > curve.Upper[best] {
+			best = t
+		}
+	}
+	c.Valid = true
+	c.Upper, c.Lower = curve.Upper[best], curve.Lower[best]
+	c.UpperR2, c.LowerR2 = c.Upper*c.Upper, c.Lower*c.Lower
+	return c, nil
 }

@@ -21,6 +21,8 @@ import (
 //     Stimuli is that session's stimuli.
 //   - KindSessions: Sessions, each with its own stimuli and responses;
 //     Stimuli is nil.
+//   - KindTimeRDM: Stimuli, TimeRDMs[subject][time] (upper triangles as
+//     RDMs) and Times (seconds).
 //
 // Loaded holds private data: hand it to the scoring code only.
 type Loaded struct {
@@ -29,6 +31,10 @@ type Loaded struct {
 	Stimuli   *Stimuli
 	RDMs      [][]float64
 	Sessions  []LoadedSession
+	TimeRDMs  [][][]float64
+	Times     []float64
+	// Training is a remix benchmark's labelled training images.
+	Training *Stimuli
 }
 
 // LoadedSession is one session's data.
@@ -176,6 +182,9 @@ func (r *Registry) Open(ctx context.Context, ref string) (*Loaded, error) {
 	}
 	l := &Loaded{Benchmark: b, Ceiling: b.CeilingValue}
 	d := b.Dataset
+	if d.Training != nil {
+		l.Training = &Stimuli{store: r.store, set: *d.Training}
+	}
 	switch d.Kind {
 	case KindRDM:
 		l.Stimuli = &Stimuli{store: r.store, set: *d.Stimuli}
@@ -184,6 +193,18 @@ func (r *Registry) Open(ctx context.Context, ref string) (*Loaded, error) {
 			return nil, fmt.Errorf("open %s: %w", b.ID, err)
 		}
 		if l.RDMs, err = rdmSubjects(*d.RDMs, data, l.Stimuli.Len()); err != nil {
+			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+	case KindTimeRDM:
+		l.Stimuli = &Stimuli{store: r.store, set: *d.Stimuli}
+		data, err := loadArray(ctx, r.store, *d.RDMs)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+		if l.Times, err = loadArray(ctx, r.store, *d.Times); err != nil {
+			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+		if l.TimeRDMs, err = timeRDMSubjects(*d.RDMs, data, *d.Times, l.Times, l.Stimuli.Len()); err != nil {
 			return nil, fmt.Errorf("open %s: %w", b.ID, err)
 		}
 	case KindResponses, KindSessions:

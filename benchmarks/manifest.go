@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -85,6 +86,10 @@ type ArraySpec struct {
 	// Sessions: "mean" for an RDM set subjects × sessions × n × n, whose
 	// sessions are averaged per subject.
 	Sessions string `yaml:"sessions,omitempty"`
+	// Times makes rdms time-resolved: a .npy of the time points (seconds
+	// from stimulus onset, increasing) of an RDM set subjects × times ×
+	// n × n. Only for rdms, and only with metric time_resolved_rsa.
+	Times string `yaml:"times,omitempty"`
 }
 
 // ResponsesSpec is a targets × stimuli matrix with optional repeats
@@ -103,10 +108,104 @@ type SessionSpec struct {
 	Stimuli   StimuliSpec `yaml:"stimuli"`
 }
 
-// MetricSpec: exactly one of RSA and Ridge.
+// MetricSpec: exactly one metric. MANIFEST.md says what each answers.
 type MetricSpec struct {
-	RSA   *RSASpec   `yaml:"rsa,omitempty"`
-	Ridge *RidgeSpec `yaml:"ridge,omitempty"`
+	RSA                  *RSASpec                  `yaml:"rsa,omitempty"`
+	Ridge                *RidgeSpec                `yaml:"ridge,omitempty"`
+	ReweightedRSA        *ReweightedRSASpec        `yaml:"reweighted_rsa,omitempty"`
+	VariancePartitioning *VariancePartitioningSpec `yaml:"variance_partitioning,omitempty"`
+	FeatureWeightedRSA   *FeatureWeightedRSASpec   `yaml:"feature_weighted_rsa,omitempty"`
+	Decoding             *DecodingSpec             `yaml:"decoding,omitempty"`
+	TimeResolvedRSA      *RSASpec                  `yaml:"time_resolved_rsa,omitempty"`
+	Remix                *RemixSpec                `yaml:"remix,omitempty"`
+}
+
+// RemixSpec: training names labelled images that are not benchmark
+// stimuli (as StimuliSpec; labels required, at least two classes);
+// alpha is the ridge classifier's penalty (default 1); distance is the
+// RDM of the decision values (default euclidean: with two classes the
+// decision is one number per image, for which correlation distance is
+// undefined); comparison as RSASpec; layers as ReweightedRSASpec
+// (default 8, or all).
+type RemixSpec struct {
+	Training   StimuliSpec `yaml:"training"`
+	Alpha      float64     `yaml:"alpha,omitempty"`
+	Distance   string      `yaml:"distance,omitempty"`
+	Comparison string      `yaml:"comparison,omitempty"`
+	Layers     string      `yaml:"layers,omitempty"`
+}
+
+// ReweightedRSASpec: distance and comparison as RSASpec; stimulus_folds
+// (default 5) dealt with seed; layers: how many candidate layers, evenly
+// spaced in depth, are combined ("all" or an integer ≥ 2; default 8).
+type ReweightedRSASpec struct {
+	Distance      string `yaml:"distance,omitempty"`
+	Comparison    string `yaml:"comparison,omitempty"`
+	StimulusFolds int    `yaml:"stimulus_folds,omitempty"`
+	Seed          uint64 `yaml:"seed,omitempty"`
+	Layers        string `yaml:"layers,omitempty"`
+}
+
+// VariancePartitioningSpec: distance as RSASpec; sets [early, late]
+// (default) or [early, middle, late]; layers (an integer, at least 2 per
+// set and at most 32; default 8) cut into the sets by depth; folds (stimulus
+// folds, default 5) dealt with seed.
+type VariancePartitioningSpec struct {
+	Distance string   `yaml:"distance,omitempty"`
+	Sets     []string `yaml:"sets,flow,omitempty"`
+	Layers   string   `yaml:"layers,omitempty"`
+	Folds    int      `yaml:"folds,omitempty"`
+	Seed     uint64   `yaml:"seed,omitempty"`
+}
+
+// FeatureWeightedRSASpec: comparison as RSASpec; components (principal
+// components weighted per layer, default 10); layers ("all" or an integer,
+// default 8); stimulus_folds (default 5) dealt with seed.
+type FeatureWeightedRSASpec struct {
+	Comparison    string `yaml:"comparison,omitempty"`
+	Components    int    `yaml:"components,omitempty"`
+	Layers        string `yaml:"layers,omitempty"`
+	StimulusFolds int    `yaml:"stimulus_folds,omitempty"`
+	Seed          uint64 `yaml:"seed,omitempty"`
+}
+
+// DecodingSpec: components (principal components of each layer predicted
+// from the brain, default 20); layers ("all" or an integer, default 8);
+// folds (default 5), alphas (required, as RidgeSpec) and seed.
+type DecodingSpec struct {
+	Components int       `yaml:"components,omitempty"`
+	Layers     string    `yaml:"layers,omitempty"`
+	Folds      int       `yaml:"folds,omitempty"`
+	Alphas     []float64 `yaml:"alphas,flow"`
+	Seed       uint64    `yaml:"seed,omitempty"`
+}
+
+// Defaults of the advanced metrics.
+const (
+	defaultAdvancedLayers = 8
+	defaultStimulusFolds  = 5
+	defaultFWComponents   = 10
+	defaultDecodeComps    = 20
+	// maxVarPartLayers bounds the layers of variance partitioning: with
+	// all 240 MobileNetV2 layers (130 after dropping affine copies) the
+	// least-squares design is rank-deficient.
+	maxVarPartLayers = 32
+)
+
+// parseLayers reads a layers setting: "" gives the default, "all" gives
+// 0 (every candidate), else an integer ≥ least.
+func parseLayers(s string, least int) (int, error) {
+	switch s {
+	case "":
+		return defaultAdvancedLayers, nil
+	case "all":
+		return 0, nil
+	}
+	var k int
+	if _, err := fmt.Sscan(s, &k); err != nil || fmt.Sprint(k) != s || k < least || k > 1000 {
+		return 0, fmt.Errorf("want \"all\" or an integer from %d to 1000", least)
+	}
+	return k, nil
 }
 
 // RSASpec: distance correlation|euclidean|cosine (default correlation),
@@ -271,6 +370,17 @@ func (m *Manifest) check() error {
 		if a.Sessions != "" && (!sessionsOK || a.Sessions != "mean") {
 			bad("%s.sessions: only \"mean\" is supported, and only for rdms", what)
 		}
+		if a.Times != "" {
+			switch {
+			case !sessionsOK:
+				bad("%s.times: only rdms can be time-resolved", what)
+			case a.Sessions != "":
+				bad("%s: give sessions or times, not both (a time-resolved set is subjects × times × n × n)", what)
+			case strings.ToLower(filepath.Ext(a.Times)) != ".npy":
+				bad("%s.times must be a .npy file of the time points", what)
+			}
+			checkPath(what+".times", a.Times, false)
+		}
 	}
 	if m.RDMs != nil {
 		checkArray("rdms", m.RDMs, true)
@@ -309,9 +419,28 @@ func (m *Manifest) check() error {
 	}
 
 	rsa, ridge := m.Metric.RSA, m.Metric.Ridge
+	timeResolved := m.RDMs != nil && m.RDMs.Times != ""
 	switch {
-	case (rsa == nil) == (ridge == nil):
-		bad("metric: give exactly one of rsa and ridge")
+	case m.Metric.count() != 1:
+		bad("metric: give exactly one of rsa, ridge, reweighted_rsa, variance_partitioning, feature_weighted_rsa, decoding and time_resolved_rsa")
+	case m.Metric.TimeResolvedRSA == nil && timeResolved:
+		bad("rdms.times (time-resolved RDMs) needs metric time_resolved_rsa")
+	case m.Metric.TimeResolvedRSA != nil || m.Metric.ReweightedRSA != nil || m.Metric.VariancePartitioning != nil ||
+		m.Metric.FeatureWeightedRSA != nil || m.Metric.Decoding != nil:
+		m.checkAdvanced(bad)
+	case m.Metric.Remix != nil:
+		rx := m.Metric.Remix
+		if m.RDMs == nil || m.RDMs.Times != "" {
+			bad("metric.remix needs rdms (without times)")
+		}
+		checkStimuli("metric.remix.training", &rx.Training)
+		if rx.Training.Labels == nil {
+			bad("metric.remix.training.labels is required: the classifier learns the categories from them")
+		}
+		if rx.Alpha < 0 || math.IsInf(rx.Alpha, 0) || math.IsNaN(rx.Alpha) {
+			bad("metric.remix.alpha %g: want a positive penalty (default 1)", rx.Alpha)
+		}
+		m.checkAdvanced(bad)
 	case rsa != nil:
 		if m.RDMs == nil {
 			bad("metric.rsa needs rdms")
@@ -349,6 +478,9 @@ func (m *Manifest) check() error {
 	case CeilingRSANili:
 		if m.RDMs == nil {
 			bad("ceiling rsa-nili needs rdms")
+		}
+		if m.Metric.VariancePartitioning != nil {
+			bad("variance_partitioning reports R², for which the rsa-nili ceiling (a correlation) does not apply: use ceiling method none with a reason")
 		}
 	case CeilingSplitHalf:
 		switch {
@@ -448,6 +580,8 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 		if met.Folds == 0 {
 			met.Folds = 5
 		}
+	} else {
+		met = m.advancedSettings()
 	}
 	c := CeilingPolicy{Method: CeilingMethod(m.Ceiling.Method), Reason: m.Ceiling.Reason}
 	if c.Method == CeilingSplitHalf {
@@ -467,4 +601,176 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 		sp.StratifyByLabel, sp.Seed = s.StratifyByLabel, s.Seed
 	}
 	return met, c, sp
+}
+
+// count is the number of metrics given.
+func (s MetricSpec) count() int {
+	n := 0
+	for _, given := range []bool{s.RSA != nil, s.Ridge != nil, s.ReweightedRSA != nil, s.VariancePartitioning != nil,
+		s.FeatureWeightedRSA != nil, s.Decoding != nil, s.TimeResolvedRSA != nil, s.Remix != nil} {
+		if given {
+			n++
+		}
+	}
+	return n
+}
+
+// checkAdvanced checks the settings of the metrics beyond rsa and ridge.
+func (m *Manifest) checkAdvanced(bad func(string, ...any)) {
+	checkDistance := func(what, d string) {
+		switch d {
+		case "", "correlation", "euclidean", "cosine":
+		default:
+			bad("metric.%s.distance %q: want correlation, euclidean or cosine", what, d)
+		}
+	}
+	checkComparison := func(what, c string) {
+		switch c {
+		case "", "spearman", "pearson", "kendall-tau-a":
+		default:
+			bad("metric.%s.comparison %q: want spearman, pearson or kendall-tau-a", what, c)
+		}
+	}
+	checkLayers := func(what, l string, least int) {
+		if _, err := parseLayers(l, least); err != nil {
+			bad("metric.%s.layers %q: %v", what, l, err)
+		}
+	}
+	checkFolds := func(what, key string, k int) {
+		if k < 0 || k == 1 || k > 100 {
+			bad("metric.%s.%s %d: want 2 to 100 (default %d)", what, key, k, defaultStimulusFolds)
+		}
+	}
+	needRDMs := func(what string) {
+		switch {
+		case m.RDMs == nil:
+			bad("metric.%s needs rdms", what)
+		case m.RDMs.Times != "":
+			bad("metric.%s needs rdms without times (time-resolved RDMs go with time_resolved_rsa)", what)
+		}
+	}
+	checkComponents := func(what string, c int) {
+		if c < 0 || c > 1000 {
+			bad("metric.%s.components %d: want 1 to 1000", what, c)
+		}
+	}
+	ms := m.Metric
+	switch {
+	case ms.ReweightedRSA != nil:
+		r := ms.ReweightedRSA
+		needRDMs("reweighted_rsa")
+		checkDistance("reweighted_rsa", r.Distance)
+		checkComparison("reweighted_rsa", r.Comparison)
+		checkFolds("reweighted_rsa", "stimulus_folds", r.StimulusFolds)
+		checkLayers("reweighted_rsa", r.Layers, 2)
+	case ms.VariancePartitioning != nil:
+		v := ms.VariancePartitioning
+		needRDMs("variance_partitioning")
+		checkDistance("variance_partitioning", v.Distance)
+		checkFolds("variance_partitioning", "folds", v.Folds)
+		sets := v.Sets
+		if len(sets) == 0 {
+			sets = []string{"early", "late"}
+		}
+		if !slices.Equal(sets, []string{"early", "late"}) && !slices.Equal(sets, []string{"early", "middle", "late"}) {
+			bad("metric.variance_partitioning.sets %v: want [early, late] or [early, middle, late]", v.Sets)
+		}
+		checkLayers("variance_partitioning", v.Layers, 2*len(sets))
+		if k, err := parseLayers(v.Layers, 2*len(sets)); err == nil && (k == 0 || k > maxVarPartLayers) {
+			bad("metric.variance_partitioning.layers %q: want an integer from %d to %d (least squares on many, nearly collinear layer RDMs is singular and overfits)", v.Layers, 2*len(sets), maxVarPartLayers)
+		}
+	case ms.FeatureWeightedRSA != nil:
+		f := ms.FeatureWeightedRSA
+		needRDMs("feature_weighted_rsa")
+		checkComparison("feature_weighted_rsa", f.Comparison)
+		checkComponents("feature_weighted_rsa", f.Components)
+		if f.Components == 1 {
+			bad("metric.feature_weighted_rsa.components 1: weighting needs at least 2 components")
+		}
+		checkLayers("feature_weighted_rsa", f.Layers, 1)
+		checkFolds("feature_weighted_rsa", "stimulus_folds", f.StimulusFolds)
+	case ms.Decoding != nil:
+		d := ms.Decoding
+		if m.RDMs != nil {
+			bad("metric.decoding needs responses or sessions, not rdms")
+		}
+		checkComponents("decoding", d.Components)
+		checkLayers("decoding", d.Layers, 1)
+		checkFolds("decoding", "folds", d.Folds)
+		if len(d.Alphas) == 0 || len(d.Alphas) > 100 {
+			bad("metric.decoding.alphas: give 1 to 100 penalties, e.g. [0.1, 1, 10, 100]")
+		}
+		for i, a := range d.Alphas {
+			if !(a > 0) || math.IsInf(a, 0) || (i > 0 && a <= d.Alphas[i-1]) {
+				bad("metric.decoding.alphas must be positive, finite and increasing")
+				break
+			}
+		}
+	case ms.Remix != nil:
+		checkDistance("remix", ms.Remix.Distance)
+		checkComparison("remix", ms.Remix.Comparison)
+		checkLayers("remix", ms.Remix.Layers, 1)
+	case ms.TimeResolvedRSA != nil:
+		t := ms.TimeResolvedRSA
+		if m.RDMs == nil || m.RDMs.Times == "" {
+			bad("metric.time_resolved_rsa needs rdms with times: {file: rdms.npy, times: times.npy}, shape subjects × times × n × n")
+		}
+		checkDistance("time_resolved_rsa", t.Distance)
+		checkComparison("time_resolved_rsa", t.Comparison)
+	}
+}
+
+// advancedSettings fills in the defaults of a checked advanced metric.
+func (m *Manifest) advancedSettings() Metric {
+	orDefault := func(v, d int) int {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	orString := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	layers := func(s string) int {
+		k, _ := parseLayers(s, 0) // checked already
+		return k
+	}
+	ms := m.Metric
+	switch {
+	case ms.ReweightedRSA != nil:
+		r := ms.ReweightedRSA
+		return Metric{Kind: MetricReweightedRSA, Distance: orString(r.Distance, "correlation"), Comparison: orString(r.Comparison, "spearman"),
+			Folds: orDefault(r.StimulusFolds, defaultStimulusFolds), Seed: r.Seed, Layers: layers(r.Layers)}
+	case ms.VariancePartitioning != nil:
+		v := ms.VariancePartitioning
+		sets := slices.Clone(v.Sets)
+		if len(sets) == 0 {
+			sets = []string{"early", "late"}
+		}
+		return Metric{Kind: MetricVariancePartitioning, Distance: orString(v.Distance, "correlation"),
+			Folds: orDefault(v.Folds, defaultStimulusFolds), Seed: v.Seed, Layers: layers(v.Layers), Sets: sets}
+	case ms.FeatureWeightedRSA != nil:
+		f := ms.FeatureWeightedRSA
+		return Metric{Kind: MetricFeatureWeightedRSA, Comparison: orString(f.Comparison, "spearman"),
+			Folds: orDefault(f.StimulusFolds, defaultStimulusFolds), Seed: f.Seed, Layers: layers(f.Layers), Components: orDefault(f.Components, defaultFWComponents)}
+	case ms.Decoding != nil:
+		d := ms.Decoding
+		return Metric{Kind: MetricDecoding, Folds: orDefault(d.Folds, defaultStimulusFolds), Alphas: slices.Clone(d.Alphas), Seed: d.Seed,
+			Layers: layers(d.Layers), Components: orDefault(d.Components, defaultDecodeComps)}
+	case ms.Remix != nil:
+		rx := ms.Remix
+		alpha := rx.Alpha
+		if alpha == 0 {
+			alpha = 1
+		}
+		return Metric{Kind: MetricRemix, Distance: orString(rx.Distance, "euclidean"), Comparison: orString(rx.Comparison, "spearman"),
+			Alphas: []float64{alpha}, Layers: layers(rx.Layers)}
+	case ms.TimeResolvedRSA != nil:
+		t := ms.TimeResolvedRSA
+		return Metric{Kind: MetricTimeResolvedRSA, Distance: orString(t.Distance, "correlation"), Comparison: orString(t.Comparison, "spearman")}
+	}
+	return Metric{}
 }

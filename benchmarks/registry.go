@@ -242,15 +242,54 @@ func versionOf(b *Benchmark) (string, error) {
 		Format  int
 		Private bool
 		Partner string
-		Metric  Metric
+		Metric  any
 		Ceiling CeilingPolicy
 		Splits  Splits
-		Dataset Dataset
-	}{entryFormat, b.Private, b.Partner, b.Metric, b.Ceiling, b.Splits, b.Dataset})
+		Dataset any
+	}{entryFormat, b.Private, b.Partner, versionMetric(b.Metric), b.Ceiling, b.Splits, versionDataset(b.Dataset)})
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", b.ID, err)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// versionMetric is what of m enters the version. RSA and ridge metrics
+// hash exactly as before the advanced metrics existed, so their versions
+// (and the scores keyed by them) stay valid; the advanced kinds add their
+// own settings.
+func versionMetric(m Metric) any {
+	type v1 struct {
+		Kind                 MetricKind
+		Distance, Comparison string
+		Folds                int
+		Alphas               []float64
+		Seed                 uint64
+	}
+	old := v1{m.Kind, m.Distance, m.Comparison, m.Folds, m.Alphas, m.Seed}
+	if !m.Kind.Advanced() {
+		return old
+	}
+	return struct {
+		v1
+		Layers     int
+		Sets       []string
+		Components int
+	}{old, m.Layers, m.Sets, m.Components}
+}
+
+// versionDataset is what of d enters the version: the dataset without
+// the Times and Training fields unless one is set, for the reason of
+// versionMetric.
+func versionDataset(d Dataset) any {
+	if d.Times != nil || d.Training != nil {
+		return d
+	}
+	return struct {
+		Kind     Kind
+		RDMs     *Array
+		Stimuli  *StimulusSet
+		Sessions []Session
+	}{d.Kind, d.RDMs, d.Stimuli, d.Sessions}
 }
 
 func (b *Benchmark) stimulusSets() []*StimulusSet {

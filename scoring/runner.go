@@ -486,6 +486,9 @@ func (r *Runner) modelRDMs(ctx context.Context, m Model, bench string, stim imag
 // chosen on held-out data.
 func (r *Runner) scoreHeldOut(ctx context.Context, m Model, l *benchmarks.Loaded) (Score, error) {
 	b := l.Benchmark
+	if b.Metric.Kind.Advanced() {
+		return r.scoreAdvanced(ctx, m, l)
+	}
 	switch b.Metric.Kind {
 	case benchmarks.MetricRSA:
 		layers, err := candidates(m, r.cfg.Candidates)
@@ -818,6 +821,15 @@ func rowsOf[T linalg.Float](x linalg.Matrix[T], idx []int) linalg.Matrix[T] {
 // public partner: that one layer, on all its data.
 func (r *Runner) scoreCommitted(ctx context.Context, m Model, l *benchmarks.Loaded, partner Score) (Score, error) {
 	b := l.Benchmark
+	if b.Metric.Kind.Advanced() {
+		// Cross-validated within the benchmark: nothing to commit.
+		s, err := r.scoreAdvanced(ctx, m, l)
+		if err != nil {
+			return Score{}, err
+		}
+		s.Selection = "cross-validated within this benchmark (the partner " + b.Partner + " is not needed); " + s.Selection
+		return s, nil
+	}
 	var layer models.Layer
 	found := false
 	for _, ly := range m.Layers() {
