@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"run":        {"the main job: score the default models on the built-in benchmarks, then serve the leaderboard", runScoreAndServe},
 	"ceilings":   {"print the noise ceiling of every dataset in --data", runMain},
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
+	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},
 	"users":      {"add user accounts (submitter or maintainer)", runUsers},
 	"tokens":     {"create an API token for a user (shown once, stored hashed)", runTokens},

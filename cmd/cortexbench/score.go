@@ -205,11 +205,7 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 }
 
 func (f *scoreFlags) runner(p *platform, progress func(scoring.Event)) (*scoring.Runner, error) {
-	cfg := scoring.DefaultConfig()
-	cfg.Bootstrap = *f.bootstrap
-	cfg.Candidates = scoring.Candidates(*f.candidates)
-	cfg.PeakRSS = peakRSS
-	return scoring.NewRunner(cfg, p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
+	return scoring.NewRunner(runnerConfig(f), p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
 }
 
 func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, error) {

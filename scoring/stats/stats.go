@@ -15,7 +15,6 @@ import (
 )
 
 var (
-	ErrEmpty      = errors.New("stats: no values")
 	ErrTooFew     = errors.New("stats: too few values")
 	ErrResamples  = errors.New("stats: number of resamples must be at least 1")
 	ErrNoEstimate = errors.New("stats: every resample failed")
