@@ -2,10 +2,11 @@
 //
 // It is the domain core of the public leaderboard: the records it reads
 // (ModelInfo, BenchmarkInfo, scoring.Score), the small interfaces it reads
-// them through (Source, RDMSource), the ranking rule (Rank) and the
-// application error type. It knows nothing of HTTP or storage: the JSON/CSV
-// wire format lives in leaderboard/wire, the HTTP API and web page in
-// leaderboard/httpapi, published snapshots in leaderboard/snapshot.
+// them through (Source, RDMSource, and Comparer for model comparisons),
+// the ranking rule (Rank) and the application error type. It knows nothing
+// of HTTP or storage: the JSON/CSV wire format lives in leaderboard/wire,
+// the HTTP API and web page in leaderboard/httpapi, published snapshots in
+// leaderboard/snapshot.
 //
 // # The ranking rule
 //
@@ -108,7 +109,10 @@ const (
 	EINVALID   = "invalid"   // bad input from the caller
 	ENOTFOUND  = "not_found" // no such model, benchmark or RDM
 	EFORBIDDEN = "forbidden" // exists but is private
-	EINTERNAL  = "internal"  // anything else; details never reach a client
+	// EUNSUPPORTED: the resource exists but the operation does not apply
+	// to it (comparisons of an encoding benchmark).
+	EUNSUPPORTED = "unsupported"
+	EINTERNAL    = "internal" // anything else; details never reach a client
 )
 
 // Error is the application error: a code and a message safe to show users.

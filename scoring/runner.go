@@ -870,6 +870,12 @@ func (r *Runner) scoreCommitted(ctx context.Context, m Model, l *benchmarks.Load
 		if l.Ceiling.Valid {
 			s.Ceiling = l.Ceiling.Upper
 		}
+		if r.rdms != nil {
+			// Kept for server-side comparisons; never served for a private benchmark.
+			if err := r.rdms.PutModelRDM(ctx, m.Hash(), b.ID, n, v[0]); err != nil {
+				return Score{}, fmt.Errorf("%w: store model RDM: %v", ErrInternal, err)
+			}
+		}
 		ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method}
 		all := make([]int, n)
 		for i := range all {

@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
 	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},
+	"compare":    {"compare every pair of models on an RSA benchmark (paired bootstrap, FDR-corrected)", runCompare},
 	"users":      {"add user accounts (submitter or maintainer)", runUsers},
 	"tokens":     {"create an API token for a user (shown once, stored hashed)", runTokens},
 	"submit":     {"upload an ONNX model to a server for scoring", runSubmit},

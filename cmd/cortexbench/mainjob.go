@@ -119,7 +119,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench}, sub, *refresh)
+	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
 }
 
 // startSubmissions opens the submissions service with its job queue and,
@@ -154,9 +154,9 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 
 // serve runs the leaderboard API and web page, and the submissions API
 // when sub is not nil, until ctx ends.
-func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource, sub http.Handler, refresh time.Duration) error {
+func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource, cmp leaderboard.Comparer, sub http.Handler, refresh time.Duration) error {
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))}, src, rdms)
+	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil)), Comparer: cmp}, src, rdms)
 	if err != nil {
 		return err
 	}
@@ -243,5 +243,5 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench}, sub, *refresh)
+	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
 }

@@ -133,7 +133,25 @@ func (s rdmStore) PutModelRDM(ctx context.Context, hash, benchmarkID string, n i
 	return s.bucket.Put(ctx, modelRDMKey(hash, benchmarkID), &buf)
 }
 
+// ModelRDM serves a model's RDM on a public benchmark. On a private one
+// it refuses: the model's RDM over secret stimuli describes them.
 func (s rdmStore) ModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
+	b, err := s.bench.Benchmark(ctx, benchmarkID)
+	if errors.Is(err, benchmarks.ErrNotFound) {
+		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", benchmarkID)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if b.Private {
+		return 0, nil, leaderboard.ErrPrivate
+	}
+	return s.storedModelRDM(ctx, hash, benchmarkID)
+}
+
+// storedModelRDM reads a model's stored RDM whatever the benchmark, for
+// computations that publish only summaries (model comparisons).
+func (s rdmStore) storedModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
 	rc, err := s.bucket.Get(ctx, modelRDMKey(hash, benchmarkID))
 	if objstore.IsNotFound(err) {
 		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no model RDM of %s on %s", hash, benchmarkID)

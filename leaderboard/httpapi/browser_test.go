@@ -94,7 +94,8 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 func TestBrowserPages(t *testing.T) {
 	ctx := newBrowser(t)
 	src := lbtest.Synthetic(12, 5, 24, 1)
-	srv, err := NewServer(Config{}, src, src)
+	bs, _ := src.Benchmarks(context.Background())
+	srv, err := NewServer(Config{Comparer: &fakeComparer{unsupported: bs[1].ID}}, src, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,6 @@ func TestBrowserPages(t *testing.T) {
 	screenshot(t, ctx, "model.png")
 
 	// Benchmark page: ceiling and ranking.
-	bs, _ := src.Benchmarks(context.Background())
 	do(t, ctx, "benchmark page",
 		chromedp.Navigate(ts+"/benchmarks/"+bs[0].ID),
 		chromedp.WaitVisible(css(`#ranking tbody tr`)),
@@ -194,7 +194,33 @@ func TestBrowserPages(t *testing.T) {
 	if want := len(srvIndex(t, srv).RankBenchmark(bs[0].ID)); rankRows != want || ceiling == "" || ceiling == "—" {
 		t.Errorf("benchmark page: %d ranking rows (want %d), ceiling %q", rankRows, want, ceiling)
 	}
+
+	// Comparisons: the matrix highlights every significant pair (the fake
+	// marks pairs two or more ranks apart and every pair with the first),
+	// the list names them, and the second row is marked as significantly
+	// below the first.
+	do(t, ctx, "comparisons", chromedp.WaitVisible(css(`#cmp-matrix tbody tr`)))
+	n := rankRows
+	wantSig := (n-1)*(n-2)/2 + 1 // pairs with j − i ≥ 2, plus (1st, 2nd)
+	sigCells := eval[int](t, ctx, `document.querySelectorAll("#cmp-matrix td.sig").length`)
+	items := eval[[]string](t, ctx, `[...document.querySelectorAll("#cmp-list li")].map(li => li.textContent)`)
+	marks := eval[int](t, ctx, `document.querySelectorAll("#ranking .sigbelow").length`)
+	if sigCells != 2*wantSig || len(items) != wantSig || marks != 1 {
+		t.Errorf("comparisons: %d highlighted cells (want %d), %d listed pairs (want %d), %d rank marks (want 1)", sigCells, 2*wantSig, len(items), wantSig, marks)
+	}
+	if len(items) > 0 && (!strings.Contains(items[0], " > ") || !strings.Contains(items[0], "q = ")) {
+		t.Errorf("comparison list item %q, want \"A > B, …, q = …\"", items[0])
+	}
 	screenshot(t, ctx, "benchmark.png")
+
+	// An unsupported benchmark says why instead of a matrix.
+	do(t, ctx, "unsupported comparisons",
+		chromedp.Navigate(ts+"/benchmarks/"+bs[1].ID),
+		chromedp.WaitVisible(css(`#comparisons .notice`)),
+	)
+	if msg := eval[string](t, ctx, `document.querySelector("#comparisons .notice").textContent`); !strings.Contains(msg, "RSA-only") {
+		t.Errorf("unsupported benchmark: notice %q", msg)
+	}
 }
 
 func cmpDesc(a, b float64) int {

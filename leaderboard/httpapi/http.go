@@ -15,7 +15,10 @@ var statusOf = map[string]int{
 	leaderboard.EINVALID:   http.StatusBadRequest,
 	leaderboard.ENOTFOUND:  http.StatusNotFound,
 	leaderboard.EFORBIDDEN: http.StatusForbidden,
-	leaderboard.EINTERNAL:  http.StatusInternalServerError,
+	// 422: the request is well formed and names a resource, which cannot
+	// be processed this way (e.g. comparisons of an encoding benchmark).
+	leaderboard.EUNSUPPORTED: http.StatusUnprocessableEntity,
+	leaderboard.EINTERNAL:    http.StatusInternalServerError,
 }
 
 // ErrorStatus returns the HTTP status for err.

@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	get(api, "/models/:hash/rdm/:benchmark", s.getRDM)
 	get(api, "/benchmarks", s.getBenchmarks)
 	get(api, "/benchmarks/:id", s.getBenchmark)
+	get(api, "/benchmarks/:id/comparisons", s.getComparisons)
 	get(api, "/openapi.json", s.getOpenAPI)
 
 	get(r, "/", s.page("index.html"))

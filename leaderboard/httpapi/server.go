@@ -54,6 +54,11 @@ type Config struct {
 	MaxCachedResponses int
 	// Logger receives internal errors (default: discarded).
 	Logger *slog.Logger
+	// Comparer computes the model comparisons of a benchmark (nil: the
+	// comparisons route answers 404). A comparison is computed on the
+	// first request and kept while the benchmark's version and scores
+	// stay the same, across generations.
+	Comparer leaderboard.Comparer
 }
 
 func (c Config) withDefaults() Config {
@@ -102,6 +107,12 @@ type Server struct {
 	loadMu sync.Mutex // serialises Invalidate
 	gen    uint64     // guarded by loadMu
 	state  atomic.Pointer[state]
+
+	// cmpMemo keeps encoded comparisons by the fingerprint of their inputs
+	// (benchmark version, and each model's score record), so a new
+	// generation with the same scores does not rerun the bootstrap.
+	cmpMu   sync.Mutex
+	cmpMemo map[string][]byte
 }
 
 // state is one generation: the indexed data and the responses encoded from it.
@@ -153,7 +164,7 @@ func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (
 	if src == nil {
 		return nil, errors.New("httpapi: nil Source")
 	}
-	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms}
+	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms, cmpMemo: make(map[string][]byte)}
 	var err error
 	if s.static, s.openapi, err = loadStatic(); err != nil {
 		return nil, fmt.Errorf("httpapi: embedded files: %w", err)

@@ -315,6 +315,68 @@ async function benchmarkPage() {
       el("td", { class: "left", text: r.model.family }), scoreCell(r.score, b.id), el("td", { text: fmt(r.score.raw) }),
       el("td", { class: "left", text: r.score.layer })));
   }
+  await comparisons(b);
+}
+
+// comparisons shows which differences between the benchmark's models are
+// significant: a matrix (row model minus column model, highlighted when
+// q < level), the significant pairs as "A > B, q = …", and a ▼ on the
+// ranking rows significantly below the model ranked just above.
+async function comparisons(b) {
+  const box = document.getElementById("comparisons");
+  let c;
+  try {
+    c = await getJSON(`${API}/benchmarks/${encodeURIComponent(b.id)}/comparisons`);
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "notice", text: `No comparisons: ${e.message}` }));
+    return;
+  }
+  box.replaceChildren(el("p", { class: "muted", text: `${c.method}; ${c.resamples} bootstrap resamples (${c.failed_resamples} failed), seed ${c.seed}. Test: ${c.rule}.` }));
+  for (const s of c.skipped) box.append(el("p", { class: "notice", text: `${s.model.name || s.model.hash.slice(0, 12)} not compared: ${s.reason}` }));
+  if (c.pairs.length === 0) {
+    box.append(el("p", { class: "notice", text: "Fewer than two models can be compared on this benchmark." }));
+    return;
+  }
+  const idx = new Map(c.models.map((m, i) => [m.model.hash, i]));
+  const name = (h) => c.models[idx.get(h)].model.name;
+  const pair = new Map(c.pairs.map((p) => [`${p.a} ${p.b}`, p]));
+  const table = el("table", { id: "cmp-matrix", class: "board matrix" });
+  const head = el("tr", {}, el("th", { class: "left", text: "row − column" }));
+  c.models.forEach((m, j) => head.append(el("th", { title: m.model.name, text: String(j + 1) })));
+  table.append(el("thead", {}, head));
+  const body = el("tbody");
+  c.models.forEach((m, i) => {
+    const tr = el("tr", {}, el("th", { class: "left", text: `${i + 1}. ${m.model.name}` }));
+    c.models.forEach((n, j) => {
+      const p = i < j ? pair.get(`${m.model.hash} ${n.model.hash}`) : pair.get(`${n.model.hash} ${m.model.hash}`);
+      if (i === j || !p) { tr.append(el("td", { class: "diag" })); return; }
+      const d = i < j ? p.diff : -p.diff;
+      tr.append(el("td", { class: p.significant ? "sig" : "", text: (d > 0 ? "+" : "") + fmt(d),
+        title: `${m.model.name} − ${n.model.name} = ${fmt(d, 4)}, 95% CI [${fmt(i < j ? p.ci[0] : -p.ci[1], 4)}, ${fmt(i < j ? p.ci[1] : -p.ci[0], 4)}], p = ${fmt(p.p, 4)}, q = ${fmt(p.q, 4)}` }));
+    });
+    body.append(tr);
+  });
+  table.append(body);
+  box.append(el("div", { class: "tablewrap" }, table));
+  const sig = c.pairs.filter((p) => p.significant);
+  const list = el("ul", { id: "cmp-list" });
+  for (const p of sig) {
+    const [hi, lo] = p.diff >= 0 ? [p.a, p.b] : [p.b, p.a];
+    list.append(el("li", { class: "sig", text: `${name(hi)} > ${name(lo)}, Δ = ${fmt(Math.abs(p.diff))}, q = ${fmt(p.q, 4)}` }));
+  }
+  const details = el("details", { class: "siglist" }, el("summary", { text: `${sig.length} of ${c.pairs.length} differences significant (q < ${c.level})` }), list);
+  details.open = sig.length <= 12;
+  box.append(details);
+  // Mark ranking rows significantly below the compared model ranked just above.
+  const rows = document.querySelectorAll("#ranking tbody tr");
+  b.ranking.forEach((r, k) => {
+    const i = idx.get(r.model.hash);
+    if (!i) return;
+    const p = pair.get(`${c.models[i - 1].model.hash} ${r.model.hash}`);
+    if (p && p.significant && p.diff > 0) {
+      rows[k].children[1].append(el("span", { class: "sigbelow", text: " ▼", title: `significantly below ${name(p.a)} (q = ${fmt(p.q, 4)})` }));
+    }
+  });
 }
 
 // ---- a submitter's submissions (the submissions API, with their token) ----
