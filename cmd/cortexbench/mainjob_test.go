@@ -5,17 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/storage/embedded"
+	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
 // scoreEnv runs the CLI with the ONNX Runtime library the models tests use.
@@ -138,6 +141,8 @@ func TestMainJobEndToEnd(t *testing.T) {
 			t.Errorf("%s: second run %+v, first %+v", k, r, first[k])
 		}
 	}
+
+	walkRoutesForPrivateData(t, store, db, filepath.Join(sh, "datasets"))
 
 	// The snapshot is readable by any S3 client without the leaderboard server.
 	ctx := context.Background()
@@ -304,5 +309,125 @@ func TestSubmitMobileNetThroughAPI(t *testing.T) {
 	r.Body.Close()
 	if len(list.Submissions) != 1 || list.Submissions[0].ID != acc.ID || list.Submissions[0].State != "done" {
 		t.Fatalf("my submissions: %+v", list)
+	}
+}
+
+// walkRoutesForPrivateData serves the state of a run that scored a private
+// benchmark (algonauts2019-78.IT) and requests every route of the API and
+// every page, for every model and benchmark, checking that no response
+// carries the private benchmark's data: its subjects' RDM values, its mean
+// RDM, or the model RDMs over its stimuli.
+func walkRoutesForPrivateData(t *testing.T, store, db, data string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env, _, _ := modelsEnv(t)
+	var sout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		senv := &Env{Stdout: &sout, Stderr: &sout, Getenv: env.Getenv}
+		done <- runServe(ctx, senv, []string{"--addr", addr, "--store", store, "--db", db, "--no-workers"})
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+	base := "http://" + addr
+	get := func(path string) (int, string) {
+		for i := 0; ; i++ {
+			r, err := http.Get(base + path)
+			if err != nil {
+				if i > 100 {
+					t.Fatalf("GET %s: %v\n%s", path, err, sout.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			return r.StatusCode, string(b)
+		}
+	}
+	// What must never appear: values of the private RDMs, printed as the
+	// API prints numbers (6 significant digits, and 4 in tables).
+	// markers returns, for a subjects × n × n RDM file, some entries of
+	// subject 0 and of the subjects' mean (what an RDM route would serve),
+	// formatted as the API formats numbers.
+	markers := func(file string) []string {
+		arr, err := npy.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, sub, n := arr.Float64(), arr.Shape[0], arr.Shape[1]
+		var out []string
+		for _, k := range []int{1, 2, 3, n + 2, n + 3, 5*n + 9, 7*n + 40} { // off-diagonal entries
+			mean := 0.0
+			for s := 0; s < sub; s++ {
+				mean += vals[s*n*n+k] / float64(sub)
+			}
+			for _, v := range []float64{vals[k], mean} {
+				out = append(out, strconv.FormatFloat(v, 'g', 6, 64), strconv.FormatFloat(v, 'g', -1, 64))
+			}
+		}
+		return out
+	}
+	secrets := markers(filepath.Join(data, "algonauts2019-78", "rdms", "IT.npy"))
+	// The same markers of the public set do appear where its RDM is served:
+	// the check can see a leak when there is one.
+	public := markers(filepath.Join(data, "algonauts2019-92", "rdms", "IT.npy"))
+	_, idx := get("/api/v1/models")
+	var ms struct {
+		Models []struct {
+			Hash string `json:"hash"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(idx), &ms); err != nil || len(ms.Models) == 0 {
+		t.Fatalf("models: %v\n%s", err, idx)
+	}
+	var paths []string
+	bids := []string{"algonauts2019-92.IT", "kriegeskorte2008.hIT", "algonauts2019-78.IT"}
+	paths = append(paths, "/", "/submissions", "/api/v1/leaderboard", "/api/v1/leaderboard?limit=5000", "/api/v1/leaderboard.csv",
+		"/api/v1/models", "/api/v1/benchmarks", "/api/v1/openapi.json", "/api/v1/submissions", "/static/app.js")
+	for _, b := range bids {
+		paths = append(paths, "/benchmarks/"+b, "/api/v1/benchmarks/"+b, "/api/v1/benchmarks/"+b+"/comparisons")
+	}
+	for _, m := range ms.Models {
+		paths = append(paths, "/models/"+m.Hash, "/api/v1/models/"+m.Hash)
+		for _, b := range bids {
+			paths = append(paths, "/api/v1/models/"+m.Hash+"/rdm/"+b)
+		}
+	}
+	for _, p := range paths {
+		code, body := get(p)
+		// One 6-digit number may match by chance among thousands; a served
+		// RDM would contain them all.
+		var found []string
+		for _, sct := range secrets {
+			if strings.Contains(body, sct) {
+				found = append(found, sct)
+			}
+		}
+		if len(found) >= 3 {
+			t.Errorf("GET %s (%d) contains the private RDM values %v", p, code, found)
+		}
+		if strings.Contains(p, "/rdm/algonauts2019-78") && code != http.StatusForbidden {
+			t.Errorf("GET %s: %d, want 403 (a private benchmark's RDMs are never served)", p, code)
+		}
+		if strings.Contains(p, "/rdm/algonauts2019-92") {
+			seen := 0
+			for _, m := range public {
+				if strings.Contains(body, m) {
+					seen++
+				}
+			}
+			if code != http.StatusOK || seen < 3 {
+				t.Errorf("GET %s: %d with %d public RDM markers, want 200 with the public brain RDM in it", p, code, seen)
+			}
+		}
 	}
 }
