@@ -2,10 +2,13 @@
 GO ?= go
 BIN := bin/cortexbench
 
-.PHONY: setup build run test bench
+.PHONY: setup setup-test build run test bench
 
 setup:
 	./scripts/setup.sh
+
+setup-test:
+	./scripts/setup.sh --test
 
 build: setup
 	$(GO) build -o $(BIN) ./cmd/cortexbench
@@ -15,7 +18,7 @@ run: build
 	./$(BIN) run $(ARGS)
 
 # Every test: the native (OpenBLAS/LAPACKE) build, then the pure-Go build of the math.
-test: setup
+test: setup-test
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags purego ./scoring/...

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs what cortexbench needs on a fresh Debian machine (run as root, or
 # with sudo available). Idempotent: what is already there is skipped.
+#
+#   scripts/setup.sh          what running cortexbench needs (make run)
+#   scripts/setup.sh --test   also what the tests need (make test, CI):
+#                             PostgreSQL, versitygw, Chromium, the AWS CLI
 set -euo pipefail
+with_tests=false
+if [ "${1:-}" = "--test" ]; then with_tests=true; fi
 cd "$(dirname "$0")/.."
 
 SUDO=""
@@ -52,6 +58,10 @@ if ! { [ -f "$ort_lib" ] && echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - >
   trap - EXIT
 fi
 # --- end models/ ----------------------------------------------------------
+if ! $with_tests; then
+  echo "setup: done"
+  exit 0
+fi
 # --- storage/ -------------------------------------------------------------
 # PostgreSQL (Debian's, 15 on bookworm) for the registry tests: .ci/run starts
 # a throwaway cluster from its binaries. Nothing is started here.
