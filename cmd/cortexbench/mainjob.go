@@ -156,7 +156,8 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 // when sub is not nil, until ctx ends.
 func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource, cmp leaderboard.Comparer, sub http.Handler, refresh time.Duration) error {
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil)), Comparer: cmp}, src, rdms)
+	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil)), Comparer: cmp,
+		MoreAPI: []httpapi.API{{Name: "Submissions", Doc: subhttp.OpenAPI()}}}, src, rdms)
 	if err != nil {
 		return err
 	}

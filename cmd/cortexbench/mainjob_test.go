@@ -287,8 +287,26 @@ func TestSubmitMobileNetThroughAPI(t *testing.T) {
 	if model.Scores[0].Benchmark.ID != "algonauts2019-92.IT" || len(model.Scores[0].Layers) < 100 {
 		t.Fatalf("model page: %+v", model.Scores)
 	}
+	// One OpenAPI document describes both APIs the server mounts.
+	r, err := http.Get(base + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	json.NewDecoder(r.Body).Decode(&api)
+	r.Body.Close()
+	for _, p := range []string{"/leaderboard", "/submissions", "/submissions/{id}", "/models/{hash}"} {
+		if api.Paths[p] == nil {
+			t.Errorf("the served OpenAPI document lacks %s", p)
+		}
+	}
+	if api.Paths["/models/{hash}"]["get"] == nil || api.Paths["/models/{hash}"]["delete"] == nil {
+		t.Errorf("/models/{hash} should have the leaderboard's GET and the submissions' DELETE: %v", api.Paths["/models/{hash}"])
+	}
 	// The submitter's page, and the list it reads with their token.
-	r, err := http.Get(base + "/submissions")
+	r, err = http.Get(base + "/submissions")
 	if err != nil || r.StatusCode != 200 {
 		t.Fatalf("submissions page: %v %v", err, r)
 	}

@@ -59,6 +59,10 @@ type Config struct {
 	// first request and kept while the benchmark's version and scores
 	// stay the same, across generations.
 	Comparer leaderboard.Comparer
+	// MoreAPI lists OpenAPI 3 documents of other APIs mounted beside this
+	// one (the submissions API); their paths and schemas are merged into
+	// the document served at /api/v1/openapi.json.
+	MoreAPI []API
 }
 
 func (c Config) withDefaults() Config {
@@ -168,6 +172,13 @@ func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (
 	var err error
 	if s.static, s.openapi, err = loadStatic(); err != nil {
 		return nil, fmt.Errorf("httpapi: embedded files: %w", err)
+	}
+	if len(cfg.MoreAPI) > 0 {
+		doc, err := mergeOpenAPI(openapiJSON, cfg.MoreAPI)
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: merge OpenAPI documents: %w", err)
+		}
+		s.openapi = newEntry("application/json", doc)
 	}
 	s.engine = gin.New()
 	s.engine.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, p any) {
