@@ -898,31 +898,9 @@ func (r *Runner) remixRSA(ctx context.Context, m Model, l *benchmarks.Loaded, la
 	if err != nil {
 		return Score{}, err
 	}
-	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method}
-	var cand []int
-	var kept []models.Layer
-	for i, v := range remixed {
-		if v != nil {
-			cand = append(cand, len(ev.Layers))
-			ev.Layers = append(ev.Layers, v)
-			kept = append(kept, layers[i])
-		}
-	}
-	if len(cand) == 0 {
-		return Score{}, fmt.Errorf("%w: no layer of %s gives a defined %s RDM of remixed decision values", ErrBadModel, m.Name(), metric)
-	}
-	var strat []string
-	if b.Splits.StratifyByLabel {
-		strat = l.Stimuli.Labels()
-	}
-	policy := splitPolicy(b)
-	splits, err := MakeSplits(n, strat, policy, 3)
+	ev, kept, splits, policy, sel, err := rsaSelect(l, remixed, layers, method, "of remixed decision values")
 	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrInternal, err)
-	}
-	sel, err := SelectHeldOut(ev, splits, cand)
-	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrBadModel, err)
+		return Score{}, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	if len(l.RDMs) < 2 {
 		sel.Ceiling = math.NaN()

@@ -529,32 +529,9 @@ func (r *Runner) rsaHeldOut(ctx context.Context, m Model, l *benchmarks.Loaded, 
 	if err != nil {
 		return Score{}, err
 	}
-	// Layers without an RDM cannot compete; the evaluator gets only the rest.
-	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method}
-	var cand []int
-	var kept []models.Layer
-	for i, v := range layerRDMs {
-		if v != nil {
-			cand = append(cand, len(ev.Layers))
-			ev.Layers = append(ev.Layers, v)
-			kept = append(kept, layers[i])
-		}
-	}
-	if len(cand) == 0 {
-		return Score{}, fmt.Errorf("%w: no layer of %s gives a defined %s RDM on these stimuli", ErrBadModel, m.Name(), metric)
-	}
-	var labels []string
-	if b.Splits.StratifyByLabel {
-		labels = l.Stimuli.Labels()
-	}
-	policy := splitPolicy(b)
-	splits, err := MakeSplits(n, labels, policy, 3)
+	ev, kept, splits, policy, sel, err := rsaSelect(l, layerRDMs, layers, method, "on these stimuli")
 	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrInternal, err)
-	}
-	sel, err := SelectHeldOut(ev, splits, cand)
-	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrBadModel, err)
+		return Score{}, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	// The per-layer profile: every layer on all stimuli.
 	all := make([]int, n)
@@ -926,4 +903,39 @@ func StimulusKey(set benchmarks.StimulusSet) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// rsaSelect chooses among layer RDMs (nil: the layer has no defined RDM and
+// cannot compete) on the benchmark's held-out splits of its stimuli.
+// what says which RDMs, for the error when none is defined.
+func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Layer, method rsa.Method, what string) (*RSAEvaluator, []models.Layer, []Split, SplitPolicy, Selection, error) {
+	b := l.Benchmark
+	n := l.Stimuli.Len()
+	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method}
+	var cand []int
+	var kept []models.Layer
+	for i, v := range layerRDMs {
+		if v != nil {
+			cand = append(cand, len(ev.Layers))
+			ev.Layers = append(ev.Layers, v)
+			kept = append(kept, layers[i])
+		}
+	}
+	if len(cand) == 0 {
+		return nil, nil, nil, SplitPolicy{}, Selection{}, fmt.Errorf("%w: no layer gives a defined RDM %s", ErrBadModel, what)
+	}
+	var labels []string
+	if b.Splits.StratifyByLabel {
+		labels = l.Stimuli.Labels()
+	}
+	policy := splitPolicy(b)
+	splits, err := MakeSplits(n, labels, policy, 3)
+	if err != nil {
+		return nil, nil, nil, policy, Selection{}, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	sel, err := SelectHeldOut(ev, splits, cand)
+	if err != nil {
+		return nil, nil, nil, policy, Selection{}, fmt.Errorf("%w: %v", ErrBadModel, err)
+	}
+	return ev, kept, splits, policy, sel, nil
 }

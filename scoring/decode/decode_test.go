@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/json"
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,19 +13,6 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository; the test is skipped if absent.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
 
 type refTargets struct {
 	R         []float64
@@ -42,7 +30,7 @@ type refTargets struct {
 // rounding of the targets), compared as |r| is sign-free anyway since a
 // component's sign is arbitrary and r is invariant to it.
 func TestCowleySklearn(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "advanced", "decode.json"))
 	if err != nil {
 		t.Fatal(err)

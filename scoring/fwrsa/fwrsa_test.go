@@ -3,6 +3,7 @@ package fwrsa
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,35 +15,6 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository; the test is skipped if absent.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
-
-func uppers(t testing.TB, path string) [][]float64 {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := a.Shape[len(a.Shape)-1]
-	d := a.Float64()
-	out := make([][]float64, len(d)/(n*n))
-	for s := range out {
-		for i := 0; i < n; i++ {
-			out[s] = append(out[s], d[s*n*n+i*n+i+1:s*n*n+i*n+n]...)
-		}
-	}
-	return out
-}
 
 type refCell struct {
 	Weights []float64
@@ -58,7 +30,7 @@ type refCell struct {
 // float32 (reduce.PCA), so components agree to 1e-4 relative, weights to
 // 1e-3 relative and scores to 1e-3.
 func TestKriegeskorteReference(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "advanced", "fwrsa.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +51,7 @@ func TestKriegeskorteReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := linalg.View(fa.Shape[0], fa.Shape[1], fa.Float64())
-	hit := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
+	hit := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
 	cfg := reweight.Config{StimulusFolds: ref.StimulusFolds, Method: rsa.Spearman}
 
 	check := func(name string, comps, first [][]float64, want []refCell, ctol, wtol, stol float64) {

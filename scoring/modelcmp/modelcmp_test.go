@@ -3,6 +3,7 @@ package modelcmp
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,37 +11,7 @@ import (
 	"testing"
 
 	"github.com/cortexbench/cortexbench/scoring/rsa"
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository; the test is skipped if absent.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
-
-func uppers(t testing.TB, path string) [][]float64 {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := a.Shape[len(a.Shape)-1]
-	d := a.Float64()
-	out := make([][]float64, len(d)/(n*n))
-	for s := range out {
-		for i := 0; i < n; i++ {
-			out[s] = append(out[s], d[s*n*n+i*n+i+1:s*n*n+i*n+n]...)
-		}
-	}
-	return out
-}
 
 type reference struct {
 	Models           []int
@@ -79,9 +50,9 @@ func loadReference(t *testing.T) reference {
 // p-values exactly (counts), q-values to 1e-15.
 func TestRSAReference(t *testing.T) {
 	ref := loadReference(t)
-	dir := dataDir(t)
-	all := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
-	subjects := uppers(t, filepath.Join(dir, "algonauts2019-92", "rdms", "IT.npy"))
+	dir := reftest.DataDir(t)
+	all := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
+	subjects := reftest.Uppers(t, filepath.Join(dir, "algonauts2019-92", "rdms", "IT.npy"))
 	var models [][]float64
 	for _, m := range ref.Models {
 		models = append(models, all[m])

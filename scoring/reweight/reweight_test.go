@@ -3,6 +3,7 @@ package reweight
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,39 +12,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository; the test is skipped if absent.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
-
-// uppers reads a (k, n, n) RDM file as k upper-triangle vectors.
-func uppers(t testing.TB, path string) [][]float64 {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := a.Shape[len(a.Shape)-1]
-	d := a.Float64()
-	k := len(d) / (n * n)
-	out := make([][]float64, k)
-	for s := range out {
-		for i := 0; i < n; i++ {
-			out[s] = append(out[s], d[s*n*n+i*n+i+1:s*n*n+i*n+n]...)
-		}
-	}
-	return out
-}
 
 type reference struct {
 	NNLSRandom struct {
@@ -105,9 +74,9 @@ func TestNNLSScipy(t *testing.T) {
 		t.Errorf("random rnorm = %.12g, scipy %.12g", rn, r.Rnorm)
 	}
 
-	dir := dataDir(t)
-	models := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
-	hit := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
+	dir := reftest.DataDir(t)
+	models := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
+	hit := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
 	m := len(hit[0])
 	a = linalg.NewMatrix[float64](m, len(models))
 	y := make([]float64, m)
@@ -141,9 +110,9 @@ func TestNNLSScipy(t *testing.T) {
 // leave-one-subject-out. Weights to 1e-7, scores to 1e-9.
 func TestCVKriegeskorte(t *testing.T) {
 	ref := loadReference(t)
-	dir := dataDir(t)
-	models := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
-	hit := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
+	dir := reftest.DataDir(t)
+	models := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
+	hit := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
 	for name, intercept := range map[string]bool{"no_intercept": false, "intercept": true} {
 		res, err := CV(models, hit, Config{StimulusFolds: ref.StimulusFolds, Method: rsa.Spearman, Intercept: intercept})
 		if err != nil {

@@ -3,43 +3,13 @@ package varpart
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository; the test is skipped if absent.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
-
-func uppers(t testing.TB, path string) [][]float64 {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := a.Shape[len(a.Shape)-1]
-	d := a.Float64()
-	out := make([][]float64, len(d)/(n*n))
-	for s := range out {
-		for i := 0; i < n; i++ {
-			out[s] = append(out[s], d[s*n*n+i*n+i+1:s*n*n+i*n+n]...)
-		}
-	}
-	return out
-}
 
 type refCase struct {
 	FoldR2        [][]float64 `json:"fold_r2"`
@@ -67,9 +37,9 @@ func TestKriegeskorteSklearn(t *testing.T) {
 	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatal(err)
 	}
-	dir := dataDir(t)
-	models := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
-	hit := uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
+	dir := reftest.DataDir(t)
+	models := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
+	hit := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "hIT_subject_rdms_sessionmean.npy"))
 	target := make([]float64, len(hit[0]))
 	for i := range target {
 		for _, s := range hit {
