@@ -2,13 +2,13 @@ package decode
 
 import (
 	"encoding/json"
-	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/storage/npy"

@@ -3,13 +3,13 @@ package fwrsa
 import (
 	"encoding/json"
 	"errors"
-	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/reweight"
 	"github.com/cortexbench/cortexbench/scoring/rsa"

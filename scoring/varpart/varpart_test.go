@@ -3,12 +3,13 @@ package varpart
 import (
 	"encoding/json"
 	"errors"
-	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 )
 
 type refCase struct {
