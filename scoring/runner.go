@@ -441,6 +441,9 @@ type images struct {
 func (im images) Len() int                         { return im.s.Len() }
 func (im images) Image(i int) (image.Image, error) { return im.s.Image(im.ctx, i) }
 
+// Key names the stimulus set by content, for activation caches.
+func (im images) Key() string { return StimulusKey(im.s.Set()) }
+
 // modelRDMs computes every layer's RDM (upper-triangle vector) on stim.
 func (r *Runner) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric) ([][]float64, error) {
 	key := StimulusKey(stim.s.Set()) + "/" + string(metric)

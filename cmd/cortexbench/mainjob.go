@@ -81,6 +81,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		m.cache = p.bucket
 		if err := recordModel(ctx, p, m); err != nil {
 			return err
 		}

@@ -75,8 +75,25 @@ func TestMaintainerPathScoresAModel(t *testing.T) {
 	if !strings.Contains(s.Layer, "Conv") && !strings.Contains(s.Layer, "Relu") {
 		t.Errorf("reported layer %s, want the conv or the relu (the output does not compete)", s.Layer)
 	}
-	if !strings.Contains(errOut, "done") {
+	if !strings.Contains(errOut, "done") || !strings.Contains(errOut, "extracting") {
 		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+
+	// A second benchmark on the same images: the activations come from the
+	// cache, nothing is extracted again.
+	data2 := t.TempDir()
+	writeBenchDataset(t, data2, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT2", "Lab 2026 IT, other subjects", "", "lab2026b"), names, 3,
+		func(s, i, j int) float64 { return benchMaintainerRDM(s+5, j, i) })
+	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data2, "manifest.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err = scoreRun(t, "score", "--model", model, "--name", "tiny", "--preprocess", "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW",
+		"--benchmark", "lab2026.IT2", "--store", store, "--db", db, "--bootstrap", "50")
+	if err != nil {
+		t.Fatalf("score on the second benchmark: %v\n%s", err, errOut)
+	}
+	if strings.Contains(errOut, "extracting") || !strings.Contains(errOut, "done") {
+		t.Errorf("the second benchmark on the same images extracted again:\n%s", errOut)
 	}
 }
 

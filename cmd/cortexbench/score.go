@@ -18,6 +18,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/activations"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
@@ -33,6 +34,7 @@ type onnxModel struct {
 	info    modelInfo
 	layers  []models.Layer
 	poolTo  int64
+	cache   models.BlobStore // reduced activations; nil: none
 }
 
 // modelInfo is what the platform records about a model.
@@ -58,13 +60,78 @@ func (m *onnxModel) Features(l models.Layer) int {
 	return int(q)
 }
 
+// Extract runs the layers over stim. With a cache, and stimuli that name
+// their content (scoring's stimulus key), layers already cached for this
+// model, stimulus set, preprocessing and reduction are read back instead of
+// computed, and the others are stored once extracted, when the set's
+// activations fit cacheLimit bytes.
 func (m *onnxModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
-	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, ort.Options{PoolTo: m.poolTo})
+	opts := ort.Options{PoolTo: m.poolTo}
+	keyed, ok := stim.(interface{ Key() string })
+	if m.cache == nil || !ok || m.activationBytes(stim.Len(), layers) > cacheLimit {
+		return m.extract(ctx, stim, layers, opts, c, p)
+	}
+	key := func(l models.Layer) activations.Key {
+		return activations.Key{Model: m.Hash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
+	}
+	missing, err := activations.Missing(ctx, m.cache, layers, key)
+	if err != nil {
+		return err
+	}
+	todo := map[string]bool{}
+	for _, l := range missing {
+		todo[l.ID] = true
+	}
+	for _, l := range layers {
+		if todo[l.ID] {
+			continue
+		}
+		rows, cols, data, err := activations.Load(ctx, m.cache, key(l))
+		if err != nil {
+			return err
+		}
+		if rows != stim.Len() {
+			return fmt.Errorf("cached activations of %s: %d rows for %d stimuli", l.ID, rows, stim.Len())
+		}
+		batch := make([][]float32, rows)
+		for i := range batch {
+			batch[i] = data[i*cols : (i+1)*cols]
+		}
+		if err := c.Consume(l, 0, batch); err != nil {
+			return err
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	caching := &activations.Caching{Store: m.cache, Ctx: ctx, Key: key, Total: stim.Len(), Next: c}
+	if err := m.extract(ctx, stim, missing, opts, caching, p); err != nil {
+		return err
+	}
+	return caching.Finish()
+}
+
+func (m *onnxModel) extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, opts ort.Options, c models.Consumer, p models.Progress) error {
+	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, opts)
 	if err != nil {
 		return err
 	}
 	defer ex.Close()
 	return ex.Run(ctx, stim, c, p)
+}
+
+// cacheLimit bounds the activations of one stimulus set and one pass that
+// are cached: the 92-image sets of every layer fit; 1200-image encoding
+// sessions are re-extracted rather than filling the disk (their scores
+// are stored, so a second run does not extract them either).
+const cacheLimit = 512 << 20
+
+func (m *onnxModel) activationBytes(n int, layers []models.Layer) int64 {
+	var b int64
+	for _, l := range layers {
+		b += int64(n) * int64(m.Features(l)) * 4
+	}
+	return b
 }
 
 // loadModel validates the file and enumerates its layers.
@@ -306,6 +373,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		m.cache = p.bucket
 		if err := recordModel(ctx, p, m); err != nil {
 			return err
 		}
