@@ -109,32 +109,13 @@ func subUpper(n int, v []float64, idx []int) []float64 {
 // upperIndex is the position of pair (i, j), i < j, in an upper-triangle vector.
 func upperIndex(n, i, j int) int { return i*(2*n-i-1)/2 + j - i - 1 }
 
-// standardize returns (x − mean)/sd with the population sd, after ranking
-// for Spearman, so that the mean product of two such vectors is their
-// correlation.
+// standardize returns x (ranked for Spearman) centred and scaled by its
+// population sd (rsa.Standardize), so that the mean product of two such
+// vectors is their correlation.
 func standardize(x []float64, m rsa.Method) ([]float64, error) {
 	z := make([]float64, len(x))
-	if m == rsa.Spearman {
-		rsa.Rank(z, x)
-	} else {
-		copy(z, x)
-	}
-	var mean float64
-	for _, v := range z {
-		mean += v
-	}
-	mean /= float64(len(z))
-	var ss float64
-	for i := range z {
-		z[i] -= mean
-		ss += z[i] * z[i]
-	}
-	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
+	if !rsa.Standardize(z, x, m) {
 		return nil, fmt.Errorf("constant or non-finite RDM vector")
-	}
-	sd := math.Sqrt(ss / float64(len(z)))
-	for i := range z {
-		z[i] /= sd
 	}
 	return z, nil
 }

@@ -316,24 +316,7 @@ func (s sortedVector) standardizeResample(z []float64, pos []int, cnt []int32, r
 			z[i] = s.v[p]
 		}
 	}
-	var mean float64
-	for _, v := range z {
-		mean += v
-	}
-	mean /= float64(len(z))
-	var ss float64
-	for i := range z {
-		z[i] -= mean
-		ss += z[i] * z[i]
-	}
-	if !(ss > 0) || math.IsInf(ss, 0) {
-		return false
-	}
-	sd := math.Sqrt(ss / float64(len(z)))
-	for i := range z {
-		z[i] /= sd
-	}
-	return true
+	return rsa.ZScore(z)
 }
 
 // scorer computes every model's RSA score on resamples.

@@ -29,12 +29,10 @@
 package reweight
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -417,32 +415,12 @@ func meanCompare(pred []float64, subjects [][]float64, m rsa.Method) float64 {
 	return sum / float64(len(subjects))
 }
 
-// standardize ranks x for Spearman, then centres it and scales it to unit
-// population variance, so that the mean product of two such vectors is
-// their correlation; nil for a constant or non-finite vector.
+// standardize is rsa.Standardize into a new slice; nil for a constant
+// or non-finite vector.
 func standardize(x []float64, m rsa.Method) []float64 {
 	z := make([]float64, len(x))
-	if m == rsa.Spearman {
-		rank(z, x)
-	} else {
-		copy(z, x)
-	}
-	var mean float64
-	for _, v := range z {
-		mean += v
-	}
-	mean /= float64(len(z))
-	var ss float64
-	for i := range z {
-		z[i] -= mean
-		ss += z[i] * z[i]
-	}
-	if !(ss > 0) || math.IsInf(ss, 0) {
+	if !rsa.Standardize(z, x, m) {
 		return nil
-	}
-	sd := math.Sqrt(ss / float64(len(z)))
-	for i := range z {
-		z[i] /= sd
 	}
 	return z
 }
@@ -510,30 +488,4 @@ func checkFolds(what string, folds []int, n, minSize int) ([]int, int, error) {
 		return nil, 0, fmt.Errorf("%w: one stimulus fold, need at least 2 to hold stimuli out", ErrShape)
 	}
 	return folds, k, nil
-}
-
-// rank is rsa.Rank (average ranks for ties, scipy's rankdata) by a
-// comparison sort, which beats rsa.Rank's radix sort on the few hundred
-// pairs of a test fold.
-func rank(dst, x []float64) {
-	if len(x) > 4096 {
-		rsa.Rank(dst, x)
-		return
-	}
-	idx := make([]int32, len(x))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(x[a], x[b]) })
-	for i := 0; i < len(idx); {
-		j := i + 1
-		for j < len(idx) && x[idx[j]] == x[idx[i]] {
-			j++
-		}
-		r := float64(i+1+j) / 2
-		for _, k := range idx[i:j] {
-			dst[k] = r
-		}
-		i = j
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,6 +232,32 @@ func BenchmarkKendallTauA499500(b *testing.B) {
 	for b.Loop() {
 		if _, err := Compare(x, y, KendallTauA); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestRankPathsAgree checks the comparison sort used for short vectors
+// and the radix sort used for long ones against a brute-force definition
+// of average ranks (rank = 1 + #smaller + (#equal − 1)/2), with ties.
+func TestRankPathsAgree(t *testing.T) {
+	for _, n := range []int{7, smallSort, smallSort + 1, 3 * smallSort} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64((i*7919)%(n/3+1)) - float64(n/6) // many ties, negatives, zero
+		}
+		got := make([]float64, n)
+		Rank(got, x)
+		sorted := slices.Clone(x)
+		slices.Sort(sorted)
+		for i, v := range x {
+			lo, _ := slices.BinarySearch(sorted, v)
+			hi := lo
+			for hi < n && sorted[hi] == v {
+				hi++
+			}
+			if want := float64(lo+1+hi) / 2; got[i] != want {
+				t.Fatalf("n=%d: rank of x[%d]=%v is %v, want %v", n, i, v, got[i], want)
+			}
 		}
 	}
 }

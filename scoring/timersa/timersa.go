@@ -176,14 +176,14 @@ func ScoreLayers(d Data, layers [][]float64, m rsa.Method) ([]Curve, error) {
 		// Correlations as one product of standardised (ranked) vectors.
 		a := linalg.NewMatrix[float64](len(layers), p)
 		for l, v := range layers {
-			if !standardize(a.Row(l), v, m) {
+			if !rsa.Standardize(a.Row(l), v, m) {
 				return nil, fmt.Errorf("%w: layer %d", ErrConstant, l)
 			}
 		}
 		b := linalg.NewMatrix[float64](ns*nt, p)
 		for s := range d.RDMs {
 			for t, v := range d.RDMs[s] {
-				if !standardize(b.Row(s*nt+t), v, m) {
+				if !rsa.Standardize(b.Row(s*nt+t), v, m) {
 					return nil, fmt.Errorf("%w: subject %d at time %d", ErrConstant, s, t)
 				}
 			}
@@ -309,32 +309,4 @@ func finite(v []float64) error {
 		}
 	}
 	return nil
-}
-
-// standardize writes into z the ranked (Spearman) or raw values of x,
-// centred and scaled to unit population variance; false if constant.
-func standardize(z, x []float64, m rsa.Method) bool {
-	if m == rsa.Spearman {
-		rsa.Rank(z, x)
-	} else {
-		copy(z, x)
-	}
-	var mean float64
-	for _, v := range z {
-		mean += v
-	}
-	mean /= float64(len(z))
-	var ss float64
-	for i := range z {
-		z[i] -= mean
-		ss += z[i] * z[i]
-	}
-	if !(ss > 0) || math.IsInf(ss, 0) {
-		return false
-	}
-	sd := math.Sqrt(ss / float64(len(z)))
-	for i := range z {
-		z[i] /= sd
-	}
-	return true
 }
