@@ -58,26 +58,6 @@ func benchStoreFlag(env *Env, fs *flag.FlagSet) *string {
 	return fs.String("store", def, "object store `folder` (embedded S3 endpoint; $CORTEXBENCH_STORE)")
 }
 
-// benchParse parses flags that may come before or after the positional
-// arguments ("add MANIFEST --json" as well as "add --json MANIFEST").
-func benchParse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // withBenchRegistry opens the embedded object store and runs f on a registry
 // over it.
 func withBenchRegistry(ctx context.Context, dir string, f func(*benchmarks.Registry) error) error {
@@ -94,7 +74,7 @@ func runBenchmarksAdd(ctx context.Context, env *Env, args []string) error {
 	store := benchStoreFlag(env, fs)
 	newVersion := fs.Bool("new-version", false, "add different data under an existing id as its new current version")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := benchParse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -120,7 +100,7 @@ func runBenchmarksImportBuiltin(ctx context.Context, env *Env, args []string) er
 	}
 	data := fs.String("data", defData, "datasets `folder` the built-in manifests refer to ($CORTEXBENCH_DATA)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	ids, err := benchParse(fs, args)
+	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -137,7 +117,7 @@ func runBenchmarksList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks list", "benchmarks list [--store DIR] [--json]")
 	store := benchStoreFlag(env, fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := benchParse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -170,7 +150,7 @@ func runBenchmarksShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks show", "benchmarks show [--store DIR] [--json] ID[@VERSION]")
 	store := benchStoreFlag(env, fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := benchParse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}

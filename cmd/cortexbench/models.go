@@ -90,26 +90,6 @@ func (m *modelsCLI) flags(name, synopsis string) (*flag.FlagSet, *bool, *string)
 	return fs, asJSON, lib
 }
 
-// parseInterspersed parses flags that may come before, between or after
-// positional arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) {
 	cfg := ort.DefaultConfig()
 	cfg.LibraryPath = lib
