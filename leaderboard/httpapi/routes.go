@@ -268,6 +268,9 @@ func (s *Server) getModel(c *gin.Context) error {
 	e, err := st.get(s.cfg, "model/"+hash, "application/json", func() ([]byte, error) {
 		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
 		for _, b := range st.ix.Benchmarks() {
+			if !b.Ranked() {
+				continue // not averaged: nothing counts as 0 there
+			}
 			if sc, ok := st.ix.Score(hash, b.ID); !ok || !leaderboard.CellOf(sc).Present {
 				d.Missing = append(d.Missing, b.ID)
 			}

@@ -243,6 +243,8 @@ type LayerScore struct {
 type ModelScore struct {
 	Benchmark        Benchmark    `json:"benchmark"`
 	Score            *Cell        `json:"score"`
+	Raw              Num          `json:"raw"`   // also when there is no ceiling (Score nil)
+	Layer            string       `json:"layer"` // the reported layer
 	Selection        string       `json:"selection"`
 	Candidates       string       `json:"candidates"`
 	BenchmarkVersion string       `json:"benchmark_version"`
@@ -255,7 +257,7 @@ type ModelScore struct {
 
 // FromScore converts a score on benchmark b; rdmPath is the RDM link or "".
 func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) ModelScore {
-	ms := ModelScore{Benchmark: FromBenchmark(b), Score: FromCell(leaderboard.CellOf(s)),
+	ms := ModelScore{Benchmark: FromBenchmark(b), Score: FromCell(leaderboard.CellOf(s)), Raw: Num(s.Raw), Layer: s.Layer,
 		Selection: s.Selection, Candidates: s.Candidates, BenchmarkVersion: s.BenchmarkVersion,
 		ScorerVersion: s.ScorerVersion, CreatedAt: s.CreatedAt.UTC(), Layers: []LayerScore{}}
 	if b.Private {

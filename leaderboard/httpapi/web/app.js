@@ -189,7 +189,9 @@ function renderBoard(lb) {
 // band and the chosen layer marked.
 function profilePlot(ms) {
   const W = 340, H = 180, L = 36, R = 10, T = 10, B = 28;
-  const pts = ms.layers.filter((l) => l.ceiled != null).sort((a, b) => a.depth - b.depth);
+  // Without a ceiling the profile is of raw scores.
+  const key = ms.layers.some((l) => l.ceiled != null) ? "ceiled" : "raw";
+  const pts = ms.layers.filter((l) => l[key] != null).map((l) => ({ ...l, ceiled: l[key] })).sort((a, b) => a.depth - b.depth);
   const s = svg("svg", { class: "profile", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   let lo = 0, hi = 1;
   for (const p of pts) { lo = Math.min(lo, p.ceiled - (p.se || 0)); hi = Math.max(hi, p.ceiled + (p.se || 0)); }
@@ -205,7 +207,7 @@ function profilePlot(ms) {
     const dn = pts.slice().reverse().map((p) => `${x(p.depth)},${y(p.ceiled - (p.se || 0))}`);
     s.append(svg("path", { class: "band", d: "M" + up.concat(dn).join("L") + "Z" }));
     s.append(svg("path", { class: "line", d: "M" + pts.map((p) => `${x(p.depth)},${y(p.ceiled)}`).join("L") }));
-    const chosen = pts.find((p) => ms.score && p.layer === ms.score.layer);
+    const chosen = pts.find((p) => p.layer === (ms.score ? ms.score.layer : ms.layer));
     if (chosen) {
       const c = svg("circle", { class: "chosen", cx: x(chosen.depth), cy: y(chosen.ceiled), r: 5 });
       const t = svg("title"); t.textContent = `chosen layer ${chosen.layer}: ${fmt(chosen.ceiled)}`; c.append(t);
@@ -269,13 +271,14 @@ async function modelPage() {
     const sc = ms.score;
     card.append(el("p", { class: "muted", text: sc
       ? `ceiled ${fmt(sc.ceiled)} ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)} / ceiling ${fmt(sc.ceiling)} · layer ${sc.layer} (${ms.selection})`
-      : "no ceiled score (no ceiling)" }));
+      : `raw ${fmt(ms.raw)} (no ceiling: not averaged) · layer ${ms.layer} (${ms.selection})` }));
     const row = el("div", { class: "row" });
     card.append(row);
     if (ms.layers_withheld) {
       row.append(el("p", { class: "notice", text: "Private benchmark: the per-layer profile and RDMs are withheld." }));
     } else {
-      row.append(el("figure", {}, profilePlot(ms), el("figcaption", { text: "ceiled score by layer (● chosen layer)" })));
+      const unit = ms.layers.some((l) => l.ceiled != null) ? "ceiled" : "raw";
+      row.append(el("figure", {}, profilePlot(ms), el("figcaption", { text: `${unit} score by layer (● chosen layer)` })));
       if (ms.rdm) {
         const rdms = el("div", { class: "rdms" });
         row.append(rdms);
