@@ -12,8 +12,9 @@
 // float64 over feature chunks, so q = 10^6 needs n² + k·q memory, never q²)
 // or from the q×q covariance otherwise. Through the Gram, a component's
 // relative accuracy is about 1e-16 times the ratio of the largest variance
-// to its own, ample for the leading components kept for regression. A
-// randomized solver (Halko et al.) is not implemented.
+// to its own, ample for the leading components kept for regression.
+// FitPCARandomized (Halko et al. 2011) fits reference sets too large for an
+// n×n Gram in O((n+q)·(k+p)) memory.
 package reduce
 
 import (

@@ -159,3 +159,41 @@ func TestPCAMiniBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomizedPCAMatchesExact compares the randomized solver with the
+// exact one on data with a decaying spectrum (feature scales ∝ 1/(1+j)^0.8,
+// as network activations have): leading variances to 1e-6 relative and
+// components to |cos| > 1 − 1e-6, signs included.
+func TestRandomizedPCAMatchesExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n, q, k = 120, 900, 8
+	x := linalg.NewMatrix[float64](n, q)
+	for i := range n {
+		for j := range q {
+			x.Data[i*q+j] = r.NormFloat64()/math.Pow(1+float64(j), 0.8) + 5
+		}
+	}
+	exact, err := FitPCA(x, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := FitPCARandomized(x, k, RandomizedConfig{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range k {
+		if d := math.Abs(fast.Variance[c]-exact.Variance[c]) / exact.Variance[c]; d > 1e-6 {
+			t.Errorf("component %d: variance %g vs exact %g", c, fast.Variance[c], exact.Variance[c])
+		}
+		var dot float64
+		for j := range q {
+			dot += float64(fast.Components.At(c, j)) * float64(exact.Components.At(c, j))
+		}
+		if dot < 1-1e-6 {
+			t.Errorf("component %d: cos with the exact component %g (sign convention included)", c, dot)
+		}
+	}
+	if _, err := FitPCARandomized(x, 0, RandomizedConfig{}); err == nil {
+		t.Error("k = 0 should be refused")
+	}
+}
