@@ -130,6 +130,7 @@ func runnerConfig(sf *scoreFlags) scoring.Config {
 	cfg := scoring.DefaultConfig()
 	cfg.Bootstrap = *sf.bootstrap
 	cfg.Candidates = scoring.Candidates(*sf.candidates)
+	cfg.RidgeCandidates = scoring.Candidates(*sf.ridgeLayers)
 	cfg.PeakRSS = peakRSS
 	return cfg
 }

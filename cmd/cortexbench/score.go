@@ -252,22 +252,24 @@ const defaultPoolTo = 4096
 
 // scoreFlags are shared by `score` and `run`.
 type scoreFlags struct {
-	plat       *platformFlags
-	lib        *string
-	poolTo     *int64
-	bootstrap  *int
-	candidates *string
-	benchmarks *string
+	plat        *platformFlags
+	lib         *string
+	poolTo      *int64
+	bootstrap   *int
+	candidates  *string
+	ridgeLayers *string
+	benchmarks  *string
 }
 
 func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 	return &scoreFlags{
-		plat:       addPlatformFlags(env, fs),
-		lib:        fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
-		poolTo:     fs.Int64("pool-to", defaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
-		bootstrap:  fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
-		candidates: fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
-		benchmarks: fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
+		plat:        addPlatformFlags(env, fs),
+		lib:         fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
+		poolTo:      fs.Int64("pool-to", defaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
+		bootstrap:   fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
+		candidates:  fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
+		ridgeLayers: fs.String("ridge-layers", string(scoring.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
+		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
 	}
 }
 
