@@ -36,7 +36,7 @@ var commands = map[string]command{
 	"models":     {"inspect, predict with, add and list ONNX models", modelsCmd},
 	"compute":    {"run the scoring math on .npy files (rdm, compare, ceiling, reliability)", runCompute},
 	"run":        {"the main job: score the default models on the built-in benchmarks, then serve the leaderboard", runScoreAndServe},
-	"ceilings":   {"print the noise ceiling of every dataset in --data", runMain},
+	"ceilings":   {"print the noise ceiling of every dataset in --data", runCeilings},
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
 	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},

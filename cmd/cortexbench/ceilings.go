@@ -50,11 +50,11 @@ var groupOnly = []struct{ dataset, region, file string }{
 
 const cowleyRaw = "cowley2023-v4/responses_raw/responses_210325.npy"
 
-// runMain is the main job. For now it prints the noise ceiling of every
-// benchmark dataset; it grows into score-and-serve as the runner lands.
-func runMain(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "run", "run [--data DIR] [--json]")
-	data := fs.String("data", filepath.Join("..", "shared", "datasets"), "datasets `folder`")
+// runCeilings prints the noise ceiling of every dataset in the shared
+// datasets folder, straight from the files (no store needed).
+func runCeilings(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "ceilings", "ceilings [--data DIR] [--json]")
+	data := fs.String("data", defaultDataDir, "datasets `folder`")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	splits := fs.Int("splits", 100, "split halves for response reliability")
 	seed := fs.Uint64("seed", 1, "seed of the split halves")
