@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -359,6 +360,60 @@ func TestFloat32Tolerance(t *testing.T) {
 			t.Errorf("%s: float32 vs float64 reference differ by %g at %d", m, diff, at)
 		} else {
 			t.Logf("%s: float32 max |diff| %g", m, diff)
+		}
+	}
+}
+
+// TestStreamsAMillionFeatures streams 10^6 features through the
+// accumulator in chunks that are never held together, and checks the
+// correlation RDM against its closed form: with x_i = a_i·s + b_i·t + c_i,
+// s and t a cosine and a sine of an integer number of periods over the
+// features (zero mean, orthogonal, equal norms), corr(x_i, x_j) =
+// (a_i·a_j + b_i·b_j) / √((a_i² + b_i²)(a_j² + b_j²)). Memory: the whole
+// matrix would be 160 MB; the stream allocates a small fraction of that.
+func TestStreamsAMillionFeatures(t *testing.T) {
+	const n, q, chunk, periods = 20, 1_000_000, 8192, 37
+	r := rand.New(rand.NewPCG(11, 12))
+	a, b, c := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		a[i], b[i], c[i] = r.NormFloat64(), r.NormFloat64(), 10*r.Float64()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	acc := NewAccumulator(n, Correlation)
+	buf := linalg.NewMatrix[float64](n, chunk)
+	for c0 := 0; c0 < q; c0 += chunk {
+		w := min(chunk, q-c0)
+		x := buf.Slice(0, n, 0, w)
+		for f := range w {
+			ph := 2 * math.Pi * periods * float64(c0+f) / q
+			s, co := math.Sincos(ph)
+			for i := range n {
+				x.Row(i)[f] = a[i]*co + b[i]*s + c[i]
+			}
+		}
+		if err := Add(acc, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := acc.RDM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 40<<20 {
+		t.Errorf("streaming allocated %d MB; the whole matrix would be %d MB", alloc>>20, n*q*8>>20)
+	}
+	for i := range n {
+		for j := range n {
+			want := 1 - (a[i]*a[j]+b[i]*b[j])/math.Sqrt((a[i]*a[i]+b[i]*b[i])*(a[j]*a[j]+b[j]*b[j]))
+			if i == j {
+				want = 0
+			}
+			if d := math.Abs(got[i*n+j] - want); d > 1e-9 {
+				t.Fatalf("(%d,%d): %v, closed form %v", i, j, got[i*n+j], want)
+			}
 		}
 	}
 }
