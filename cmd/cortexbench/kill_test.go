@@ -43,7 +43,12 @@ func TestMain(m *testing.M) {
 func TestKilledRunResumes(t *testing.T) {
 	ortAvailable(t)
 	data := t.TempDir()
-	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
+	// Enough images and resamples that each benchmark takes a while: the
+	// kill lands while the second one is being computed.
+	var names []string
+	for i := range 40 {
+		names = append(names, fmt.Sprintf("img%02d.png", i))
+	}
 	var ids []string
 	for k := 0; k < 3; k++ {
 		dir := filepath.Join(data, fmt.Sprint(k))
