@@ -77,17 +77,9 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	}
 	var all []scoring.Score
 	for _, info := range infos {
-		m, err := loadModel(rt, info, *sf.poolTo)
+		scores, err := scoreModel(ctx, p, rt, run, info, *sf.poolTo, ids)
 		if err != nil {
 			return err
-		}
-		m.cache = p.bucket
-		if err := recordModel(ctx, p, m); err != nil {
-			return err
-		}
-		scores, err := run.Run(ctx, m, ids)
-		if err != nil {
-			return explainFailure(err)
 		}
 		all = append(all, scores...)
 	}

@@ -371,17 +371,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		}
-		m, err := loadModel(rt, info, *sf.poolTo)
+		scores, err := scoreModel(ctx, p, rt, run, info, *sf.poolTo, ids)
 		if err != nil {
 			return err
-		}
-		m.cache = p.bucket
-		if err := recordModel(ctx, p, m); err != nil {
-			return err
-		}
-		scores, err := run.Run(ctx, m, ids)
-		if err != nil {
-			return explainFailure(err)
 		}
 		all = append(all, scores...)
 	}
@@ -390,6 +382,24 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	}
 	printScores(env.Stdout, all)
 	return nil
+}
+
+// scoreModel loads a model file, registers it (object store and database)
+// and scores it on the benchmarks ids, its activations cached in the store.
+func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info modelInfo, poolTo int64, ids []string) ([]scoring.Score, error) {
+	m, err := loadModel(rt, info, poolTo)
+	if err != nil {
+		return nil, err
+	}
+	m.cache = p.bucket
+	if err := recordModel(ctx, p, m); err != nil {
+		return nil, err
+	}
+	scores, err := run.Run(ctx, m, ids)
+	if err != nil {
+		return nil, explainFailure(err)
+	}
+	return scores, nil
 }
 
 // explainFailure turns a runner failure into a message a submitter can act on.
