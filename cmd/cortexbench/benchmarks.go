@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
-	"github.com/cortexbench/cortexbench/storage/embedded"
 )
 
 // benchmarkCommands are the subcommands of `cortexbench benchmarks`.
@@ -49,29 +47,24 @@ func runBenchmarks(ctx context.Context, env *Env, args []string) error {
 	return c.run(ctx, env, args[1:])
 }
 
-// benchStoreFlag adds --store: the folder of the embedded object store.
-func benchStoreFlag(env *Env, fs *flag.FlagSet) *string {
-	def := env.Getenv("CORTEXBENCH_STORE")
-	if def == "" {
-		def = embedded.DefaultDir
-	}
-	return fs.String("store", def, "object store `folder` (embedded S3 endpoint; $CORTEXBENCH_STORE)")
-}
-
-// withBenchRegistry opens the embedded object store and runs f on a registry
-// over it.
-func withBenchRegistry(ctx context.Context, dir string, f func(*benchmarks.Registry) error) error {
-	bucket, srv, err := embedded.Open(ctx, embedded.Config{Dir: dir})
+// withBenchRegistry opens the platform (object store and database) and
+// runs f on its benchmark registry; the database's copy of the catalogue
+// is brought up to date afterwards.
+func withBenchRegistry(ctx context.Context, pf *platformFlags, f func(*benchmarks.Registry) error) error {
+	p, err := pf.open(ctx)
 	if err != nil {
-		return fmt.Errorf("open object store %s: %w", dir, err)
+		return err
 	}
-	defer srv.Close(context.WithoutCancel(ctx))
-	return f(benchmarks.NewRegistry(bucket))
+	defer p.close(context.WithoutCancel(ctx))
+	if err := f(p.bench); err != nil {
+		return err
+	}
+	return syncBenchmarks(ctx, p)
 }
 
 func runBenchmarksAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks add", "benchmarks add [--store DIR] [--new-version] [--json] MANIFEST")
-	store := benchStoreFlag(env, fs)
+	pf := addPlatformFlags(env, fs)
 	newVersion := fs.Bool("new-version", false, "add different data under an existing id as its new current version")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
@@ -82,7 +75,7 @@ func runBenchmarksAdd(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	return withBenchRegistry(ctx, *store, func(reg *benchmarks.Registry) error {
+	return withBenchRegistry(ctx, pf, func(reg *benchmarks.Registry) error {
 		res, err := reg.Add(ctx, pos[0], benchmarks.AddOptions{NewVersion: *newVersion})
 		if err != nil {
 			return benchError(err)
@@ -93,7 +86,7 @@ func runBenchmarksAdd(ctx context.Context, env *Env, args []string) error {
 
 func runBenchmarksImportBuiltin(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks import-builtin", "benchmarks import-builtin [--store DIR] [--data DIR] [--json] [ID...]")
-	store := benchStoreFlag(env, fs)
+	pf := addPlatformFlags(env, fs)
 	defData := env.Getenv("CORTEXBENCH_DATA")
 	if defData == "" {
 		defData = filepath.Join("..", "shared", "datasets")
@@ -104,7 +97,7 @@ func runBenchmarksImportBuiltin(ctx context.Context, env *Env, args []string) er
 	if err != nil {
 		return err
 	}
-	return withBenchRegistry(ctx, *store, func(reg *benchmarks.Registry) error {
+	return withBenchRegistry(ctx, pf, func(reg *benchmarks.Registry) error {
 		res, err := reg.ImportBuiltin(ctx, *data, ids, benchmarks.AddOptions{})
 		if err != nil {
 			return benchError(err)
@@ -115,7 +108,7 @@ func runBenchmarksImportBuiltin(ctx context.Context, env *Env, args []string) er
 
 func runBenchmarksList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks list", "benchmarks list [--store DIR] [--json]")
-	store := benchStoreFlag(env, fs)
+	pf := addPlatformFlags(env, fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -125,7 +118,7 @@ func runBenchmarksList(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	return withBenchRegistry(ctx, *store, func(reg *benchmarks.Registry) error {
+	return withBenchRegistry(ctx, pf, func(reg *benchmarks.Registry) error {
 		list, err := reg.List(ctx)
 		if err != nil {
 			return benchError(err)
@@ -148,7 +141,7 @@ func runBenchmarksList(ctx context.Context, env *Env, args []string) error {
 
 func runBenchmarksShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "benchmarks show", "benchmarks show [--store DIR] [--json] ID[@VERSION]")
-	store := benchStoreFlag(env, fs)
+	pf := addPlatformFlags(env, fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -158,7 +151,7 @@ func runBenchmarksShow(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	return withBenchRegistry(ctx, *store, func(reg *benchmarks.Registry) error {
+	return withBenchRegistry(ctx, pf, func(reg *benchmarks.Registry) error {
 		s, err := reg.Show(ctx, pos[0])
 		if err != nil {
 			return benchError(err)

@@ -38,7 +38,7 @@ func addPlatformFlags(env *Env, fs *flag.FlagSet) *platformFlags {
 	}
 	return &platformFlags{
 		store:       fs.String("store", storeDef, "object store `folder` served by the embedded S3 endpoint ($CORTEXBENCH_STORE)"),
-		db:          fs.String("db", registry.DefaultSQLitePath, "SQLite registry `file` (when --postgres is not set)"),
+		db:          fs.String("db", "", "SQLite registry `file` (when --postgres is not set; default registry.db beside the --store folder)"),
 		postgres:    fs.String("postgres", env.Getenv("CORTEXBENCH_POSTGRES"), "PostgreSQL `DSN` for the registry ($CORTEXBENCH_POSTGRES)"),
 		s3Endpoint:  fs.String("s3-endpoint", env.Getenv("CORTEXBENCH_S3_ENDPOINT"), "use this S3 `URL` instead of the embedded endpoint (credentials from the standard AWS chain)"),
 		s3Bucket:    fs.String("s3-bucket", "cortexbench", "S3 `bucket` (with --s3-endpoint)"),
@@ -74,6 +74,9 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 	cfg := registry.Config{PostgresDSN: *f.postgres}
 	if cfg.PostgresDSN == "" {
 		cfg.SQLitePath = *f.db
+		if cfg.SQLitePath == "" {
+			cfg.SQLitePath = filepath.Join(filepath.Dir(filepath.Clean(*f.store)), "registry.db")
+		}
 	}
 	db, err := registry.Open(ctx, cfg)
 	if err != nil {
