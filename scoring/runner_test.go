@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -438,5 +439,36 @@ func TestRunnerResumesAfterInterruption(t *testing.T) {
 		if s.Raw != w.Raw || s.SE != w.SE || s.CILow != w.CILow || s.CIHigh != w.CIHigh || s.Layer != w.Layer {
 			t.Errorf("%s: resumed %+v, uninterrupted %+v", s.BenchmarkID, s, w)
 		}
+	}
+}
+
+// TestOutputHeadExcluded checks, on the layer list of a network shaped like
+// MobileNetV2's end (pooling, squeeze, logits MatMul, bias Add, clip,
+// softmax, clip = output), that all-but-output leaves out the whole head
+// and keeps the pooled features.
+func TestOutputHeadExcluded(t *testing.T) {
+	shapes := []struct {
+		op    string
+		shape []int64
+	}{{"Conv", []int64{-1, 1280, 7, 7}}, {"GlobalAveragePool", []int64{-1, 1280, 1, 1}}, {"Squeeze", []int64{-1, 1280}},
+		{"MatMul", []int64{-1, 1000}}, {"Add", []int64{-1, 1000}}, {"Clip", []int64{-1, 1000}}, {"Softmax", []int64{-1, 1000}}, {"Clip", []int64{-1, 1000}}}
+	m := newFakeModel(0, 40, 0)
+	for k, s := range shapes {
+		m.layers = append(m.layers, models.Layer{ID: fmt.Sprintf("L%03d.%s", k, s.op), Index: k, Op: s.op, Shape: s.shape, PerStimulus: true, IsOutput: k == len(shapes)-1})
+	}
+	got, err := candidates(m, AllButOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range got {
+		ids = append(ids, l.ID)
+	}
+	if want := []string{"L000.Conv", "L001.GlobalAveragePool", "L002.Squeeze"}; !slices.Equal(ids, want) {
+		t.Fatalf("candidates %v, want %v", ids, want)
+	}
+	all, _ := candidates(m, AllLayers)
+	if len(all) != len(shapes) {
+		t.Fatalf("all layers: %d candidates, want %d", len(all), len(shapes))
 	}
 }
