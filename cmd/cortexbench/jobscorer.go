@@ -58,7 +58,7 @@ func (s *jobScorer) model(ctx context.Context, hash string) (*onnxModel, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", scoring.ErrBadModel, err)
 	}
-	m.cache = s.p.bucket
+	m.cache, m.cacheLimit = s.p.bucket, defaultCacheLimit
 	if s.models == nil {
 		s.models = map[string]*onnxModel{}
 	}

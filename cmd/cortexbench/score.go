@@ -35,6 +35,12 @@ type onnxModel struct {
 	layers  []models.Layer
 	poolTo  int64
 	cache   models.BlobStore // reduced activations; nil: none
+	// cacheLimit bounds the activations of one stimulus set and pass that
+	// are cached: small sets are kept, while every layer of a 92-image set
+	// (~270 MB for MobileNetV2) or a 1200-image session would fill the disk
+	// for little gain: their scores are stored, so a second run extracts
+	// nothing anyway.
+	cacheLimit int64
 }
 
 // modelInfo is what the platform records about a model.
@@ -68,7 +74,7 @@ func (m *onnxModel) Features(l models.Layer) int {
 func (m *onnxModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
 	opts := ort.Options{PoolTo: m.poolTo}
 	keyed, ok := stim.(interface{ Key() string })
-	if m.cache == nil || !ok || m.activationBytes(stim.Len(), layers) > cacheLimit {
+	if m.cache == nil || !ok || m.activationBytes(stim.Len(), layers) > m.cacheLimit {
 		return m.extract(ctx, stim, layers, opts, c, p)
 	}
 	key := func(l models.Layer) activations.Key {
@@ -119,12 +125,6 @@ func (m *onnxModel) extract(ctx context.Context, stim models.Stimuli, layers []m
 	defer ex.Close()
 	return ex.Run(ctx, stim, c, p)
 }
-
-// cacheLimit bounds the activations of one stimulus set and one pass that
-// are cached: the 92-image sets of every layer fit; 1200-image encoding
-// sessions are re-extracted rather than filling the disk (their scores
-// are stored, so a second run does not extract them either).
-const cacheLimit = 512 << 20
 
 func (m *onnxModel) activationBytes(n int, layers []models.Layer) int64 {
 	var b int64
@@ -246,6 +246,10 @@ func progressPrinter(w io.Writer) func(scoring.Event) {
 	}
 }
 
+// defaultCacheLimit is the largest stimulus set's activations (bytes per
+// pass) cached in the object store.
+const defaultCacheLimit = 128 << 20
+
 // defaultPoolTo bounds the values per image of every layer: larger layers
 // are average-pooled over space in the graph (see ort.Options.PoolTo).
 const defaultPoolTo = 4096
@@ -259,6 +263,7 @@ type scoreFlags struct {
 	candidates  *string
 	ridgeLayers *string
 	benchmarks  *string
+	cacheLimit  *int64
 }
 
 func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
@@ -270,6 +275,7 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 		candidates:  fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
 		ridgeLayers: fs.String("ridge-layers", string(scoring.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
 		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
+		cacheLimit:  fs.Int64("cache-limit", defaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
 	}
 }
 
@@ -371,7 +377,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		}
-		scores, err := scoreModel(ctx, p, rt, run, info, *sf.poolTo, ids)
+		scores, err := scoreModel(ctx, p, rt, run, info, sf, ids)
 		if err != nil {
 			return err
 		}
@@ -385,13 +391,14 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 }
 
 // scoreModel loads a model file, registers it (object store and database)
-// and scores it on the benchmarks ids, its activations cached in the store.
-func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info modelInfo, poolTo int64, ids []string) ([]scoring.Score, error) {
-	m, err := loadModel(rt, info, poolTo)
+// and scores it on the benchmarks ids, its activations cached in the store
+// for stimulus sets of at most cacheLimit bytes.
+func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info modelInfo, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
+	m, err := loadModel(rt, info, *sf.poolTo)
 	if err != nil {
 		return nil, err
 	}
-	m.cache = p.bucket
+	m.cache, m.cacheLimit = p.bucket, *sf.cacheLimit
 	if err := recordModel(ctx, p, m); err != nil {
 		return nil, err
 	}
