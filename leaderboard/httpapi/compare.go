@@ -16,21 +16,11 @@ import (
 const maxMemoizedComparisons = 256
 
 func (s *Server) getComparisons(c *gin.Context) error {
-	id := c.Param("id")
-	if err := checkID(id); err != nil {
-		return err
-	}
-	if err := noQuery(c); err != nil {
-		return err
-	}
-	st, err := s.current(c.Request.Context())
+	st, b, err := s.benchmarkOf(c)
 	if err != nil {
 		return err
 	}
-	b, ok := st.ix.Benchmark(id)
-	if !ok {
-		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %q; list them at /api/v1/benchmarks", id)
-	}
+	id := b.ID
 	if s.cfg.Comparer == nil {
 		return leaderboard.Errorf(leaderboard.ENOTFOUND, "this server computes no model comparisons")
 	}

@@ -376,22 +376,33 @@ func (s *Server) buildBenchmarks(st *state) ([]byte, error) {
 	return marshal(out)
 }
 
-func (s *Server) getBenchmark(c *gin.Context) error {
+// benchmarkOf checks the request for a benchmark route and finds the
+// benchmark in the current state.
+func (s *Server) benchmarkOf(c *gin.Context) (*state, leaderboard.BenchmarkInfo, error) {
 	id := c.Param("id")
 	if err := checkID(id); err != nil {
-		return err
+		return nil, leaderboard.BenchmarkInfo{}, err
 	}
 	if err := noQuery(c); err != nil {
-		return err
+		return nil, leaderboard.BenchmarkInfo{}, err
 	}
 	st, err := s.current(c.Request.Context())
 	if err != nil {
-		return err
+		return nil, leaderboard.BenchmarkInfo{}, err
 	}
 	b, ok := st.ix.Benchmark(id)
 	if !ok {
-		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %q; list them at /api/v1/benchmarks", id)
+		return nil, leaderboard.BenchmarkInfo{}, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %q; list them at /api/v1/benchmarks", id)
 	}
+	return st, b, nil
+}
+
+func (s *Server) getBenchmark(c *gin.Context) error {
+	st, b, err := s.benchmarkOf(c)
+	if err != nil {
+		return err
+	}
+	id := b.ID
 	e, err := st.get(s.cfg, "benchmark/"+id, "application/json", func() ([]byte, error) {
 		ranking := st.ix.RankBenchmark(id)
 		d := wire.BenchmarkDetail{

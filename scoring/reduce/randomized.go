@@ -41,18 +41,9 @@ func FitPCARandomized[T linalg.Float](x linalg.Matrix[T], k int, cfg RandomizedC
 		return nil, fmt.Errorf("%w: negative oversampling or power iterations", ErrShape)
 	}
 	l := min(k+cfg.Oversample, n, q)
-	mean := make([]float64, q)
-	for i := range n {
-		for j, v := range x.Row(i) {
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("%w: %g at stimulus %d, feature %d", ErrNonFinite, f, i, j)
-			}
-			mean[j] += f
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(n)
+	mean, err := columnMeans(x)
+	if err != nil {
+		return nil, err
 	}
 	// Y = Xc·Ω, Ω q×l Gaussian, accumulated over feature chunks.
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x4a1ac0))
@@ -107,20 +98,11 @@ func FitPCARandomized[T linalg.Float](x linalg.Matrix[T], k int, cfg RandomizedC
 	for c := range k {
 		s := math.Sqrt(lambda[l-1-c])
 		p.Variance[c] = lambda[l-1-c] / float64(n-1)
-		sign := 1.0
-		bi, bv := 0, -1.0
-		for i := range n {
-			if a := math.Abs(scores.At(i, c)); a > bv {
-				bi, bv = i, a
-			}
-		}
-		if scores.At(bi, c) < 0 {
-			sign = -1
-		}
 		for j := range q {
-			p.Components.Data[c*q+j] = float32(sign * comp.At(j, c) / s)
+			p.Components.Data[c*q+j] = float32(comp.At(j, c) / s)
 		}
 	}
+	flipSigns(p, scores)
 	return p, nil
 }
 

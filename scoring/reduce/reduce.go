@@ -67,18 +67,9 @@ func FitPCA[T linalg.Float](x linalg.Matrix[T], k int) (*PCA, error) {
 	if k < 1 || k > min(n, q) {
 		return nil, fmt.Errorf("%w: %d components requested from %d×%d data (need 1…%d)", ErrShape, k, n, q, min(n, q))
 	}
-	mean := make([]float64, q)
-	for i := range n {
-		for j, v := range x.Row(i) {
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("%w: %g at stimulus %d, feature %d", ErrNonFinite, f, i, j)
-			}
-			mean[j] += f
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(n)
+	mean, err := columnMeans(x)
+	if err != nil {
+		return nil, err
 	}
 	p := &PCA{Mean: mean, Components: linalg.NewMatrix[float32](k, q), Variance: make([]float64, k)}
 	// scores (n×k) of the reference set, for the sign convention.
@@ -150,9 +141,35 @@ func FitPCA[T linalg.Float](x linalg.Matrix[T], k int) (*PCA, error) {
 	m := len(lambda)
 	for c := range k {
 		p.Variance[c] = lambda[m-1-c] / float64(n-1)
-		// svd_flip(u_based_decision=True): the largest |score| is positive.
+	}
+	flipSigns(p, scores)
+	return p, nil
+}
+
+// columnMeans returns the mean of every column of x, refusing NaN and Inf.
+func columnMeans[T linalg.Float](x linalg.Matrix[T]) ([]float64, error) {
+	mean := make([]float64, x.Cols)
+	for i := range x.Rows {
+		for j, v := range x.Row(i) {
+			f := float64(v)
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%w: %g at stimulus %d, feature %d", ErrNonFinite, f, i, j)
+			}
+			mean[j] += f
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(x.Rows)
+	}
+	return mean, nil
+}
+
+// flipSigns applies sklearn's svd_flip(u_based_decision=True): each
+// component's sign makes its largest-magnitude reference score positive.
+func flipSigns(p *PCA, scores linalg.Matrix[float64]) {
+	for c := range p.Components.Rows {
 		bi, bv := 0, -1.0
-		for i := range n {
+		for i := range scores.Rows {
 			if a := math.Abs(scores.At(i, c)); a > bv {
 				bi, bv = i, a
 			}
@@ -163,7 +180,6 @@ func FitPCA[T linalg.Float](x linalg.Matrix[T], k int) (*PCA, error) {
 			}
 		}
 	}
-	return p, nil
 }
 
 // checkRank refuses components with a zero (relative to rounding) variance:
