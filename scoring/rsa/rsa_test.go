@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -236,27 +237,84 @@ func BenchmarkKendallTauA499500(b *testing.B) {
 	}
 }
 
-// TestRankPathsAgree checks the comparison sort used for short vectors
-// and the radix sort used for long ones against a brute-force definition
-// of average ranks (rank = 1 + #smaller + (#equal − 1)/2), with ties.
+// bruteRanks is the definition of average ranks, computed independently
+// of Rank: rank = 1 + #smaller + (#equal − 1)/2, by binary search in a
+// sorted copy.
+func bruteRanks(x []float64) []float64 {
+	sorted := slices.Clone(x)
+	slices.Sort(sorted)
+	out := make([]float64, len(x))
+	for i, v := range x {
+		lo, _ := slices.BinarySearch(sorted, v)
+		hi := lo + sort.Search(len(sorted)-lo, func(k int) bool { return sorted[lo+k] > v })
+		out[i] = float64(lo+1+hi) / 2
+	}
+	return out
+}
+
+// TestRankPathsAgree checks the comparison sort used for short vectors,
+// the single-class radix path and the 8-class low-memory path used for
+// long ones against bruteRanks, on data built to stress each part: many
+// ties, negatives and signed zeros; one value filling most of the vector
+// (a class of its own); values a few ulps apart beside huge ones (32-bit
+// key collisions resolved by value); and continuous data.
 func TestRankPathsAgree(t *testing.T) {
-	for _, n := range []int{7, smallSort, smallSort + 1, 3 * smallSort} {
-		x := make([]float64, n)
-		for i := range x {
-			x[i] = float64((i*7919)%(n/3+1)) - float64(n/6) // many ties, negatives, zero
-		}
-		got := make([]float64, n)
-		Rank(got, x)
-		sorted := slices.Clone(x)
-		slices.Sort(sorted)
-		for i, v := range x {
-			lo, _ := slices.BinarySearch(sorted, v)
-			hi := lo
-			for hi < n && sorted[hi] == v {
-				hi++
+	r := rand.New(rand.NewPCG(11, 12))
+	gens := map[string]func(i, n int) float64{
+		"ties": func(i, n int) float64 { return float64((i*7919)%(n/3+1)) - float64(n/6) },
+		"signed zeros": func(i, n int) float64 {
+			switch i % 3 {
+			case 0:
+				return math.Copysign(0, -1)
+			case 1:
+				return 0
 			}
-			if want := float64(lo+1+hi) / 2; got[i] != want {
-				t.Fatalf("n=%d: rank of x[%d]=%v is %v, want %v", n, i, v, got[i], want)
+			return r.NormFloat64()
+		},
+		"dominant": func(i, n int) float64 {
+			if i%10 != 0 {
+				return 0.25
+			}
+			return r.Float64()
+		},
+		"ulps apart": func(i, n int) float64 {
+			if i%1000 == 0 {
+				return math.Ldexp(r.Float64(), 900)
+			}
+			return math.Nextafter(1, 2) + float64(r.IntN(n/4))*0x1p-52
+		},
+		"continuous": func(i, n int) float64 { return r.Float64() },
+	}
+	for _, n := range []int{7, smallSort, smallSort + 1, 3 * smallSort, 1<<16 - 1, 1<<16 + 3, 300001} {
+		for name, gen := range gens {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = gen(i, n)
+			}
+			got := make([]float64, n)
+			Rank(got, x)
+			want := bruteRanks(x)
+			for i := range x {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d %s: rank of x[%d]=%v is %v, want %v", n, name, i, x[i], got[i], want[i])
+				}
+			}
+			// Spearman through the streaming path equals Pearson on the
+			// brute-force ranks.
+			y := make([]float64, n)
+			for i := range y {
+				y[i] = x[(i*31)%n] + float64(i%5)
+			}
+			rs, err := Compare(x, y, Spearman)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp, err := pearson(want, bruteRanks(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(rs-rp) > 1e-12 {
+				t.Errorf("n=%d %s: Spearman %.15g, Pearson on ranks %.15g", n, name, rs, rp)
 			}
 		}
 	}
