@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 
 	"gonum.org/v1/netlib/blas/netlib"
 )
@@ -21,20 +22,98 @@ var (
 	blas32Impl = netlib.Implementation{}
 )
 
-func symEig64(n int, a []float64, lda int, w []float64) error {
-	info := C.LAPACKE_dsyevd(C.LAPACK_ROW_MAJOR, 'V', 'U', C.lapack_int(n),
-		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]))
-	if info != 0 {
-		return fmt.Errorf("%w: LAPACKE_dsyevd info %d", ErrNoConvergence, int(info))
+// The eigensolvers call the LAPACK routine directly (LAPACKE_*_work with
+// column-major layout) with workspaces owned by Go and reused across calls:
+// LAPACKE's high-level wrappers malloc a transposed copy of the matrix and
+// the workspace on every call, and glibc keeps the freed memory in the
+// arena of whichever OS thread made the call, so resident memory grew by
+// ~15 MB per 800×800 decomposition. A symmetric matrix stored row-major
+// with its upper triangle is, byte for byte, the column-major matrix with
+// its lower triangle, so no copy is needed; the eigenvectors come back as
+// columns of the column-major result, i.e. rows of ours, and are
+// transposed in place.
+
+var (
+	work64 cache[float64]
+	work32 cache[float32]
+	iworks cache[C.lapack_int]
+)
+
+// cache keeps one workspace (the largest returned) for the next call;
+// concurrent callers beyond the first allocate their own. (A sync.Pool
+// keeps one per processor, which doubled the memory here.)
+type cache[T any] struct {
+	mu  sync.Mutex
+	buf []T
+}
+
+func (c *cache[T]) get(n int) []T {
+	c.mu.Lock()
+	b := c.buf
+	c.buf = nil
+	c.mu.Unlock()
+	if cap(b) < n {
+		b = make([]T, n)
 	}
+	return b[:n]
+}
+
+func (c *cache[T]) put(b []T) {
+	c.mu.Lock()
+	if cap(b) > cap(c.buf) {
+		c.buf = b
+	}
+	c.mu.Unlock()
+}
+
+func symEig64(n int, a []float64, lda int, w []float64) error {
+	var lw C.double
+	var liw C.lapack_int
+	info := C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
+		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]), &lw, -1, &liw, -1)
+	if info != 0 {
+		return fmt.Errorf("%w: LAPACKE_dsyevd_work query info %d", ErrNoConvergence, int(info))
+	}
+	work, iwork := work64.get(max(1, int(lw))), iworks.get(max(1, int(liw)))
+	defer work64.put(work)
+	defer iworks.put(iwork)
+	info = C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
+		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]),
+		(*C.double)(&work[0]), C.lapack_int(len(work)), &iwork[0], C.lapack_int(len(iwork)))
+	if info != 0 {
+		return fmt.Errorf("%w: LAPACKE_dsyevd_work info %d", ErrNoConvergence, int(info))
+	}
+	transposeSquare(n, a, lda)
 	return nil
 }
 
 func symEig32(n int, a []float32, lda int, w []float32) error {
-	info := C.LAPACKE_ssyevd(C.LAPACK_ROW_MAJOR, 'V', 'U', C.lapack_int(n),
-		(*C.float)(&a[0]), C.lapack_int(lda), (*C.float)(&w[0]))
+	var lw C.float
+	var liw C.lapack_int
+	info := C.LAPACKE_ssyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
+		(*C.float)(&a[0]), C.lapack_int(lda), (*C.float)(&w[0]), &lw, -1, &liw, -1)
 	if info != 0 {
-		return fmt.Errorf("%w: LAPACKE_ssyevd info %d", ErrNoConvergence, int(info))
+		return fmt.Errorf("%w: LAPACKE_ssyevd_work query info %d", ErrNoConvergence, int(info))
 	}
+	// The query answers in float32, which rounds sizes above 2^24 down.
+	work, iwork := work32.get(max(1, int(lw)+int(lw)>>20)), iworks.get(max(1, int(liw)))
+	defer work32.put(work)
+	defer iworks.put(iwork)
+	info = C.LAPACKE_ssyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
+		(*C.float)(&a[0]), C.lapack_int(lda), (*C.float)(&w[0]),
+		(*C.float)(&work[0]), C.lapack_int(len(work)), &iwork[0], C.lapack_int(len(iwork)))
+	if info != 0 {
+		return fmt.Errorf("%w: LAPACKE_ssyevd_work info %d", ErrNoConvergence, int(info))
+	}
+	transposeSquare(n, a, lda)
 	return nil
+}
+
+// transposeSquare transposes the n×n matrix with row stride lda in place.
+func transposeSquare[T float32 | float64](n int, a []T, lda int) {
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			a[i*lda+j], a[j*lda+i] = a[j*lda+i], a[i*lda+j]
+		}
+	}
 }
