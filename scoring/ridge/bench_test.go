@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -43,7 +46,8 @@ func BenchmarkCV(b *testing.B) {
 		alphas[i] = 1e-2 * float64(int64(1)<<i) // spans 1e-2 … 5e3
 	}
 	cfg := Config{Folds: 5, Seed: 1, Alphas: alphas}
-	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0 := cpuSeconds()
@@ -61,6 +65,37 @@ func BenchmarkCV(b *testing.B) {
 	in := float64(8 * (len(x.Data) + len(y.Data)))
 	out := float64(8 * len(y.Data))
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(in+out), "alloc/(in+out)")
+	// The whole process's peak resident memory while CV ran (its inputs,
+	// the Go runtime, OpenBLAS's buffers, garbage not yet collected) over
+	// the bytes of its inputs and outputs.
+	if hwm := peakRSS(); hwm > 0 {
+		b.ReportMetric(float64(hwm)/(in+out), "peakRSS/(in+out)")
+	}
+}
+
+// resetPeakRSS resets the kernel's record of this process's peak resident
+// set (Linux: writing 5 to /proc/self/clear_refs), so that peakRSS measures
+// from here.
+func resetPeakRSS() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSS is VmHWM from /proc/self/status in bytes, 0 if unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // BenchmarkCVPowerLaw is the same problem with feature scales falling as a

@@ -84,10 +84,11 @@ func compressedSelection(t *testing.T, wide bool) {
 	}
 	yc, _ := centred(rows[float64]{m: y}, nil)
 	kc, kt := kernels(rows[float64]{m: x}, rows[float64]{m: x, idx: []int{}}, false)
-	d, err := kernelDecomp(kc, kt, yc, nil)
+	d, err := kernelDecomp(kc, kt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.setCoef(yc, nil)
 	bs := d.bands(alphas)
 	direct := 0
 	for _, b := range bs {

@@ -125,7 +125,6 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 			}
 		}
 		tr, te := rows[T]{m: x, idx: train}, rows[T]{m: x, idx: test}
-		yc, ybar := centred(rows[U]{m: y, idx: train}, wk)
 		var d *decomp
 		var kin mat // centred training kernel for inner K-fold
 		var err error
@@ -140,7 +139,7 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 				kin = linalg.NewMatrix[float64](kc.Rows, kc.Cols)
 				copy(kin.Data, kc.Data)
 			}
-			d, err = kernelDecomp(kc, kt, yc, wk)
+			d, err = kernelDecomp(kc, kt, wk)
 		} else {
 			xc, xt := design(tr, te, cfg.Standardize)
 			if cfg.InnerFolds > 0 {
@@ -148,27 +147,41 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 				linalg.Syrk(false, 1, xc, 0, kin)
 				linalg.Symmetrize(kin)
 			}
-			d, err = primalDecomp(xc, xt, yc)
+			d, err = primalDecomp(xc, xt)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ridge: fold %d: %w", f, err)
 		}
-		errs := make([][]float64, len(alphas))
-		for a := range errs {
-			errs[a] = make([]float64, p)
-		}
-		if cfg.InnerFolds == 0 {
-			d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)
-		} else if err := innerErrors(kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+f))), cfg.Float64Selection, errs, wInner); err != nil {
-			return nil, fmt.Errorf("ridge: fold %d: %w", f, err)
+		// The targets go through in blocks: the centred targets, their
+		// projection and the selection buffers then scale with the block,
+		// not with every target (each target's fit is independent of the
+		// others'). Inner K-fold takes them all at once, since it
+		// diagonalises every inner split again per call.
+		blk := targetBlock
+		if cfg.InnerFolds > 0 {
+			blk = p
 		}
 		chosen := make([]float64, p)
-		for j, a := range best(errs) {
-			chosen[j] = alphas[a]
+		pred := wk.mat64("pred", len(test), p)
+		for j0 := 0; j0 < p; j0 += blk {
+			j1 := min(p, j0+blk)
+			yc, ybar := centred(rows[U]{m: y.Slice(0, n, j0, j1), idx: train}, wk)
+			d.setCoef(yc, wk)
+			errs := make([][]float64, len(alphas))
+			for a := range errs {
+				errs[a] = make([]float64, j1-j0)
+			}
+			if cfg.InnerFolds == 0 {
+				d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)
+			} else if err := innerErrors(kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+f))), cfg.Float64Selection, errs, wInner); err != nil {
+				return nil, fmt.Errorf("ridge: fold %d: %w", f, err)
+			}
+			for j, a := range best(errs) {
+				chosen[j0+j] = alphas[a]
+			}
+			d.predict(pred.Slice(0, len(test), j0, j1), chosen[j0:j1], ybar, wk)
 		}
 		res.FoldAlpha[f] = chosen
-		pred := wk.mat64("pred", len(test), p)
-		d.predict(pred, chosen, ybar, wk)
 		for a, i := range test {
 			copy(res.Predictions.Row(i), pred.Row(a))
 		}
@@ -181,6 +194,9 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 	res.Alpha = modeAlpha(res.FoldAlpha, alphas)
 	return res, nil
 }
+
+// targetBlock is how many targets CV fits at a time.
+const targetBlock = 512
 
 // FitPredict fits ridge (sklearn Ridge with fit_intercept=True) of every
 // column of yTrain on xTrain with penalty alpha[j] for target j (or alpha[0]
@@ -225,14 +241,15 @@ func FitPredict[T linalg.Float](dst linalg.Matrix[float64], xTrain, yTrain, xTes
 	var err error
 	if xTrain.Cols > xTrain.Rows {
 		kc, kt := kernels(tr, te, false)
-		d, err = kernelDecomp(kc, kt, yc, nil)
+		d, err = kernelDecomp(kc, kt, nil)
 	} else {
 		xc, xt := design(tr, te, false)
-		d, err = primalDecomp(xc, xt, yc)
+		d, err = primalDecomp(xc, xt)
 	}
 	if err != nil {
 		return fmt.Errorf("ridge: %w", err)
 	}
+	d.setCoef(yc, nil)
 	d.predict(dst, alpha, ybar, nil)
 	return nil
 }
@@ -256,10 +273,11 @@ func innerErrors(kc, yc mat, alphas []float64, k int, rng *rand.Rand, f64 bool, 
 		}
 		ki, kt := fromGram(kc, train, test, wk)
 		yi, ybar := centred(rows[float64]{m: yc, idx: train}, wk)
-		d, err := kernelDecomp(ki, kt, yi, wk)
+		d, err := kernelDecomp(ki, kt, wk)
 		if err != nil {
 			return err
 		}
+		d.setCoef(yi, wk)
 		ytc := wk.mat64("ytc", len(test), yc.Cols)
 		for a, i := range test {
 			src, dr := yc.Row(i), ytc.Row(a)

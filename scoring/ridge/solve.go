@@ -179,6 +179,38 @@ type decomp struct {
 	test   mat // s×r: Kt·V or Xt·U
 	coef   mat // r×p: Q or R
 	primal bool
+
+	// Set by the first selection and reused by later blocks of targets
+	// (they depend on the basis and the alphas only).
+	cachedAlphas []float64
+	inv          []float64       // 1 / LOO denominator, [stimulus·len(alphas) + alpha]
+	bandsF32     []band[float32] // alpha compression
+	basis32      linalg.Matrix[float32]
+}
+
+// prepare sets up what the selection over alphas needs besides the
+// targets, once per decomposition and alpha grid.
+func (d *decomp) prepare(alphas []float64, f64, loo bool, wk *work) {
+	if slices.Equal(d.cachedAlphas, alphas) && (!loo || d.inv != nil) && (f64 || d.bandsF32 != nil) {
+		return
+	}
+	d.cachedAlphas = slices.Clone(alphas)
+	if loo {
+		d.inv = d.looInv(alphas)
+	}
+	if !f64 {
+		d.bandsF32 = d.bands(alphas)
+		if loo {
+			m := d.basis
+			d.basis32 = linalg.View(m.Rows, m.Cols, buf[float32](wk, "basis32", m.Rows*m.Cols))
+			for i := range m.Rows {
+				src, dst := m.Row(i), d.basis32.Row(i)
+				for k, v := range src {
+					dst[k] = float32(v)
+				}
+			}
+		}
+	}
 }
 
 func (d *decomp) weights(alpha float64, dst []float64) {
@@ -190,8 +222,9 @@ func (d *decomp) weights(alpha float64, dst []float64) {
 	}
 }
 
-// kernelDecomp diagonalises Kc + 11ᵀ (kc is overwritten).
-func kernelDecomp(kc, kt, yc mat, w *work) (*decomp, error) {
+// kernelDecomp diagonalises Kc + 11ᵀ (kc is overwritten); setCoef then
+// brings in the targets.
+func kernelDecomp(kc, kt mat, w *work) (*decomp, error) {
 	m := kc.Rows
 	for i := range m {
 		r := kc.Row(i)
@@ -218,15 +251,13 @@ func kernelDecomp(kc, kt, yc mat, w *work) (*decomp, error) {
 		}
 	}
 	d := &decomp{basis: kc, lambda: lambda, skip: skip}
-	d.coef = w.mat64("coef", m, yc.Cols)
-	linalg.Gemm(true, false, 1, kc, yc, 0, d.coef)
 	d.test = w.mat64("test", kt.Rows, m)
 	linalg.Gemm(false, false, 1, kt, kc, 0, d.test)
 	return d, nil
 }
 
-// primalDecomp diagonalises Xcᵀ·Xc.
-func primalDecomp(xc, xt, yc mat) (*decomp, error) {
+// primalDecomp diagonalises Xcᵀ·Xc; setCoef then brings in the targets.
+func primalDecomp(xc, xt mat) (*decomp, error) {
 	q := xc.Cols
 	u := linalg.NewMatrix[float64](q, q)
 	linalg.Syrk(true, 1, xc, 0, u)
@@ -242,9 +273,14 @@ func primalDecomp(xc, xt, yc mat) (*decomp, error) {
 	linalg.Gemm(false, false, 1, xc, u, 0, d.basis)
 	d.test = linalg.NewMatrix[float64](xt.Rows, q)
 	linalg.Gemm(false, false, 1, xt, u, 0, d.test)
-	d.coef = linalg.NewMatrix[float64](q, yc.Cols)
-	linalg.Gemm(true, false, 1, d.basis, yc, 0, d.coef)
 	return d, nil
+}
+
+// setCoef projects centred targets yc (m×w, any block of the targets)
+// on the basis: coef = basisᵀ·yc, Q or R above.
+func (d *decomp) setCoef(yc mat, w *work) {
+	d.coef = w.mat64("coef", d.basis.Cols, yc.Cols)
+	linalg.Gemm(true, false, 1, d.basis, yc, 0, d.coef)
 }
 
 // predict writes the test predictions for alpha[j] of target j into dst
@@ -278,6 +314,22 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 // looErrors adds the leave-one-out squared errors of every alpha and
 // target to errs[a][j] (summed over the m training stimuli).
 func (d *decomp) looErrors(alphas []float64, yc mat, f64 bool, errs [][]float64, wk *work) {
+	d.prepare(alphas, f64, true, wk)
+	var base *mat
+	if d.primal {
+		base = &yc
+	}
+	if f64 {
+		accum(d.basis, d.coef, []band[float64]{d.direct(alphas)}, base, d.inv, errs, wk)
+		return
+	}
+	accum(d.basis32, d.coef, d.bandsF32, base, d.inv, errs, wk)
+}
+
+// looInv returns the inverses of the leave-one-out denominators of every
+// training stimulus and alpha, Σ_k basis_ik² w_k(α) (kernel) or 1 − 1/m −
+// that (primal), stimulus-major.
+func (d *decomp) looInv(alphas []float64) []float64 {
 	m, r, na := d.basis.Rows, d.basis.Cols, len(alphas)
 	// Diagonal terms Σ_k basis_ik² w_k(α) for all alphas, by GEMMs over
 	// blocks of rows (the squared basis is never stored whole).
@@ -299,22 +351,14 @@ func (d *decomp) looErrors(alphas []float64, yc mat, f64 bool, errs [][]float64,
 		}
 		linalg.Gemm(false, true, 1, blk, wm, 0, dm.Slice(i0, i1, 0, na))
 	}
-	den := make([][]float64, na)
-	for a := range den {
-		den[a] = make([]float64, m)
-		for i := range m {
-			s := dm.At(i, a)
-			if d.primal {
-				s = 1 - 1/float64(m) - s
-			}
-			den[a][i] = s
+	inv := dm.Data[:m*na]
+	for i := range inv {
+		if d.primal {
+			inv[i] = 1 - 1/float64(m) - inv[i]
 		}
+		inv[i] = 1 / inv[i]
 	}
-	var base *mat
-	if d.primal {
-		base = &yc
-	}
-	d.errors(d.basis, alphas, base, den, f64, errs, wk)
+	return inv
 }
 
 // foldErrors adds the squared test errors of every alpha and target.
@@ -322,17 +366,18 @@ func (d *decomp) foldErrors(alphas []float64, ytc mat, f64 bool, errs [][]float6
 	d.errors(d.test, alphas, &ytc, nil, f64, errs, wk)
 }
 
-func (d *decomp) errors(m mat, alphas []float64, base *mat, den [][]float64, f64 bool, errs [][]float64, wk *work) {
+func (d *decomp) errors(m mat, alphas []float64, base *mat, inv []float64, f64 bool, errs [][]float64, wk *work) {
 	if f64 {
-		accum(m, d.coef, []band[float64]{d.direct(alphas)}, base, den, errs, wk)
+		accum(m, d.coef, []band[float64]{d.direct(alphas)}, base, inv, errs, wk)
 		return
 	}
-	bs := d.bands(alphas)
+	d.prepare(alphas, f64, false, wk)
+	bs := d.bandsF32
 	m32 := linalg.View(m.Rows, m.Cols, buf[float32](wk, "m32", m.Rows*m.Cols))
 	for i, v := range m.Data[:m.Rows*m.Cols] {
 		m32.Data[i] = float32(v)
 	}
-	accum(m32, d.coef, bs, base, den, errs, wk)
+	accum(m32, d.coef, bs, base, inv, errs, wk)
 }
 
 // band is a contiguous range [k0,k1) of eigen-indices (eigenvalues are in
@@ -550,18 +595,18 @@ func fitAlpha(fit, alphas []float64, sel []int, alpha float64) ([]float64, bool)
 }
 
 // selectBuf bounds the elements of the three selection buffers together
-// (16 MiB in float32): enough targets per block for GEMM efficiency, little
+// (8 MiB in float32): enough targets per block for GEMM efficiency, little
 // memory next to the inputs.
-const selectBuf = 1 << 22
+const selectBuf = 1 << 21
 
-// accum adds Σ_i (e_ij / den[a][i])² to errs[a][j] for every alpha a and
-// target j, where e = base − M·diag(w_a)·coef, or e = M·diag(w_a)·coef when
-// base is nil; den nil means 1. For each band, the weight vectors g[s] of
+// accum adds Σ_i (e_ij · inv[i·len(errs)+a])² to errs[a][j] for every
+// alpha a and target j, where e = base − M·diag(w_a)·coef, or
+// e = M·diag(w_a)·coef when base is nil; inv nil means 1. For each band, the weight vectors g[s] of
 // its directly computed alphas go through one GEMM per block of targets
 // (columns ordered target-major, so the result reads as a
 // (rows·targets) × len(g) matrix), and its combination t adds the band's
 // share of every alpha's residual (one more GEMM).
-func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *mat, den [][]float64, errs [][]float64, wk *work) {
+func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *mat, inv []float64, errs [][]float64, wk *work) {
 	rows, r, p := m.Rows, m.Cols, coef.Cols
 	na := len(errs)
 	maxS := 0
@@ -572,13 +617,10 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 	bbuf := buf[T](wk, "bbuf", r*pb*maxS)
 	cbuf := buf[T](wk, "cbuf", rows*pb*maxS)
 	obuf := buf[T](wk, "obuf", rows*pb*na)
-	inv := make([]float64, rows*na)
-	for i := range rows {
-		for a := range na {
-			inv[i*na+a] = 1
-			if den != nil {
-				inv[i*na+a] = 1 / den[a][i]
-			}
+	if inv == nil {
+		inv = make([]float64, rows*na)
+		for i := range inv {
+			inv[i] = 1
 		}
 	}
 	eb := make([]float64, pb*na)
@@ -687,8 +729,10 @@ func toF32(m mat) linalg.Matrix[float32] {
 }
 
 // work keeps the large per-fold buffers of CV so later folds reuse them
-// (a nil *work allocates fresh ones). Buffers come back zeroed; one key is
-// never used for two live matrices.
+// (a nil *work allocates fresh ones). A reused buffer keeps its old
+// contents: every user overwrites the whole of it (GEMMs with β = 0 set
+// their output without reading it). One key is never used for two live
+// matrices.
 type work struct {
 	f64 map[string][]float64
 	f32 map[string][]float32
@@ -723,6 +767,5 @@ func buf[T linalg.Float](w *work, key string, n int) []T {
 		}
 		*m = b[:n]
 	}
-	clear(out)
 	return out
 }
