@@ -1,10 +1,10 @@
 // Package npy reads and writes NumPy .npy files (format versions 1.0, 2.0
 // and 3.0) and reads .npz archives (zip files of .npy members).
 //
-// Only little-endian C-order arrays of the dtypes scoring needs are
-// supported: <f8, <f4, <i8, <i4, |u1 and |b1. Fortran order and big-endian
-// data are refused with ErrUnsupported rather than silently transposed or
-// byte-swapped.
+// The dtypes scoring needs are read: f8, f4, i8, i4 (either byte order),
+// u1 and b1. Arrays are returned little-endian and in C order: a
+// Fortran-order file (what np.save writes for a transposed array, X.T) is
+// transposed on reading, so that element (i, j) means the same as in numpy.
 //
 // Untrusted input: the header's shape is checked against the number of
 // bytes actually available (the file size when known) before any array is
@@ -110,13 +110,14 @@ func itemSize(descr string) (int, error) {
 		return 8, nil
 	case "<f4", "<i4":
 		return 4, nil
+	case ">f8", ">i8":
+		return 8, nil
+	case ">f4", ">i4":
+		return 4, nil
 	case "|u1", "|b1", "<u1", "<b1":
 		return 1, nil
 	}
-	if strings.HasPrefix(descr, ">") {
-		return 0, fmt.Errorf("%w: big-endian dtype %q; convert with arr.astype(arr.dtype.newbyteorder('<'))", ErrUnsupported, descr)
-	}
-	return 0, fmt.Errorf("%w: dtype %q (want <f8, <f4, <i8, <i4, |u1 or |b1)", ErrUnsupported, descr)
+	return 0, fmt.Errorf("%w: dtype %q (want float64, float32, int64, int32, uint8 or bool: convert with arr.astype(np.float64))", ErrUnsupported, descr)
 }
 
 // ReadFile reads one .npy file, checking the header against the file size.
@@ -185,9 +186,6 @@ func Read(r io.Reader, size int64) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fortran {
-		return nil, fmt.Errorf("%w: Fortran-order array; save with np.save(f, np.ascontiguousarray(arr))", ErrUnsupported)
-	}
 	isz, err := itemSize(descr)
 	if err != nil {
 		return nil, err
@@ -210,15 +208,20 @@ func Read(r io.Reader, size int64) (*Array, error) {
 	if size < 0 {
 		capHint = min(n, 1<<16)
 	}
-	switch descr {
+	var order binary.ByteOrder = binary.LittleEndian
+	if descr[0] == '>' {
+		order = binary.BigEndian
+		a.Descr = "<" + descr[1:]
+	}
+	switch a.Descr {
 	case "<f8":
-		a.Data, err = decode(r, n, capHint, 8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+		a.Data, err = decode(r, n, capHint, 8, func(b []byte) float64 { return math.Float64frombits(order.Uint64(b)) })
 	case "<f4":
-		a.Data, err = decode(r, n, capHint, 4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) })
+		a.Data, err = decode(r, n, capHint, 4, func(b []byte) float32 { return math.Float32frombits(order.Uint32(b)) })
 	case "<i8":
-		a.Data, err = decode(r, n, capHint, 8, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+		a.Data, err = decode(r, n, capHint, 8, func(b []byte) int64 { return int64(order.Uint64(b)) })
 	case "<i4":
-		a.Data, err = decode(r, n, capHint, 4, func(b []byte) int32 { return int32(binary.LittleEndian.Uint32(b)) })
+		a.Data, err = decode(r, n, capHint, 4, func(b []byte) int32 { return int32(order.Uint32(b)) })
 	case "|u1", "<u1":
 		a.Descr = "|u1"
 		a.Data, err = decode(r, n, capHint, 1, func(b []byte) uint8 { return b[0] })
@@ -229,7 +232,59 @@ func Read(r io.Reader, size int64) (*Array, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: shape %v needs %d data bytes: %v", ErrFormat, shape, nbytes, err)
 	}
+	if fortran && len(shape) > 1 {
+		switch d := a.Data.(type) {
+		case []float64:
+			a.Data = fortranToC(d, shape)
+		case []float32:
+			a.Data = fortranToC(d, shape)
+		case []int64:
+			a.Data = fortranToC(d, shape)
+		case []int32:
+			a.Data = fortranToC(d, shape)
+		case []uint8:
+			a.Data = fortranToC(d, shape)
+		case []bool:
+			a.Data = fortranToC(d, shape)
+		}
+	}
 	return a, nil
+}
+
+// fortranToC reorders src, the elements of an array of the given shape in
+// Fortran order (first index fastest), into C order (last index fastest).
+func fortranToC[E any](src []E, shape []int) []E {
+	dst := make([]E, len(src))
+	if len(src) == 0 {
+		return dst
+	}
+	nd := len(shape)
+	stride := make([]int, nd) // Fortran strides, in elements
+	stride[0] = 1
+	for k := 1; k < nd; k++ {
+		stride[k] = stride[k-1] * shape[k-1]
+	}
+	idx := make([]int, nd)
+	off := 0
+	last, ls := shape[nd-1], stride[nd-1]
+	for i := 0; i < len(dst); i += last {
+		// The last index runs fastest in C order: one strided row.
+		row := dst[i : i+last]
+		for j := range row {
+			row[j] = src[off+j*ls]
+		}
+		// Advance the other indices as an odometer.
+		for k := nd - 2; k >= 0; k-- {
+			idx[k]++
+			off += stride[k]
+			if idx[k] < shape[k] {
+				break
+			}
+			off -= idx[k] * stride[k]
+			idx[k] = 0
+		}
+	}
+	return dst
 }
 
 // decode reads n items of isz bytes through a small reusable buffer, so
