@@ -92,10 +92,12 @@ func Subsampled(units, k int, seed uint64) Factory {
 		var chain Chain
 		width := features
 		if features > units {
-			chain = append(chain, NewSubsample(features, units, seed^uint64(l.Index)*0x9e3779b97f4a7c15))
+			chain = append(chain, NewSubsample(features, units, subsampleSeed(seed, l)))
 			width = units
 		}
 		if k > 0 && width > k {
+			// Seeded by the layer, not by its width: the same projection
+			// whether the units were kept here or by the extractor.
 			chain = append(chain, reduce.NewRandomProjection(width, k, seed^uint64(l.Index)*0xbf58476d1ce4e5b9+1))
 		}
 		switch len(chain) {
@@ -105,5 +107,24 @@ func Subsampled(units, k int, seed uint64) Factory {
 			return chain[0], nil
 		}
 		return chain, nil
+	}
+}
+
+func subsampleSeed(seed uint64, l models.Layer) uint64 {
+	return seed ^ uint64(l.Index)*0x9e3779b97f4a7c15
+}
+
+// SubsampleUnits is, for ort.Options.Units, the units Subsampled(units, …,
+// seed) keeps of every layer wider than units (nil for the others): with
+// it the extractor hands out only those units, Subsampled then sees layers
+// no wider than units and goes straight to the projection, and the result
+// is the same as subsampling here. Layers of unknown size are left whole.
+func SubsampleUnits(units int, seed uint64) func(l models.Layer) []int {
+	return func(l models.Layer) []int {
+		f := l.Features()
+		if f <= int64(units) {
+			return nil
+		}
+		return NewSubsample(int(f), units, subsampleSeed(seed, l)).Units()
 	}
 }

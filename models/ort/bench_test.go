@@ -125,6 +125,18 @@ func BenchmarkAllLayersReduced(b *testing.B) {
 	})
 }
 
+// BenchmarkAllLayersUnits is the same reduction with the units chosen by
+// the extractor (Options.Units): layers that are elementwise functions of
+// other layers are not exposed by the graph but computed at the kept
+// units; the consumer projects.
+func BenchmarkAllLayersUnits(b *testing.B) {
+	o := Options{Units: activations.SubsampleUnits(benchUnits, 1), UnitsKey: "bench"}
+	benchExtractOpts(b, true, o, func([]models.Layer) models.Consumer {
+		return &activations.Reducing{Next: models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil }),
+			New: activations.Subsampled(benchUnits, benchK, 1)}
+	})
+}
+
 // BenchmarkAllLayersPooled is the in-graph pooling alone (consumer does
 // nothing), to separate ONNX Runtime's cost from the Go reducers'.
 func BenchmarkAllLayersPooled(b *testing.B) {
