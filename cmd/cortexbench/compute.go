@@ -80,7 +80,7 @@ func shapeString(s []int) string {
 
 func runComputeRDM(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "compute rdm", "compute rdm --features X.npy [--metric correlation|euclidean|cosine] --out R.npy")
-	features := fs.String("features", "", "stimuli × features `.npy` (float32 or float64, C order)")
+	features := fs.String("features", "", "stimuli × features `.npy` (float32 or float64; C or Fortran order)")
 	metric := fs.String("metric", "correlation", "dissimilarity: correlation (1 − Pearson r), euclidean or cosine")
 	out := fs.String("out", "", "where to write the n×n float64 RDM `.npy`")
 	if err := parseFlags(fs, args); err != nil {

@@ -15,7 +15,7 @@ import (
 // encoding of every column of Y from X (see package scoring/ridge).
 func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "compute ridge", "compute ridge --x X.npy --y Y.npy [--folds 5 | --folds-file F.npy] [--alphas a,b,…] [--seed 1] [--inner-folds 0] [--standardize] [--out P.npy]")
-	px := fs.String("x", "", "stimuli × features `.npy` (float32 or float64, C order)")
+	px := fs.String("x", "", "stimuli × features `.npy` (float32 or float64; C or Fortran order)")
 	py := fs.String("y", "", "stimuli × targets `.npy` (or a 1-D vector: one target)")
 	folds := fs.Int("folds", 5, "number of seeded outer folds (ignored with --folds-file unless given too)")
 	foldsFile := fs.String("folds-file", "", "integer `.npy` with each stimulus's outer fold 0…K-1, to reproduce another tool's splits")

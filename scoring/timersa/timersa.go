@@ -13,7 +13,7 @@
 // A time-resolved benchmark is an array of shape (subjects, times, n, n):
 // subject s's RDM over the n stimuli at time point t, each symmetric with
 // a zero diagonal (as every RDM in the datasets folder), stored as a
-// little-endian C-order float64 (or float32) .npy file, plus a (times,)
+// float64 (or float32) .npy file (any byte order or layout), plus a (times,)
 // .npy of the time points in seconds relative to stimulus onset,
 // increasing. A manifest points at the two files (rdms, times) and the
 // stimulus list in the same order as the RDM rows; FromDense turns the
