@@ -93,6 +93,11 @@ type Config struct {
 	PeakRSS func() int64
 	// Now is the clock (optional, for tests).
 	Now func() time.Time
+	// Fresh computes every score with this configuration, neither reading
+	// nor storing results. A stored score is kept once per key, whatever
+	// settings a later run asks for; Fresh is how to see what other
+	// settings (candidate layers, bootstrap, reduction) give.
+	Fresh bool
 }
 
 // DefaultConfig returns the documented defaults.
@@ -147,6 +152,9 @@ func NewRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress fun
 	}
 	if progress == nil {
 		progress = func(Event) {}
+	}
+	if cfg.Fresh {
+		rdms = nil // nothing is stored, the model RDMs neither
 	}
 	return &Runner{cfg: cfg, bench: b, results: r, rdms: rdms, progress: progress}, nil
 }
@@ -216,11 +224,14 @@ func boolInt(b bool) int {
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (Score, error) {
 	b := l.Benchmark
 	key := Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: ScorerVersion}
-	if s, ok, err := r.results.GetScore(ctx, key); err != nil {
-		return Score{}, fmt.Errorf("%w: read stored score: %v", ErrInternal, err)
-	} else if ok {
-		r.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached"})
-		return s, nil
+	if !r.cfg.Fresh {
+		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
+			return Score{}, fmt.Errorf("%w: read stored score: %v", ErrInternal, err)
+		} else if ok {
+			r.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+				Message: fmt.Sprintf("stored score, computed %s with layers %s (--fresh computes again with this run's settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+			return s, nil
+		}
 	}
 	start := r.cfg.Now()
 	var s Score
@@ -251,6 +262,10 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	s.Elapsed = s.CreatedAt.Sub(start)
 	if r.cfg.PeakRSS != nil {
 		s.PeakRSSBytes = r.cfg.PeakRSS()
+	}
+	if r.cfg.Fresh {
+		r.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s), not stored", s.Ceiled, s.Raw, s.Layer)})
+		return s, nil
 	}
 	if err := r.results.PutScore(ctx, s); err != nil {
 		return Score{}, fmt.Errorf("%w: store score: %v", ErrInternal, err)

@@ -335,6 +335,31 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 		}
 	}
 
+	// Fresh computes again with other settings and stores nothing; the
+	// stored scores stay.
+	freshCfg := cfg
+	freshCfg.Fresh = true
+	freshCfg.Candidates = AllLayers
+	var stages []string
+	fr, err := NewRunner(freshCfg, reg, res, nil, func(e Event) { stages = append(stages, e.Stage) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	extracts, puts = model.extracts, res.puts
+	redo, err := fr.Run(ctx, model, []string{"synth.pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model.extracts == extracts || res.puts != puts || slices.Contains(stages, "cached") {
+		t.Errorf("fresh run: %d extractions, %d scores stored, stages %v; want extraction, nothing stored, nothing read", model.extracts-extracts, res.puts-puts, stages)
+	}
+	if redo[0].Candidates != string(AllLayers) || len(redo[0].Layers) != 8 {
+		t.Errorf("fresh run used candidates %q with %d layers, want all 8", redo[0].Candidates, len(redo[0].Layers))
+	}
+	if s, ok, _ := res.GetScore(ctx, Key{ModelHash: model.Hash(), BenchmarkVersion: pub.BenchmarkVersion, ScorerVersion: ScorerVersion}); !ok || s.Candidates != string(AllButOutput) {
+		t.Errorf("stored score changed by a fresh run: %+v", s)
+	}
+
 	// The same seeds give bit-identical scores from scratch.
 	fresh, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
 	if err != nil {

@@ -132,6 +132,7 @@ func runnerConfig(sf *scoreFlags) scoring.Config {
 	cfg.Candidates = scoring.Candidates(*sf.candidates)
 	cfg.RidgeCandidates = scoring.Candidates(*sf.ridgeLayers)
 	cfg.PeakRSS = peakRSS
+	cfg.Fresh = sf.fresh
 	return cfg
 }
 

@@ -95,6 +95,30 @@ func TestMaintainerPathScoresAModel(t *testing.T) {
 	if strings.Contains(errOut, "extracting") || !strings.Contains(errOut, "done") {
 		t.Errorf("the second benchmark on the same images extracted again:\n%s", errOut)
 	}
+
+	// Scoring again reads the stored score and says how to compute anew;
+	// --fresh computes with the new settings and stores nothing.
+	again := func(extra ...string) (string, string) {
+		args := append([]string{"score", "--model", model, "--name", "tiny", "--preprocess", "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW",
+			"--benchmark", "lab2026.IT", "--store", store, "--db", db, "--bootstrap", "50", "--json"}, extra...)
+		out, errOut, err := scoreRun(t, args...)
+		if err != nil {
+			t.Fatalf("score %v: %v\n%s", extra, err, errOut)
+		}
+		return out, errOut
+	}
+	_, errOut = again("--layers", "all")
+	if !strings.Contains(errOut, "cached") || !strings.Contains(errOut, "--fresh") {
+		t.Errorf("a stored score was used without saying so:\n%s", errOut)
+	}
+	out, errOut = again("--layers", "all", "--fresh")
+	if strings.Contains(errOut, "cached") || !strings.Contains(errOut, "not stored") || !strings.Contains(out, `"candidates":"all"`) {
+		t.Errorf("--fresh did not compute with --layers all:\n%s\n%s", out, errOut)
+	}
+	out, _ = again()
+	if !strings.Contains(out, `"candidates":"all-but-output"`) {
+		t.Errorf("--fresh replaced the stored score:\n%s", out)
+	}
 }
 
 // TestMainJobEndToEnd runs the README's main job on three built-in

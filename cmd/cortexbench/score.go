@@ -264,6 +264,7 @@ type scoreFlags struct {
 	ridgeLayers *string
 	benchmarks  *string
 	cacheLimit  *int64
+	fresh       bool
 }
 
 func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
@@ -334,6 +335,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
+	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --pool-to, --bootstrap…) and store none: a stored score is kept once per model and benchmark version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
