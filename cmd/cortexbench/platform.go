@@ -51,6 +51,7 @@ func addPlatformFlags(env *Env, fs *flag.FlagSet) *platformFlags {
 type platform struct {
 	bucket   objstore.Bucket
 	endpoint string // the S3 endpoint the bucket is reachable at
+	desc     string // where the objects are, for messages
 	server   *embedded.Server
 	db       *registry.Registry
 	bench    *benchmarks.Registry
@@ -64,12 +65,14 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 			return nil, fmt.Errorf("object store %s: %w", *f.s3Endpoint, err)
 		}
 		p.bucket, p.endpoint = b, *f.s3Endpoint
+		p.desc = fmt.Sprintf("(bucket %s at %s)", *f.s3Bucket, *f.s3Endpoint)
 	} else {
 		b, srv, err := embedded.Open(ctx, embedded.Config{Dir: *f.store})
 		if err != nil {
 			return nil, fmt.Errorf("embedded object store in %s: %w", *f.store, err)
 		}
 		p.bucket, p.server, p.endpoint = b, srv, srv.Endpoint()
+		p.desc = fmt.Sprintf("(folder %s)", *f.store)
 	}
 	cfg := registry.Config{PostgresDSN: *f.postgres}
 	if cfg.PostgresDSN == "" {
@@ -87,6 +90,9 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 	p.bench = benchmarks.NewRegistry(p.bucket)
 	return p, nil
 }
+
+// where says where the objects are, for messages.
+func (p *platform) where() string { return p.desc }
 
 func (p *platform) close(ctx context.Context) {
 	if p.db != nil {

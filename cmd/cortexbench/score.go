@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -285,9 +286,6 @@ func (f *scoreFlags) runner(p *platform, progress func(scoring.Event)) (*scoring
 }
 
 func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, error) {
-	if *f.benchmarks != "all" {
-		return splitList(*f.benchmarks), nil
-	}
 	bs, err := p.bench.List(ctx)
 	if err != nil {
 		return nil, err
@@ -297,9 +295,19 @@ func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, e
 		ids[i] = b.ID
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: no benchmarks in the store: run 'cortexbench benchmarks import-builtin' or 'benchmarks add MANIFEST'", errInput)
+		return nil, fmt.Errorf("%w: no benchmarks in the store %s: run 'cortexbench benchmarks import-builtin' (or 'make run', which imports them) or 'cortexbench benchmarks add MANIFEST'", errInput, p.where())
 	}
-	return ids, nil
+	if *f.benchmarks == "all" {
+		return ids, nil
+	}
+	want := splitList(*f.benchmarks)
+	for _, id := range want {
+		if !slices.Contains(ids, id) {
+			// The known ids are not listed: some are private.
+			return nil, fmt.Errorf("%w: benchmark %q is not in the store %s (%d benchmarks there): 'cortexbench benchmarks list' shows the public ones; 'benchmarks import-builtin' or 'benchmarks add MANIFEST' adds more", errInput, id, p.where(), len(ids))
+		}
+	}
+	return want, nil
 }
 
 func ortLibDefault(env *Env) string {
