@@ -194,3 +194,44 @@ func TestUnitsChains(t *testing.T) {
 func attrFloat(name string, v float32) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_FLOAT.Enum(), F: &v}
 }
+
+// TestUnitsArchitectures runs every architecture in the shared models
+// folder with 512 units per wide layer and checks every value handed out
+// against ONNX Runtime's own output of that layer (ReLU after additions,
+// concatenations, clipping in other graphs' forms).
+func TestUnitsArchitectures(t *testing.T) {
+	shared := sharedDir(t)
+	stim := algonauts(t, shared)[:2]
+	paths, _ := filepath.Glob(filepath.Join(shared, "models", "architectures", "*.onnx"))
+	if len(paths) == 0 {
+		t.Skip("no architectures")
+	}
+	r := runtime(t)
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			c := loadModel(t, p)
+			layers, err := r.Inspect(c.Model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var chosen []models.Layer
+			for _, l := range layers {
+				if l.PerStimulus {
+					chosen = append(chosen, l)
+				}
+			}
+			e, err := r.NewExtractor(c, models.ImageNetNCHW, chosen, Options{Units: activations.SubsampleUnits(512, 3), UnitsKey: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			full, err := r.NewExtractor(c, models.ImageNetNCHW, chosen, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer full.Close()
+			t.Logf("%d layers, %d exposed", len(chosen), e.Exposed())
+			unitsAgree(t, e, full, stim)
+		})
+	}
+}
