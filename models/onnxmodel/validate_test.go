@@ -18,6 +18,20 @@ import (
 
 func tinyCNN() *Builder { return onnxtest.TinyCNN() }
 
+// chainModel is conv → Clip (bounds as inputs) → Min (per-channel
+// constant), a fuzzing seed for ElementwiseOutputs.
+func chainModel() *Builder {
+	b := NewBuilder(13).Input("image", onnxpb.TensorProto_FLOAT, -1, 3, 4, 4).Output("min")
+	b.Initializer("w", []int64{2, 3, 1, 1}, []float32{1, 2, 3, 4, 5, 6})
+	b.Initializer("lo", nil, []float32{-1})
+	b.Initializer("hi", nil, []float32{6})
+	b.Initializer("c", []int64{1, 2, 1, 1}, []float32{2, 3})
+	b.Node("Conv", []string{"image", "w"}, []string{"conv"}, AttrInts("kernel_shape", 1, 1))
+	b.Node("Clip", []string{"conv", "lo", "hi"}, []string{"clip"})
+	b.Node("Min", []string{"clip", "c"}, []string{"min"})
+	return b
+}
+
 func TestValidateGood(t *testing.T) {
 	c, err := Validate(tinyCNN().Bytes(), DefaultConfig(), nil)
 	if err != nil {
@@ -133,6 +147,7 @@ func TestSpecCheck(t *testing.T) {
 // rank-4 image input and survives a marshal/parse round trip.
 func FuzzValidate(f *testing.F) {
 	f.Add(tinyCNN().Bytes())
+	f.Add(chainModel().Bytes())
 	f.Add([]byte("not a model"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -146,8 +161,20 @@ func FuzzValidate(f *testing.F) {
 		if len(c.Input.Shape) != 4 || (c.Channels != 1 && c.Channels != 3) {
 			t.Fatalf("accepted input %v with %d channels", c.Input, c.Channels)
 		}
-		if _, err := Layers(c.Model); err != nil {
+		layers, err := Layers(c.Model)
+		if err != nil {
 			t.Logf("layers: %v", err)
+		}
+		// Elementwise recognition reads constants out of the model: it must
+		// not panic whatever they hold, nor its functions on any shape.
+		ew := ElementwiseOutputs(c.Model)
+		for _, l := range layers {
+			if e, ok := ew[l.Tensor]; ok {
+				if fn, ok := e.Bind(l.Shape); ok && l.Features() > 0 {
+					fn(0, 1)
+					fn(int(l.Features()-1), -1)
+				}
+			}
 		}
 		out, err := proto.Marshal(c.Model)
 		if err != nil {
