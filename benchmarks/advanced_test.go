@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
+	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/storage/objstore"
 )
 
@@ -281,5 +283,65 @@ func TestRemixImport(t *testing.T) {
 	var ve *ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(ve.Problem, "is the benchmark stimulus a.png") {
 		t.Errorf("overlap: error %v", err)
+	}
+}
+
+// TestCeilingPool: ceiling.pool standardized (rsatoolbox's pooling) gives
+// the ceiling scoring/ceiling computes that way and a new version, while
+// "mean" is the default and leaves the version as it was; misuse is
+// refused.
+func TestCeilingPool(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeValid(t, dir)
+	reg := NewRegistry(objstore.NewMemory())
+	manifest := filepath.Join(dir, "manifest.yaml")
+	first, err := reg.Add(ctx, manifest, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	editManifest(t, dir, "{method: rsa-nili}", "{method: rsa-nili, pool: mean}")
+	same, err := reg.Add(ctx, manifest, AddOptions{})
+	if err != nil || same.Status != StatusUnchanged {
+		t.Fatalf("pool: mean changed the benchmark: %+v %v", same, err)
+	}
+	editManifest(t, dir, "pool: mean", "pool: standardized")
+	std, err := reg.Add(ctx, manifest, AddOptions{NewVersion: true})
+	if err != nil || std.Summary.Version == first.Summary.Version {
+		t.Fatalf("pool: standardized: %+v %v", std, err)
+	}
+	raw := testRDMs(3, 4)
+	subj := make([][]float64, 3)
+	for s := range subj {
+		for i := 0; i < 4; i++ {
+			for j := i + 1; j < 4; j++ {
+				subj[s] = append(subj[s], raw[s*16+i*4+j])
+			}
+		}
+	}
+	want, err := ceiling.RSACeilingPool(subj, rsa.Spearman, ceiling.PoolStandardized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := ceiling.RSACeiling(subj, rsa.Spearman)
+	if std.Summary.CeilingUpper != want.Upper || first.Summary.CeilingUpper != plain.Upper {
+		t.Errorf("ceilings %v (standardized) and %v (mean), want %v and %v", std.Summary.CeilingUpper, first.Summary.CeilingUpper, want.Upper, plain.Upper)
+	}
+	for _, c := range []struct {
+		edits [][2]string
+		msg   string
+	}{
+		{[][2]string{{"{method: rsa-nili}", "{method: rsa-nili, pool: median}"}}, "want mean or standardized"},
+		{[][2]string{{"{method: rsa-nili}", "{method: rsa-nili, pool: standardized}"}, {rsaLine, "reweighted_rsa: {layers: 8}"}}, "metric rsa only"},
+		{[][2]string{{"{method: rsa-nili}", "{method: none, reason: x, pool: mean}"}}, "only for rsa-nili"},
+	} {
+		d := t.TempDir()
+		writeValid(t, d)
+		for _, e := range c.edits {
+			editManifest(t, d, e[0], e[1])
+		}
+		if _, err := NewRegistry(objstore.NewMemory()).Add(ctx, filepath.Join(d, "manifest.yaml"), AddOptions{}); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: got %v, want an error mentioning %q", c.edits, err, c.msg)
+		}
 	}
 }

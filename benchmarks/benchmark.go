@@ -218,6 +218,10 @@ func (m Metric) layerText() string {
 type CeilingPolicy struct {
 	Method CeilingMethod
 	Reason string // why there is none (CeilingNone)
+	// rsa-nili: how subject RDMs are pooled into the reference (see
+	// scoring/ceiling); empty is the plain mean. Omitted from the version
+	// hash when empty.
+	Pool string `json:",omitempty"`
 	// Split-half
 	Session string // the session whose repeats are used (KindSessions)
 	Splits  int    // random split-halves averaged

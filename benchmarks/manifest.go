@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"io"
 	"math"
 	"path/filepath"
@@ -227,6 +228,7 @@ type RidgeSpec struct {
 // split-half uses the repeats of the responses, or of the session named.
 type CeilingSpec struct {
 	Method  string `yaml:"method"`
+	Pool    string `yaml:"pool,omitempty"` // rsa-nili: mean (default) or standardized
 	Reason  string `yaml:"reason,omitempty"`
 	Session string `yaml:"session,omitempty"`
 	Splits  int    `yaml:"splits,omitempty"` // default 100
@@ -482,6 +484,11 @@ func (m *Manifest) check() error {
 		if m.Metric.VariancePartitioning != nil {
 			bad("variance_partitioning reports R², for which the rsa-nili ceiling (a correlation) does not apply: use ceiling method none with a reason")
 		}
+		if pool, err := ceiling.ParsePool(c.Pool); err != nil {
+			bad("ceiling.pool %q: want mean or standardized", c.Pool)
+		} else if pool != ceiling.PoolMean && m.Metric.RSA == nil {
+			bad("ceiling.pool standardized is supported for metric rsa only")
+		}
 	case CeilingSplitHalf:
 		switch {
 		case m.Responses != nil && m.Responses.Repeats == nil:
@@ -511,6 +518,9 @@ func (m *Manifest) check() error {
 	}
 	if c.Session != "" && CeilingMethod(c.Method) != CeilingSplitHalf {
 		bad("ceiling.session is only for split-half")
+	}
+	if c.Pool != "" && CeilingMethod(c.Method) != CeilingRSANili {
+		bad("ceiling.pool is only for rsa-nili")
 	}
 
 	if s := m.Splits; s != nil {
@@ -584,6 +594,9 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 		met = m.advancedSettings()
 	}
 	c := CeilingPolicy{Method: CeilingMethod(m.Ceiling.Method), Reason: m.Ceiling.Reason}
+	if pool, _ := ceiling.ParsePool(m.Ceiling.Pool); pool != ceiling.PoolMean {
+		c.Pool = string(pool) // the default stays empty: versions of existing benchmarks do not change
+	}
 	if c.Method == CeilingSplitHalf {
 		c.Session, c.Splits, c.Seed = m.Ceiling.Session, m.Ceiling.Splits, m.Ceiling.Seed
 		if c.Splits == 0 {

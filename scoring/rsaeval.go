@@ -18,6 +18,7 @@ type RSAEvaluator struct {
 	Layers   [][]float64 // per layer, the model RDM as an upper-triangle vector
 	Subjects [][]float64 // per subject, the brain RDM as an upper-triangle vector
 	Method   rsa.Method
+	Pool     ceiling.Pool // how the ceiling pools subjects; "" is the plain mean
 }
 
 // Subset implements Evaluator.
@@ -84,7 +85,11 @@ func (s *rsaSubset) Ceiling() (float64, error) {
 	if len(s.subj) < 2 {
 		return math.NaN(), nil
 	}
-	c, err := ceiling.RSACeiling(s.subj, s.e.Method)
+	pool := s.e.Pool
+	if pool == "" {
+		pool = ceiling.PoolMean
+	}
+	c, err := ceiling.RSACeilingPool(s.subj, s.e.Method, pool)
 	if err != nil {
 		return math.NaN(), err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"image"
 	"math"
 	"slices"
@@ -871,7 +872,7 @@ func (r *Runner) scoreCommitted(ctx context.Context, m Model, l *benchmarks.Load
 				return Score{}, fmt.Errorf("%w: store model RDM: %v", ErrInternal, err)
 			}
 		}
-		ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method}
+		ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool)}
 		all := make([]int, n)
 		for i := range all {
 			all[i] = i
@@ -929,7 +930,7 @@ func StimulusKey(set benchmarks.StimulusSet) string {
 func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Layer, method rsa.Method, what string) (*RSAEvaluator, []models.Layer, []Split, SplitPolicy, Selection, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
-	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method}
+	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool)}
 	var cand []int
 	var kept []models.Layer
 	for i, v := range layerRDMs {

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -146,5 +147,41 @@ func TestMakeSplitsStratified(t *testing.T) {
 	}
 	if _, err := MakeSplits(4, nil, SplitPolicy{Splits: 1, SelectFraction: 0.5, Seed: 1}, 3); err == nil {
 		t.Fatal("4 stimuli cannot give two parts of 3: want an error")
+	}
+}
+
+// TestEvaluatorCeilingPool: the per-split ceiling follows the benchmark's
+// pooling of the subjects' RDMs, on the subset's RDMs.
+func TestEvaluatorCeilingPool(t *testing.T) {
+	ev := noiseBenchmark(t, 30, 5, 2, 3)
+	idx := make([]int, 0, 20)
+	for i := range 20 {
+		idx = append(idx, i)
+	}
+	for _, pool := range []ceiling.Pool{"", ceiling.PoolMean, ceiling.PoolStandardized} {
+		ev.Pool = pool
+		sc, err := ev.Subset(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sc.Ceiling()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj := make([][]float64, len(ev.Subjects))
+		for i, v := range ev.Subjects {
+			subj[i] = subUpper(ev.N, v, idx)
+		}
+		p := pool
+		if p == "" {
+			p = ceiling.PoolMean
+		}
+		c, err := ceiling.RSACeilingPool(subj, rsa.Spearman, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.Upper {
+			t.Errorf("pool %q: ceiling %v, want %v", pool, got, c.Upper)
+		}
 	}
 }

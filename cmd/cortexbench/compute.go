@@ -222,9 +222,10 @@ func ceilingJSON(c ceiling.RSA) map[string]any {
 }
 
 func runComputeCeiling(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "compute ceiling", "compute ceiling --rdms S.npy [--method spearman|pearson|kendall-tau-a]")
+	fs := newFlagSet(env, "compute ceiling", "compute ceiling --rdms S.npy [--method spearman|pearson|kendall-tau-a] [--pool mean|standardized]")
 	path := fs.String("rdms", "", "subjects × n × n (or subjects × sessions × n × n, sessions averaged) `.npy`")
 	method := fs.String("method", "spearman", "spearman, pearson or kendall-tau-a")
+	poolName := fs.String("pool", "mean", "how the subjects' RDMs are averaged into the reference: mean (Algonauts 2019, Nili et al. 2014) or standardized (ranks or z-scores first, as rsatoolbox does)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -240,11 +241,17 @@ func runComputeCeiling(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := ceiling.RSACeiling(subj, m)
+	pool, err := ceiling.ParsePool(*poolName)
+	if err != nil {
+		return fmt.Errorf("%w: --pool: %w", errInput, err)
+	}
+	c, err := ceiling.RSACeilingPool(subj, m, pool)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
-	return writeJSON(env.Stdout, ceilingJSON(c))
+	out := ceilingJSON(c)
+	out["method"], out["pool"] = string(m), string(pool)
+	return writeJSON(env.Stdout, out)
 }
 
 // medianFinite is the median of the finite values of x (NaN if none).

@@ -131,6 +131,15 @@ func TestComputeCeilingAlgonauts(t *testing.T) {
 	if x, y := decode(t, a)["upper"].(float64), decode(t, b)["upper"].(float64); math.Abs(x-y) > 1e-6 {
 		t.Errorf("session-averaged ceiling %v differs from the session-mean file's %v", x, y)
 	}
+	// rsatoolbox's pooling (ranks averaged): EVC upper R² 0.163757 from
+	// scoring/ceiling/testdata/gen_pooled.py (numpy 1.24.2, scipy 1.10.1).
+	stdout, stderr, err := run(t, "compute", "ceiling", "--rdms", filepath.Join(d, "algonauts2019-92", "rdms", "EVC.npy"), "--pool", "standardized")
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	if m := decode(t, stdout); math.Abs(m["upper_r2"].(float64)-0.16375706848064878) > 1e-10 || m["pool"] != "standardized" {
+		t.Errorf("--pool standardized: %v", m)
+	}
 }
 
 func TestComputeReliability(t *testing.T) {
@@ -187,6 +196,7 @@ func TestComputeBadInput(t *testing.T) {
 		{[]string{"compute", "compare", "--a", vec, "--b", vec, "--method", "cosine"}, "unknown method"},
 		{[]string{"compute", "ceiling", "--rdms", one}, "fewer than 2 subjects"},
 		{[]string{"compute", "ceiling", "--rdms", rect}, "want subjects × n × n"},
+		{[]string{"compute", "ceiling", "--rdms", one, "--pool", "median"}, "unknown pooling"},
 		{[]string{"compute", "reliability", "--responses", resp}, "targets × stimuli × repeats"},
 		{[]string{"compute", "reliability", "--responses", filepath.Join(dir, "missing.npy")}, "no such file"},
 	}

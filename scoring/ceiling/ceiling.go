@@ -7,6 +7,14 @@
 // per-subject correlation; that is how Algonauts 2019 reports its ceilings
 // (0.1589 EVC, 0.3075 IT for the 92-image set).
 //
+// The subjects' RDMs are pooled into the reference RDM by a plain
+// element-wise mean (Pool "mean", the default, as Algonauts 2019 and the
+// Nili et al. toolbox do), or, with Pool "standardized", after bringing
+// each subject's RDM to the form the comparison sees: ranks (average ties)
+// for Spearman and Kendall τa, z-scores for Pearson; that is how
+// rsatoolbox's noise ceilings pool (rsatoolbox.util.pooling.pool_rdm), and
+// it keeps a subject with a larger dissimilarity scale from dominating.
+//
 // Response ceilings: split-half reliability over repeats, Spearman–Brown
 // corrected (see SplitHalf).
 //
@@ -43,10 +51,44 @@ type RSA struct {
 	PerSubjectLower  []float64
 }
 
+// Pool names how subject RDMs are averaged into the reference RDM.
+type Pool string
+
+const (
+	// PoolMean averages the RDMs as they are.
+	PoolMean Pool = "mean"
+	// PoolStandardized averages each RDM's ranks (Spearman, Kendall τa)
+	// or z-scores (Pearson), as rsatoolbox does.
+	PoolStandardized Pool = "standardized"
+)
+
+// ErrPool reports an unknown pooling.
+var ErrPool = errors.New("ceiling: unknown pooling")
+
+// ParsePool validates a pooling name; "" is PoolMean.
+func ParsePool(s string) (Pool, error) {
+	switch p := Pool(s); p {
+	case "", PoolMean:
+		return PoolMean, nil
+	case PoolStandardized:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w %q (want mean or standardized)", ErrPool, s)
+}
+
 // RSACeiling computes the RSA noise ceiling of subject RDM vectors (each an
-// upper triangle, all of one length) under method m. The mean RDMs are
-// plain element-wise means in subject order, as numpy's mean(axis=0).
+// upper triangle, all of one length) under method m, pooling by plain
+// element-wise means in subject order, as numpy's mean(axis=0).
 func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
+	return RSACeilingPool(subjects, m, PoolMean)
+}
+
+// RSACeilingPool is RSACeiling with the reference RDMs pooled by pool.
+// Each subject's own RDM is compared as it is.
+func RSACeilingPool(subjects [][]float64, m rsa.Method, pool Pool) (RSA, error) {
+	if _, err := ParsePool(string(pool)); err != nil {
+		return RSA{}, err
+	}
 	s := len(subjects)
 	if s < 2 {
 		return RSA{}, fmt.Errorf("%w: got %d (the lower bound needs the others' mean)", ErrTooFewSubjects, s)
@@ -57,8 +99,28 @@ func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
 			return RSA{}, fmt.Errorf("%w: subject %d has %d entries, subject 0 has %d", ErrShape, i, len(v), l)
 		}
 	}
+	pooled := subjects
+	if pool == PoolStandardized {
+		pooled = make([][]float64, s)
+		for i, v := range subjects {
+			if err := finite(v, i); err != nil {
+				return RSA{}, err
+			}
+			z := make([]float64, l)
+			switch m {
+			case rsa.Pearson:
+				copy(z, v)
+				if !rsa.ZScore(z) {
+					return RSA{}, fmt.Errorf("subject %d: %w", i, rsa.ErrConstant)
+				}
+			default:
+				rsa.Rank(z, v)
+			}
+			pooled[i] = z
+		}
+	}
 	all := make([]float64, l)
-	for _, v := range subjects {
+	for _, v := range pooled {
 		for k, x := range v {
 			all[k] += x
 		}
@@ -76,7 +138,7 @@ func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
 		// Sum the others directly rather than (S·mean − v)/(S−1), so exact
 		// ties in the others' mean stay exact ties for rank methods.
 		clear(others)
-		for j, w := range subjects {
+		for j, w := range pooled {
 			if j == i {
 				continue
 			}
@@ -103,6 +165,16 @@ func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
 	out.UpperR2 /= fs
 	out.LowerR2 /= fs
 	return out, nil
+}
+
+// finite reports subject i's first non-finite entry.
+func finite(v []float64, i int) error {
+	for k, x := range v {
+		if x-x != 0 {
+			return fmt.Errorf("%w: subject %d entry %d is %v", ErrNonFinite, i, k, x)
+		}
+	}
+	return nil
 }
 
 // Responses are trial-level responses: Targets × Stimuli × Repeats in C
