@@ -230,7 +230,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 			return Score{}, fmt.Errorf("%w: read stored score: %v", ErrInternal, err)
 		} else if ok {
 			r.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
-				Message: fmt.Sprintf("stored score, computed %s with layers %s (--fresh computes again with this run's settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+				Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
 			return s, nil
 		}
 	}
