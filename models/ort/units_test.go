@@ -195,6 +195,49 @@ func attrFloat(name string, v float32) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: &name, Type: onnxpb.AttributeProto_FLOAT.Enum(), F: &v}
 }
 
+// TestUnitsQuantized: the uint8 MobileNetV1 (fixed batch 1, integer
+// tensors between quantize and dequantize nodes) and the int8 MobileNetV2
+// with Units: integer layers are never derived, every value still equals
+// ONNX Runtime's.
+func TestUnitsQuantized(t *testing.T) {
+	shared := sharedDir(t)
+	stim := algonauts(t, shared)[:2]
+	r := runtime(t)
+	for _, c := range []struct {
+		file string
+		spec models.Spec
+	}{
+		{filepath.Join("mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_uint8.onnx"), models.MobileNetV1Uint8},
+		{filepath.Join("mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_int8.onnx"), models.MobileNetV2Uint8},
+	} {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
+			m := loadModel(t, filepath.Join(shared, "models", c.file))
+			layers, err := r.Inspect(m.Model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var chosen []models.Layer
+			for _, l := range layers {
+				if l.PerStimulus {
+					chosen = append(chosen, l)
+				}
+			}
+			e, err := r.NewExtractor(m, c.spec, chosen, Options{Units: activations.SubsampleUnits(256, 5), UnitsKey: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			full, err := r.NewExtractor(m, c.spec, chosen, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer full.Close()
+			t.Logf("%d layers, %d exposed", len(chosen), e.Exposed())
+			unitsAgree(t, e, full, stim)
+		})
+	}
+}
+
 // TestUnitsArchitectures runs every architecture in the shared models
 // folder with 512 units per wide layer and checks every value handed out
 // against ONNX Runtime's own output of that layer (ReLU after additions,
