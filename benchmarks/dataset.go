@@ -337,11 +337,7 @@ func computeCeiling(p CeilingPolicy, met Metric, in *imported) (Ceiling, error) 
 		if len(in.subjects) < 2 {
 			return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.subjects))
 		}
-		pool, err := ceiling.ParsePool(p.Pool)
-		if err != nil {
-			return c, invalid(file, "%v", err)
-		}
-		r, err := ceiling.RSACeilingPool(in.subjects, rsa.Method(met.Comparison), pool)
+		r, err := ceiling.RSACeilingPool(in.subjects, rsa.Method(met.Comparison), ceiling.Pool(p.Pool))
 		if err != nil {
 			return c, invalid(file, "cannot compute the rsa-nili ceiling: %v", err)
 		}

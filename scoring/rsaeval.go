@@ -85,11 +85,7 @@ func (s *rsaSubset) Ceiling() (float64, error) {
 	if len(s.subj) < 2 {
 		return math.NaN(), nil
 	}
-	pool := s.e.Pool
-	if pool == "" {
-		pool = ceiling.PoolMean
-	}
-	c, err := ceiling.RSACeilingPool(s.subj, s.e.Method, pool)
+	c, err := ceiling.RSACeilingPool(s.subj, s.e.Method, s.e.Pool)
 	if err != nil {
 		return math.NaN(), err
 	}

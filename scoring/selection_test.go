@@ -172,11 +172,7 @@ func TestEvaluatorCeilingPool(t *testing.T) {
 		for i, v := range ev.Subjects {
 			subj[i] = subUpper(ev.N, v, idx)
 		}
-		p := pool
-		if p == "" {
-			p = ceiling.PoolMean
-		}
-		c, err := ceiling.RSACeilingPool(subj, rsa.Spearman, p)
+		c, err := ceiling.RSACeilingPool(subj, rsa.Spearman, pool)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -91,9 +91,6 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 	return p, nil
 }
 
-// where says where the objects are, for messages.
-func (p *platform) where() string { return p.desc }
-
 func (p *platform) close(ctx context.Context) {
 	if p.db != nil {
 		p.db.Close()

@@ -295,16 +295,15 @@ func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, e
 		ids[i] = b.ID
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: no benchmarks in the store %s: run 'cortexbench benchmarks import-builtin' (or 'make run', which imports them) or 'cortexbench benchmarks add MANIFEST'", errInput, p.where())
+		return nil, fmt.Errorf("%w: no benchmarks in the store %s: run 'cortexbench benchmarks import-builtin' (or 'make run', which imports them) or 'cortexbench benchmarks add MANIFEST'", errInput, p.desc)
 	}
 	if *f.benchmarks == "all" {
 		return ids, nil
 	}
 	want := splitList(*f.benchmarks)
-	for _, id := range want {
-		if !slices.Contains(ids, id) {
-			// The known ids are not listed: some are private.
-			return nil, fmt.Errorf("%w: benchmark %q is not in the store %s (%d benchmarks there): 'cortexbench benchmarks list' shows the public ones; 'benchmarks import-builtin' or 'benchmarks add MANIFEST' adds more", errInput, id, p.where(), len(ids))
+	for _, ref := range want {
+		if id, _, _ := strings.Cut(ref, "@"); !slices.Contains(ids, id) { // id@version names an older version
+			return nil, fmt.Errorf("%w: benchmark %q is not in the store %s (%d benchmarks there): 'cortexbench benchmarks list' shows them; 'benchmarks import-builtin' or 'benchmarks add MANIFEST' adds more", errInput, id, p.desc, len(ids))
 		}
 	}
 	return want, nil

@@ -2,7 +2,6 @@ package onnxmodel
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 
 	"github.com/cortexbench/cortexbench/models/onnxpb"
@@ -17,7 +16,6 @@ import (
 // and Identity.
 type Elementwise struct {
 	Input string
-	Op    string // e.g. "Clip[0,6]"
 	F     func(float32) float32
 	// With F nil: Min (IsMin) or Max against Const of shape ConstDims,
 	// broadcast against the input.
@@ -114,11 +112,11 @@ func ElementwiseOutputs(m *onnxpb.ModelProto) map[string]Elementwise {
 		switch n.GetOpType() {
 		case "Identity":
 			if len(ins) == 1 {
-				e = Elementwise{Input: ins[0], Op: "Identity", F: func(x float32) float32 { return x }}
+				e = Elementwise{Input: ins[0], F: func(x float32) float32 { return x }}
 			}
 		case "Relu":
 			if len(ins) == 1 {
-				e = Elementwise{Input: ins[0], Op: "Relu", F: func(x float32) float32 { return max(x, 0) }}
+				e = Elementwise{Input: ins[0], F: func(x float32) float32 { return max(x, 0) }}
 			}
 		case "Clip":
 			lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
@@ -144,8 +142,7 @@ func ElementwiseOutputs(m *onnxpb.ModelProto) map[string]Elementwise {
 			}
 			if ok {
 				// ONNX Runtime's order: max with min first, then min with max.
-				e = Elementwise{Input: ins[0], Op: fmt.Sprintf("Clip[%g,%g]", lo, hi),
-					F: func(x float32) float32 { return min(max(x, lo), hi) }}
+				e = Elementwise{Input: ins[0], F: func(x float32) float32 { return min(max(x, lo), hi) }}
 			}
 		case "Min", "Max":
 			if len(ins) != 2 {
@@ -160,7 +157,7 @@ func ElementwiseOutputs(m *onnxpb.ModelProto) map[string]Elementwise {
 			if _, xConst := consts[x]; !ok || xConst {
 				break
 			}
-			e = Elementwise{Input: x, Op: fmt.Sprintf("%s%v", n.GetOpType(), dims), Const: vals, ConstDims: dims, IsMin: n.GetOpType() == "Min"}
+			e = Elementwise{Input: x, Const: vals, ConstDims: dims, IsMin: n.GetOpType() == "Min"}
 		}
 		if e.F != nil || e.Const != nil {
 			out[outs[0]] = e

@@ -60,12 +60,7 @@ func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []mode
 	}
 	chosen := outputLayers(layers)
 	if all {
-		chosen = chosen[:0]
-		for _, l := range layers {
-			if l.PerStimulus {
-				chosen = append(chosen, l)
-			}
-		}
+		chosen = perStimulus(layers)
 	}
 	if bs := envInt("CORTEXBENCH_BENCH_BATCH_BYTES", 0); bs > 0 {
 		r = &Runtime{cfg: r.cfg}

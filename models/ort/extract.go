@@ -22,7 +22,6 @@ type Extractor struct {
 	layers  []models.Layer // as handed out
 	exposed []models.Layer // graph outputs: layers, or with Units their roots
 	views   []view         // per layer: how its rows come from exposed
-	opts    Options
 	spec    models.Spec
 	batch   int
 	session *onnxruntime.DynamicAdvancedSession
@@ -48,12 +47,14 @@ type outSet struct {
 // from ≥ 0 the values come instead from the already gathered rows of layer
 // from (the derived layer's root, whose units it shares).
 type view struct {
-	src    int
-	from   int
-	units  []int
-	f      func(p int, x float32) float32
-	direct bool
+	src   int
+	from  int
+	units []int
+	f     func(p int, x float32) float32
 }
+
+// direct reports a view that is the exposed tensor's rows themselves.
+func (v view) direct() bool { return v.f == nil && v.units == nil }
 
 type layerBuf struct {
 	n    int       // values per stimulus
@@ -170,7 +171,7 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 	if err != nil {
 		return nil, fmt.Errorf("new extractor: create session: %w", err)
 	}
-	e := &Extractor{layers: slices.Clone(layers), exposed: exposed, views: views, spec: spec, session: sess, opts: o}
+	e := &Extractor{layers: slices.Clone(layers), exposed: exposed, views: views, spec: spec, session: sess}
 	if err := e.setup(r.cfg, c, shapes, o.Overlap); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("new extractor: %w", err)
@@ -218,7 +219,7 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, ov
 		}
 	}
 	for _, v := range e.views {
-		if !v.direct {
+		if !v.direct() {
 			w := len(v.units)
 			if v.units == nil {
 				w = int(max(0, e.exposed[v.src].Features()))
@@ -260,7 +261,7 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, ov
 		}
 		set.vrows = make([][][]float32, len(e.views))
 		for i, v := range e.views {
-			if v.direct {
+			if v.direct() {
 				continue
 			}
 			w := len(v.units)
@@ -389,7 +390,7 @@ func (e *Extractor) Widths() []int {
 	for i := range out {
 		if e.views == nil {
 			out[i] = e.sets[0].bufs[i].n
-		} else if v := e.views[i]; v.direct || v.units == nil {
+		} else if v := e.views[i]; v.direct() || v.units == nil {
 			out[i] = e.sets[0].bufs[v.src].n
 		} else {
 			out[i] = len(v.units)
@@ -397,9 +398,6 @@ func (e *Extractor) Widths() []int {
 	}
 	return out
 }
-
-// Options are the options the extractor was made with.
-func (e *Extractor) Options() Options { return e.opts }
 
 // Units are, per layer in Layers order, the flat per-stimulus positions of
 // the values consumers receive (nil: every value, in order). Without
@@ -461,7 +459,7 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 			switch {
 			case e.views == nil:
 				rows = set.bufs[i].rows
-			case e.views[i].direct:
+			case e.views[i].direct():
 				rows = set.bufs[e.views[i].src].rows
 			default:
 				rows = set.vrows[i]
@@ -562,7 +560,7 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 func (e *Extractor) fillViews(set *outSet, k int) {
 	for pass := range 2 {
 		for i, v := range e.views {
-			if v.direct || (v.from >= 0) != (pass == 1) {
+			if v.direct() || (v.from >= 0) != (pass == 1) {
 				continue
 			}
 			var src [][]float32
@@ -677,7 +675,6 @@ func plan(c *onnxmodel.Checked, layers []models.Layer, o Options) ([]models.Laye
 				return x
 			}
 		}
-		v.direct = v.f == nil && v.units == nil
 		views[i] = v
 	}
 	return exposed, views, nil

@@ -223,12 +223,7 @@ func TestReducedPipelineMobileNetV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chosen []models.Layer
-	for _, l := range layers {
-		if l.PerStimulus {
-			chosen = append(chosen, l)
-		}
-	}
+	chosen := perStimulus(layers)
 	opts := Options{PoolTo: 4096}
 	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, opts)
 	if err != nil {

@@ -69,5 +69,16 @@ func outputLayers(layers []models.Layer) []models.Layer {
 	return out
 }
 
+// perStimulus keeps the layers with one value set per stimulus.
+func perStimulus(layers []models.Layer) []models.Layer {
+	var out []models.Layer
+	for _, l := range layers {
+		if l.PerStimulus {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 func contains(s, sub string) bool     { return strings.Contains(s, sub) }

@@ -73,14 +73,10 @@ func TestUnitsMobileNetV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chosen []models.Layer
-	for _, l := range layers {
-		if l.PerStimulus {
-			chosen = append(chosen, l)
-		}
-	}
+	chosen := perStimulus(layers)
 	choose := activations.SubsampleUnits(1024, 1)
-	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, Options{Units: choose, UnitsKey: "sample1024-seed1", Overlap: true})
+	opts := Options{Units: choose, UnitsKey: "sample1024-seed1", Overlap: true}
+	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +106,7 @@ func TestUnitsMobileNetV2(t *testing.T) {
 	}
 	t.Logf("%d layers, %d exposed, %d subsampled, batch %d", len(chosen), e.Exposed(), wide, e.BatchSize())
 	unitsAgree(t, e, full, stim)
-	if e.Options().Reduction() == full.Options().Reduction() {
+	if opts.Reduction() == (Options{}).Reduction() {
 		t.Error("cache keys do not tell the two apart")
 	}
 }
@@ -197,8 +193,7 @@ func attrFloat(name string, v float32) *onnxpb.AttributeProto {
 
 // TestUnitsQuantized: the uint8 MobileNetV1 (fixed batch 1, integer
 // tensors between quantize and dequantize nodes) and the int8 MobileNetV2
-// with Units: integer layers are never derived, every value still equals
-// ONNX Runtime's.
+// with Units: every value still equals ONNX Runtime's.
 func TestUnitsQuantized(t *testing.T) {
 	shared := sharedDir(t)
 	stim := algonauts(t, shared)[:2]
@@ -211,29 +206,7 @@ func TestUnitsQuantized(t *testing.T) {
 		{filepath.Join("mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_int8.onnx"), models.MobileNetV2Uint8},
 	} {
 		t.Run(filepath.Base(c.file), func(t *testing.T) {
-			m := loadModel(t, filepath.Join(shared, "models", c.file))
-			layers, err := r.Inspect(m.Model)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var chosen []models.Layer
-			for _, l := range layers {
-				if l.PerStimulus {
-					chosen = append(chosen, l)
-				}
-			}
-			e, err := r.NewExtractor(m, c.spec, chosen, Options{Units: activations.SubsampleUnits(256, 5), UnitsKey: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			full, err := r.NewExtractor(m, c.spec, chosen, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer full.Close()
-			t.Logf("%d layers, %d exposed", len(chosen), e.Exposed())
-			unitsAgree(t, e, full, stim)
+			unitsMatchFull(t, r, filepath.Join(shared, "models", c.file), c.spec, activations.SubsampleUnits(256, 5), stim)
 		})
 	}
 }
@@ -252,29 +225,31 @@ func TestUnitsArchitectures(t *testing.T) {
 	r := runtime(t)
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			c := loadModel(t, p)
-			layers, err := r.Inspect(c.Model)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var chosen []models.Layer
-			for _, l := range layers {
-				if l.PerStimulus {
-					chosen = append(chosen, l)
-				}
-			}
-			e, err := r.NewExtractor(c, models.ImageNetNCHW, chosen, Options{Units: activations.SubsampleUnits(512, 3), UnitsKey: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			full, err := r.NewExtractor(c, models.ImageNetNCHW, chosen, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer full.Close()
-			t.Logf("%d layers, %d exposed", len(chosen), e.Exposed())
-			unitsAgree(t, e, full, stim)
+			unitsMatchFull(t, r, p, models.ImageNetNCHW, activations.SubsampleUnits(512, 3), stim)
 		})
 	}
+}
+
+// unitsMatchFull extracts every per-stimulus layer of the model at path
+// with the given Units and whole, and checks them against each other.
+func unitsMatchFull(t *testing.T, r *Runtime, path string, spec models.Spec, units func(models.Layer) []int, stim models.Stimuli) {
+	t.Helper()
+	c := loadModel(t, path)
+	layers, err := r.Inspect(c.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen := perStimulus(layers)
+	e, err := r.NewExtractor(c, spec, chosen, Options{Units: units, UnitsKey: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	full, err := r.NewExtractor(c, spec, chosen, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	t.Logf("%d layers, %d exposed", len(chosen), e.Exposed())
+	unitsAgree(t, e, full, stim)
 }

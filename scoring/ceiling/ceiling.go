@@ -83,10 +83,11 @@ func RSACeiling(subjects [][]float64, m rsa.Method) (RSA, error) {
 	return RSACeilingPool(subjects, m, PoolMean)
 }
 
-// RSACeilingPool is RSACeiling with the reference RDMs pooled by pool.
-// Each subject's own RDM is compared as it is.
+// RSACeilingPool is RSACeiling with the reference RDMs pooled by pool
+// ("" is PoolMean). Each subject's own RDM is compared as it is.
 func RSACeilingPool(subjects [][]float64, m rsa.Method, pool Pool) (RSA, error) {
-	if _, err := ParsePool(string(pool)); err != nil {
+	pool, err := ParsePool(string(pool))
+	if err != nil {
 		return RSA{}, err
 	}
 	s := len(subjects)

@@ -180,34 +180,34 @@ type decomp struct {
 	coef   mat // r×p: Q or R
 	primal bool
 
-	// Set by the first selection and reused by later blocks of targets
-	// (they depend on the basis and the alphas only).
-	cachedAlphas []float64
-	inv          []float64       // 1 / LOO denominator, [stimulus·len(alphas) + alpha]
-	bandsF32     []band[float32] // alpha compression
-	basis32      linalg.Matrix[float32]
+	// What the selection needs besides the targets, made by the first
+	// block of targets and reused by the others (it depends on the basis
+	// and the alphas only; every call on one decomposition passes the same
+	// alphas).
+	inv      []float64       // 1 / LOO denominator, [stimulus·len(alphas) + alpha]
+	bandsF32 []band[float32] // alpha compression
+	basis32  linalg.Matrix[float32]
 }
 
-// prepare sets up what the selection over alphas needs besides the
-// targets, once per decomposition and alpha grid.
+// prepare makes what is missing of the selection set-up for LOO (loo) or
+// held-out errors, in float64 (f64) or float32.
 func (d *decomp) prepare(alphas []float64, f64, loo bool, wk *work) {
-	if slices.Equal(d.cachedAlphas, alphas) && (!loo || d.inv != nil) && (f64 || d.bandsF32 != nil) {
-		return
-	}
-	d.cachedAlphas = slices.Clone(alphas)
-	if loo {
+	if loo && d.inv == nil {
 		d.inv = d.looInv(alphas)
 	}
-	if !f64 {
+	if f64 {
+		return
+	}
+	if d.bandsF32 == nil {
 		d.bandsF32 = d.bands(alphas)
-		if loo {
-			m := d.basis
-			d.basis32 = linalg.View(m.Rows, m.Cols, buf[float32](wk, "basis32", m.Rows*m.Cols))
-			for i := range m.Rows {
-				src, dst := m.Row(i), d.basis32.Row(i)
-				for k, v := range src {
-					dst[k] = float32(v)
-				}
+	}
+	if loo && d.basis32.Data == nil {
+		m := d.basis
+		d.basis32 = linalg.View(m.Rows, m.Cols, buf[float32](wk, "basis32", m.Rows*m.Cols))
+		for i := range m.Rows {
+			src, dst := m.Row(i), d.basis32.Row(i)
+			for k, v := range src {
+				dst[k] = float32(v)
 			}
 		}
 	}
@@ -601,8 +601,8 @@ const selectBuf = 1 << 21
 
 // accum adds Σ_i (e_ij · inv[i·len(errs)+a])² to errs[a][j] for every
 // alpha a and target j, where e = base − M·diag(w_a)·coef, or
-// e = M·diag(w_a)·coef when base is nil; inv nil means 1. For each band, the weight vectors g[s] of
-// its directly computed alphas go through one GEMM per block of targets
+// e = M·diag(w_a)·coef when base is nil; inv nil means 1. For each band,
+// the weight vectors g[s] of its directly computed alphas go through one GEMM per block of targets
 // (columns ordered target-major, so the result reads as a
 // (rows·targets) × len(g) matrix), and its combination t adds the band's
 // share of every alpha's residual (one more GEMM).

@@ -56,11 +56,11 @@ func rankEach(x []float64, sc *rankScratch, visit func(i int32, r float64)) {
 	for j := 0; j <= m; j++ {
 		capacity = max(capacity, counts[2*j])
 	}
-	// One slot of slack: the gathering loop writes before it knows whether
-	// the value belongs to the class.
 	if sc == nil {
 		sc = new(rankScratch)
 	}
+	// One slot of slack: the gathering loop writes before it knows whether
+	// the value belongs to the class.
 	ks, k2, is, i2 := sc.buffers(capacity + 1)
 
 	g := 0 // values in the classes already handed out
