@@ -111,3 +111,96 @@ func compressedSelection(t *testing.T, wide bool) {
 	}
 	_ = linalg.Backend()
 }
+
+// The two ways of summing the squared selection errors (elementwise, and
+// the quadratic form in the residual components) agree: to 1e-10 relative
+// in float64 without compression, to 1e-5 with compressed float32, on the
+// kernel path (LOO, no base), the primal path (LOO with the targets as
+// base) and held-out errors (inner K-fold, base = test targets).
+func TestErrorSumsAgree(t *testing.T) {
+	defer func(v int) { forceQuadratic = v }(forceQuadratic)
+	r := rand.New(rand.NewPCG(9, 9))
+	alphas := make([]float64, 20)
+	for i := range alphas {
+		alphas[i] = 1e-2 * math.Pow(2, float64(i))
+	}
+	type run func(f64 bool, errs [][]float64)
+	cases := map[string]run{}
+	for _, c := range []struct {
+		name string
+		n, q int
+	}{{"kernel", 300, 2000}, {"primal", 300, 40}} {
+		x, y := randMat(r, c.n, c.q), randMat(r, c.n, 25)
+		for i := range y.Rows {
+			for j := range y.Cols {
+				y.Data[i*y.Cols+j] += 0.1 * float64(j) * x.At(i, j%c.q)
+			}
+		}
+		yc, _ := centred(rows[float64]{m: y}, nil)
+		tr, te := rows[float64]{m: x}, rows[float64]{m: x, idx: []int{}}
+		var d *decomp
+		var err error
+		if c.q > c.n {
+			kc, kt := kernels(tr, te, false)
+			d, err = kernelDecomp(kc, kt, nil)
+		} else {
+			xc, xt := design(tr, te, false)
+			d, err = primalDecomp(xc, xt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.setCoef(yc, nil)
+		cases[c.name] = func(f64 bool, errs [][]float64) { d.looErrors(alphas, yc, f64, errs, nil) }
+		if c.q > c.n {
+			// Held-out errors of a split of this training part.
+			kc, kt := kernels(rows[float64]{m: x, idx: seq(0, 200)}, rows[float64]{m: x, idx: seq(200, 300)}, false)
+			di, err := kernelDecomp(kc, kt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yi, ybar := centred(rows[float64]{m: y, idx: seq(0, 200)}, nil)
+			di.setCoef(yi, nil)
+			ytc := linalg.NewMatrix[float64](100, y.Cols)
+			for a := range 100 {
+				for j := range y.Cols {
+					ytc.Data[a*y.Cols+j] = y.At(200+a, j) - ybar[j]
+				}
+			}
+			cases["held-out"] = func(f64 bool, errs [][]float64) { di.foldErrors(alphas, ytc, f64, errs, nil) }
+		}
+	}
+	for name, f := range cases {
+		get := func(force int, f64 bool) [][]float64 {
+			forceQuadratic = force
+			errs := make([][]float64, len(alphas))
+			for a := range errs {
+				errs[a] = make([]float64, 25)
+			}
+			f(f64, errs)
+			return errs
+		}
+		ref := get(-1, true)
+		for _, c := range []struct {
+			force int
+			f64   bool
+			tol   float64
+		}{{1, true, 1e-10}, {1, false, 1e-5}, {-1, false, 1e-5}, {0, false, 1e-5}} {
+			got := get(c.force, c.f64)
+			for a := range alphas {
+				if e := relErr(got[a], ref[a]); !(e <= c.tol) {
+					t.Errorf("%s, force %d, float64 %v, alpha %g: errors differ from elementwise float64 by %g relative",
+						name, c.force, c.f64, alphas[a], e)
+				}
+			}
+		}
+	}
+}
+
+func seq(a, b int) []int {
+	s := make([]int, 0, b-a)
+	for i := a; i < b; i++ {
+		s = append(s, i)
+	}
+	return s
+}

@@ -37,7 +37,10 @@
 // those alphas then go through the large product and the rest follow by
 // combination (checked at run time; otherwise every alpha is computed). On
 // random features 4 of 20 alphas suffice; on the wide spectra of network
-// activations it usually finds no gain.
+// activations it usually finds no gain. With few such alphas the squared
+// errors of all alphas are summed through the quadratic form in the few
+// computed residuals (one float64 product per pair and one GEMM), not by
+// forming every alpha's residual.
 //
 // Memory: besides the inputs and the outputs, CV holds the n×n Gram matrix,
 // the per-fold m×m eigenvectors, two m×p float64 target matrices and about

@@ -4,8 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
-
-	gmat "gonum.org/v1/gonum/mat"
+	"unsafe"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 )
@@ -193,7 +192,7 @@ type decomp struct {
 // held-out errors, in float64 (f64) or float32.
 func (d *decomp) prepare(alphas []float64, f64, loo bool, wk *work) {
 	if loo && d.inv == nil {
-		d.inv = d.looInv(alphas)
+		d.inv = d.looInv(alphas, wk)
 	}
 	if f64 {
 		return
@@ -329,17 +328,17 @@ func (d *decomp) looErrors(alphas []float64, yc mat, f64 bool, errs [][]float64,
 // looInv returns the inverses of the leave-one-out denominators of every
 // training stimulus and alpha, Σ_k basis_ik² w_k(α) (kernel) or 1 − 1/m −
 // that (primal), stimulus-major.
-func (d *decomp) looInv(alphas []float64) []float64 {
+func (d *decomp) looInv(alphas []float64, wk *work) []float64 {
 	m, r, na := d.basis.Rows, d.basis.Cols, len(alphas)
 	// Diagonal terms Σ_k basis_ik² w_k(α) for all alphas, by GEMMs over
 	// blocks of rows (the squared basis is never stored whole).
-	wm := linalg.NewMatrix[float64](na, r)
+	wm := wk.mat64("looW", na, r)
 	for a, al := range alphas {
 		d.weights(al, wm.Row(a))
 	}
-	dm := linalg.NewMatrix[float64](m, na)
+	dm := wk.mat64("looInv", m, na)
 	const rb = 64
-	v2 := linalg.NewMatrix[float64](min(rb, m), r)
+	v2 := wk.mat64("looV2", min(rb, m), r)
 	for i0 := 0; i0 < m; i0 += rb {
 		i1 := min(i0+rb, m)
 		blk := v2.Slice(0, i1-i0, 0, r)
@@ -525,6 +524,7 @@ func compress(lambda []float64, skip int, alphas []float64) (sel []int, t *mat) 
 		fit[i] = sorted[i*(len(sorted)-1)/max(np-1, 1)]
 	}
 	inSel := make([]bool, na)
+	var scratch []float64
 	sel = []int{0, na - 1}
 	inSel[0], inSel[na-1] = true, true
 	for len(sel) <= na/2 {
@@ -535,7 +535,7 @@ func compress(lambda []float64, skip int, alphas []float64) (sel []int, t *mat) 
 			if inSel[a] {
 				continue
 			}
-			coef, ok := fitAlpha(fit, alphas, sel, alphas[a])
+			coef, ok := fitAlpha(fit, alphas, sel, alphas[a], &scratch)
 			if !ok {
 				return all()
 			}
@@ -577,21 +577,65 @@ func compress(lambda []float64, skip int, alphas []float64) (sel []int, t *mat) 
 	return all()
 }
 
-// fitAlpha solves min Σ_points (1 − Σ_s c_s (λ+α)/(λ+α_s))² by QR.
-func fitAlpha(fit, alphas []float64, sel []int, alpha float64) ([]float64, bool) {
-	a := gmat.NewDense(len(fit), len(sel), nil)
-	b := gmat.NewVecDense(len(fit), nil)
+// fitAlpha solves min Σ_points (1 − Σ_s c_s (λ+α)/(λ+α_s))² by Householder
+// QR in scratch (grown as needed); false when the columns are numerically
+// dependent (condition of R beyond 1e16, as gonum's QR solve refuses).
+func fitAlpha(fit, alphas []float64, sel []int, alpha float64, scratch *[]float64) ([]float64, bool) {
+	m, n := len(fit), len(sel)
+	if need := m*n + m + n; cap(*scratch) < need {
+		*scratch = make([]float64, need)
+	}
+	buf := (*scratch)[:m*n+m+n]
+	a, b, x := buf[:m*n], buf[m*n:m*n+m], buf[m*n+m:]
 	for i, l := range fit {
 		for s, as := range sel {
-			a.Set(i, s, (l+alpha)/(l+alphas[as]))
+			a[i*n+s] = (l + alpha) / (l + alphas[as])
 		}
-		b.SetVec(i, 1)
+		b[i] = 1
 	}
-	var x gmat.VecDense
-	if err := x.SolveVec(a, b); err != nil {
+	rmin, rmax := math.Inf(1), 0.0
+	for j := range n {
+		norm := 0.0
+		for i := j; i < m; i++ {
+			norm = math.Hypot(norm, a[i*n+j])
+		}
+		if norm == 0 {
+			return nil, false
+		}
+		d := -math.Copysign(norm, a[j*n+j])
+		a[j*n+j] -= d // v = column j below the diagonal, v_j = a_jj − d
+		vv := 0.0
+		for i := j; i < m; i++ {
+			vv += a[i*n+j] * a[i*n+j]
+		}
+		apply := func(col func(i int) *float64) {
+			dot := 0.0
+			for i := j; i < m; i++ {
+				dot += a[i*n+j] * *col(i)
+			}
+			f := 2 * dot / vv
+			for i := j; i < m; i++ {
+				*col(i) -= f * a[i*n+j]
+			}
+		}
+		for c := j + 1; c < n; c++ {
+			apply(func(i int) *float64 { return &a[i*n+c] })
+		}
+		apply(func(i int) *float64 { return &b[i] })
+		a[j*n+j] = d // R's diagonal (the rest of column j is v, unused below)
+		rmin, rmax = min(rmin, math.Abs(d)), max(rmax, math.Abs(d))
+	}
+	if rmax > 1e16*rmin {
 		return nil, false
 	}
-	return x.RawVector().Data, true
+	for j := n - 1; j >= 0; j-- {
+		v := b[j]
+		for c := j + 1; c < n; c++ {
+			v -= a[j*n+c] * x[c]
+		}
+		x[j] = v / a[j*n+j]
+	}
+	return x, true
 }
 
 // selectBuf bounds the elements of the three selection buffers together
@@ -607,6 +651,10 @@ const selectBuf = 1 << 21
 // (rows·targets) × len(g) matrix), and its combination t adds the band's
 // share of every alpha's residual (one more GEMM).
 func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *mat, inv []float64, errs [][]float64, wk *work) {
+	if quadratic(bands, base, len(errs)) {
+		accumQuad(m, coef, bands, base, inv, errs, wk)
+		return
+	}
 	rows, r, p := m.Rows, m.Cols, coef.Cols
 	na := len(errs)
 	maxS := 0
@@ -696,6 +744,191 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 		for j := range w {
 			for a := range na {
 				errs[a][j0+j] += eb[j*na+a] + eb2[j*na+a]
+			}
+		}
+	}
+}
+
+// forceQuadratic overrides the choice between accum's two ways of summing
+// the squared errors (tests run both): 0 chooses by cost, 1 forces the
+// quadratic form, -1 the elementwise sum.
+var forceQuadratic = 0
+
+// quadratic reports whether accumQuad is the cheaper way to sum the squared
+// errors: per stimulus and target, the elementwise sum costs a few
+// operations for every alpha, the quadratic form one product for every pair
+// of residual components (and a vectorised GEMM), so it pays when the pairs
+// are no more than the alphas (alpha compression to at most 5 of 20).
+func quadratic[T linalg.Float](bands []band[T], base *mat, na int) bool {
+	switch forceQuadratic {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	nc := 0
+	for _, b := range bands {
+		if b.t.Rows == 0 {
+			return false // every alpha direct: nothing to save
+		}
+		nc += len(b.g)
+	}
+	if base != nil {
+		nc++
+	}
+	return nc*(nc+1)/2 <= na
+}
+
+// accumQuad is accum through the quadratic form of the residuals. The
+// residual of alpha a is e_a = Σ_c T_ca R_c over a few components R_c (each
+// band's directly computed alphas, and −base), so
+//
+//	Σ_i inv_ia² e_ia² = Σ_{c≤d} (2−δ_cd) T_ca T_da Σ_i inv_ia² R_ic R_id:
+//
+// one elementwise product per pair of components and one float64 GEMM
+// (inv²ᵀ times the products) give every alpha at once, instead of forming
+// the residual of every alpha of every stimulus. The products of the
+// float32 components are exact in float64 and summed in float64, so the
+// expansion adds no rounding worth the name to that of the components.
+func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *mat, inv []float64, errs [][]float64, wk *work) {
+	rows, r, p := m.Rows, m.Cols, coef.Cols
+	na := len(errs)
+	// Components: band b's direct alpha s, then base; tc[c] its
+	// coefficient in the residual of every alpha.
+	type comp struct{ b, s int }
+	var comps []comp
+	var tc [][]float64
+	maxS, off := 0, make([]int, len(bands)+1) // off: first component of band
+	for bi, bd := range bands {
+		maxS = max(maxS, len(bd.g))
+		off[bi] = len(comps)
+		for s := range bd.g {
+			comps = append(comps, comp{bi, s})
+			row := make([]float64, na)
+			for a := range na {
+				if bd.t.Rows == 0 {
+					if s == a {
+						row[a] = 1
+					}
+				} else {
+					row[a] = float64(bd.t.At(s, a))
+				}
+			}
+			tc = append(tc, row)
+		}
+	}
+	nb := len(comps) // components held in cbuf
+	off[len(bands)] = nb
+	if base != nil {
+		row := make([]float64, na)
+		for a := range row {
+			row[a] = -1
+		}
+		tc = append(tc, row)
+	}
+	nc := len(tc)
+	type pair struct{ c, d int }
+	var pairs []pair
+	for c := range nc {
+		for d := c; d < nc; d++ {
+			pairs = append(pairs, pair{c, d})
+		}
+	}
+	np := len(pairs)
+	pc := make([][]float64, np) // pc[q][a]: the pair's coefficient for alpha a
+	for q, pr := range pairs {
+		pc[q] = make([]float64, na)
+		mul := 2.0
+		if pr.c == pr.d {
+			mul = 1
+		}
+		for a := range na {
+			pc[q][a] = mul * tc[pr.c][a] * tc[pr.d][a]
+		}
+	}
+	// inv² as a rows × na matrix.
+	inv2 := linalg.NewMatrix[float64](rows, na)
+	for i := range inv2.Data {
+		v := 1.0
+		if inv != nil {
+			v = inv[i]
+		}
+		inv2.Data[i] = v * v
+	}
+	var z T
+	size := int(unsafe.Sizeof(z))
+	perTarget := size*(r*maxS+rows*nb) + 8*(rows*np+na*np)
+	pb := max(1, min(p, selectBuf*4/perTarget))
+	bbuf := buf[T](wk, "bbuf", r*pb*maxS)
+	cbuf := buf[T](wk, "cbuf", rows*pb*nb)
+	pbuf := buf[float64](wk, "pbuf", rows*pb*np)
+	sbuf := buf[float64](wk, "sbuf", na*pb*np)
+	for j0 := 0; j0 < p; j0 += pb {
+		w := min(pb, p-j0)
+		cs := make([]linalg.Matrix[T], len(bands))
+		for bi, bd := range bands {
+			ns, kk := len(bd.g), bd.k1-bd.k0
+			b := linalg.View(kk, w*ns, bbuf)
+			for k := range kk {
+				src := coef.Row(bd.k0 + k)[j0 : j0+w]
+				dst := b.Row(k)
+				for j, v := range src {
+					o := dst[j*ns : (j+1)*ns]
+					for s := range o {
+						o[s] = T(bd.g[s][k] * v)
+					}
+				}
+			}
+			cs[bi] = linalg.View(rows, w*ns, cbuf[rows*w*off[bi]:])
+			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, cs[bi])
+		}
+		// The products of every pair (pair-major: column q·w+j), in two
+		// fixed halves of the rows in parallel (BLAS is idle here). Each
+		// row's components are first gathered into float64 rows of w.
+		pm := linalg.View(rows, np*w, pbuf)
+		prod := func(i0, i1 int) {
+			v := make([]float64, nc*w)
+			for i := i0; i < i1; i++ {
+				for c, cp := range comps {
+					ns := len(bands[cp.b].g)
+					src := cs[cp.b].Row(i)[cp.s:]
+					dst := v[c*w : (c+1)*w]
+					for j := range dst {
+						dst[j] = float64(src[j*ns])
+					}
+				}
+				if base != nil {
+					copy(v[nb*w:(nb+1)*w], base.Row(i)[j0:j0+w])
+				}
+				dst := pm.Row(i)
+				for q, pr := range pairs {
+					o := dst[q*w : (q+1)*w]
+					x, y := v[pr.c*w:(pr.c+1)*w], v[pr.d*w:(pr.d+1)*w]
+					x, y = x[:len(o)], y[:len(o)]
+					for j := range o {
+						o[j] = x[j] * y[j]
+					}
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prod(0, rows/2)
+		}()
+		prod(rows/2, rows)
+		wg.Wait()
+		sm := linalg.View(na, np*w, sbuf)
+		linalg.Gemm(true, false, 1, inv2, pm, 0, sm)
+		for a := range na {
+			srow, e := sm.Row(a), errs[a][j0:j0+w]
+			for j := range w {
+				sum := 0.0
+				for q := range np {
+					sum += pc[q][a] * srow[q*w+j]
+				}
+				e[j] += sum
 			}
 		}
 	}
