@@ -156,6 +156,39 @@ func Scale[T Float](beta T, c Matrix[T]) {
 	}
 }
 
+// SymEigScratch is SymEig of a float64 matrix with LAPACK's workspace taken
+// from scratch when it holds at least SymEigWorkLen(n) elements (so a
+// caller can lend memory it uses for something else in between); otherwise
+// as SymEig.
+func SymEigScratch(a Matrix[float64], w []float64, scratch []float64) error {
+	if a.Rows != a.Cols || len(w) < a.Rows {
+		panic("linalg: SymEigScratch needs a square matrix and len(w) ≥ n")
+	}
+	if a.Rows == 0 {
+		return nil
+	}
+	return symEig64(a.Rows, a.Data, a.Stride, w, scratch)
+}
+
+// SymEigWorkLen is the scratch length SymEigScratch uses at order n (0 when
+// it uses none).
+func SymEigWorkLen(n int) int { return symEigWorkLen(n) }
+
+// ShareBLAS prepares for the given number of goroutines calling BLAS and
+// LAPACK at once, each doing its own part of a computation: OpenBLAS's
+// threads (a process-wide setting) are divided among them, so small
+// products and the serial parts of LAPACK do not wait on thread hand-offs
+// and the workers do not oversubscribe the cores. Call the returned
+// function when done; the setting is restored when the last sharer
+// releases it. Other BLAS calls in the meantime run with the reduced
+// thread count (correctly). Without OpenBLAS it does nothing.
+func ShareBLAS(workers int) (release func()) {
+	if workers <= 1 {
+		return func() {}
+	}
+	return shareBLAS(workers)
+}
+
 // SymEig computes all eigenvalues (ascending, into w) and eigenvectors of the
 // symmetric n×n matrix a, whose upper triangle is read. On return column j
 // of a holds the unit eigenvector of w[j]: a.At(i, j) is its component i.
@@ -168,7 +201,7 @@ func SymEig[T Float](a Matrix[T], w []T) error {
 	}
 	switch any(w).(type) {
 	case []float64:
-		return symEig64(a.Rows, f64(a.Data), a.Stride, f64(w))
+		return symEig64(a.Rows, f64(a.Data), a.Stride, f64(w), nil)
 	default:
 		return symEig32(a.Rows, f32(a.Data), a.Stride, f32(w))
 	}

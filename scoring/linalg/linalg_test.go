@@ -61,3 +61,45 @@ func TestGemmSyrkEigAgree(t *testing.T) {
 		}
 	}
 }
+
+// SymEigScratch gives SymEig's result whether LAPACK's workspace comes
+// from the caller (large enough) or not (too small: its own).
+func TestSymEigScratch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 40
+	a := NewMatrix[float64](n, n)
+	for i := range n {
+		for j := i; j < n; j++ {
+			v := r.NormFloat64()
+			a.Data[i*n+j], a.Data[j*n+i] = v, v
+		}
+	}
+	ref := NewMatrix[float64](n, n)
+	copy(ref.Data, a.Data)
+	wref := make([]float64, n)
+	if err := SymEig(ref, wref); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{0, 5, SymEigWorkLen(n), SymEigWorkLen(n) + 100} {
+		b := NewMatrix[float64](n, n)
+		copy(b.Data, a.Data)
+		w := make([]float64, n)
+		scratch := make([]float64, size)
+		for i := range scratch {
+			scratch[i] = math.NaN() // must be overwritten before use
+		}
+		if err := SymEigScratch(b, w, scratch); err != nil {
+			t.Fatal(err)
+		}
+		for i := range w {
+			if w[i] != wref[i] {
+				t.Fatalf("scratch %d: eigenvalue %d = %g, SymEig gives %g", size, i, w[i], wref[i])
+			}
+		}
+		for i := range b.Data {
+			if b.Data[i] != ref.Data[i] {
+				t.Fatalf("scratch %d: eigenvector element %d = %g, SymEig gives %g", size, i, b.Data[i], ref.Data[i])
+			}
+		}
+	}
+}

@@ -5,11 +5,15 @@ package linalg
 /*
 #cgo LDFLAGS: -lopenblas -llapacke
 #include <lapacke.h>
+// OpenBLAS's thread control (declared here: not every cblas.h has it).
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 */
 import "C"
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"gonum.org/v1/netlib/blas/netlib"
@@ -66,7 +70,30 @@ func (c *cache[T]) put(b []T) {
 	c.mu.Unlock()
 }
 
-func symEig64(n int, a []float64, lda int, w []float64) error {
+var shared struct {
+	mu    sync.Mutex
+	users int
+	saved C.int
+}
+
+func shareBLAS(workers int) func() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.users == 0 {
+		shared.saved = C.openblas_get_num_threads()
+		C.openblas_set_num_threads(max(1, shared.saved/C.int(workers)))
+	}
+	shared.users++
+	return func() {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		if shared.users--; shared.users == 0 {
+			C.openblas_set_num_threads(shared.saved)
+		}
+	}
+}
+
+func symEig64(n int, a []float64, lda int, w []float64, scratch []float64) error {
 	var lw C.double
 	var liw C.lapack_int
 	info := C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
@@ -74,12 +101,16 @@ func symEig64(n int, a []float64, lda int, w []float64) error {
 	if info != 0 {
 		return fmt.Errorf("%w: LAPACKE_dsyevd_work query info %d", ErrNoConvergence, int(info))
 	}
-	work, iwork := work64.get(max(1, int(lw))), iworks.get(max(1, int(liw)))
-	defer work64.put(work)
+	iwork := iworks.get(max(1, int(liw)))
 	defer iworks.put(iwork)
+	work := scratch
+	if len(work) < max(1, int(lw)) {
+		work = work64.get(max(1, int(lw)))
+		defer work64.put(work)
+	}
 	info = C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
 		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]),
-		(*C.double)(&work[0]), C.lapack_int(len(work)), &iwork[0], C.lapack_int(len(iwork)))
+		(*C.double)(&work[0]), C.lapack_int(min(len(work), math.MaxInt32)), &iwork[0], C.lapack_int(len(iwork)))
 	if info != 0 {
 		return fmt.Errorf("%w: LAPACKE_dsyevd_work info %d", ErrNoConvergence, int(info))
 	}
@@ -117,3 +148,21 @@ func transposeSquare[T float32 | float64](n int, a []T, lda int) {
 		}
 	}
 }
+
+// symEigWorkLen is dsyevd's optimal workspace for order n.
+func symEigWorkLen(n int) int {
+	if n == 0 {
+		return 0
+	}
+	var lw C.double
+	var liw C.lapack_int
+	var a, w C.double
+	if C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n), &a, C.lapack_int(n), &w, &lw, -1, &liw, -1) != 0 {
+		return 0
+	}
+	return int(lw)
+}
+
+// blasThreads and setBLASThreads expose OpenBLAS's setting to tests.
+func blasThreads() int     { return int(C.openblas_get_num_threads()) }
+func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }

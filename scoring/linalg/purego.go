@@ -15,7 +15,11 @@ var (
 	blas32Impl = gonum.Implementation{}
 )
 
-func symEig64(n int, a []float64, lda int, w []float64) error {
+func shareBLAS(int) func() { return func() {} }
+
+func symEigWorkLen(int) int { return 0 }
+
+func symEig64(n int, a []float64, lda int, w []float64, _ []float64) error {
 	var impl lapackgo.Implementation
 	work := []float64{0}
 	impl.Dsyev(lapack.EVCompute, 'U', n, a, lda, w, work, -1)
@@ -35,7 +39,7 @@ func symEig32(n int, a []float32, lda int, w []float32) error {
 		}
 	}
 	w64 := make([]float64, n)
-	if err := symEig64(n, a64, n, w64); err != nil {
+	if err := symEig64(n, a64, n, w64, nil); err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {

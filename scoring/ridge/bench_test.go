@@ -144,8 +144,9 @@ func BenchmarkLOOErrors(b *testing.B) {
 			train = append(train, i)
 		}
 	}
-	kc, kt := fromGram(gramOf(x), train, test, nil)
-	d, err := kernelDecomp(kc, kt, nil)
+	g, _ := directGram(x, 1)
+	kc, kt := fromGram(g, train, test, nil, nil)
+	d, err := kernelDecomp(kc, kt, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func compressedSelection(t *testing.T, wide bool) {
 	}
 	yc, _ := centred(rows[float64]{m: y}, nil)
 	kc, kt := kernels(rows[float64]{m: x}, rows[float64]{m: x, idx: []int{}}, false)
-	d, err := kernelDecomp(kc, kt, nil)
+	d, err := kernelDecomp(kc, kt, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestErrorSumsAgree(t *testing.T) {
 		var err error
 		if c.q > c.n {
 			kc, kt := kernels(tr, te, false)
-			d, err = kernelDecomp(kc, kt, nil)
+			d, err = kernelDecomp(kc, kt, nil, nil)
 		} else {
 			xc, xt := design(tr, te, false)
 			d, err = primalDecomp(xc, xt)
@@ -155,7 +155,7 @@ func TestErrorSumsAgree(t *testing.T) {
 		if c.q > c.n {
 			// Held-out errors of a split of this training part.
 			kc, kt := kernels(rows[float64]{m: x, idx: seq(0, 200)}, rows[float64]{m: x, idx: seq(200, 300)}, false)
-			di, err := kernelDecomp(kc, kt, nil)
+			di, err := kernelDecomp(kc, kt, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

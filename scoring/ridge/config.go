@@ -42,9 +42,18 @@
 // computed residuals (one float64 product per pair and one GEMM), not by
 // forming every alpha's residual.
 //
+// Parallelism: on two or more processors, two workers fit the folds, each
+// with its share of OpenBLAS's threads (linalg.ShareBLAS): one
+// diagonalises the next fold while the other fits blocks of targets of the
+// folds already diagonalised. An eigendecomposition gains little from a
+// second BLAS thread and the code between BLAS calls is serial, so this
+// finishes sooner than one BLAS-threaded fold after another. Results do
+// not depend on the number of workers.
+//
 // Memory: besides the inputs and the outputs, CV holds the n×n Gram matrix,
-// the per-fold m×m eigenvectors, two m×p float64 target matrices and about
-// 16 MiB of selection buffers, reused across folds; X is never copied whole.
+// the m×m eigenvectors of at most two folds in progress, and per worker
+// m×256 float64 target blocks and one scratch slab (~10 MB at m = 800) lent
+// in turn to LAPACK and to the selection buffers; X is never copied whole.
 package ridge
 
 import (

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 )
@@ -92,10 +94,21 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 
 	var gram mat
 	haveGram := !cfg.Standardize && kernel
+	// Folds are fitted by up to maxWorkers goroutines (runFolds), each
+	// with its share of BLAS's threads from here on.
+	nw := max(1, min(runtime.GOMAXPROCS(0), k, maxWorkers))
+	release := linalg.ShareBLAS(nw)
+	defer func() { release() }()
 	if haveGram {
 		// The Gram's diagonal (squared norms) is finite iff x is, unless a
 		// norm overflows; only then is x scanned, to name the culprit.
-		gram = gramOf(x)
+		var ok bool
+		if gram, ok = directGram(x, nw); !ok {
+			// One stream of BLAS calls on centred chunks: every thread.
+			release()
+			gram = centredGram(x)
+			release = linalg.ShareBLAS(nw)
+		}
 		for i := range n {
 			if d := gram.At(i, i); math.IsNaN(d) || math.IsInf(d, 0) {
 				if err := checkFinite(x, "x", "feature"); err != nil {
@@ -115,88 +128,230 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 		FoldAlpha:   make([][]float64, k),
 		FoldMedians: make([]float64, k),
 	}
-	wk, wInner := newWork(), newWork()
-	for f := range k {
-		test := parts[f]
-		train := make([]int, 0, n-len(test))
-		for i, g := range foldOf {
-			if g != f {
-				train = append(train, i)
-			}
-		}
-		tr, te := rows[T]{m: x, idx: train}, rows[T]{m: x, idx: test}
-		var d *decomp
-		var kin mat // centred training kernel for inner K-fold
-		var err error
-		if kernel {
-			var kc, kt mat
-			if haveGram {
-				kc, kt = fromGram(gram, train, test, wk)
-			} else {
-				kc, kt = kernels(tr, te, cfg.Standardize)
-			}
-			if cfg.InnerFolds > 0 {
-				kin = linalg.NewMatrix[float64](kc.Rows, kc.Cols)
-				copy(kin.Data, kc.Data)
-			}
-			d, err = kernelDecomp(kc, kt, wk)
-		} else {
-			xc, xt := design(tr, te, cfg.Standardize)
-			if cfg.InnerFolds > 0 {
-				kin = linalg.NewMatrix[float64](xc.Rows, xc.Rows)
-				linalg.Syrk(false, 1, xc, 0, kin)
-				linalg.Symmetrize(kin)
-			}
-			d, err = primalDecomp(xc, xt)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ridge: fold %d: %w", f, err)
-		}
-		// The targets go through in blocks: the centred targets, their
-		// projection and the selection buffers then scale with the block,
-		// not with every target (each target's fit is independent of the
-		// others'). Inner K-fold takes them all at once, since it
-		// diagonalises every inner split again per call.
-		blk := targetBlock
-		if cfg.InnerFolds > 0 {
-			blk = p
-		}
-		chosen := make([]float64, p)
-		pred := wk.mat64("pred", len(test), p)
-		for j0 := 0; j0 < p; j0 += blk {
-			j1 := min(p, j0+blk)
-			yc, ybar := centred(rows[U]{m: y.Slice(0, n, j0, j1), idx: train}, wk)
-			d.setCoef(yc, wk)
-			errs := make([][]float64, len(alphas))
-			for a := range errs {
-				errs[a] = make([]float64, j1-j0)
-			}
-			if cfg.InnerFolds == 0 {
-				d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)
-			} else if err := innerErrors(kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+f))), cfg.Float64Selection, errs, wInner); err != nil {
-				return nil, fmt.Errorf("ridge: fold %d: %w", f, err)
-			}
-			for j, a := range best(errs) {
-				chosen[j0+j] = alphas[a]
-			}
-			d.predict(pred.Slice(0, len(test), j0, j1), chosen[j0:j1], ybar, wk)
-		}
-		res.FoldAlpha[f] = chosen
-		for a, i := range test {
-			copy(res.Predictions.Row(i), pred.Row(a))
-		}
-		res.FoldR[f] = pearsonCols(pred, rows[U]{m: y, idx: test})
-		res.FoldMedians[f], _ = nanMedian(res.FoldR[f])
+	if err := runFolds(x, y, parts, foldOf, alphas, kernel, haveGram, gram, cfg, nw, res); err != nil {
+		return nil, err
 	}
-	res.R = pearsonCols(res.Predictions, rows[U]{m: y})
+	res.R = pearsonCols(rows[float64]{m: res.Predictions}, rows[U]{m: y})
 	res.Median, res.NaNTargets = nanMedian(res.R)
 	res.Mean, res.SE = meanSE(res.FoldMedians)
 	res.Alpha = modeAlpha(res.FoldAlpha, alphas)
 	return res, nil
 }
 
+// maxWorkers bounds the folds CV works on at once (each holds its
+// eigenvectors and buffers, ~20 MB at 800 training stimuli).
+const maxWorkers = 2
+
+// fold is an outer fold in progress: decomposed once, then its targets go
+// through in blocks, possibly on several workers at once.
+type fold struct {
+	f           int
+	train, test []int
+	d           *decomp
+	kin         mat // centred training kernel, for inner K-fold
+	slot        *work
+	chosen      []float64
+	blocks      int // number of target blocks
+	next, done  int // blocks handed out, blocks finished
+}
+
+// runFolds fits every outer fold. With more than one processor, workers
+// (at most maxWorkers, each with BLAS limited to its share of the threads)
+// take tasks in order: diagonalise the next fold, or fit a block of
+// targets of a fold already diagonalised (the oldest first). A fold's
+// eigendecomposition gains little from a second BLAS thread, and the work
+// between BLAS calls is serial, so whole tasks in parallel finish sooner
+// than BLAS-threaded tasks in sequence. Every result is the same whatever
+// worker computes it.
+func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [][]int, foldOf []int, alphas []float64, kernel, haveGram bool, gram mat, cfg Config, nw int, res *Result) error {
+	n, p, k := x.Rows, y.Cols, len(parts)
+	blk := targetBlock
+	if cfg.InnerFolds > 0 {
+		blk = p // inner K-fold diagonalises every inner split per call
+	}
+	var (
+		mu     sync.Mutex
+		cond   = sync.NewCond(&mu)
+		open   []*fold // diagonalised or being diagonalised, in fold order
+		nextF  int
+		failed error
+		slots  []*work // fold buffers not in use
+	)
+	for range nw {
+		slots = append(slots, newWork())
+	}
+	// take returns the next task: a fold to diagonalise (block −1) or a
+	// block of a diagonalised fold; nil when nothing is left.
+	take := func() (*fold, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for {
+			if failed != nil {
+				return nil, 0
+			}
+			// Diagonalising the next fold first lets it overlap with the
+			// blocks of the folds before it.
+			if nextF < k && len(open) < nw {
+				train := make([]int, 0, n-len(parts[nextF]))
+				for i, g := range foldOf {
+					if g != nextF {
+						train = append(train, i)
+					}
+				}
+				fs := &fold{f: nextF, train: train, test: parts[nextF], slot: slots[len(slots)-1],
+					chosen: make([]float64, p), blocks: (p + blk - 1) / blk}
+				slots = slots[:len(slots)-1]
+				open = append(open, fs)
+				nextF++
+				return fs, -1
+			}
+			for _, fs := range open {
+				if fs.d != nil && fs.next < fs.blocks {
+					fs.next++
+					return fs, fs.next - 1
+				}
+			}
+			if nextF == k && len(open) == 0 {
+				return nil, 0
+			}
+			cond.Wait()
+		}
+	}
+	fail := func(err error) {
+		mu.Lock()
+		if failed == nil {
+			failed = err
+		}
+		cond.Broadcast()
+		mu.Unlock()
+	}
+	worker := func() {
+		wk, wInner := newWork(), newWork()
+		for {
+			fs, b := take()
+			if fs == nil {
+				return
+			}
+			if b < 0 {
+				d, kin, err := decompose(x, fs, kernel, haveGram, gram, alphas, cfg, wk)
+				if err != nil {
+					fail(fmt.Errorf("ridge: fold %d: %w", fs.f, err))
+					return
+				}
+				mu.Lock()
+				fs.d, fs.kin = d, kin
+				cond.Broadcast()
+				mu.Unlock()
+				continue
+			}
+			j0 := b * blk
+			j1 := min(p, j0+blk)
+			if err := fitBlock(fs, j0, j1, y, alphas, cfg, res, wk, wInner); err != nil {
+				fail(err)
+				return
+			}
+			mu.Lock()
+			fs.done++
+			last := fs.done == fs.blocks
+			mu.Unlock()
+			if last {
+				res.FoldAlpha[fs.f] = fs.chosen
+				res.FoldR[fs.f] = pearsonCols(rows[float64]{m: res.Predictions, idx: fs.test}, rows[U]{m: y, idx: fs.test})
+				res.FoldMedians[fs.f], _ = nanMedian(res.FoldR[fs.f])
+				mu.Lock()
+				for i, o := range open {
+					if o == fs {
+						open = append(open[:i], open[i+1:]...)
+						break
+					}
+				}
+				slots = append(slots, fs.slot)
+				cond.Broadcast()
+				mu.Unlock()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range nw - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker()
+		}()
+	}
+	worker()
+	wg.Wait()
+	return failed
+}
+
+// decompose diagonalises the training part of fold fs (its buffers in
+// fs.slot, scratch in wk) and prepares what the selection needs.
+func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, kernel, haveGram bool, gram mat, alphas []float64, cfg Config, wk *work) (*decomp, mat, error) {
+	tr, te := rows[T]{m: x, idx: fs.train}, rows[T]{m: x, idx: fs.test}
+	var d *decomp
+	var kin mat
+	var err error
+	if kernel {
+		var kc, kt mat
+		if haveGram {
+			kc, kt = fromGram(gram, fs.train, fs.test, fs.slot, wk)
+		} else {
+			kc, kt = kernels(tr, te, cfg.Standardize)
+		}
+		if cfg.InnerFolds > 0 {
+			kin = linalg.NewMatrix[float64](kc.Rows, kc.Cols)
+			copy(kin.Data, kc.Data)
+		}
+		d, err = kernelDecomp(kc, kt, fs.slot, wk)
+	} else {
+		xc, xt := design(tr, te, cfg.Standardize)
+		if cfg.InnerFolds > 0 {
+			kin = linalg.NewMatrix[float64](xc.Rows, xc.Rows)
+			linalg.Syrk(false, 1, xc, 0, kin)
+			linalg.Symmetrize(kin)
+		}
+		d, err = primalDecomp(xc, xt)
+	}
+	if err != nil {
+		return nil, mat{}, err
+	}
+	if cfg.InnerFolds == 0 {
+		// Made now, once: the blocks of this fold share it.
+		d.prepare(alphas, cfg.Float64Selection, true, fs.slot)
+	}
+	return d, kin, nil
+}
+
+// fitBlock chooses the alphas of targets j0…j1-1 of fold fs on its training
+// part and writes their held-out predictions into res.Predictions.
+func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y linalg.Matrix[U], alphas []float64, cfg Config, res *Result, wk, wInner *work) error {
+	n := y.Rows
+	d := *fs.d // this block's coefficients; the rest is shared
+	yc, ybar := centred(rows[U]{m: y.Slice(0, n, j0, j1), idx: fs.train}, wk)
+	d.setCoef(yc, wk)
+	errs := make([][]float64, len(alphas))
+	for a := range errs {
+		errs[a] = make([]float64, j1-j0)
+	}
+	if cfg.InnerFolds == 0 {
+		d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)
+	} else if err := innerErrors(fs.kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+fs.f))), cfg.Float64Selection, errs, wInner); err != nil {
+		return fmt.Errorf("ridge: fold %d: %w", fs.f, err)
+	}
+	chosen := fs.chosen[j0:j1]
+	for j, a := range best(errs) {
+		chosen[j] = alphas[a]
+	}
+	pred := wk.mat64("pred", len(fs.test), j1-j0)
+	d.predict(pred, chosen, ybar, wk)
+	for a, i := range fs.test {
+		copy(res.Predictions.Row(i)[j0:j1], pred.Row(a))
+	}
+	return nil
+}
+
 // targetBlock is how many targets CV fits at a time.
-const targetBlock = 512
+const targetBlock = 256
 
 // FitPredict fits ridge (sklearn Ridge with fit_intercept=True) of every
 // column of yTrain on xTrain with penalty alpha[j] for target j (or alpha[0]
@@ -241,7 +396,7 @@ func FitPredict[T linalg.Float](dst linalg.Matrix[float64], xTrain, yTrain, xTes
 	var err error
 	if xTrain.Cols > xTrain.Rows {
 		kc, kt := kernels(tr, te, false)
-		d, err = kernelDecomp(kc, kt, nil)
+		d, err = kernelDecomp(kc, kt, nil, nil)
 	} else {
 		xc, xt := design(tr, te, false)
 		d, err = primalDecomp(xc, xt)
@@ -271,9 +426,9 @@ func innerErrors(kc, yc mat, alphas []float64, k int, rng *rand.Rand, f64 bool, 
 		if len(train) < 2 {
 			return fmt.Errorf("%w: inner fold %d leaves %d training stimuli", ErrFolds, f, len(train))
 		}
-		ki, kt := fromGram(kc, train, test, wk)
+		ki, kt := fromGram(kc, train, test, wk, wk)
 		yi, ybar := centred(rows[float64]{m: yc, idx: train}, wk)
-		d, err := kernelDecomp(ki, kt, wk)
+		d, err := kernelDecomp(ki, kt, wk, wk)
 		if err != nil {
 			return err
 		}
@@ -353,13 +508,13 @@ func checkFinite[T linalg.Float](m linalg.Matrix[T], name, col string) error {
 
 // pearsonCols returns Pearson r per column between pred and y (NaN when
 // either column is constant).
-func pearsonCols[T linalg.Float](pred mat, y rows[T]) []float64 {
-	n, p := pred.Rows, pred.Cols
+func pearsonCols[T linalg.Float](pred rows[float64], y rows[T]) []float64 {
+	n, p := pred.n(), pred.m.Cols
 	mp := make([]float64, p)
 	my := make([]float64, p)
 	for i := range n {
 		yr := y.row(i)
-		for j, v := range pred.Row(i) {
+		for j, v := range pred.row(i) {
 			mp[j] += v
 			my[j] += float64(yr[j])
 		}
@@ -373,7 +528,7 @@ func pearsonCols[T linalg.Float](pred mat, y rows[T]) []float64 {
 	syy := make([]float64, p)
 	for i := range n {
 		yr := y.row(i)
-		for j, v := range pred.Row(i) {
+		for j, v := range pred.row(i) {
 			a, b := v-mp[j], float64(yr[j])-my[j]
 			sxy[j] += a * b
 			sxx[j] += a * a
@@ -447,32 +602,49 @@ func modeAlpha(foldAlpha [][]float64, alphas []float64) []float64 {
 	return out
 }
 
-// gramOf returns X·Xᵀ for some translation of the features (fromGram
-// centres per fold). Float64 features go straight to one DSYRK, kept when
-// their means are small next to their spread (Σ_j n·mean_j² = 1ᵀG1/n at
-// most half of trace G = Σ x², so at most one bit is lost to cancellation);
-// otherwise, and for float32, features are centred chunk by chunk in float64
-// first, because the uncentred Gram of offset data (ReLU activations) loses
-// the fold-centred kernel to cancellation. NaN or Inf in x shows on the
-// diagonal.
-func gramOf[T linalg.Float](x linalg.Matrix[T]) mat {
-	if d, ok := any(x.Data).([]float64); ok {
-		x := linalg.Matrix[float64]{Rows: x.Rows, Cols: x.Cols, Stride: x.Stride, Data: d}
-		n := x.Rows
-		g := linalg.NewMatrix[float64](n, n)
-		linalg.Syrk(false, 1, x, 0, g)
-		linalg.Symmetrize(g)
-		sum, tr := 0.0, 0.0
-		for i := range n {
-			tr += g.At(i, i)
-			for _, v := range g.Row(i) {
-				sum += v
-			}
-		}
-		if sum/float64(n) <= tr/2 {
-			return g
+// directGram returns X·Xᵀ of float64 features, in nw goroutines (diagonal
+// blocks and the off-diagonal block as tasks of equal size), and whether
+// it may stand for the fold-centred kernels (fromGram centres per fold):
+// their means must be small next to their spread (Σ_j n·mean_j² = 1ᵀG1/n at
+// most half of trace G = Σ x², so at most one bit is lost to cancellation).
+// Otherwise, and for float32, centredGram is needed, because the uncentred
+// Gram of offset data (ReLU activations) loses the fold-centred kernel to
+// cancellation. NaN or Inf in x shows on the diagonal.
+func directGram[T linalg.Float](x linalg.Matrix[T], nw int) (mat, bool) {
+	d, ok := any(x.Data).([]float64)
+	if !ok {
+		return mat{}, false
+	}
+	xd := linalg.Matrix[float64]{Rows: x.Rows, Cols: x.Cols, Stride: x.Stride, Data: d}
+	n, q := x.Rows, x.Cols
+	g := linalg.NewMatrix[float64](n, n)
+	if h := n / 2; nw < 2 || h == 0 {
+		linalg.Syrk(false, 1, xd, 0, g)
+	} else {
+		top, bot := xd.Slice(0, h, 0, q), xd.Slice(h, n, 0, q)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			linalg.Gemm(false, true, 1, top, bot, 0, g.Slice(0, h, h, n))
+		}()
+		linalg.Syrk(false, 1, top, 0, g.Slice(0, h, 0, h))
+		linalg.Syrk(false, 1, bot, 0, g.Slice(h, n, h, n))
+		wg.Wait()
+	}
+	linalg.Symmetrize(g)
+	sum, tr := 0.0, 0.0
+	for i := range n {
+		tr += g.At(i, i)
+		for _, v := range g.Row(i) {
+			sum += v
 		}
 	}
+	return g, sum/float64(n) <= tr/2
+}
+
+// centredGram returns Xc·Xcᵀ, features centred chunk by chunk in float64.
+func centredGram[T linalg.Float](x linalg.Matrix[T]) mat {
 	g, _ := kernels(rows[T]{m: x}, rows[T]{m: x, idx: []int{}}, false)
 	return g
 }

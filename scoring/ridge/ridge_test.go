@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -458,6 +459,56 @@ func TestInnerFoldsBruteForce(t *testing.T) {
 					t.Errorf("q=%d fold %d target %d: inner K-fold chose %g, brute force %g", q, f, j, res.FoldAlpha[f][j], alphas[a])
 				}
 			}
+		}
+	}
+}
+
+// CV with one worker (GOMAXPROCS 1: folds in sequence, BLAS threaded) and
+// with two (folds in parallel, BLAS shared) gives the same choices and the
+// same predictions to rounding, on the kernel path (Gram, blocks of
+// targets on both workers), the primal path and inner K-fold.
+func TestWorkersAgree(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two processors to run two workers")
+	}
+	r := rand.New(rand.NewPCG(11, 11))
+	alphas := make([]float64, 12)
+	for i := range alphas {
+		alphas[i] = 1e-2 * math.Pow(4, float64(i))
+	}
+	for _, c := range []struct {
+		name    string
+		n, q, p int
+		inner   int
+	}{{"kernel", 120, 400, 700, 0}, {"primal", 120, 30, 40, 0}, {"inner", 90, 300, 20, 3}} {
+		x, y := randMat(r, c.n, c.q), randMat(r, c.n, c.p)
+		for i := range c.n {
+			for j := range c.p {
+				y.Data[i*c.p+j] += 0.3 * x.At(i, j%c.q)
+			}
+		}
+		cfg := Config{Folds: 5, Seed: 2, Alphas: alphas, InnerFolds: c.inner}
+		run := func(procs int) *Result {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			res, err := CV(x, y, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		one, two := run(1), run(2)
+		for f := range one.FoldAlpha {
+			for j := range one.FoldAlpha[f] {
+				if one.FoldAlpha[f][j] != two.FoldAlpha[f][j] {
+					t.Errorf("%s: fold %d target %d: alpha %g with one worker, %g with two", c.name, f, j, one.FoldAlpha[f][j], two.FoldAlpha[f][j])
+				}
+			}
+		}
+		if e := relErr(two.Predictions.Data, one.Predictions.Data); e > 1e-10 {
+			t.Errorf("%s: predictions differ by %g relative between one and two workers", c.name, e)
+		}
+		if e := relErr(two.FoldMedians, one.FoldMedians); e > 1e-10 {
+			t.Errorf("%s: fold medians differ by %g relative", c.name, e)
 		}
 	}
 }

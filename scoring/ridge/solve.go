@@ -126,7 +126,7 @@ func fillChunk[T linalg.Float](dst mat, src rows[T], c0, w int, mean, scale []fl
 // (of any translation of the features): centring with the training means is
 // Kc_ij = g_ij − r_i − r_j + μ, r_i the mean of g_ij over training j and μ
 // the mean of r over training i; the same formula gives the cross kernel.
-func fromGram(g mat, train, test []int, w *work) (kc, kt mat) {
+func fromGram(g mat, train, test []int, wc, wt *work) (kc, kt mat) {
 	m := len(train)
 	rmean := func(i int) float64 {
 		row := g.Row(i)
@@ -143,14 +143,14 @@ func fromGram(g mat, train, test []int, w *work) (kc, kt mat) {
 		mu += rt[a]
 	}
 	mu /= float64(m)
-	kc = w.mat64("kc", m, m)
+	kc = wc.mat64("kc", m, m)
 	for a, i := range train {
 		row, dst := g.Row(i), kc.Row(a)
 		for b, j := range train {
 			dst[b] = row[j] - rt[a] - rt[b] + mu
 		}
 	}
-	kt = w.mat64("kt", len(test), m)
+	kt = wt.mat64("kt", len(test), m)
 	for a, i := range test {
 		row, dst := g.Row(i), kt.Row(a)
 		ri := rmean(i)
@@ -179,10 +179,11 @@ type decomp struct {
 	coef   mat // r×p: Q or R
 	primal bool
 
-	// What the selection needs besides the targets, made by the first
-	// block of targets and reused by the others (it depends on the basis
-	// and the alphas only; every call on one decomposition passes the same
-	// alphas).
+	// What the selection needs besides the targets, made once per
+	// decomposition (by CV before its blocks of targets go to the
+	// workers, or lazily by the first call) and shared by every block (it
+	// depends on the basis and the alphas only; every call on one
+	// decomposition passes the same alphas).
 	inv      []float64       // 1 / LOO denominator, [stimulus·len(alphas) + alpha]
 	bandsF32 []band[float32] // alpha compression
 	basis32  linalg.Matrix[float32]
@@ -222,8 +223,9 @@ func (d *decomp) weights(alpha float64, dst []float64) {
 }
 
 // kernelDecomp diagonalises Kc + 11ᵀ (kc is overwritten); setCoef then
-// brings in the targets.
-func kernelDecomp(kc, kt mat, w *work) (*decomp, error) {
+// brings in the targets. The test-kernel product goes to w, LAPACK's
+// workspace to scratch's slab (both may be nil).
+func kernelDecomp(kc, kt mat, w, scratch *work) (*decomp, error) {
 	m := kc.Rows
 	for i := range m {
 		r := kc.Row(i)
@@ -232,7 +234,11 @@ func kernelDecomp(kc, kt mat, w *work) (*decomp, error) {
 		}
 	}
 	lambda := make([]float64, m)
-	if err := linalg.SymEig(kc, lambda); err != nil {
+	var ws []float64
+	if scratch != nil {
+		ws = scratch.slab().grow(linalg.SymEigWorkLen(m))
+	}
+	if err := linalg.SymEigScratch(kc, lambda, ws); err != nil {
 		return nil, err
 	}
 	// The eigenvector closest to the ones vector (sklearn _find_smallest_angle).
@@ -662,9 +668,11 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 		maxS = max(maxS, len(b.g))
 	}
 	pb := max(1, min(p, selectBuf/(r*maxS+rows*maxS+rows*na)))
-	bbuf := buf[T](wk, "bbuf", r*pb*maxS)
-	cbuf := buf[T](wk, "cbuf", rows*pb*maxS)
-	obuf := buf[T](wk, "obuf", rows*pb*na)
+	sl := wk.slab()
+	sl.grow(words[T](r*pb*maxS) + words[T](rows*pb*maxS) + words[T](rows*pb*na))
+	bbuf := carve[T](sl, r*pb*maxS)
+	cbuf := carve[T](sl, rows*pb*maxS)
+	obuf := carve[T](sl, rows*pb*na)
 	if inv == nil {
 		inv = make([]float64, rows*na)
 		for i := range inv {
@@ -859,10 +867,12 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 	size := int(unsafe.Sizeof(z))
 	perTarget := size*(r*maxS+rows*nb) + 8*(rows*np+na*np)
 	pb := max(1, min(p, selectBuf*4/perTarget))
-	bbuf := buf[T](wk, "bbuf", r*pb*maxS)
-	cbuf := buf[T](wk, "cbuf", rows*pb*nb)
-	pbuf := buf[float64](wk, "pbuf", rows*pb*np)
-	sbuf := buf[float64](wk, "sbuf", na*pb*np)
+	sl := wk.slab()
+	sl.grow(words[T](r*pb*maxS) + words[T](rows*pb*nb) + words[float64](rows*pb*np) + words[float64](na*pb*np))
+	bbuf := carve[T](sl, r*pb*maxS)
+	cbuf := carve[T](sl, rows*pb*nb)
+	pbuf := carve[float64](sl, rows*pb*np)
+	sbuf := carve[float64](sl, na*pb*np)
 	for j0 := 0; j0 < p; j0 += pb {
 		w := min(pb, p-j0)
 		cs := make([]linalg.Matrix[T], len(bands))
@@ -969,6 +979,58 @@ func toF32(m mat) linalg.Matrix[float32] {
 type work struct {
 	f64 map[string][]float64
 	f32 map[string][]float32
+	sl  *slab
+}
+
+// slab is one float64 buffer lent in turn to whatever needs scratch
+// memory between two uses (LAPACK's workspace, the selection buffers), so
+// that they share the memory; carve hands out consecutive pieces of it.
+type slab struct {
+	buf []float64
+	off int // elements handed out since the last reset
+}
+
+// slab returns w's slab, emptied (nil w: a fresh one, not kept).
+func (w *work) slab() *slab {
+	if w == nil {
+		return &slab{}
+	}
+	if w.sl == nil {
+		w.sl = &slab{}
+	}
+	w.sl.off = 0
+	return w.sl
+}
+
+// grow returns the first n elements of the slab as float64, enlarging it
+// if needed (nothing carved before survives that).
+func (s *slab) grow(n int) []float64 {
+	if cap(s.buf) < n {
+		s.buf = make([]float64, n)
+	}
+	s.buf = s.buf[:cap(s.buf)]
+	return s.buf[:n]
+}
+
+// words is how many float64 slots n elements of type T take.
+func words[T linalg.Float](n int) int {
+	var z T
+	return (n*int(unsafe.Sizeof(z)) + 7) / 8
+}
+
+// carve returns the next n elements of type T of the slab, which must have
+// room for them (grow first).
+func carve[T linalg.Float](s *slab, n int) []T {
+	w := words[T](n)
+	if s.off+w > cap(s.buf) {
+		panic("ridge: slab carved beyond its size")
+	}
+	p := s.buf[s.off : s.off+w : s.off+w]
+	s.off += w
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&p[0])), n)
 }
 
 func newWork() *work {
