@@ -204,3 +204,31 @@ func seq(a, b int) []int {
 	}
 	return s
 }
+
+// band.scaled (specialised for 3 and 4 weights) equals its definition.
+func TestBandScaled(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	coef := randMat(r, 30, 17)
+	for ns := 1; ns <= 6; ns++ {
+		bd := band[float32]{k0: 4, k1: 25, g: make([][]float64, ns)}
+		for s := range bd.g {
+			bd.g[s] = make([]float64, bd.k1-bd.k0)
+			for k := range bd.g[s] {
+				bd.g[s][k] = r.NormFloat64()
+			}
+		}
+		j0, w := 3, 11
+		b := linalg.NewMatrix[float32](bd.k1-bd.k0, w*ns)
+		bd.scaled(b, coef, j0, w)
+		for k := range bd.k1 - bd.k0 {
+			for j := range w {
+				for s := range ns {
+					want := float32(bd.g[s][k] * coef.At(bd.k0+k, j0+j))
+					if got := b.At(k, j*ns+s); got != want {
+						t.Fatalf("ns %d: b[%d][%d·%d+%d] = %g, want %g", ns, k, j, ns, s, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -329,9 +329,11 @@ func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y linalg.Matrix[U], alphas [
 	d := *fs.d // this block's coefficients; the rest is shared
 	yc, ybar := centred(rows[U]{m: y.Slice(0, n, j0, j1), idx: fs.train}, wk)
 	d.setCoef(yc, wk)
+	em := wk.mat64("errs", len(alphas), j1-j0)
+	clear(em.Data)
 	errs := make([][]float64, len(alphas))
 	for a := range errs {
-		errs[a] = make([]float64, j1-j0)
+		errs[a] = em.Row(a)
 	}
 	if cfg.InnerFolds == 0 {
 		d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)

@@ -395,6 +395,42 @@ type band[T linalg.Float] struct {
 	t      linalg.Matrix[T]
 }
 
+// scaled writes row k of b as the band's weights g[s][k] times the
+// coefficients of targets j0…j0+w-1 of eigen-index k0+k, target-major
+// (column j·ns+s).
+func (bd band[T]) scaled(b linalg.Matrix[T], coef mat, j0, w int) {
+	ns := len(bd.g)
+	gk := make([]float64, ns)
+	for k := range bd.k1 - bd.k0 {
+		for s := range gk {
+			gk[s] = bd.g[s][k]
+		}
+		src := coef.Row(bd.k0 + k)[j0 : j0+w]
+		dst := b.Row(k)[:w*ns]
+		switch ns {
+		case 4: // alpha compression's usual count on narrow spectra
+			g0, g1, g2, g3 := gk[0], gk[1], gk[2], gk[3]
+			for j, v := range src {
+				o := dst[4*j : 4*j+4 : 4*j+4]
+				o[0], o[1], o[2], o[3] = T(g0*v), T(g1*v), T(g2*v), T(g3*v)
+			}
+		case 3:
+			g0, g1, g2 := gk[0], gk[1], gk[2]
+			for j, v := range src {
+				o := dst[3*j : 3*j+3 : 3*j+3]
+				o[0], o[1], o[2] = T(g0*v), T(g1*v), T(g2*v)
+			}
+		default:
+			for j, v := range src {
+				o := dst[j*ns : (j+1)*ns]
+				for s, g := range gk[:len(o)] {
+					o[s] = T(g * v)
+				}
+			}
+		}
+	}
+}
+
 func (d *decomp) direct(alphas []float64) band[float64] {
 	b := band[float64]{k0: 0, k1: len(d.lambda), g: make([][]float64, len(alphas))}
 	for a, al := range alphas {
@@ -687,16 +723,7 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 		for bi, bd := range bands {
 			ns, kk := len(bd.g), bd.k1-bd.k0
 			b := linalg.View(kk, w*ns, bbuf)
-			for k := range kk {
-				src := coef.Row(bd.k0 + k)[j0 : j0+w]
-				dst := b.Row(k)
-				for j, v := range src {
-					o := dst[j*ns : (j+1)*ns]
-					for s := range o {
-						o[s] = T(bd.g[s][k] * v)
-					}
-				}
-			}
+			bd.scaled(b, coef, j0, w)
 			c := linalg.View(rows, w*ns, cbuf)
 			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, c)
 			res = linalg.View(rows*w, ns, cbuf)
@@ -854,8 +881,14 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 			pc[q][a] = mul * tc[pr.c][a] * tc[pr.d][a]
 		}
 	}
+	var z T
+	size := int(unsafe.Sizeof(z))
+	perTarget := size*(r*maxS+rows*nb) + 8*(rows*np+na*np)
+	pb := max(1, min(p, selectBuf*4/perTarget))
+	sl := wk.slab()
+	sl.grow(words[float64](rows*na) + words[T](r*pb*maxS) + words[T](rows*pb*nb) + words[float64](rows*pb*np) + words[float64](na*pb*np))
 	// inv² as a rows × na matrix.
-	inv2 := linalg.NewMatrix[float64](rows, na)
+	inv2 := linalg.View(rows, na, carve[float64](sl, rows*na))
 	for i := range inv2.Data {
 		v := 1.0
 		if inv != nil {
@@ -863,12 +896,6 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 		}
 		inv2.Data[i] = v * v
 	}
-	var z T
-	size := int(unsafe.Sizeof(z))
-	perTarget := size*(r*maxS+rows*nb) + 8*(rows*np+na*np)
-	pb := max(1, min(p, selectBuf*4/perTarget))
-	sl := wk.slab()
-	sl.grow(words[T](r*pb*maxS) + words[T](rows*pb*nb) + words[float64](rows*pb*np) + words[float64](na*pb*np))
 	bbuf := carve[T](sl, r*pb*maxS)
 	cbuf := carve[T](sl, rows*pb*nb)
 	pbuf := carve[float64](sl, rows*pb*np)
@@ -879,16 +906,7 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 		for bi, bd := range bands {
 			ns, kk := len(bd.g), bd.k1-bd.k0
 			b := linalg.View(kk, w*ns, bbuf)
-			for k := range kk {
-				src := coef.Row(bd.k0 + k)[j0 : j0+w]
-				dst := b.Row(k)
-				for j, v := range src {
-					o := dst[j*ns : (j+1)*ns]
-					for s := range o {
-						o[s] = T(bd.g[s][k] * v)
-					}
-				}
-			}
+			bd.scaled(b, coef, j0, w)
 			cs[bi] = linalg.View(rows, w*ns, cbuf[rows*w*off[bi]:])
 			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, cs[bi])
 		}
