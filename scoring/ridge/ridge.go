@@ -157,8 +157,10 @@ type fold struct {
 
 // runFolds fits every outer fold. With more than one processor, workers
 // (at most maxWorkers, each with BLAS limited to its share of the threads)
-// take tasks in order: diagonalise the next fold, or fit a block of
-// targets of a fold already diagonalised (the oldest first). A fold's
+// take tasks: diagonalise the next fold while fewer than nw folds are in
+// progress, otherwise fit a block of targets of the oldest fold already
+// diagonalised (a fold's buffers are freed for the next when its last
+// block is done). A fold's
 // eigendecomposition gains little from a second BLAS thread, and the work
 // between BLAS calls is serial, so whole tasks in parallel finish sooner
 // than BLAS-threaded tasks in sequence. Every result is the same whatever
