@@ -47,8 +47,12 @@
 // diagonalises the next fold while the other fits blocks of targets of the
 // folds already diagonalised. An eigendecomposition gains little from a
 // second BLAS thread and the code between BLAS calls is serial, so this
-// finishes sooner than one BLAS-threaded fold after another. Results do
-// not depend on the number of workers.
+// finishes sooner than one BLAS-threaded fold after another. Which worker
+// computes a task never changes its result; the number of workers (like
+// OpenBLAS's thread count) changes rounding only: predictions agree to
+// ~1e-12, and an alpha choice can differ only where two alphas' selection
+// errors tie to within their rounding (float32 selection: ~1e-6 relative,
+// see Float64Selection).
 //
 // Memory: besides the inputs and the outputs, CV holds the n×n Gram matrix,
 // the m×m eigenvectors of at most two folds in progress, and per worker

@@ -464,9 +464,13 @@ func TestInnerFoldsBruteForce(t *testing.T) {
 }
 
 // CV with one worker (GOMAXPROCS 1: folds in sequence, BLAS threaded) and
-// with two (folds in parallel, BLAS shared) gives the same choices and the
-// same predictions to rounding, on the kernel path (Gram, blocks of
-// targets on both workers), the primal path and inner K-fold.
+// with two (folds in parallel, BLAS shared) agrees to rounding, on the
+// kernel path (Gram, blocks of targets on both workers), the primal path
+// and inner K-fold: with float64 selection every alpha choice is the same
+// and so are the predictions to 1e-10; with float32 selection a choice may
+// flip where two alphas' errors tie to within float32 rounding, which here
+// is rare (at most 1% of them), and targets with the same choices in every
+// fold have the same predictions.
 func TestWorkersAgree(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Skip("needs two processors to run two workers")
@@ -487,28 +491,48 @@ func TestWorkersAgree(t *testing.T) {
 				y.Data[i*c.p+j] += 0.3 * x.At(i, j%c.q)
 			}
 		}
-		cfg := Config{Folds: 5, Seed: 2, Alphas: alphas, InnerFolds: c.inner}
-		run := func(procs int) *Result {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			res, err := CV(x, y, cfg)
-			if err != nil {
-				t.Fatal(err)
+		for _, f64 := range []bool{true, false} {
+			cfg := Config{Folds: 5, Seed: 2, Alphas: alphas, InnerFolds: c.inner, Float64Selection: f64}
+			run := func(procs int) *Result {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				res, err := CV(x, y, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
 			}
-			return res
-		}
-		one, two := run(1), run(2)
-		for f := range one.FoldAlpha {
-			for j := range one.FoldAlpha[f] {
-				if one.FoldAlpha[f][j] != two.FoldAlpha[f][j] {
-					t.Errorf("%s: fold %d target %d: alpha %g with one worker, %g with two", c.name, f, j, one.FoldAlpha[f][j], two.FoldAlpha[f][j])
+			one, two := run(1), run(2)
+			same := make([]bool, c.p) // same choice in every fold
+			for j := range same {
+				same[j] = true
+			}
+			flips := 0
+			for f := range one.FoldAlpha {
+				for j := range one.FoldAlpha[f] {
+					if one.FoldAlpha[f][j] != two.FoldAlpha[f][j] {
+						flips++
+						same[j] = false
+					}
 				}
 			}
-		}
-		if e := relErr(two.Predictions.Data, one.Predictions.Data); e > 1e-10 {
-			t.Errorf("%s: predictions differ by %g relative between one and two workers", c.name, e)
-		}
-		if e := relErr(two.FoldMedians, one.FoldMedians); e > 1e-10 {
-			t.Errorf("%s: fold medians differ by %g relative", c.name, e)
+			if f64 && flips > 0 || flips*100 > len(one.FoldAlpha)*c.p {
+				t.Errorf("%s, float64 selection %v: %d of %d alpha choices differ between one and two workers", c.name, f64, flips, len(one.FoldAlpha)*c.p)
+			}
+			var a, b []float64
+			for i := range c.n {
+				for j := range c.p {
+					if same[j] {
+						a = append(a, one.Predictions.At(i, j))
+						b = append(b, two.Predictions.At(i, j))
+					}
+				}
+			}
+			if len(a) == 0 {
+				t.Fatalf("%s: no target with the same choices", c.name)
+			}
+			if e := relErr(b, a); e > 1e-10 {
+				t.Errorf("%s, float64 selection %v: predictions differ by %g relative between one and two workers", c.name, f64, e)
+			}
 		}
 	}
 }
