@@ -134,12 +134,17 @@ func (r *Runner) spacedCandidates(m Model, k int) ([]models.Layer, error) {
 	return out, nil
 }
 
-// definedRDMs computes the layers' RDMs and keeps those that are defined
-// (a layer with a constant pattern has no correlation RDM).
-func (r *Runner) definedRDMs(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer, metric rdm.Metric) ([][]float64, []models.Layer, error) {
+// definedRDMs computes the layers' RDMs with the benchmark's distance and
+// keeps those that are defined (a layer with a constant pattern has no
+// correlation RDM); it also returns the benchmark's comparison method.
+func (r *Runner) definedRDMs(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer) ([][]float64, []models.Layer, rsa.Method, error) {
+	metric, method, err := rdmSettings(l.Benchmark)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	v, err := r.modelRDMs(ctx, m, l.Benchmark.ID, images{ctx, l.Stimuli}, layers, metric)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	var out [][]float64
 	var kept []models.Layer
@@ -150,9 +155,9 @@ func (r *Runner) definedRDMs(ctx context.Context, m Model, l *benchmarks.Loaded,
 		}
 	}
 	if len(out) == 0 {
-		return nil, nil, fmt.Errorf("%w: no layer of %s gives a defined %s RDM on these stimuli", ErrBadModel, m.Name(), metric)
+		return nil, nil, "", fmt.Errorf("%w: no layer of %s gives a defined %s RDM on these stimuli", ErrBadModel, m.Name(), metric)
 	}
-	return out, kept, nil
+	return out, kept, method, nil
 }
 
 // rdmSettings parses the benchmark's distance and comparison.
@@ -214,11 +219,7 @@ func nanIfInvalid(c benchmarks.Ceiling) float64 {
 func (r *Runner) reweightedRSA(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer) (Score, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
-	metric, method, err := rdmSettings(b)
-	if err != nil {
-		return Score{}, err
-	}
-	layerRDMs, kept, err := r.definedRDMs(ctx, m, l, layers, metric)
+	layerRDMs, kept, method, err := r.definedRDMs(ctx, m, l, layers)
 	if err != nil {
 		return Score{}, err
 	}
@@ -310,11 +311,7 @@ func (r *Runner) reweightedRSA(ctx context.Context, m Model, l *benchmarks.Loade
 func (r *Runner) variancePartitioning(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer) (Score, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
-	metric, _, err := rdmSettings(b)
-	if err != nil {
-		return Score{}, err
-	}
-	layerRDMs, kept, err := r.definedRDMs(ctx, m, l, layers, metric)
+	layerRDMs, kept, _, err := r.definedRDMs(ctx, m, l, layers)
 	if err != nil {
 		return Score{}, err
 	}
@@ -441,14 +438,14 @@ func splitTable(splits []Split, layers int, score func(part []int, layer int) (f
 	return t, nil
 }
 
-// partSplits draws the benchmark's seeded splits, each part large enough
-// for the metric's folds of at least 3 stimuli.
-func partSplits(b *benchmarks.Benchmark, n int, labels []string) ([]Split, SplitPolicy, error) {
+// partSplits draws the benchmark's seeded splits of n stimuli (stratified
+// by labels when the benchmark says so), each part at least minPart.
+func partSplits(b *benchmarks.Benchmark, n int, labels []string, minPart int) ([]Split, SplitPolicy, error) {
 	policy := splitPolicy(b)
 	if !b.Splits.StratifyByLabel {
 		labels = nil
 	}
-	splits, err := MakeSplits(n, labels, policy, 3*max(b.Metric.Folds, 2))
+	splits, err := MakeSplits(n, labels, policy, minPart)
 	if err != nil {
 		return nil, policy, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
@@ -536,7 +533,7 @@ func (r *Runner) featureWeightedRSA(ctx context.Context, m Model, l *benchmarks.
 		}
 		s.Layers = append(s.Layers, LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: res.Mean, Ceiled: ceiled(res.Mean, res.CeilingUpper), SE: res.SE})
 	}
-	splits, policy, err := partSplits(b, n, l.Stimuli.Labels())
+	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3*max(b.Metric.Folds, 2)) // folds of at least 3
 	if err != nil {
 		return Score{}, err
 	}
@@ -625,7 +622,7 @@ func (r *Runner) decoding(ctx context.Context, m Model, l *benchmarks.Loaded, la
 			}
 		}
 		if len(l.Sessions) == 1 {
-			splits, pol, err := partSplits(b, n, sess.Stimuli.Labels())
+			splits, pol, err := partSplits(b, n, sess.Stimuli.Labels(), 3*max(b.Metric.Folds, 2))
 			if err != nil {
 				return Score{}, err
 			}
@@ -681,11 +678,7 @@ func (r *Runner) decoding(ctx context.Context, m Model, l *benchmarks.Loaded, la
 func (r *Runner) timeResolvedRSA(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer) (Score, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
-	metric, method, err := rdmSettings(b)
-	if err != nil {
-		return Score{}, err
-	}
-	layerRDMs, kept, err := r.definedRDMs(ctx, m, l, layers, metric)
+	layerRDMs, kept, method, err := r.definedRDMs(ctx, m, l, layers)
 	if err != nil {
 		return Score{}, err
 	}
@@ -709,14 +702,9 @@ func (r *Runner) timeResolvedRSA(ctx context.Context, m Model, l *benchmarks.Loa
 		}
 		s.Layers = append(s.Layers, LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: c.PeakScore, Ceiled: ceiled(c.PeakScore, ceil), SE: c.SE[c.Peak]})
 	}
-	var labels []string
-	if b.Splits.StratifyByLabel {
-		labels = l.Stimuli.Labels()
-	}
-	policy := splitPolicy(b)
-	splits, err := MakeSplits(n, labels, policy, 3)
+	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3)
 	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrInternal, err)
+		return Score{}, err
 	}
 	sub := func(idx []int) (timersa.Data, [][]float64) {
 		d := timersa.Data{N: len(idx), Times: l.Times, RDMs: make([][][]float64, len(l.TimeRDMs))}

@@ -695,7 +695,7 @@ func (r *Runner) ridgeHeldOut(ctx context.Context, m Model, l *benchmarks.Loaded
 		s.CILow, s.CIHigh = r.sessionBootstrap(res, splitSessions(splits), sel.Chosen, policy.Seed)
 		return s, nil
 	}
-	return r.ridgeStimulusSplits(ctx, m, l, layers, policy, ceil, s)
+	return r.ridgeStimulusSplits(ctx, m, l, layers, ceil, s)
 }
 
 // meanOver returns, per layer, the mean over the given sessions of the
@@ -727,18 +727,14 @@ func median(v []float64) float64 {
 // ridgeStimulusSplits chooses the layer on seeded halves of one session's
 // stimuli: per split, ridge CV within the selection part picks the layer,
 // ridge CV within the test part scores it.
-func (r *Runner) ridgeStimulusSplits(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer, policy SplitPolicy, ceil float64, s Score) (Score, error) {
+func (r *Runner) ridgeStimulusSplits(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer, ceil float64, s Score) (Score, error) {
 	b := l.Benchmark
 	sess := l.Sessions[0]
 	n := sess.Stimuli.Len()
-	var labels []string
-	if b.Splits.StratifyByLabel {
-		labels = sess.Stimuli.Labels()
-	}
 	cfg := ridgeConfig(b)
-	splits, err := MakeSplits(n, labels, policy, 2*cfg.Folds)
+	splits, policy, err := partSplits(b, n, sess.Stimuli.Labels(), 2*cfg.Folds)
 	if err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrInternal, err)
+		return Score{}, err
 	}
 	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
 	for i := range splits {
@@ -943,14 +939,9 @@ func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Laye
 	if len(cand) == 0 {
 		return nil, nil, nil, SplitPolicy{}, Selection{}, fmt.Errorf("%w: no layer gives a defined RDM %s", ErrBadModel, what)
 	}
-	var labels []string
-	if b.Splits.StratifyByLabel {
-		labels = l.Stimuli.Labels()
-	}
-	policy := splitPolicy(b)
-	splits, err := MakeSplits(n, labels, policy, 3)
+	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3)
 	if err != nil {
-		return nil, nil, nil, policy, Selection{}, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, nil, nil, policy, Selection{}, err
 	}
 	sel, err := SelectHeldOut(ev, splits, cand)
 	if err != nil {
