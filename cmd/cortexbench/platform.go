@@ -139,18 +139,28 @@ func (s rdmStore) PutModelRDM(ctx context.Context, hash, benchmarkID string, n i
 	return s.bucket.Put(ctx, modelRDMKey(hash, benchmarkID), &buf)
 }
 
+// publicBenchmark looks a benchmark up for serving its RDMs: not found and
+// private are the API's errors (a private benchmark's RDMs describe its
+// secret stimuli).
+func (s rdmStore) publicBenchmark(ctx context.Context, id string) (*benchmarks.Benchmark, error) {
+	b, err := s.bench.Benchmark(ctx, id)
+	if errors.Is(err, benchmarks.ErrNotFound) {
+		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.Private {
+		return nil, leaderboard.ErrPrivate
+	}
+	return b, nil
+}
+
 // ModelRDM serves a model's RDM on a public benchmark. On a private one
 // it refuses: the model's RDM over secret stimuli describes them.
 func (s rdmStore) ModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
-	b, err := s.bench.Benchmark(ctx, benchmarkID)
-	if errors.Is(err, benchmarks.ErrNotFound) {
-		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", benchmarkID)
-	}
-	if err != nil {
+	if _, err := s.publicBenchmark(ctx, benchmarkID); err != nil {
 		return 0, nil, err
-	}
-	if b.Private {
-		return 0, nil, leaderboard.ErrPrivate
 	}
 	return s.storedModelRDM(ctx, hash, benchmarkID)
 }
@@ -176,15 +186,9 @@ func (s rdmStore) storedModelRDM(ctx context.Context, hash, benchmarkID string) 
 
 // BrainRDM is the mean over subjects of a public RSA benchmark's RDMs.
 func (s rdmStore) BrainRDM(ctx context.Context, benchmarkID string) (int, []float64, error) {
-	b, err := s.bench.Benchmark(ctx, benchmarkID)
-	if errors.Is(err, benchmarks.ErrNotFound) {
-		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", benchmarkID)
-	}
+	b, err := s.publicBenchmark(ctx, benchmarkID)
 	if err != nil {
 		return 0, nil, err
-	}
-	if b.Private {
-		return 0, nil, leaderboard.ErrPrivate
 	}
 	if b.Dataset.Kind != benchmarks.KindRDM {
 		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "%s has no RDMs (it is an encoding benchmark)", benchmarkID)
