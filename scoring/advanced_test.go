@@ -100,20 +100,7 @@ const simPeak = 0.15
 func writeTimeResolved(t *testing.T, dir string, n, subjects int) {
 	t.Helper()
 	x := linalg.NewMatrix[float64](n, 108)
-	names, err := filepath.Glob(filepath.Join(dir, "pub", "*.png"))
-	if err != nil || len(names) != n {
-		t.Fatalf("images: %v (%d of %d)", err, len(names), n)
-	}
-	for i, name := range names {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, img := range pubImages(t, dir, n) {
 		copy(x.Row(i), pixels(img))
 	}
 	base, err := rdm.Compute(x, rdm.Correlation)
@@ -145,6 +132,29 @@ func writeTimeResolved(t *testing.T, dir string, n, subjects int) {
 	if err := npy.WriteFile(filepath.Join(dir, "times.npy"), []int{len(times)}, times); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pubImages decodes the n images in dir/pub, in file-name order (the
+// order of the benchmark's stimuli).
+func pubImages(t *testing.T, dir string, n int) []image.Image {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "pub", "*.png"))
+	if err != nil || len(names) != n {
+		t.Fatalf("images: %v (%d of %d)", err, len(names), n)
+	}
+	imgs := make([]image.Image, n)
+	for i, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs[i], _, err = image.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return imgs
 }
 
 // remixFeature is what the remix simulation is about: the first of the
@@ -191,21 +201,8 @@ func writeRemix(t *testing.T, dir string, n, subjects int) {
 	if err := os.WriteFile(filepath.Join(dir, "train.csv"), []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	names, err := filepath.Glob(filepath.Join(dir, "pub", "*.png"))
-	if err != nil || len(names) != n {
-		t.Fatalf("images: %v (%d of %d)", err, len(names), n)
-	}
 	feat := make([]float64, n)
-	for i, name := range names {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, img := range pubImages(t, dir, n) {
 		feat[i] = remixFeature(img)
 	}
 	data := make([]float64, 0, subjects*n*n)

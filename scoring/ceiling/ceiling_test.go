@@ -9,47 +9,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
-
-// dataDir locates the shared datasets folder: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
-}
-
-// subjectUppers reads a subjects × n × n RDM file as upper-triangle vectors.
-func subjectUppers(t testing.TB, path string) [][]float64 {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, n := a.Shape[0], a.Shape[1]
-	d := a.Float64()
-	out := make([][]float64, s)
-	for k := range out {
-		for i := 0; i < n; i++ {
-			out[k] = append(out[k], d[k*n*n+i*n+i+1:k*n*n+i*n+n]...)
-		}
-	}
-	return out
-}
 
 // TestAlgonautsPublished reproduces the Algonauts 2019 published upper
 // noise ceilings (R², 92 images): EVC 0.1589, IT 0.3075 (Cichy et al. 2019,
 // arXiv:1905.05675; datasets/README.md), to 4 decimals.
 func TestAlgonautsPublished(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	for roi, want := range map[string]float64{"EVC": 0.1589, "IT": 0.3075} {
-		c, err := RSACeiling(subjectUppers(t, filepath.Join(dir, "algonauts2019-92", "rdms", roi+".npy")), rsa.Spearman)
+		c, err := RSACeiling(reftest.Uppers(t, filepath.Join(dir, "algonauts2019-92", "rdms", roi+".npy")), rsa.Spearman)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +33,7 @@ func TestAlgonautsPublished(t *testing.T) {
 // TestAgainstNumpy compares every ceiling with the numpy/scipy
 // implementation in testdata/gen_reference.py (scipy 1.10.1), to 1e-10.
 func TestAgainstNumpy(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "reference.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +56,7 @@ func TestAgainstNumpy(t *testing.T) {
 		t.Fatalf("reference.json has %d real datasets, want %d (regenerate with the datasets present)", len(ref.Real), len(files))
 	}
 	for key, rel := range files {
-		subj := subjectUppers(t, filepath.Join(dir, rel))
+		subj := reftest.Uppers(t, filepath.Join(dir, rel))
 		for _, m := range []rsa.Method{rsa.Spearman, rsa.Pearson, rsa.KendallTauA} {
 			raw, ok := ref.Real[key][string(m)]
 			if !ok {
@@ -157,7 +128,7 @@ func TestSplitHalfTwoRepeats(t *testing.T) {
 // seeded (same seed, same answer), finite, and within [-1, 1] for most
 // neurons.
 func TestSplitHalfReal(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	a, err := npy.ReadFile(filepath.Join(dir, "cowley2023-v4", "responses_raw", "responses_210325.npy"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +193,7 @@ func TestNormalize(t *testing.T) {
 // testdata/gen_pooled.py (numpy 1.24.2, scipy 1.10.1), to 1e-10, on real
 // RDMs, and that it differs from the plain mean there.
 func TestPooledAgainstNumpy(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	b, err := os.ReadFile(filepath.Join("testdata", "pooled_reference.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +213,7 @@ func TestPooledAgainstNumpy(t *testing.T) {
 		t.Fatalf("pooled_reference.json has %d datasets, want %d", len(ref.Ceilings), len(files))
 	}
 	for key, rel := range files {
-		subj := subjectUppers(t, filepath.Join(dir, rel))
+		subj := reftest.Uppers(t, filepath.Join(dir, rel))
 		for _, m := range []rsa.Method{rsa.Spearman, rsa.Pearson} {
 			want := ref.Ceilings[key][string(m)]
 			c, err := RSACeilingPool(subj, m, PoolStandardized)

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
@@ -311,14 +311,8 @@ func benchRDM(b *testing.B, n, q int) {
 // 190923, first 60 images × 33 neurons, spikes per 100 ms) against
 // scipy.spatial.distance.pdist (scipy 1.10.1, gen_reference.py).
 func TestRealFeatures(t *testing.T) {
-	dir := os.Getenv("CORTEXBENCH_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
+	dir := reftest.DataDir(t)
 	a, err := npy.ReadFile(filepath.Join(dir, "cowley2023-v4", "responses_repeat_averaged", "responses_190923.npy"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA)", dir)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

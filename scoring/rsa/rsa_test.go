@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/scoring/internal/reftest"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
@@ -45,19 +46,6 @@ func vec(t testing.TB, name string) []float64 {
 		t.Fatal(err)
 	}
 	return a.Float64()
-}
-
-// dataDir locates the shared datasets folder: $CORTEXBENCH_DATA, else
-// ../shared/datasets next to the repository.
-func dataDir(t testing.TB) string {
-	d := os.Getenv("CORTEXBENCH_DATA")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared", "datasets")
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("datasets folder %s absent (set CORTEXBENCH_DATA): %v", d, err)
-	}
-	return d
 }
 
 const tol = 1e-10
@@ -95,7 +83,7 @@ func TestAgainstScipy(t *testing.T) {
 // TestRealRDMs compares Algonauts 92 EVC subjects 0 and 1 (upper triangles,
 // 4186 entries) with scipy (values in reference.json).
 func TestRealRDMs(t *testing.T) {
-	dir := dataDir(t)
+	dir := reftest.DataDir(t)
 	ref := loadRef(t)
 	a, err := npy.ReadFile(filepath.Join(dir, "algonauts2019-92", "rdms", "EVC.npy"))
 	if err != nil {
