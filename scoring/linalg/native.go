@@ -93,22 +93,30 @@ func shareBLAS(workers int) func() {
 	}
 }
 
-func symEig64(n int, a []float64, lda int, w []float64, scratch []float64) error {
-	var lw C.double
-	var liw C.lapack_int
-	info := C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
-		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]), &lw, -1, &liw, -1)
-	if info != 0 {
-		return fmt.Errorf("%w: LAPACKE_dsyevd_work query info %d", ErrNoConvergence, int(info))
+// dsyevdQuery asks dsyevd for its optimal workspaces at order n ≥ 1.
+func dsyevdQuery(n int) (lw, liw int, err error) {
+	var qw C.double
+	var qiw C.lapack_int
+	var a, w C.double
+	if info := C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n), &a, C.lapack_int(n), &w, &qw, -1, &qiw, -1); info != 0 {
+		return 0, 0, fmt.Errorf("%w: LAPACKE_dsyevd_work query info %d", ErrNoConvergence, int(info))
 	}
-	iwork := iworks.get(max(1, int(liw)))
+	return max(1, int(qw)), max(1, int(qiw)), nil
+}
+
+func symEig64(n int, a []float64, lda int, w []float64, scratch []float64) error {
+	lw, liw, err := dsyevdQuery(n)
+	if err != nil {
+		return err
+	}
+	iwork := iworks.get(liw)
 	defer iworks.put(iwork)
 	work := scratch
-	if len(work) < max(1, int(lw)) {
-		work = work64.get(max(1, int(lw)))
+	if len(work) < lw {
+		work = work64.get(lw)
 		defer work64.put(work)
 	}
-	info = C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
+	info := C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n),
 		(*C.double)(&a[0]), C.lapack_int(lda), (*C.double)(&w[0]),
 		(*C.double)(&work[0]), C.lapack_int(min(len(work), math.MaxInt32)), &iwork[0], C.lapack_int(len(iwork)))
 	if info != 0 {
@@ -154,13 +162,11 @@ func symEigWorkLen(n int) int {
 	if n == 0 {
 		return 0
 	}
-	var lw C.double
-	var liw C.lapack_int
-	var a, w C.double
-	if C.LAPACKE_dsyevd_work(C.LAPACK_COL_MAJOR, 'V', 'L', C.lapack_int(n), &a, C.lapack_int(n), &w, &lw, -1, &liw, -1) != 0 {
+	lw, _, err := dsyevdQuery(n)
+	if err != nil {
 		return 0
 	}
-	return int(lw)
+	return lw
 }
 
 // blasThreads and setBLASThreads expose OpenBLAS's setting to tests.

@@ -137,16 +137,8 @@ func TestErrorSumsAgree(t *testing.T) {
 			}
 		}
 		yc, _ := centred(rows[float64]{m: y}, nil)
-		tr, te := rows[float64]{m: x}, rows[float64]{m: x, idx: []int{}}
-		var d *decomp
-		var err error
-		if c.q > c.n {
-			kc, kt := kernels(tr, te, false)
-			d, err = kernelDecomp(kc, kt, nil, nil)
-		} else {
-			xc, xt := design(tr, te, false)
-			d, err = primalDecomp(xc, xt)
-		}
+		all := &fold{train: seq(0, c.n), test: []int{}}
+		d, _, err := decompose(x, all, c.q > c.n, false, mat{}, alphas, Config{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,8 +100,6 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 	release := linalg.ShareBLAS(nw)
 	defer func() { release() }()
 	if haveGram {
-		// The Gram's diagonal (squared norms) is finite iff x is, unless a
-		// norm overflows; only then is x scanned, to name the culprit.
 		var ok bool
 		if gram, ok = directGram(x, nw); !ok {
 			// One stream of BLAS calls on centred chunks: every thread.
@@ -109,6 +107,8 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 			gram = centredGram(x)
 			release = linalg.ShareBLAS(nw)
 		}
+		// The Gram's diagonal (squared norms) is finite iff x is, unless a
+		// norm overflows; only then is x scanned, to name the culprit.
 		for i := range n {
 			if d := gram.At(i, i); math.IsNaN(d) || math.IsInf(d, 0) {
 				if err := checkFinite(x, "x", "feature"); err != nil {
