@@ -1,0 +1,211 @@
+package main
+
+// The main job's scores are a contract: a change of structure (moving the
+// runner, one Metric interface, adapters out of cmd) must not move any
+// number. TestMainJobScoresMatchGolden runs the README's main job (`run
+// --no-serve`, default settings: every built-in benchmark, the three
+// default models, 1000 bootstrap resamples) and compares every stored
+// score with testdata/mainjob_golden.json, written by the build before the
+// change (its commit is recorded in the file).
+//
+// Bit for bit on the machine kind the golden was written on (its CPU and
+// OpenBLAS core type are recorded); elsewhere OpenBLAS may pick other
+// kernels, so numbers are compared to 1e-9 and the chosen layers exactly.
+//
+// When a change is meant to alter scores it must bump
+// scoring.ScorerVersion, and the golden is written again with
+//
+//	go test ./cmd/cortexbench -run TestMainJobScoresMatchGolden -update-golden
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+var updateGolden = flag.Bool("update-golden", false, "write testdata/mainjob_golden.json from this build's scores")
+
+const goldenPath = "testdata/mainjob_golden.json"
+
+type goldenLayer struct {
+	Layer              string
+	Depth, Raw, Ceiled string
+	SE                 string
+}
+
+type goldenScore struct {
+	Model, ModelHash, Benchmark, BenchmarkVersion string
+	Raw, Ceiling, Ceiled, SE, CILow, CIHigh       string
+	Layer                                         string
+	Seed                                          uint64
+	Layers                                        []goldenLayer
+}
+
+type goldenFile struct {
+	Comment  string
+	Commit   string // the build that wrote it
+	Machine  string // CPU model and OpenBLAS core type
+	GOARCH   string
+	Settings string
+	Scores   []goldenScore
+}
+
+// bits writes a float exactly (hexadecimal mantissa and exponent).
+func bits(x float64) string { return strconv.FormatFloat(x, 'x', -1, 64) }
+
+func machineFingerprint() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		if strings.Contains(string(b), " avx512f") {
+			model += ", avx512f"
+		}
+	}
+	return fmt.Sprintf("%s; OPENBLAS_CORETYPE=%q", model, os.Getenv("OPENBLAS_CORETYPE"))
+}
+
+func TestMainJobScoresMatchGolden(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole main job takes about 10 minutes on 2 cores")
+	}
+	ortAvailable(t)
+	sh := shared(t)
+	state := t.TempDir()
+	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
+	args := []string{"run", "--no-serve", "--json", "--data", filepath.Join(sh, "datasets"), "--models", filepath.Join(sh, "models"),
+		"--store", store, "--db", db}
+	if _, errOut, err := scoreRun(t, args...); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut)
+	}
+	ctx := context.Background()
+	reg, err := registry.Open(ctx, registry.Config{SQLitePath: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	stored, err := reg.ListScores(ctx, registry.ScoreFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []goldenScore
+	for _, s := range stored {
+		g := goldenScore{Model: s.ModelName, ModelHash: s.ModelHash, Benchmark: s.BenchmarkID, BenchmarkVersion: s.BenchmarkVersion,
+			Raw: bits(s.Raw), Ceiling: bits(s.Ceiling), Ceiled: bits(s.Ceiled), SE: bits(s.SE), CILow: bits(s.CILow), CIHigh: bits(s.CIHigh),
+			Layer: s.Layer, Seed: s.Seed}
+		for _, l := range s.Layers {
+			g.Layers = append(g.Layers, goldenLayer{Layer: l.Layer, Depth: bits(l.Depth), Raw: bits(l.Raw), Ceiled: bits(l.Ceiled), SE: bits(l.SE)})
+		}
+		got = append(got, g)
+	}
+	slices.SortFunc(got, func(a, b goldenScore) int { return strings.Compare(a.Model+"|"+a.Benchmark, b.Model+"|"+b.Benchmark) })
+	if len(got) == 0 {
+		t.Fatal("the main job stored no scores")
+	}
+
+	if *updateGolden {
+		commit := "unknown"
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			commit = strings.TrimSpace(string(out))
+		}
+		f := goldenFile{
+			Comment:  "Scores of the README's main job (run --no-serve, default settings), floats in hexadecimal (strconv 'x'); see golden_test.go",
+			Commit:   commit,
+			Machine:  machineFingerprint(),
+			GOARCH:   runtime.GOARCH,
+			Settings: strings.Join(args[:3], " ") + " (defaults otherwise)",
+			Scores:   got,
+		}
+		b, err := json.MarshalIndent(f, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(goldenPath, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s: %d scores", goldenPath, len(got))
+		return
+	}
+
+	b, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want goldenFile
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("%s: %v", goldenPath, err)
+	}
+	exact := want.Machine == machineFingerprint() && want.GOARCH == runtime.GOARCH
+	if !exact {
+		t.Logf("golden written on %q, this machine is %q: numbers compared to 1e-9, layers exactly", want.Machine, machineFingerprint())
+	}
+	same := func(what, a, b string) {
+		t.Helper()
+		if a == b {
+			return
+		}
+		if !exact {
+			x, errA := strconv.ParseFloat(a, 64)
+			y, errB := strconv.ParseFloat(b, 64)
+			if errA == nil && errB == nil && (math.Abs(x-y) <= 1e-9 || (math.IsNaN(x) && math.IsNaN(y))) {
+				return
+			}
+		}
+		x, _ := strconv.ParseFloat(a, 64)
+		y, _ := strconv.ParseFloat(b, 64)
+		t.Errorf("%s: got %s (%.17g), golden %s (%.17g)", what, a, x, b, y)
+	}
+	if len(got) != len(want.Scores) {
+		t.Fatalf("%d scores, golden has %d", len(got), len(want.Scores))
+	}
+	for i, g := range got {
+		w := want.Scores[i]
+		id := g.Model + " on " + g.Benchmark
+		if g.Model != w.Model || g.Benchmark != w.Benchmark || g.ModelHash != w.ModelHash || g.BenchmarkVersion != w.BenchmarkVersion {
+			t.Errorf("score %d is %s (model %s, benchmark version %s), golden %s on %s (model %s, version %s)",
+				i, id, g.ModelHash, g.BenchmarkVersion, w.Model, w.Benchmark, w.ModelHash, w.BenchmarkVersion)
+			continue
+		}
+		if g.Layer != w.Layer || g.Seed != w.Seed {
+			t.Errorf("%s: layer %s seed %d, golden layer %s seed %d", id, g.Layer, g.Seed, w.Layer, w.Seed)
+		}
+		same(id+" raw", g.Raw, w.Raw)
+		same(id+" ceiling", g.Ceiling, w.Ceiling)
+		same(id+" ceiled", g.Ceiled, w.Ceiled)
+		same(id+" SE", g.SE, w.SE)
+		same(id+" CI low", g.CILow, w.CILow)
+		same(id+" CI high", g.CIHigh, w.CIHigh)
+		if len(g.Layers) != len(w.Layers) {
+			t.Errorf("%s: %d layers in the profile, golden %d", id, len(g.Layers), len(w.Layers))
+			continue
+		}
+		for k, l := range g.Layers {
+			wl := w.Layers[k]
+			if l.Layer != wl.Layer {
+				t.Errorf("%s: profile entry %d is %s, golden %s", id, k, l.Layer, wl.Layer)
+				continue
+			}
+			lid := id + " layer " + l.Layer
+			same(lid+" depth", l.Depth, wl.Depth)
+			same(lid+" raw", l.Raw, wl.Raw)
+			same(lid+" ceiled", l.Ceiled, wl.Ceiled)
+			same(lid+" SE", l.SE, wl.SE)
+		}
+	}
+}
