@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"fmt"
 	"sort"
 )
@@ -13,7 +14,7 @@ type Collector struct {
 }
 
 // Consume copies rows of the collected layer.
-func (c *Collector) Consume(layer Layer, first int, rows [][]float32) error {
+func (c *Collector) Consume(ctx context.Context, layer Layer, first int, rows [][]float32) error {
 	if c.Layer == "" {
 		c.Layer = layer.ID
 	}

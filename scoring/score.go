@@ -1,16 +1,35 @@
-// Package scoring runs models against benchmarks: every layer of every model
-// on every benchmark, the layer chosen on held-out data, and the results
-// recorded with their error bars. The numerical methods live in the
-// subpackages (rdm, rsa, ridge, ceiling, stats, reduce), which know nothing
-// of files, models or storage.
+// Package scoring holds the results every part of cortexbench shares: a
+// model's Score on one version of one benchmark, its per-layer profile,
+// how its layer was chosen (Selection), the key results are stored under,
+// and the failure classes. It imports only the standard library, so the
+// registry, the leaderboard and the wire formats can use a Score without
+// linking the runner, the benchmarks, the models or the linear algebra.
+//
+// The runner that produces scores is package scoring/runner; the numerical
+// methods live in the other subpackages (rdm, rsa, ridge, ceiling, stats,
+// reduce, ...), which know nothing of files, models or storage.
 package scoring
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // ScorerVersion names the version of the scoring code. A result is keyed by
 // (model hash, benchmark version, scorer version); bump it whenever a change
 // could alter any score, so old results are recomputed rather than mixed in.
 const ScorerVersion = "1"
+
+// Key identifies a result: running again with the same key is a no-op.
+type Key struct{ ModelHash, BenchmarkVersion, ScorerVersion string }
+
+// Failure classes, wrapped by the runner's errors so callers can tell a
+// submitter what to do. They live here (not in the runner) so a job queue
+// can classify an error without linking the runner.
+var (
+	ErrBadModel = errors.New("bad model")
+	ErrInternal = errors.New("internal error")
+)
 
 // Score is one model's result on one version of one benchmark.
 type Score struct {
@@ -27,11 +46,17 @@ type Score struct {
 	CILow   float64 // bootstrap percentile interval of Raw
 	CIHigh  float64
 
-	Layer      string // short id of the layer the score reports (e.g. "L042.Conv")
-	Selection  string // how the layer was chosen, e.g. "held-out splits" or "committed on algonauts2019-92.IT"
-	Candidates string // which layers competed, e.g. "all-but-output"
-	Layers     []LayerScore
-	Seed       uint64
+	Layer string // short id of the layer the score reports (e.g. "L042.Conv")
+	// Selection says in one line, for people, how the layer was chosen,
+	// e.g. "10 seeded splits (seed 1), 50% of stimuli for selection" or
+	// "committed on algonauts2019-92.IT". Programs read SelectionData.
+	Selection string
+	// SelectionData is the same, typed: the method, the splits, the
+	// layer chosen on each and the metric's own named quantities.
+	SelectionData Selection
+	Candidates    string // which layers competed, e.g. "all-but-output"
+	Layers        []LayerScore
+	Seed          uint64
 
 	Elapsed      time.Duration
 	PeakRSSBytes int64

@@ -1,207 +1,155 @@
 package scoring
 
 import (
-	"errors"
-	"fmt"
+	"encoding/json"
 	"math"
-	"math/rand/v2"
-	"slices"
-
-	"github.com/cortexbench/cortexbench/scoring/stats"
+	"strconv"
 )
 
-// SplitPolicy says how stimuli are split for layer selection within one
-// benchmark: Splits seeded random splits, each putting SelectFraction of
-// the stimuli (per label, when labels are given) into the selection part
-// and the rest into the test part.
-type SplitPolicy struct {
-	Splits         int
-	SelectFraction float64
-	Seed           uint64
+// SelectionMethod names how the reported layer was chosen.
+type SelectionMethod string
+
+const (
+	// HeldOutStimuli: on each of Splits seeded splits of the stimuli the
+	// layer is chosen on the selection part and scored on the disjoint
+	// test part; Raw is the mean over splits.
+	HeldOutStimuli SelectionMethod = "held-out-stimuli"
+	// HeldOutSessions: as HeldOutStimuli, splitting sessions (disjoint
+	// images and neurons) rather than stimuli.
+	HeldOutSessions SelectionMethod = "held-out-sessions"
+	// Committed: the layer chosen on the public Partner benchmark, scored
+	// on all of this one's data.
+	Committed SelectionMethod = "committed"
+	// CrossValidated: everything is fitted on some stimulus folds and
+	// scored on the others (Splits folds); no layer is chosen on the data
+	// scored.
+	CrossValidated SelectionMethod = "cross-validated"
+)
+
+// Selection is how a Score's layer was chosen, as data.
+type Selection struct {
+	Method SelectionMethod
+	// Splits is the number of seeded splits (held-out methods) or of
+	// stimulus folds (CrossValidated); Seed deals them.
+	Splits int
+	Seed   uint64
+	// Partner is the public benchmark a Committed layer was chosen on, or
+	// the unused partner of a private benchmark scored CrossValidated.
+	Partner string
+	// PerSplit is the test-part score of each split; Chosen the layer
+	// chosen on each split's selection part (held-out methods).
+	PerSplit []float64
+	Chosen   []string
+	// Values are the metric's own named quantities (see each metric's
+	// documentation in scoring/runner), e.g. "best_single_mean" or
+	// "unique early".
+	Values map[string]float64
+	// LayerValues is a named quantity per layer, e.g. "weight" → layer →
+	// the mean reweighting weight.
+	LayerValues map[string]map[string]float64
+	// Sets are named sets of layers, e.g. the variance-partitioning sets.
+	Sets map[string][]string
 }
 
-// DefaultSplitPolicy is used when a benchmark names none.
-var DefaultSplitPolicy = SplitPolicy{Splits: 10, SelectFraction: 0.5, Seed: 1}
+// Value returns the named quantity and whether it is there.
+func (s Selection) Value(name string) (float64, bool) {
+	v, ok := s.Values[name]
+	return v, ok
+}
 
-// Validate reports a policy that cannot produce two non-trivial parts.
-func (p SplitPolicy) Validate() error {
-	if p.Splits < 1 {
-		return fmt.Errorf("split policy: %d splits, need at least 1", p.Splits)
+// jsonFloat is a float64 whose JSON form survives NaN and ±Inf (as the
+// strings "NaN", "+Inf", "-Inf"), which encoding/json refuses.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return json.Marshal(strconv.FormatFloat(v, 'g', -1, 64))
 	}
-	if !(p.SelectFraction > 0 && p.SelectFraction < 1) {
-		return fmt.Errorf("split policy: selection fraction %g must be in (0, 1)", p.SelectFraction)
+	return json.Marshal(v)
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		*f = jsonFloat(v)
+		return nil
 	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = jsonFloat(v)
 	return nil
 }
 
-// Split is one partition of the stimuli into a selection and a test part.
-type Split struct {
-	Select, Test []int // stimulus indices, ascending
+type selectionJSON struct {
+	Method      SelectionMethod                 `json:"method,omitempty"`
+	Splits      int                             `json:"splits,omitempty"`
+	Seed        uint64                          `json:"seed,omitempty"`
+	Partner     string                          `json:"partner,omitempty"`
+	PerSplit    []jsonFloat                     `json:"per_split,omitempty"`
+	Chosen      []string                        `json:"chosen,omitempty"`
+	Values      map[string]jsonFloat            `json:"values,omitempty"`
+	LayerValues map[string]map[string]jsonFloat `json:"layer_values,omitempty"`
+	Sets        map[string][]string             `json:"sets,omitempty"`
 }
 
-// MakeSplits draws the policy's seeded splits of n stimuli. With labels (one
-// per stimulus) each label's stimuli are split separately so both parts keep
-// the category proportions. Every part has at least minPart stimuli.
-func MakeSplits(n int, labels []string, p SplitPolicy, minPart int) ([]Split, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
+// MarshalJSON encodes the selection, NaN and ±Inf included.
+func (s Selection) MarshalJSON() ([]byte, error) {
+	w := selectionJSON{Method: s.Method, Splits: s.Splits, Seed: s.Seed, Partner: s.Partner, Chosen: s.Chosen, Sets: s.Sets}
+	for _, v := range s.PerSplit {
+		w.PerSplit = append(w.PerSplit, jsonFloat(v))
 	}
-	if labels != nil && len(labels) != n {
-		return nil, fmt.Errorf("splits: %d labels for %d stimuli", len(labels), n)
-	}
-	groups := map[string][]int{}
-	var order []string
-	for i := 0; i < n; i++ {
-		l := ""
-		if labels != nil {
-			l = labels[i]
+	if s.Values != nil {
+		w.Values = map[string]jsonFloat{}
+		for k, v := range s.Values {
+			w.Values[k] = jsonFloat(v)
 		}
-		if _, ok := groups[l]; !ok {
-			order = append(order, l)
-		}
-		groups[l] = append(groups[l], i)
 	}
-	r := rand.New(rand.NewPCG(p.Seed, 0x5e1ec7))
-	out := make([]Split, p.Splits)
-	for s := range out {
-		var sel, test []int
-		for _, l := range order {
-			g := slices.Clone(groups[l])
-			r.Shuffle(len(g), func(i, j int) { g[i], g[j] = g[j], g[i] })
-			k := int(math.Round(p.SelectFraction * float64(len(g))))
-			if len(g) >= 2 {
-				k = min(max(k, 1), len(g)-1)
-			}
-			sel = append(sel, g[:k]...)
-			test = append(test, g[k:]...)
-		}
-		slices.Sort(sel)
-		slices.Sort(test)
-		if len(sel) < minPart || len(test) < minPart {
-			return nil, fmt.Errorf("splits: %d stimuli give parts of %d and %d, need at least %d each", n, len(sel), len(test), minPart)
-		}
-		out[s] = Split{Select: sel, Test: test}
-	}
-	return out, nil
-}
-
-// Evaluator scores layers on subsets of a benchmark's stimuli.
-type Evaluator interface {
-	// Subset prepares scoring on the given stimuli (ascending indices).
-	Subset(idx []int) (SubsetScorer, error)
-}
-
-// SubsetScorer scores every layer, and the ceiling, on one stimulus subset.
-type SubsetScorer interface {
-	Score(layer int) (float64, error)
-	Ceiling() (float64, error) // NaN when the benchmark has no ceiling
-}
-
-// Selection is the outcome of choosing a layer on held-out data.
-type Selection struct {
-	Layer    int     // the layer chosen most often over splits (ties: the shallower)
-	Raw      float64 // mean over splits of the test-part score of the layer chosen on that split's selection part
-	SE       float64 // standard error of Raw over splits (0 with one split)
-	Ceiling  float64 // mean over splits of the ceiling on the test parts
-	PerSplit []float64
-	Chosen   []int // the layer chosen on each split
-}
-
-// ErrNoLayer is returned when no candidate layer gives a finite score.
-var ErrNoLayer = errors.New("no candidate layer has a finite score")
-
-// SelectHeldOut chooses, on each split, the candidate layer with the best
-// score on the selection part and reports that layer's score on the disjoint
-// test part, so the reported number never comes from the data the layer was
-// chosen on. candidates are layer indices passed to the scorer.
-func SelectHeldOut(ev Evaluator, splits []Split, candidates []int) (Selection, error) {
-	if len(candidates) == 0 {
-		return Selection{}, fmt.Errorf("select layer: %w: no candidates", ErrNoLayer)
-	}
-	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
-	for s, sp := range splits {
-		for part, idx := range [][]int{sp.Select, sp.Test} {
-			sc, err := ev.Subset(idx)
-			if err != nil {
-				return Selection{}, fmt.Errorf("split %d: %w", s, err)
-			}
-			row := make([]float64, len(candidates))
-			for k, l := range candidates {
-				if row[k], err = sc.Score(l); err != nil {
-					return Selection{}, fmt.Errorf("split %d, layer %d: %w", s, l, err)
-				}
-			}
-			if part == 0 {
-				t.Select[s] = row
-				continue
-			}
-			t.Test[s] = row
-			if t.Ceiling[s], err = sc.Ceiling(); err != nil {
-				return Selection{}, fmt.Errorf("split %d test part ceiling: %w", s, err)
+	if s.LayerValues != nil {
+		w.LayerValues = map[string]map[string]jsonFloat{}
+		for name, m := range s.LayerValues {
+			w.LayerValues[name] = map[string]jsonFloat{}
+			for k, v := range m {
+				w.LayerValues[name][k] = jsonFloat(v)
 			}
 		}
 	}
-	sel, err := t.Select1()
-	if err != nil {
-		return Selection{}, err
-	}
-	sel.Layer = candidates[sel.Layer]
-	for i, c := range sel.Chosen {
-		sel.Chosen[i] = candidates[c]
-	}
-	return sel, nil
+	return json.Marshal(w)
 }
 
-// Table holds, for every split and candidate layer, the layer's score on
-// the selection part and on the test part, and the ceiling on each test
-// part. Filling it is the expensive part; choosing from it is cheap.
-type Table struct {
-	Select, Test [][]float64 // [split][candidate]
-	Ceiling      []float64   // [split]; NaN when there is none
-}
-
-// Select1 chooses, per split, the candidate with the best selection-part
-// score and reports its test-part score (see SelectHeldOut). Layer and
-// Chosen are candidate positions.
-func (t Table) Select1() (Selection, error) {
-	var sel Selection
-	votes := map[int]int{}
-	var ceil []float64
-	for s := range t.Select {
-		best, bestV := -1, math.Inf(-1)
-		for k, v := range t.Select[s] {
-			if !math.IsNaN(v) && v > bestV {
-				best, bestV = k, v
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (s *Selection) UnmarshalJSON(b []byte) error {
+	var w selectionJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Selection{Method: w.Method, Splits: w.Splits, Seed: w.Seed, Partner: w.Partner, Chosen: w.Chosen, Sets: w.Sets}
+	for _, v := range w.PerSplit {
+		s.PerSplit = append(s.PerSplit, float64(v))
+	}
+	if w.Values != nil {
+		s.Values = map[string]float64{}
+		for k, v := range w.Values {
+			s.Values[k] = float64(v)
+		}
+	}
+	if w.LayerValues != nil {
+		s.LayerValues = map[string]map[string]float64{}
+		for name, m := range w.LayerValues {
+			s.LayerValues[name] = map[string]float64{}
+			for k, v := range m {
+				s.LayerValues[name][k] = float64(v)
 			}
 		}
-		if best < 0 {
-			return Selection{}, fmt.Errorf("split %d: %w", s, ErrNoLayer)
-		}
-		sel.PerSplit = append(sel.PerSplit, t.Test[s][best])
-		sel.Chosen = append(sel.Chosen, best)
-		votes[best]++
-		ceil = append(ceil, t.Ceiling[s])
 	}
-	if len(sel.PerSplit) == 0 {
-		return Selection{}, fmt.Errorf("select layer: no splits")
-	}
-	sel.Raw, sel.SE = MeanSE(sel.PerSplit)
-	sel.Ceiling = stats.Mean(ceil)
-	sel.Layer = -1
-	for k := range t.Select[0] {
-		if votes[k] > 0 && (sel.Layer < 0 || votes[k] > votes[sel.Layer]) {
-			sel.Layer = k
-		}
-	}
-	return sel, nil
-}
-
-// MeanSE returns the mean of x and its standard error (stats.StdErr), the
-// SE being 0 for a single value rather than undefined.
-func MeanSE(x []float64) (mean, se float64) {
-	mean = stats.Mean(x)
-	if len(x) == 1 {
-		return mean, 0
-	}
-	return mean, stats.StdErr(x)
+	return nil
 }

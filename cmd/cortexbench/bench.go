@@ -11,6 +11,7 @@ import (
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 )
 
 // runBench measures the runner against its reference, side by side in one
@@ -78,13 +79,13 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 		for _, s := range sets {
-			key := scoring.StimulusKey(s.Set())
+			key := runner.StimulusKey(s.Set())
 			if seen[key] {
 				continue
 			}
 			seen[key] = true
 			stimuli += s.Len()
-			err := m.Extract(ctx, stimAdapter{ctx, s}, outputs, models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil }), nil)
+			err := m.Extract(ctx, stimAdapter{ctx, s}, outputs, models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return nil }), nil)
 			if err != nil {
 				return fmt.Errorf("forward pass on %s: %w", id, err)
 			}
@@ -95,7 +96,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 
 	// 2. Scoring from scratch, extraction timed apart.
 	timed := &timedModel{onnxModel: m}
-	run, err := scoring.NewRunner(runnerConfig(sf), p.bench, &memoryResults{}, nil, progressPrinter(env.Stderr))
+	run, err := runner.NewRunner(runnerConfig(sf), p.bench, &memoryResults{}, nil, progressPrinter(env.Stderr))
 	if err != nil {
 		return err
 	}
@@ -126,11 +127,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	return tw.Flush()
 }
 
-func runnerConfig(sf *scoreFlags) scoring.Config {
-	cfg := scoring.DefaultConfig()
+func runnerConfig(sf *scoreFlags) runner.Config {
+	cfg := runner.DefaultConfig()
 	cfg.Bootstrap = *sf.bootstrap
-	cfg.Candidates = scoring.Candidates(*sf.candidates)
-	cfg.RidgeCandidates = scoring.Candidates(*sf.ridgeLayers)
+	cfg.Candidates = runner.Candidates(*sf.candidates)
+	cfg.RidgeCandidates = runner.Candidates(*sf.ridgeLayers)
 	cfg.PeakRSS = peakRSS
 	cfg.Fresh = sf.fresh
 	return cfg
@@ -143,8 +144,8 @@ type stimAdapter struct {
 }
 
 func (a stimAdapter) Len() int { return a.s.Len() }
-func (a stimAdapter) Image(i int) (image.Image, error) {
-	return a.s.Image(a.ctx, i)
+func (a stimAdapter) Image(ctx context.Context, i int) (image.Image, error) {
+	return a.s.Image(ctx, i)
 }
 
 // timedModel adds up the time spent extracting.

@@ -10,6 +10,7 @@ import (
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/submissions"
 )
 
@@ -22,7 +23,7 @@ import (
 type jobScorer struct {
 	p      *platform
 	rt     *ort.Runtime
-	cfg    scoring.Config
+	cfg    runner.Config
 	poolTo int64
 
 	mu     sync.Mutex
@@ -91,7 +92,7 @@ func (s *jobScorer) ScoreOne(ctx context.Context, job submissions.JobSpec, progr
 	}
 	res := &captureResults{scoreStore: scoreStore{s.p.db}, benchmarkID: job.BenchmarkID}
 	stage := submissions.StageValidating
-	run, err := scoring.NewRunner(s.cfg, s.p.bench, res, rdmStore{s.p.bucket, s.p.bench}, func(e scoring.Event) {
+	run, err := runner.NewRunner(s.cfg, s.p.bench, res, rdmStore{s.p.bucket, s.p.bench}, func(e runner.Event) {
 		next := stage
 		switch e.Stage {
 		case "extracting":

@@ -18,6 +18,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/submissions"
 	subhttp "github.com/cortexbench/cortexbench/submissions/httpapi"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
@@ -107,7 +108,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if *noServe {
 		return nil
 	}
-	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: *sf.poolTo})
+	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, &jobScorer{p: p, rt: rt, cfg: runner.DefaultConfig(), poolTo: *sf.poolTo})
 	if err != nil {
 		return err
 	}

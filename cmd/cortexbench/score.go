@@ -23,6 +23,7 @@ import (
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
@@ -104,18 +105,18 @@ func (m *onnxModel) Extract(ctx context.Context, stim models.Stimuli, layers []m
 		for i := range batch {
 			batch[i] = data[i*cols : (i+1)*cols]
 		}
-		if err := c.Consume(l, 0, batch); err != nil {
+		if err := c.Consume(ctx, l, 0, batch); err != nil {
 			return err
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	caching := &activations.Caching{Store: m.cache, Ctx: ctx, Key: key, Total: stim.Len(), Next: c}
+	caching := &activations.Caching{Store: m.cache, Key: key, Total: stim.Len(), Next: c}
 	if err := m.extract(ctx, stim, missing, opts, caching, p); err != nil {
 		return err
 	}
-	return caching.Finish()
+	return caching.Finish(ctx)
 }
 
 func (m *onnxModel) extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, opts ort.Options, c models.Consumer, p models.Progress) error {
@@ -222,12 +223,12 @@ func defaultModels(modelsDir, stateDir string) ([]modelInfo, error) {
 
 // progressPrinter writes the runner's events to w, one line per stage
 // change and at most one extraction line per few seconds.
-func progressPrinter(w io.Writer) func(scoring.Event) {
+func progressPrinter(w io.Writer) func(runner.Event) {
 	var mu sync.Mutex
 	var last time.Time
 	var lastKey string
 	start := time.Now()
-	return func(e scoring.Event) {
+	return func(e runner.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		key := e.Model + e.Benchmark + e.Stage
@@ -274,15 +275,15 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 		lib:         fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
 		poolTo:      fs.Int64("pool-to", defaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
 		bootstrap:   fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
-		candidates:  fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
-		ridgeLayers: fs.String("ridge-layers", string(scoring.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
+		candidates:  fs.String("layers", string(runner.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
+		ridgeLayers: fs.String("ridge-layers", string(runner.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
 		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
 		cacheLimit:  fs.Int64("cache-limit", defaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
 	}
 }
 
-func (f *scoreFlags) runner(p *platform, progress func(scoring.Event)) (*scoring.Runner, error) {
-	return scoring.NewRunner(runnerConfig(f), p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
+func (f *scoreFlags) runner(p *platform, progress func(runner.Event)) (*runner.Runner, error) {
+	return runner.NewRunner(runnerConfig(f), p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
 }
 
 func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, error) {
@@ -402,7 +403,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 // scoreModel loads a model file, registers it (object store and database)
 // and scores it on the benchmarks ids, its activations cached in the store
 // for stimulus sets of at most cacheLimit bytes.
-func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info modelInfo, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
+func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *runner.Runner, info modelInfo, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
 	m, err := loadModel(rt, info, *sf.poolTo)
 	if err != nil {
 		return nil, err

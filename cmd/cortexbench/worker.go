@@ -11,7 +11,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
-	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
@@ -118,7 +118,7 @@ func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: defaultPoolTo}, nil
+	return &jobScorer{p: p, rt: rt, cfg: runner.DefaultConfig(), poolTo: defaultPoolTo}, nil
 }
 
 // runWorker is "cortexbench worker": runs scoring jobs until interrupted.

@@ -25,13 +25,13 @@ func (f *fakeExtractor) Run(ctx context.Context, stim models.Stimuli, c models.C
 	for first := 0; first < n; first += 3 {
 		k := min(3, n-first)
 		for _, l := range f.layers {
-			if err := c.Consume(l, first, f.data[l.ID][first:first+k]); err != nil {
+			if err := c.Consume(ctx, l, first, f.data[l.ID][first:first+k]); err != nil {
 				return err
 			}
 		}
 	}
 	if fin, ok := c.(models.Finisher); ok {
-		return fin.Finish()
+		return fin.Finish(ctx)
 	}
 	return nil
 }
@@ -39,8 +39,8 @@ func (f *fakeExtractor) Run(ctx context.Context, stim models.Stimuli, c models.C
 // countStim is n stimuli the fake extractor never looks at.
 type countStim int
 
-func (c countStim) Len() int                       { return int(c) }
-func (c countStim) Image(int) (image.Image, error) { return nil, nil }
+func (c countStim) Len() int                                        { return int(c) }
+func (c countStim) Image(context.Context, int) (image.Image, error) { return nil, nil }
 
 func fake(n int, widths map[string]int, seed uint64) (*fakeExtractor, countStim) {
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -72,7 +72,7 @@ func TestReducingAndCache(t *testing.T) {
 	if err != nil || len(missing) != 2 {
 		t.Fatalf("missing %v %v", missing, err)
 	}
-	cache := &Caching{Store: store, Ctx: ctx, Key: key, Total: stim.Len()}
+	cache := &Caching{Store: store, Key: key, Total: stim.Len()}
 	red := &Reducing{Next: cache, New: RandomProjections(64, 3)}
 	if err := f.Run(ctx, stim, red, nil); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestFitPCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got [][]float32
-	red := &Reducing{Next: models.ConsumerFunc(func(_ models.Layer, _ int, r [][]float32) error {
+	red := &Reducing{Next: models.ConsumerFunc(func(_ context.Context, _ models.Layer, _ int, r [][]float32) error {
 		for _, x := range r {
 			got = append(got, append([]float32(nil), x...))
 		}
@@ -184,8 +184,8 @@ func TestFitPCA(t *testing.T) {
 }
 
 func TestCacheErrors(t *testing.T) {
-	c := &Caching{Store: &models.MemStore{}, Ctx: context.Background(), Key: func(l models.Layer) Key { return Key{Layer: l.ID} }, Total: 1}
-	err := c.Consume(models.Layer{ID: "x"}, 1, [][]float32{{1}})
+	c := &Caching{Store: &models.MemStore{}, Key: func(l models.Layer) Key { return Key{Layer: l.ID} }, Total: 1}
+	err := c.Consume(context.Background(), models.Layer{ID: "x"}, 1, [][]float32{{1}})
 	if err == nil || errors.Is(err, models.ErrNotFound) {
 		t.Errorf("out-of-range row accepted: %v", err)
 	}

@@ -75,7 +75,6 @@ func Load(ctx context.Context, store models.BlobStore, k Key) (rows, cols int, d
 // not nil, receives every batch as well.
 type Caching struct {
 	Store models.BlobStore
-	Ctx   context.Context
 	Key   func(layer models.Layer) Key
 	Total int // number of stimuli
 	Next  models.Consumer
@@ -91,7 +90,7 @@ type cachedLayer struct {
 }
 
 // Consume keeps a copy of rows.
-func (c *Caching) Consume(l models.Layer, first int, rows [][]float32) error {
+func (c *Caching) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
 	if c.layers == nil {
 		c.layers = map[string]*cachedLayer{}
 	}
@@ -108,22 +107,22 @@ func (c *Caching) Consume(l models.Layer, first int, rows [][]float32) error {
 		copy(cl.data[(first+i)*cl.cols:], r)
 	}
 	if c.Next != nil {
-		return c.Next.Consume(l, first, rows)
+		return c.Next.Consume(ctx, l, first, rows)
 	}
 	return nil
 }
 
 // Finish stores every layer, then finishes Next.
-func (c *Caching) Finish() error {
+func (c *Caching) Finish(ctx context.Context) error {
 	for _, id := range c.order {
 		cl := c.layers[id]
 		k := c.Key(cl.layer)
-		if err := c.Store.Put(c.Ctx, k.String(), bytes.NewReader(encode(c.Total, cl.cols, cl.data))); err != nil {
+		if err := c.Store.Put(ctx, k.String(), bytes.NewReader(encode(c.Total, cl.cols, cl.data))); err != nil {
 			return fmt.Errorf("cache %s: %w", id, err)
 		}
 	}
 	if f, ok := c.Next.(models.Finisher); ok {
-		return f.Finish()
+		return f.Finish(ctx)
 	}
 	return nil
 }

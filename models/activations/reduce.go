@@ -158,13 +158,13 @@ func (c *Reducing) state(l models.Layer, features int) (*reducingLayer, error) {
 }
 
 // Consume reduces rows, passing them on now or when Rows have gathered.
-func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
+func (c *Reducing) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
 	st, err := c.state(l, len(rows[0]))
 	if err != nil {
 		return err
 	}
 	if st.pass {
-		return c.Next.Consume(l, first, rows)
+		return c.Next.Consume(ctx, l, first, rows)
 	}
 	n := len(rows)
 	for _, r := range rows {
@@ -187,7 +187,7 @@ func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
 		st.rows = make([][]float32, capRows)
 	}
 	if st.n > 0 && (st.first+st.n != first || st.n+n > st.pending.Rows) {
-		if err := c.flush(st); err != nil {
+		if err := c.flush(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -204,12 +204,12 @@ func (c *Reducing) Consume(l models.Layer, first int, rows [][]float32) error {
 	}
 	st.n += n
 	if st.rest == nil || st.n >= st.pending.Rows {
-		return c.flush(st)
+		return c.flush(ctx, st)
 	}
 	return nil
 }
 
-func (c *Reducing) flush(st *reducingLayer) error {
+func (c *Reducing) flush(ctx context.Context, st *reducingLayer) error {
 	if st.n == 0 {
 		return nil
 	}
@@ -224,18 +224,18 @@ func (c *Reducing) flush(st *reducingLayer) error {
 	}
 	n := st.n
 	st.n = 0
-	return c.Next.Consume(st.layer, st.first, st.rows[:n])
+	return c.Next.Consume(ctx, st.layer, st.first, st.rows[:n])
 }
 
 // Finish hands on what is still staged, then finishes Next.
-func (c *Reducing) Finish() error {
+func (c *Reducing) Finish(ctx context.Context) error {
 	for _, id := range c.order {
-		if err := c.flush(c.layers[id]); err != nil {
+		if err := c.flush(ctx, c.layers[id]); err != nil {
 			return err
 		}
 	}
 	if f, ok := c.Next.(models.Finisher); ok {
-		return f.Finish()
+		return f.Finish(ctx)
 	}
 	return nil
 }
@@ -289,7 +289,7 @@ type accumulate struct {
 	data map[string]linalg.Matrix[float32]
 }
 
-func (a *accumulate) Consume(l models.Layer, first int, rows [][]float32) error {
+func (a *accumulate) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
 	m, ok := a.data[l.ID]
 	if !ok {
 		m = linalg.NewMatrix[float32](a.n, len(rows[0]))

@@ -100,7 +100,7 @@ func cpuTime() float64 {
 }
 
 func nop([]models.Layer) models.Consumer {
-	return models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil })
+	return models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return nil })
 }
 
 // BenchmarkForwardOutput is the bare forward pass: final output only.
@@ -115,7 +115,7 @@ func BenchmarkForwardAllLayers(b *testing.B) { benchExtract(b, true, nop) }
 // dimensions, in the streaming consumer.
 func BenchmarkAllLayersReduced(b *testing.B) {
 	benchExtractOpts(b, true, Options{}, func([]models.Layer) models.Consumer {
-		return &activations.Reducing{Next: models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil }),
+		return &activations.Reducing{Next: models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return nil }),
 			New: activations.Subsampled(benchUnits, benchK, 1)}
 	})
 }
@@ -127,7 +127,7 @@ func BenchmarkAllLayersReduced(b *testing.B) {
 func BenchmarkAllLayersUnits(b *testing.B) {
 	o := Options{Units: activations.SubsampleUnits(benchUnits, 1), UnitsKey: "bench"}
 	benchExtractOpts(b, true, o, func([]models.Layer) models.Consumer {
-		return &activations.Reducing{Next: models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return nil }),
+		return &activations.Reducing{Next: models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return nil }),
 			New: activations.Subsampled(benchUnits, benchK, 1)}
 	})
 }

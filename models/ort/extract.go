@@ -464,7 +464,7 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 			default:
 				rows = set.vrows[i]
 			}
-			if err := c.Consume(l, b.first, rows[:b.k]); err != nil {
+			if err := c.Consume(ctx, l, b.first, rows[:b.k]); err != nil {
 				return fmt.Errorf("extract: consume %s at stimulus %d: %w", l.ID, b.first, err)
 			}
 		}
@@ -519,7 +519,7 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 			return fmt.Errorf("extract: %w", ctx.Err())
 		}
 		k := min(e.batch, total-first)
-		if err := e.fill(stim, first, k, per); err != nil {
+		if err := e.fill(ctx, stim, first, k, per); err != nil {
 			wait()
 			return err
 		}
@@ -547,7 +547,7 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 		return err
 	}
 	if f, ok := c.(models.Finisher); ok {
-		if err := f.Finish(); err != nil {
+		if err := f.Finish(ctx); err != nil {
 			return fmt.Errorf("extract: finish: %w", err)
 		}
 	}
@@ -682,13 +682,13 @@ func plan(c *onnxmodel.Checked, layers []models.Layer, o Options) ([]models.Laye
 
 // fill preprocesses stimuli first..first+k-1 into the input tensor; a
 // short last batch repeats its last image.
-func (e *Extractor) fill(stim models.Stimuli, first, k, per int) error {
+func (e *Extractor) fill(ctx context.Context, stim models.Stimuli, first, k, per int) error {
 	for i := range e.batch {
 		if i >= k {
 			e.copyImage(i, k-1, per)
 			continue
 		}
-		img, err := stim.Image(first + i)
+		img, err := stim.Image(ctx, first+i)
 		if err != nil {
 			return fmt.Errorf("extract: stimulus %d: %w", first+i, err)
 		}

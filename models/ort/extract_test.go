@@ -24,7 +24,7 @@ type checkConsumer struct {
 	seen   map[string]int // layer → next stimulus expected
 }
 
-func (c *checkConsumer) Consume(l models.Layer, first int, rows [][]float32) error {
+func (c *checkConsumer) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
 	if c.seen[l.ID] != first {
 		return fmt.Errorf("%s: batch at %d, want %d", l.ID, first, c.seen[l.ID])
 	}
@@ -182,7 +182,7 @@ func TestExtractCancel(t *testing.T) {
 		defer e.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		var batches int
-		err = e.Run(ctx, files, models.ConsumerFunc(func(models.Layer, int, [][]float32) error {
+		err = e.Run(ctx, files, models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error {
 			batches++
 			cancel()
 			return nil
@@ -194,7 +194,7 @@ func TestExtractCancel(t *testing.T) {
 			t.Errorf("%+v: %d batches consumed after cancel, want at most 2", o, batches)
 		}
 		boom := errors.New("consumer failed")
-		err = e.Run(context.Background(), files, models.ConsumerFunc(func(models.Layer, int, [][]float32) error { return boom }), nil)
+		err = e.Run(context.Background(), files, models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return boom }), nil)
 		if !errors.Is(err, boom) {
 			t.Errorf("%+v: err = %v, want the consumer's error", o, err)
 		}
@@ -241,7 +241,7 @@ func TestReducedPipelineMobileNetV2(t *testing.T) {
 		return activations.Key{Model: c.SHA256, Stimuli: activations.StimulusSetHash(stim), Layer: l.ID,
 			Preprocess: models.MobileNetV2Float.String(), Reduction: opts.Reduction() + "+sample1024-seed1+pca10-ref-algonauts0-23"}
 	}
-	cache := &activations.Caching{Store: store, Ctx: ctx, Key: key, Total: len(stim)}
+	cache := &activations.Caching{Store: store, Key: key, Total: len(stim)}
 	if err := e.Run(ctx, stim, &activations.Reducing{Next: cache, New: activations.Fixed(fits)}, nil); err != nil {
 		t.Fatal(err)
 	}

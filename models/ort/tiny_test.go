@@ -16,8 +16,8 @@ import (
 
 type images []image.Image
 
-func (s images) Len() int                         { return len(s) }
-func (s images) Image(i int) (image.Image, error) { return s[i], nil }
+func (s images) Len() int                                            { return len(s) }
+func (s images) Image(_ context.Context, i int) (image.Image, error) { return s[i], nil }
 
 func grey(px [][]uint8) image.Image {
 	img := image.NewGray(image.Rect(0, 0, len(px[0]), len(px)))
@@ -79,7 +79,7 @@ func TestTinyCNNByHand(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := map[string][][]float32{}
-		err = e.Run(context.Background(), stim, models.ConsumerFunc(func(l models.Layer, first int, rows [][]float32) error {
+		err = e.Run(context.Background(), stim, models.ConsumerFunc(func(_ context.Context, l models.Layer, first int, rows [][]float32) error {
 			for _, row := range rows {
 				got[l.ID] = append(got[l.ID], append([]float32(nil), row...))
 			}

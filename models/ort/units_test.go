@@ -16,7 +16,7 @@ import (
 // collect keeps every row handed out, per layer, in stimulus order.
 type collect map[string][][]float32
 
-func (c collect) Consume(l models.Layer, first int, rows [][]float32) error {
+func (c collect) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
 	for _, r := range rows {
 		c[l.ID] = append(c[l.ID], slices.Clone(r))
 	}

@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"archive/zip"
+	"context"
 	"fmt"
 	"image"
 	"path"
@@ -16,7 +17,7 @@ type Files []string
 func (f Files) Len() int { return len(f) }
 
 // Image decodes image i.
-func (f Files) Image(i int) (image.Image, error) { return DecodeFile(f[i]) }
+func (f Files) Image(_ context.Context, i int) (image.Image, error) { return DecodeFile(f[i]) }
 
 // Zip is a stimulus set read from the JPEG and PNG members of a zip
 // archive, sorted by name.
@@ -51,7 +52,7 @@ func (z *Zip) Len() int { return len(z.files) }
 func (z *Zip) Name(i int) string { return z.files[i].Name }
 
 // Image decodes image i.
-func (z *Zip) Image(i int) (image.Image, error) {
+func (z *Zip) Image(_ context.Context, i int) (image.Image, error) {
 	rc, err := z.files[i].Open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s in zip: %w", z.files[i].Name, err)

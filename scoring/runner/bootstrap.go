@@ -1,4 +1,4 @@
-package scoring
+package runner
 
 import (
 	"math"
@@ -15,6 +15,14 @@ import (
 // score exactly as it was computed: they describe the uncertainty due to
 // the sample of stimuli (RSA) or of recorded targets (encoding). The
 // layer choice's own variability over splits is in SE.
+
+// bootstrap is the one bootstrap of every metric: the 95% percentile
+// interval of Config.Bootstrap resamples of stat, drawn from a generator
+// seeded by seed. The statistics below (and a metric's own) say what is
+// resampled.
+func (e *Env) bootstrap(seed uint64, stat func(r *rand.Rand) float64) (lo, hi float64) {
+	return percentileCI(e.cfg.Bootstrap, seed, stat)
+}
 
 // percentileCI draws b resamples of stat and returns the 95% percentile
 // interval (NaN when b is 0 or every resample is undefined).
@@ -45,11 +53,11 @@ func resample(r *rand.Rand, from []int) []int {
 	return idx
 }
 
-// rsaSplitBootstrap resamples each split's test stimuli and recomputes the
+// rsaSplitStat resamples each split's test stimuli and recomputes the
 // mean over splits of the mean over subjects of compare(layer chosen on
 // that split, subject), pairs of a stimulus with its own copy left out as
 // in rsatoolbox.
-func (r *Runner) rsaSplitBootstrap(ev *RSAEvaluator, splits []Split, chosen []int, seed uint64) (lo, hi float64) {
+func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) func(*rand.Rand) float64 {
 	n := ev.N
 	full := map[int][]float64{}
 	for _, c := range chosen {
@@ -61,7 +69,7 @@ func (r *Runner) rsaSplitBootstrap(ev *RSAEvaluator, splits []Split, chosen []in
 	for i, v := range ev.Subjects {
 		subj[i] = fullRDM(n, v)
 	}
-	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+	return func(rng *rand.Rand) float64 {
 		var sum float64
 		for s, sp := range splits {
 			idx := resample(rng, sp.Test)
@@ -77,7 +85,7 @@ func (r *Runner) rsaSplitBootstrap(ev *RSAEvaluator, splits []Split, chosen []in
 			sum += per / float64(len(subj))
 		}
 		return sum / float64(len(splits))
-	})
+	}
 }
 
 // foldScore recomputes a ridge result's score (mean over folds of the
@@ -105,11 +113,11 @@ func allIndices(n int) []int {
 	return out
 }
 
-// sessionBootstrap resamples every session's targets and recomputes the
+// sessionStat resamples every session's targets and recomputes the
 // mean over splits of the mean over each split's test sessions of the
 // chosen layer's score.
-func (r *Runner) sessionBootstrap(res [][]*ridge.Result, test [][]int, chosen []int, seed uint64) (lo, hi float64) {
-	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+func sessionStat(res [][]*ridge.Result, test [][]int, chosen []int) func(*rand.Rand) float64 {
+	return func(rng *rand.Rand) float64 {
 		idx := make([][]int, len(res))
 		for s := range res {
 			idx[s] = resample(rng, allIndices(len(res[s][0].R)))
@@ -123,21 +131,33 @@ func (r *Runner) sessionBootstrap(res [][]*ridge.Result, test [][]int, chosen []
 			sum += m / float64(len(sessions))
 		}
 		return sum / float64(len(test))
-	})
+	}
 }
 
-// targetBootstrap resamples the targets (the same in every split) and
+// targetStat resamples the targets (the same in every split) and
 // recomputes the mean over splits of the chosen layer's test-part score.
-func (r *Runner) targetBootstrap(testRes [][]*ridge.Result, chosen []int, seed uint64) (lo, hi float64) {
+func targetStat(testRes [][]*ridge.Result, chosen []int) func(*rand.Rand) float64 {
 	targets := len(testRes[0][chosen[0]].R)
-	return percentileCI(r.cfg.Bootstrap, seed, func(rng *rand.Rand) float64 {
+	return func(rng *rand.Rand) float64 {
 		idx := resample(rng, allIndices(targets))
 		var sum float64
 		for s := range testRes {
 			sum += foldScore(testRes[s][chosen[s]], idx)
 		}
 		return sum / float64(len(testRes))
-	})
+	}
+}
+
+// meanStat resamples the values (splits or folds) and recomputes their
+// mean.
+func meanStat(v []float64) func(*rand.Rand) float64 {
+	return func(rr *rand.Rand) float64 {
+		var sum float64
+		for range v {
+			sum += v[rr.IntN(len(v))]
+		}
+		return sum / float64(len(v))
+	}
 }
 
 // splitSessions returns each split's test sessions.
@@ -145,6 +165,19 @@ func splitSessions(splits []Split) [][]int {
 	out := make([][]int, len(splits))
 	for i, sp := range splits {
 		out[i] = sp.Test
+	}
+	return out
+}
+
+// fullRDM expands an upper-triangle vector into an n×n matrix.
+func fullRDM(n int, upper []float64) []float64 {
+	out := make([]float64, n*n)
+	k := 0
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			out[i*n+j], out[j*n+i] = upper[k], upper[k]
+			k++
+		}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package scoring
+package runner
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rdm"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -248,7 +249,7 @@ func TestRunnerAdvancedMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	by := map[string]Score{}
+	by := map[string]scoring.Score{}
 	for _, s := range scores {
 		by[s.BenchmarkID] = s
 		t.Logf("%s: raw %.3f ± %.3f [%.3f, %.3f] ceiling %.3f layer %s\n\t%s", s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh, s.Ceiling, s.Layer, s.Selection)

@@ -1,4 +1,4 @@
-package scoring
+package runner
 
 import (
 	"context"
@@ -58,9 +58,9 @@ func TestKriegeskorteReweighting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real model and data: skipped in -short mode")
 	}
-	lib := filepath.Join("..", ort.DefaultLibraryPath)
-	data := filepath.Join("..", "..", "shared", "datasets", "kriegeskorte2008-92")
-	onnx := filepath.Join("..", "..", "shared", "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
+	lib := filepath.Join("..", "..", ort.DefaultLibraryPath)
+	data := filepath.Join("..", "..", "..", "shared", "datasets", "kriegeskorte2008-92")
+	onnx := filepath.Join("..", "..", "..", "shared", "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
 	for _, p := range []string{lib, data, onnx} {
 		if _, err := os.Stat(p); err != nil {
 			t.Skipf("%s not available: %v", p, err)

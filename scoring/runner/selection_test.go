@@ -1,4 +1,4 @@
-package scoring
+package runner
 
 import (
 	"github.com/cortexbench/cortexbench/scoring/ceiling"

@@ -1,4 +1,4 @@
-package scoring
+package runner
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rdm"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -63,7 +64,7 @@ func (m *fakeModel) Extract(ctx context.Context, stim models.Stimuli, layers []m
 	m.mu.Unlock()
 	n := stim.Len()
 	for i := 0; i < n; i++ {
-		img, err := stim.Image(i)
+		img, err := stim.Image(ctx, i)
 		if err != nil {
 			return err
 		}
@@ -75,7 +76,7 @@ func (m *fakeModel) Extract(ctx context.Context, stim models.Stimuli, layers []m
 			for j, v := range projection(px, l.Index, m.q) {
 				row[j] = float32(v + w*noise.NormFloat64())
 			}
-			if err := c.Consume(l, i, [][]float32{row}); err != nil {
+			if err := c.Consume(ctx, l, i, [][]float32{row}); err != nil {
 				return err
 			}
 		}
@@ -115,24 +116,24 @@ func pixels(img image.Image) []float64 {
 // memResults is an in-memory Results.
 type memResults struct {
 	mu   sync.Mutex
-	m    map[Key]Score
+	m    map[scoring.Key]scoring.Score
 	puts int
 }
 
-func (r *memResults) GetScore(_ context.Context, k Key) (Score, bool, error) {
+func (r *memResults) GetScore(_ context.Context, k scoring.Key) (scoring.Score, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.m[k]
 	return s, ok, nil
 }
 
-func (r *memResults) PutScore(_ context.Context, s Score) error {
+func (r *memResults) PutScore(_ context.Context, s scoring.Score) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[Key]Score{}
+		r.m = map[scoring.Key]scoring.Score{}
 	}
-	r.m[Key{s.ModelHash, s.BenchmarkVersion, s.ScorerVersion}] = s
+	r.m[scoring.Key{ModelHash: s.ModelHash, BenchmarkVersion: s.BenchmarkVersion, ScorerVersion: s.ScorerVersion}] = s
 	r.puts++
 	return nil
 }
@@ -283,7 +284,7 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 	if len(scores) != 3 {
 		t.Fatalf("got %d scores, want 3", len(scores))
 	}
-	by := map[string]Score{}
+	by := map[string]scoring.Score{}
 	for _, s := range scores {
 		by[s.BenchmarkID] = s
 		t.Logf("%s: raw %.3f ± %.3f [%.3f, %.3f] ceiling %.3f ceiled %.3f layer %s (%s)", s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh, s.Ceiling, s.Ceiled, s.Layer, s.Selection)
@@ -356,7 +357,7 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 	if redo[0].Candidates != string(AllLayers) || len(redo[0].Layers) != 8 {
 		t.Errorf("fresh run used candidates %q with %d layers, want all 8", redo[0].Candidates, len(redo[0].Layers))
 	}
-	if s, ok, _ := res.GetScore(ctx, Key{ModelHash: model.Hash(), BenchmarkVersion: pub.BenchmarkVersion, ScorerVersion: ScorerVersion}); !ok || s.Candidates != string(AllButOutput) {
+	if s, ok, _ := res.GetScore(ctx, scoring.Key{ModelHash: model.Hash(), BenchmarkVersion: pub.BenchmarkVersion, ScorerVersion: scoring.ScorerVersion}); !ok || s.Candidates != string(AllButOutput) {
 		t.Errorf("stored score changed by a fresh run: %+v", s)
 	}
 
@@ -455,7 +456,7 @@ func TestRunnerResumesAfterInterruption(t *testing.T) {
 	if res.puts != 3 {
 		t.Fatalf("after resuming %d scores stored, want 3 (one from before, two new)", res.puts)
 	}
-	by := map[string]Score{}
+	by := map[string]scoring.Score{}
 	for _, s := range want {
 		by[s.BenchmarkID] = s
 	}

@@ -1,0 +1,210 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring/linalg"
+	"github.com/cortexbench/cortexbench/scoring/rdm"
+	"github.com/cortexbench/cortexbench/scoring/rsa"
+)
+
+// Env is what the runner lends a metric: extraction in groups that fit
+// the feature budget, progress events, the layer RDMs already computed
+// for the model being run, the model RDM store and the configuration.
+type Env struct {
+	cfg      Config
+	rdms     ModelRDMs // nil: model RDMs are not kept
+	progress func(Event)
+
+	// layerRDMs keeps, for the model being run, the layer RDMs of each
+	// stimulus set, so benchmarks sharing stimuli (the EVC and IT RDMs of
+	// one experiment) extract once.
+	layerRDMs map[string][][]float64
+}
+
+// putModelRDM keeps the reported model RDM when the runner has a store.
+func (e *Env) putModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark, n int, upper []float64) error {
+	if e.rdms == nil {
+		return nil
+	}
+	if err := e.rdms.PutModelRDM(ctx, m.Hash(), b.ID, n, upper); err != nil {
+		return fmt.Errorf("%w: store model RDM: %w", ErrInternal, err)
+	}
+	return nil
+}
+
+// features holds one stimulus set's activations of a group of layers.
+type features struct {
+	n    int
+	data map[string]linalg.Matrix[float32] // by layer id
+}
+
+func (f *features) Consume(_ context.Context, l models.Layer, first int, rows [][]float32) error {
+	x, ok := f.data[l.ID]
+	if !ok {
+		q := len(rows[0])
+		x = linalg.NewMatrix[float32](f.n, q)
+		f.data[l.ID] = x
+	}
+	for i, row := range rows {
+		if len(row) != x.Cols {
+			return fmt.Errorf("%w: layer %s gave %d values for stimulus %d, %d before", ErrInternal, l.ID, len(row), first+i, x.Cols)
+		}
+		if err := finite(row); err != nil {
+			return fmt.Errorf("%w: layer %s, stimulus %d: %w", ErrBadModel, l.ID, first+i, err)
+		}
+		copy(x.Row(first+i), row)
+	}
+	return nil
+}
+
+func finite(row []float32) error {
+	for j, v := range row {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("activation %d is %v (the network produces NaN or Inf on this image)", j, v)
+		}
+	}
+	return nil
+}
+
+// forEachGroup extracts the layers over stim in groups that fit the
+// feature budget and calls fn with each group's activations.
+func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, fn func(layers []models.Layer, f *features) error) error {
+	n := stim.Len()
+	var groups [][]models.Layer
+	var cur []models.Layer
+	var bytes int64
+	for _, l := range layers {
+		sz := int64(n) * int64(m.Features(l)) * 4
+		if len(cur) > 0 && bytes+sz > e.cfg.FeatureBudget {
+			groups = append(groups, cur)
+			cur, bytes = nil, 0
+		}
+		cur = append(cur, l)
+		bytes += sz
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	for g, group := range groups {
+		f := &features{n: n, data: map[string]linalg.Matrix[float32]{}}
+		msg := fmt.Sprintf("%d layers, pass %d of %d", len(group), g+1, len(groups))
+		err := m.Extract(ctx, stim, group, f, func(done, total int) {
+			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)
+		}
+		if err := fn(group, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// images adapts benchmark stimuli to the models' image source.
+type images struct {
+	s *benchmarks.Stimuli
+}
+
+func (im images) Len() int { return im.s.Len() }
+func (im images) Image(ctx context.Context, i int) (image.Image, error) {
+	return im.s.Image(ctx, i)
+}
+
+// Key names the stimulus set by content, for activation caches.
+func (im images) Key() string { return StimulusKey(im.s.Set()) }
+
+// modelRDMs computes every layer's RDM (upper-triangle vector) on stim.
+func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric) ([][]float64, error) {
+	key := StimulusKey(stim.s.Set()) + "/" + string(metric)
+	for _, l := range layers {
+		key += "/" + l.ID
+	}
+	if v, ok := e.layerRDMs[key]; ok {
+		return v, nil
+	}
+	out := make([][]float64, len(layers))
+	pos := map[string]int{}
+	for i, l := range layers {
+		pos[l.ID] = i
+	}
+	done := 0
+	err := e.forEachGroup(ctx, m, bench, stim, layers, func(group []models.Layer, f *features) error {
+		for _, l := range group {
+			full, err := rdm.Compute(f.data[l.ID], metric)
+			if err != nil {
+				// A layer whose patterns are constant for some stimulus
+				// (a dead ReLU map) has no correlation RDM: it cannot
+				// compete, which is recorded as a NaN score.
+				out[pos[l.ID]] = nil
+			} else {
+				out[pos[l.ID]] = rdm.Upper(stim.Len(), full)
+			}
+			delete(f.data, l.ID)
+			done++
+			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + l.ID})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.layerRDMs != nil {
+		e.layerRDMs[key] = out
+	}
+	return out, nil
+}
+
+// definedRDMs computes the layers' RDMs with the benchmark's distance and
+// keeps those that are defined (a layer with a constant pattern has no
+// correlation RDM); it also returns the benchmark's comparison method.
+func (e *Env) definedRDMs(ctx context.Context, m Model, l *benchmarks.Loaded, layers []models.Layer) ([][]float64, []models.Layer, rsa.Method, error) {
+	metric, method, err := rdmSettings(l.Benchmark)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	v, err := e.modelRDMs(ctx, m, l.Benchmark.ID, images{l.Stimuli}, layers, metric)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var out [][]float64
+	var kept []models.Layer
+	for i, x := range v {
+		if x != nil {
+			out = append(out, x)
+			kept = append(kept, layers[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, "", fmt.Errorf("%w: no layer of %s gives a defined %s RDM on these stimuli", ErrBadModel, m.Name(), metric)
+	}
+	return out, kept, method, nil
+}
+
+// rdmSettings parses the benchmark's distance and comparison.
+func rdmSettings(b *benchmarks.Benchmark) (rdm.Metric, rsa.Method, error) {
+	method := rsa.Spearman
+	if b.Metric.Comparison != "" {
+		var err error
+		if method, err = rsa.ParseMethod(b.Metric.Comparison); err != nil {
+			return "", "", fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+	}
+	metric := rdm.Correlation
+	if b.Metric.Distance != "" {
+		var err error
+		if metric, err = rdm.ParseMetric(b.Metric.Distance); err != nil {
+			return "", "", fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+	}
+	return metric, method, nil
+}

@@ -1,0 +1,239 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/linalg"
+	"github.com/cortexbench/cortexbench/scoring/ridge"
+	"github.com/cortexbench/cortexbench/scoring/stats"
+)
+
+// ridgeConfig is the benchmark's encoding settings.
+func ridgeConfig(b *benchmarks.Benchmark) ridge.Config {
+	return ridge.Config{Folds: max(b.Metric.Folds, 2), Alphas: b.Metric.Alphas, Seed: b.Metric.Seed}
+}
+
+// sessionScores runs ridge encoding of every session's targets from every
+// layer and returns res[session][layer].
+func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) ([][]*ridge.Result, error) {
+	b := l.Benchmark
+	cfg := ridgeConfig(b)
+	res := make([][]*ridge.Result, len(l.Sessions))
+	pos := map[string]int{}
+	for i, ly := range layers {
+		pos[ly.ID] = i
+	}
+	for si, sess := range l.Sessions {
+		res[si] = make([]*ridge.Result, len(layers))
+		n := sess.Stimuli.Len()
+		y := linalg.View(sess.Targets, n, sess.Responses)
+		yt := linalg.NewMatrix[float64](n, sess.Targets)
+		for i := 0; i < sess.Targets; i++ {
+			for j := 0; j < n; j++ {
+				yt.Data[j*sess.Targets+i] = y.At(i, j)
+			}
+		}
+		label := b.ID
+		if sess.ID != "" {
+			label += " session " + sess.ID
+		}
+		done := 0
+		err := e.forEachGroup(ctx, m, label, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
+			for _, ly := range group {
+				out, err := ridge.CV(f.data[ly.ID], yt, cfg)
+				if err != nil {
+					return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
+				}
+				out.Predictions = linalg.Matrix[float64]{} // not kept: only scores are
+				res[si][pos[ly.ID]] = out
+				delete(f.data, ly.ID)
+				done++
+				e.progress(Event{Model: m.Name(), Benchmark: label, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + ly.ID})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// ridgeMetric predicts every target from a layer's features by ridge
+// regression, the penalty chosen per target by inner cross-validation
+// (package ridge). The layer is chosen on seeded splits of the sessions
+// (several) or of the stimuli (one); a private benchmark scores the layer
+// committed on its partner on all its data.
+type ridgeMetric struct{ ridgeCandidates }
+
+// ridgeHeldOut scores a public encoding benchmark. With several sessions
+// the layer is chosen on a seeded half of the sessions and scored on the
+// other half (sessions have disjoint images and neurons); with one, on
+// seeded halves of its stimuli.
+func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
+	b := l.Benchmark
+	policy := splitPolicy(b)
+	ceil := math.NaN()
+	if l.Ceiling.Valid {
+		ceil = l.Ceiling.Reliability
+	}
+	s := scoring.Score{Selection: b.SelectionPolicy(), Seed: policy.Seed}
+	if len(l.Sessions) >= 2 {
+		res, err := sessionScores(ctx, e, m, l, layers)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+		splits, err := MakeSplits(len(l.Sessions), nil, policy, 1)
+		if err != nil {
+			return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+		t, err := fillTable(splits, func(part []int, _ bool) ([]float64, float64, error) {
+			return meanOver(res, part, len(layers)), ceil, nil
+		})
+		if err != nil {
+			return scoring.Score{}, fmt.Errorf("%w: %w", ErrBadModel, err)
+		}
+		sel, err := t.Select1()
+		if err != nil {
+			return scoring.Score{}, fmt.Errorf("%w: %w", ErrBadModel, err)
+		}
+		s.Layer, s.Raw, s.SE, s.Ceiling = layers[sel.Layer].ID, sel.Raw, sel.SE, ceil
+		s.Selection = fmt.Sprintf("%d seeded splits of the %d sessions (seed %d): chosen on half, scored on the rest", policy.Splits, len(l.Sessions), policy.Seed)
+		s.SelectionData = heldOut(scoring.HeldOutSessions, policy, sel, layers)
+		all := make([]int, len(l.Sessions))
+		for i := range all {
+			all[i] = i
+		}
+		profile := meanOver(res, all, len(layers))
+		for k, ly := range layers {
+			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: profile[k], Ceiled: ceiled(profile[k], ceil)})
+		}
+		s.CILow, s.CIHigh = e.bootstrap(policy.Seed, sessionStat(res, splitSessions(splits), sel.Chosen))
+		return s, nil
+	}
+	return ridgeStimulusSplits(ctx, e, m, l, layers, ceil, s)
+}
+
+// meanOver returns, per layer, the mean over the given sessions of the
+// session's cross-validated score (mean over folds of the median r).
+func meanOver(res [][]*ridge.Result, sessions []int, layers int) []float64 {
+	out := make([]float64, layers)
+	for k := range out {
+		var v []float64
+		for _, s := range sessions {
+			v = append(v, res[s][k].Mean)
+		}
+		out[k] = stats.Mean(v)
+	}
+	return out
+}
+
+// ridgeStimulusSplits chooses the layer on seeded halves of one session's
+// stimuli: per split, ridge CV within the selection part picks the layer,
+// ridge CV within the test part scores it.
+func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer, ceil float64, s scoring.Score) (scoring.Score, error) {
+	b := l.Benchmark
+	sess := l.Sessions[0]
+	n := sess.Stimuli.Len()
+	cfg := ridgeConfig(b)
+	splits, policy, err := partSplits(b, n, sess.Stimuli.Labels(), 2*cfg.Folds)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
+	for i := range splits {
+		t.Select[i] = make([]float64, len(layers))
+		t.Test[i] = make([]float64, len(layers))
+		t.Ceiling[i] = ceil
+	}
+	yt := linalg.NewMatrix[float64](n, sess.Targets)
+	for i := 0; i < sess.Targets; i++ {
+		for j := 0; j < n; j++ {
+			yt.Data[j*sess.Targets+i] = sess.Responses[i*n+j]
+		}
+	}
+	pos := map[string]int{}
+	for i, ly := range layers {
+		pos[ly.ID] = i
+	}
+	full := make([]*ridge.Result, len(layers))
+	testRes := make([][]*ridge.Result, len(splits)) // [split][layer]
+	for i := range testRes {
+		testRes[i] = make([]*ridge.Result, len(layers))
+	}
+	err = e.forEachGroup(ctx, m, b.ID, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
+		for _, ly := range group {
+			x := f.data[ly.ID]
+			k := pos[ly.ID]
+			res, err := ridge.CV(x, yt, cfg)
+			if err != nil {
+				return fmt.Errorf("%w: ridge on layer %s: %w", ErrBadModel, ly.ID, err)
+			}
+			full[k] = res
+			for si, sp := range splits {
+				for part, idx := range [][]int{sp.Select, sp.Test} {
+					res, err := ridge.CV(rowsOf(x, idx), rowsOf(yt, idx), cfg)
+					if err != nil {
+						return fmt.Errorf("%w: ridge on layer %s, split %d: %w", ErrBadModel, ly.ID, si, err)
+					}
+					res.Predictions = linalg.Matrix[float64]{}
+					if part == 0 {
+						t.Select[si][k] = res.Mean
+					} else {
+						t.Test[si][k] = res.Mean
+						testRes[si][k] = res
+					}
+				}
+			}
+			delete(f.data, ly.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	sel, err := t.Select1()
+	if err != nil {
+		return scoring.Score{}, fmt.Errorf("%w: %w", ErrBadModel, err)
+	}
+	s.Layer, s.Raw, s.SE, s.Ceiling = layers[sel.Layer].ID, sel.Raw, sel.SE, ceil
+	for k, ly := range layers {
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: full[k].Mean, Ceiled: ceiled(full[k].Mean, ceil), SE: full[k].SE})
+	}
+	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, layers)
+	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, targetStat(testRes, sel.Chosen))
+	return s, nil
+}
+
+// ScoreLayer scores the committed layer on every session.
+func (ridgeMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layer models.Layer) (scoring.Score, error) {
+	b := l.Benchmark
+	var s scoring.Score
+	res, err := sessionScores(ctx, e, m, l, []models.Layer{layer})
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	per := make([]float64, len(res))
+	for i := range res {
+		per[i] = res[i][0].Mean
+	}
+	s.Raw, s.SE = MeanSE(per)
+	if len(per) == 1 {
+		s.SE = res[0][0].SE
+	}
+	s.Ceiling = math.NaN()
+	if l.Ceiling.Valid {
+		s.Ceiling = l.Ceiling.Reliability
+	}
+	all := make([]int, len(res))
+	for i := range all {
+		all[i] = i
+	}
+	s.CILow, s.CIHigh = e.bootstrap(b.Metric.Seed, sessionStat(res, [][]int{all}, []int{0}))
+	return s, nil
+}

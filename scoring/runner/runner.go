@@ -1,0 +1,327 @@
+// Package runner scores models on benchmarks: a small loop (open the
+// benchmark → its metric's candidate layers → extraction → the metric →
+// store) over the metrics of one table (metrics.go), each metric one type
+// in one file. See package scoring's documentation for adding a metric.
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring"
+)
+
+// Model is a network the runner can take activations from.
+type Model interface {
+	Hash() string // sha256 of the ONNX file
+	Name() string
+	// Layers lists every layer in topological order.
+	Layers() []models.Layer
+	// Features is the number of values per stimulus Extract delivers for
+	// layer l (after any in-graph reduction).
+	Features(l models.Layer) int
+	// Extract runs the network over stim and hands every chosen layer's
+	// mini-batches to c.
+	Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error
+}
+
+// Benchmarks opens benchmarks for scoring.
+type Benchmarks interface {
+	Open(ctx context.Context, ref string) (*benchmarks.Loaded, error)
+}
+
+// Results stores scores. Get reports ok=false when there is none.
+type Results interface {
+	GetScore(ctx context.Context, k scoring.Key) (s scoring.Score, ok bool, err error)
+	PutScore(ctx context.Context, s scoring.Score) error
+}
+
+// ModelRDMs optionally keeps the reported layer's RDM of an RSA benchmark,
+// for the leaderboard's heat maps.
+type ModelRDMs interface {
+	PutModelRDM(ctx context.Context, modelHash, benchmarkID string, n int, upper []float64) error
+}
+
+// Config tunes a Runner. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Candidates is the default for RSA benchmarks; RidgeCandidates for
+	// encoding benchmarks, whose per-layer cost is far higher. A
+	// comma-separated list of layer ids ("L010.Conv,L020.Add") names a
+	// subset.
+	Candidates      Candidates
+	RidgeCandidates Candidates
+	// Bootstrap is the number of resamples of the bootstrap interval.
+	Bootstrap int
+	// FeatureBudget bounds the bytes of activations held at once; layers
+	// are extracted in groups that fit (one forward pass per group).
+	FeatureBudget int64
+	// PeakRSS reports the process's peak resident memory (optional).
+	PeakRSS func() int64
+	// Now is the clock (optional, for tests).
+	Now func() time.Time
+	// Fresh computes every score with this configuration, neither reading
+	// nor storing results. A stored score is kept once per key, whatever
+	// settings a later run asks for; Fresh is how to see what other
+	// settings (candidate layers, bootstrap, reduction) give.
+	Fresh bool
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{Candidates: AllButOutput, RidgeCandidates: "spaced:20", Bootstrap: 1000, FeatureBudget: 1 << 30}
+}
+
+// Validate reports a configuration that cannot run.
+func (c Config) Validate() error {
+	if c.Candidates == "" || c.RidgeCandidates == "" {
+		return errors.New("runner config: candidates not set")
+	}
+	if c.Bootstrap < 0 {
+		return fmt.Errorf("runner config: bootstrap %d is negative", c.Bootstrap)
+	}
+	if c.FeatureBudget <= 0 {
+		return fmt.Errorf("runner config: feature budget %d bytes must be positive", c.FeatureBudget)
+	}
+	return nil
+}
+
+// Event reports progress.
+type Event struct {
+	Model, Benchmark string
+	Stage            string // "cached", "extracting", "scoring", "done", "failed"
+	Done, Total      int
+	Message          string
+}
+
+// Runner scores models on benchmarks. A Runner runs one model at a time:
+// Run must not be called concurrently.
+type Runner struct {
+	bench   Benchmarks
+	results Results
+	env     *Env
+	metrics map[benchmarks.MetricKind]Metric
+}
+
+// NewRunner returns a runner. rdms and progress may be nil.
+func NewRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress func(Event)) (*Runner, error) {
+	return newRunner(cfg, b, r, rdms, progress, metrics)
+}
+
+func newRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress func(Event), table map[benchmarks.MetricKind]Metric) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	if cfg.Fresh {
+		rdms = nil // nothing is stored, the model RDMs neither
+	}
+	return &Runner{bench: b, results: r, env: &Env{cfg: cfg, rdms: rdms, progress: progress}, metrics: table}, nil
+}
+
+// Failure classes, wrapped by Run's errors so callers can tell a submitter
+// what to do (the same values as scoring.ErrBadModel and
+// scoring.ErrInternal).
+var (
+	ErrBadModel = scoring.ErrBadModel
+	ErrInternal = scoring.ErrInternal
+)
+
+// Run scores model on every benchmark in refs (private benchmarks after the
+// public partners their layer is committed on) and returns the scores, from
+// the results store where they exist already.
+func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
+	r.env.layerRDMs = map[string][][]float64{}
+	defer func() { r.env.layerRDMs = nil }()
+	loaded := make([]*benchmarks.Loaded, 0, len(refs))
+	byID := map[string]*benchmarks.Loaded{}
+	var open func(ref string) (*benchmarks.Loaded, error)
+	open = func(ref string) (*benchmarks.Loaded, error) {
+		if l, ok := byID[ref]; ok {
+			return l, nil
+		}
+		l, err := r.bench.Open(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("open benchmark %s: %w", ref, err)
+		}
+		byID[ref] = l
+		return l, nil
+	}
+	for _, ref := range refs {
+		l, err := open(ref)
+		if err != nil {
+			return nil, err
+		}
+		loaded = append(loaded, l)
+	}
+	// Public ones first: a private benchmark scores the layer committed on
+	// its partner.
+	slices.SortStableFunc(loaded, func(a, b *benchmarks.Loaded) int {
+		return boolInt(a.Benchmark.Partner != "") - boolInt(b.Benchmark.Partner != "")
+	})
+	var out []scoring.Score
+	for _, l := range loaded {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		s, err := r.score(ctx, m, l, open)
+		if err != nil {
+			r.env.progress(Event{Model: m.Name(), Benchmark: l.Benchmark.ID, Stage: "failed", Message: err.Error()})
+			return out, fmt.Errorf("score %s on %s: %w", m.Name(), l.Benchmark.ID, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// score returns the stored score of m on l, computing it if absent.
+func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
+	b := l.Benchmark
+	key := scoring.Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: scoring.ScorerVersion}
+	if !r.env.cfg.Fresh {
+		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
+			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
+		} else if ok {
+			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+				Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+			return s, nil
+		}
+	}
+	metric, ok := r.metrics[b.Metric.Kind]
+	if !ok {
+		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
+	}
+	start := r.env.cfg.Now()
+	var s scoring.Score
+	var err error
+	if b.Partner != "" {
+		partner, err := open(b.Partner)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+		ps, err := r.score(ctx, m, partner, open)
+		if err != nil {
+			return scoring.Score{}, fmt.Errorf("partner %s: %w", b.Partner, err)
+		}
+		s, err = r.scoreCommitted(ctx, metric, m, l, ps)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+	} else {
+		s, err = r.scoreHeldOut(ctx, metric, m, l)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+	}
+	s.ModelHash, s.ModelName = m.Hash(), m.Name()
+	s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion = b.ID, b.Version, scoring.ScorerVersion
+	s.Ceiled = ceiled(s.Raw, s.Ceiling)
+	s.CreatedAt = r.env.cfg.Now().UTC()
+	s.Elapsed = s.CreatedAt.Sub(start)
+	if r.env.cfg.PeakRSS != nil {
+		s.PeakRSSBytes = r.env.cfg.PeakRSS()
+	}
+	if r.env.cfg.Fresh {
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s), not stored", s.Ceiled, s.Raw, s.Layer)})
+		return s, nil
+	}
+	if err := r.results.PutScore(ctx, s); err != nil {
+		return scoring.Score{}, fmt.Errorf("%w: store score: %w", ErrInternal, err)
+	}
+	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s)", s.Ceiled, s.Raw, s.Layer)})
+	return s, nil
+}
+
+func ceiled(raw, ceiling float64) float64 {
+	if !(ceiling > 0) {
+		return math.NaN()
+	}
+	return raw / ceiling
+}
+
+// scoreHeldOut scores a benchmark with its metric on the metric's
+// candidate layers.
+func (r *Runner) scoreHeldOut(ctx context.Context, metric Metric, m Model, l *benchmarks.Loaded) (scoring.Score, error) {
+	layers, cand, err := metric.Candidates(r.env.cfg, m, l.Benchmark)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	s, err := metric.Score(ctx, r.env, m, l, layers)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	s.Candidates = cand
+	return s, nil
+}
+
+// scoreCommitted scores a private benchmark on the layer committed on its
+// public partner: that one layer, on all its data. A metric that cannot
+// score a given layer (it is not a Committer) fits and chooses within the
+// benchmark, and the partner is not needed.
+func (r *Runner) scoreCommitted(ctx context.Context, metric Metric, m Model, l *benchmarks.Loaded, partner scoring.Score) (scoring.Score, error) {
+	b := l.Benchmark
+	c, ok := metric.(Committer)
+	if !ok {
+		s, err := r.scoreHeldOut(ctx, metric, m, l)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+		s.Selection = "cross-validated within this benchmark (the partner " + b.Partner + " is not needed); " + s.Selection
+		s.SelectionData.Partner = b.Partner
+		return s, nil
+	}
+	var layer models.Layer
+	found := false
+	for _, ly := range m.Layers() {
+		if ly.ID == partner.Layer {
+			layer, found = ly, true
+		}
+	}
+	if !found {
+		return scoring.Score{}, fmt.Errorf("%w: layer %s committed on %s is not in %s", ErrInternal, partner.Layer, b.Partner, m.Name())
+	}
+	s, err := c.ScoreLayer(ctx, r.env, m, l, layer)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	s.Layer, s.Selection, s.Candidates, s.Seed = layer.ID, "committed on "+b.Partner, partner.Candidates, b.Metric.Seed
+	s.SelectionData = scoring.Selection{Method: scoring.Committed, Partner: b.Partner}
+	s.Layers = []scoring.LayerScore{{Layer: layer.ID, Depth: layer.Depth, Raw: s.Raw, Ceiled: ceiled(s.Raw, s.Ceiling), SE: s.SE}}
+	return s, nil
+}
+
+// StimulusKey identifies a stimulus set by content, for caching.
+func StimulusKey(set benchmarks.StimulusSet) string {
+	h := sha256.New()
+	if set.Zip != nil {
+		fmt.Fprintf(h, "zip %s\n", set.Zip.SHA256)
+	}
+	for _, s := range set.Stimuli {
+		if s.File != nil {
+			fmt.Fprintf(h, "file %s\n", s.File.SHA256)
+		} else {
+			fmt.Fprintf(h, "member %s\n", s.Member)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
