@@ -243,7 +243,7 @@ func OLSR2(y []float64, preds [][]float64, train, test []int) (float64, error) {
 	}
 	var beta mat.VecDense
 	if err := qr.SolveVecTo(&beta, false, yc); err != nil {
-		return math.NaN(), fmt.Errorf("%w: %v", ErrSingular, err)
+		return math.NaN(), fmt.Errorf("%w: %w", ErrSingular, err)
 	}
 	var tm float64
 	for _, r := range test {

@@ -25,12 +25,45 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "models, benchmarks and scores", func(tx *gorm.DB) error {
-		return tx.Migrator().AutoMigrate(&modelRow{}, &benchmarkRow{}, &scoreRow{})
+		return tx.Migrator().AutoMigrate(&modelRow{}, &benchmarkRow{}, &scoreRowV1{})
 	}},
 	{2, "users, tokens, submissions, submission jobs, daily counts, withdrawals", func(tx *gorm.DB) error {
 		return tx.Migrator().AutoMigrate(&userRow{}, &tokenRow{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
 	}},
+	{3, "scores: typed selection (selection_data JSON)", func(tx *gorm.DB) error {
+		return tx.Migrator().AddColumn(&scoreRow{}, "SelectionData")
+	}},
 }
+
+// scoreRowV1 is scoreRow as migration 1 created it (before
+// selection_data).
+type scoreRowV1 struct {
+	ID               int64  `gorm:"primaryKey;autoIncrement"`
+	ModelHash        string `gorm:"not null;size:64;uniqueIndex:scores_key,priority:1"`
+	ModelName        string `gorm:"not null;default:''"`
+	BenchmarkID      string `gorm:"not null;index"`
+	BenchmarkVersion string `gorm:"not null;uniqueIndex:scores_key,priority:2"`
+	ScorerVersion    string `gorm:"not null;uniqueIndex:scores_key,priority:3"`
+
+	Raw     *float64
+	Ceiling *float64
+	Ceiled  *float64
+	SE      *float64 `gorm:"column:se"`
+	CILow   *float64 `gorm:"column:ci_low"`
+	CIHigh  *float64 `gorm:"column:ci_high"`
+
+	Layer      string `gorm:"not null;default:''"`
+	Selection  string `gorm:"not null;default:''"`
+	Candidates string `gorm:"not null;default:''"`
+	Layers     string `gorm:"type:text"`
+	Seed       int64
+
+	ElapsedNanos int64
+	PeakRSSBytes int64 `gorm:"column:peak_rss_bytes"`
+	CreatedAt    time.Time
+}
+
+func (scoreRowV1) TableName() string { return "scores" }
 
 type schemaMigration struct {
 	Version   int `gorm:"primaryKey;autoIncrement:false"`

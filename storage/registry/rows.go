@@ -56,6 +56,9 @@ type scoreRow struct {
 	Candidates string `gorm:"not null;default:''"`
 	Layers     string `gorm:"type:text"` // JSON array of layerJSON
 	Seed       int64  // the uint64 seed's bits
+	// SelectionData is scoring.Selection as JSON; empty for rows stored
+	// before migration 3 (the selection text alone).
+	SelectionData string `gorm:"type:text;not null;default:''"`
 
 	ElapsedNanos int64
 	PeakRSSBytes int64 `gorm:"column:peak_rss_bytes"`
@@ -124,7 +127,19 @@ func scoreToRow(s scoring.Score) (scoreRow, error) {
 		}
 		row.Layers = string(data)
 	}
+	if !isZeroSelection(s.SelectionData) {
+		data, err := json.Marshal(s.SelectionData)
+		if err != nil {
+			return row, fmt.Errorf("encode selection: %w", err)
+		}
+		row.SelectionData = string(data)
+	}
 	return row, nil
+}
+
+func isZeroSelection(s scoring.Selection) bool {
+	return s.Method == "" && s.Splits == 0 && s.Seed == 0 && s.Partner == "" && s.PerSplit == nil && s.Chosen == nil &&
+		s.Values == nil && s.LayerValues == nil && s.Sets == nil
 }
 
 func (r scoreRow) toScore() (scoring.Score, error) {
@@ -145,6 +160,11 @@ func (r scoreRow) toScore() (scoring.Score, error) {
 		s.Layers = make([]scoring.LayerScore, len(layers))
 		for i, l := range layers {
 			s.Layers[i] = scoring.LayerScore{Layer: l.Layer, Depth: l.Depth, Raw: fromNullable(l.Raw), Ceiled: fromNullable(l.Ceiled), SE: fromNullable(l.SE)}
+		}
+	}
+	if r.SelectionData != "" {
+		if err := json.Unmarshal([]byte(r.SelectionData), &s.SelectionData); err != nil {
+			return s, fmt.Errorf("registry: decode selection of score %d: %w", r.ID, err)
 		}
 	}
 	return s, nil
