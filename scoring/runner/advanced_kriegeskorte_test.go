@@ -2,11 +2,9 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -116,13 +114,10 @@ ceiling: {method: rsa-nili}
 	}
 	s := scores[0]
 	t.Logf("reweighted: %.4f ± %.4f [%.4f, %.4f], ceiling %.4f, top layer %s (%.1f s)\n%s", s.Raw, s.SE, s.CILow, s.CIHigh, s.Ceiling, s.Layer, time.Since(start).Seconds(), s.Selection)
-	var gain, gse float64
-	i := strings.Index(s.Selection, "gain over it ")
-	if i < 0 {
-		t.Fatalf("selection lacks the gain: %q", s.Selection)
-	}
-	if _, err := fmt.Sscanf(s.Selection[i+len("gain over it "):], "%g ± %g", &gain, &gse); err != nil {
-		t.Fatalf("parse gain: %v", err)
+	gain, ok := s.SelectionData.Value("gain")
+	gse, ok2 := s.SelectionData.Value("gain_se")
+	if !ok || !ok2 {
+		t.Fatalf("selection lacks the gain: %+v", s.SelectionData)
 	}
 	if gain < -2*gse {
 		t.Errorf("reweighting is reliably worse than the best single layer: gain %.4f ± %.4f", gain, gse)

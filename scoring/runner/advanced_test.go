@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -270,17 +269,22 @@ func TestRunnerAdvancedMetrics(t *testing.T) {
 	if rw.Layer != "L003.Conv" || !(rw.Raw > 0.3) || !(rw.Ceiling > rw.Raw) {
 		t.Errorf("reweighted: layer %s raw %.3f ceiling %.3f, want L003.Conv, > 0.3 and below the ceiling", rw.Layer, rw.Raw, rw.Ceiling)
 	}
-	if !strings.Contains(rw.Selection, "best single layer on the same training data") || len(rw.Layers) != 6 {
-		t.Errorf("reweighted: selection %q, %d profile layers (want 6)", rw.Selection, len(rw.Layers))
+	if _, ok := rw.SelectionData.Value("best_single_mean"); !ok || rw.SelectionData.Method != scoring.CrossValidated || len(rw.Layers) != 6 {
+		t.Errorf("reweighted: selection %+v, %d profile layers (want 6)", rw.SelectionData, len(rw.Layers))
+	}
+	if w := rw.SelectionData.LayerValues["weight"]; !(w["L003.Conv"] > 0) {
+		t.Errorf("reweighted: weights %v, want L003.Conv weighted", w)
 	}
 	priv := by["synth.rw.priv"]
-	if !strings.HasPrefix(priv.Selection, "cross-validated within this benchmark") || math.Abs(priv.Raw) > 0.2 {
-		t.Errorf("private reweighted: raw %.3f (want ~0: unrelated data), selection %q", priv.Raw, priv.Selection)
+	if priv.SelectionData.Method != scoring.CrossValidated || priv.SelectionData.Partner != "synth.rw" || math.Abs(priv.Raw) > 0.2 {
+		t.Errorf("private reweighted: raw %.3f (want ~0: unrelated data), selection %+v", priv.Raw, priv.SelectionData)
 	}
 
 	vp := by["synth.vp"]
-	if !math.IsNaN(vp.Ceiling) || !(vp.Raw > 0.1) || !strings.Contains(vp.Selection, "unique early") || !strings.Contains(vp.Selection, "shared early+late") {
-		t.Errorf("variance partitioning: raw %.3f ceiling %v selection %q", vp.Raw, vp.Ceiling, vp.Selection)
+	_, unique := vp.SelectionData.Value("unique early")
+	_, shared := vp.SelectionData.Value("shared early+late")
+	if !math.IsNaN(vp.Ceiling) || !(vp.Raw > 0.1) || !unique || !shared || len(vp.SelectionData.Sets["early"]) == 0 || len(vp.SelectionData.Sets["late"]) == 0 {
+		t.Errorf("variance partitioning: raw %.3f ceiling %v selection %+v", vp.Raw, vp.Ceiling, vp.SelectionData)
 	}
 
 	fw := by["synth.fw"]
@@ -298,12 +302,15 @@ func TestRunnerAdvancedMetrics(t *testing.T) {
 		t.Errorf("time-resolved: layer %s raw %.3f ceiling %.3f", tm.Layer, tm.Raw, tm.Ceiling)
 	}
 	// The known peak: chosen on selection halves and on all data.
-	if !strings.Contains(tm.Selection, "median chosen time 0.15 s") || !strings.Contains(tm.Selection, "L003.Conv at 0.15 s") {
-		t.Errorf("time-resolved: selection %q, want the simulated peak at %g s", tm.Selection, simPeak)
+	if med, _ := tm.SelectionData.Value("median_chosen_time"); math.Abs(med-simPeak) > 1e-9 {
+		t.Errorf("time-resolved: median chosen time %g s, want the simulated peak at %g s", med, simPeak)
+	}
+	if peak, _ := tm.SelectionData.Value("peak_time"); math.Abs(peak-simPeak) > 1e-9 {
+		t.Errorf("time-resolved: full-data peak of %s at %g s, want %g s", tm.Layer, peak, simPeak)
 	}
 
 	rx := by["synth.remix"]
-	if !(rx.Raw > 0.2) || !(rx.Ceiling > rx.Raw) || !strings.Contains(rx.Selection, "of 2 classes trained on 80 training images") {
-		t.Errorf("remix: raw %.3f ceiling %.3f selection %q", rx.Raw, rx.Ceiling, rx.Selection)
+	if !(rx.Raw > 0.2) || !(rx.Ceiling > rx.Raw) || rx.SelectionData.Values["classes"] != 2 || rx.SelectionData.Values["training_images"] != 80 {
+		t.Errorf("remix: raw %.3f ceiling %.3f selection %+v", rx.Raw, rx.Ceiling, rx.SelectionData)
 	}
 }

@@ -310,8 +310,11 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 		t.Errorf("public score implausible: %+v", pub)
 	}
 	priv := by["synth.priv"]
-	if priv.Layer != pub.Layer || priv.Selection != "committed on synth.pub" {
-		t.Errorf("private benchmark used layer %s (%s), want the partner's %s", priv.Layer, priv.Selection, pub.Layer)
+	if priv.Layer != pub.Layer || priv.SelectionData.Method != scoring.Committed || priv.SelectionData.Partner != "synth.pub" {
+		t.Errorf("private benchmark used layer %s (%+v), want the partner's %s", priv.Layer, priv.SelectionData, pub.Layer)
+	}
+	if sd := pub.SelectionData; sd.Method != scoring.HeldOutStimuli || sd.Splits != len(sd.PerSplit) || len(sd.Chosen) != sd.Splits || sd.Splits == 0 {
+		t.Errorf("public selection %+v, want held-out stimulus splits with a chosen layer per split", sd)
 	}
 	// The private subjects' RDMs come from unrelated patterns: ~0.
 	if math.Abs(priv.Raw) > 0.2 {
