@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -91,11 +90,8 @@ const (
 // (stimulus folds, seeded splits), so a private benchmark is scored the
 // same way as a public one rather than on its partner's layer.
 func (k MetricKind) Advanced() bool {
-	switch k {
-	case MetricReweightedRSA, MetricVariancePartitioning, MetricFeatureWeightedRSA, MetricDecoding, MetricTimeResolvedRSA, MetricRemix:
-		return true
-	}
-	return false
+	mk, _ := lookupKind(k)
+	return mk.advanced
 }
 
 // CeilingMethod names how the noise ceiling is computed.
@@ -178,31 +174,8 @@ type Metric struct {
 
 // String describes the metric in one line.
 func (m Metric) String() string {
-	switch m.Kind {
-	case MetricRSA:
-		return fmt.Sprintf("rsa (%s RDM, %s)", m.Distance, m.Comparison)
-	case MetricRidge:
-		lo, hi := 0.0, 0.0
-		if len(m.Alphas) > 0 {
-			lo, hi = m.Alphas[0], m.Alphas[len(m.Alphas)-1]
-		}
-		return fmt.Sprintf("ridge (%d folds, %d alphas %g..%g, seed %d)", m.Folds, len(m.Alphas), lo, hi, m.Seed)
-	case MetricReweightedRSA:
-		return fmt.Sprintf("reweighted rsa (%s RDMs of %s, %s, %d stimulus folds × leave-one-subject-out, seed %d)", m.Distance, m.layerText(), m.Comparison, m.Folds, m.Seed)
-	case MetricVariancePartitioning:
-		return fmt.Sprintf("variance partitioning (%s RDMs of %s in sets %s, %d stimulus folds, seed %d)", m.Distance, m.layerText(), strings.Join(m.Sets, "/"), m.Folds, m.Seed)
-	case MetricFeatureWeightedRSA:
-		return fmt.Sprintf("feature-weighted rsa (%d principal components of %s, %s, %d stimulus folds, seed %d)", m.Components, m.layerText(), m.Comparison, m.Folds, m.Seed)
-	case MetricDecoding:
-		return fmt.Sprintf("decoding (%d principal components of %s, %d folds, %d alphas, seed %d)", m.Components, m.layerText(), m.Folds, len(m.Alphas), m.Seed)
-	case MetricTimeResolvedRSA:
-		return fmt.Sprintf("time-resolved rsa (%s RDM, %s)", m.Distance, m.Comparison)
-	case MetricRemix:
-		alpha := 0.0
-		if len(m.Alphas) > 0 {
-			alpha = m.Alphas[0]
-		}
-		return fmt.Sprintf("remix (ridge classifier, alpha %g, on %s; %s RDM of decision values, %s)", alpha, m.layerText(), m.Distance, m.Comparison)
+	if mk, ok := lookupKind(m.Kind); ok {
+		return mk.describe(m)
 	}
 	return string(m.Kind)
 }
@@ -395,8 +368,7 @@ func (d Dataset) files() []File {
 // it reports: on the public partner for a benchmark that has one, else on
 // seeded splits of the stimuli.
 func (b *Benchmark) SelectionPolicy() string {
-	switch b.Metric.Kind {
-	case MetricReweightedRSA, MetricVariancePartitioning, MetricFeatureWeightedRSA, MetricDecoding:
+	if mk, _ := lookupKind(b.Metric.Kind); mk.crossValidated {
 		return fmt.Sprintf("cross-validated over %d stimulus folds (seed %d); nothing chosen on the data scored", b.Metric.Folds, b.Metric.Seed)
 	}
 	if b.Partner != "" && !b.Metric.Kind.Advanced() {

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"io"
-	"math"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -420,59 +418,15 @@ func (m *Manifest) check() error {
 		checkStimuli(what+".stimuli", &s.Stimuli)
 	}
 
-	rsa, ridge := m.Metric.RSA, m.Metric.Ridge
 	timeResolved := m.RDMs != nil && m.RDMs.Times != ""
+	given := m.Metric.given()
 	switch {
-	case m.Metric.count() != 1:
+	case len(given) != 1:
 		bad("metric: give exactly one of rsa, ridge, reweighted_rsa, variance_partitioning, feature_weighted_rsa, decoding and time_resolved_rsa")
 	case m.Metric.TimeResolvedRSA == nil && timeResolved:
 		bad("rdms.times (time-resolved RDMs) needs metric time_resolved_rsa")
-	case m.Metric.TimeResolvedRSA != nil || m.Metric.ReweightedRSA != nil || m.Metric.VariancePartitioning != nil ||
-		m.Metric.FeatureWeightedRSA != nil || m.Metric.Decoding != nil:
-		m.checkAdvanced(bad)
-	case m.Metric.Remix != nil:
-		rx := m.Metric.Remix
-		if m.RDMs == nil || m.RDMs.Times != "" {
-			bad("metric.remix needs rdms (without times)")
-		}
-		checkStimuli("metric.remix.training", &rx.Training)
-		if rx.Training.Labels == nil {
-			bad("metric.remix.training.labels is required: the classifier learns the categories from them")
-		}
-		if rx.Alpha < 0 || math.IsInf(rx.Alpha, 0) || math.IsNaN(rx.Alpha) {
-			bad("metric.remix.alpha %g: want a positive penalty (default 1)", rx.Alpha)
-		}
-		m.checkAdvanced(bad)
-	case rsa != nil:
-		if m.RDMs == nil {
-			bad("metric.rsa needs rdms")
-		}
-		switch rsa.Distance {
-		case "", "correlation", "euclidean", "cosine":
-		default:
-			bad("metric.rsa.distance %q: want correlation, euclidean or cosine", rsa.Distance)
-		}
-		switch rsa.Comparison {
-		case "", "spearman", "pearson", "kendall-tau-a":
-		default:
-			bad("metric.rsa.comparison %q: want spearman, pearson or kendall-tau-a", rsa.Comparison)
-		}
-	case ridge != nil:
-		if m.RDMs != nil {
-			bad("metric.ridge needs responses or sessions, not rdms")
-		}
-		if ridge.Folds < 0 || ridge.Folds == 1 || ridge.Folds > 100 {
-			bad("metric.ridge.folds %d: want 2 to 100 (default 5)", ridge.Folds)
-		}
-		if len(ridge.Alphas) == 0 || len(ridge.Alphas) > 100 {
-			bad("metric.ridge.alphas: give 1 to 100 penalties, e.g. [0.1, 1, 10, 100]")
-		}
-		for i, a := range ridge.Alphas {
-			if !(a > 0) || math.IsInf(a, 0) || (i > 0 && a <= ridge.Alphas[i-1]) {
-				bad("metric.ridge.alphas must be positive, finite and increasing")
-				break
-			}
-		}
+	default:
+		given[0].check(m, bad, checkStimuli)
 	}
 
 	c := m.Ceiling
@@ -577,21 +531,8 @@ func checkRelPath(p string) error {
 // defaults filled in.
 func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 	var met Metric
-	if r := m.Metric.RSA; r != nil {
-		met = Metric{Kind: MetricRSA, Distance: r.Distance, Comparison: r.Comparison}
-		if met.Distance == "" {
-			met.Distance = "correlation"
-		}
-		if met.Comparison == "" {
-			met.Comparison = "spearman"
-		}
-	} else if r := m.Metric.Ridge; r != nil {
-		met = Metric{Kind: MetricRidge, Folds: r.Folds, Alphas: append([]float64(nil), r.Alphas...), Seed: r.Seed}
-		if met.Folds == 0 {
-			met.Folds = 5
-		}
-	} else {
-		met = m.advancedSettings()
+	if kinds := m.Metric.given(); len(kinds) == 1 {
+		met = kinds[0].settings(m)
 	}
 	c := CeilingPolicy{Method: CeilingMethod(m.Ceiling.Method), Reason: m.Ceiling.Reason}
 	if pool, _ := ceiling.ParsePool(m.Ceiling.Pool); pool != ceiling.PoolMean {
@@ -616,174 +557,3 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 	return met, c, sp
 }
 
-// count is the number of metrics given.
-func (s MetricSpec) count() int {
-	n := 0
-	for _, given := range []bool{s.RSA != nil, s.Ridge != nil, s.ReweightedRSA != nil, s.VariancePartitioning != nil,
-		s.FeatureWeightedRSA != nil, s.Decoding != nil, s.TimeResolvedRSA != nil, s.Remix != nil} {
-		if given {
-			n++
-		}
-	}
-	return n
-}
-
-// checkAdvanced checks the settings of the metrics beyond rsa and ridge.
-func (m *Manifest) checkAdvanced(bad func(string, ...any)) {
-	checkDistance := func(what, d string) {
-		switch d {
-		case "", "correlation", "euclidean", "cosine":
-		default:
-			bad("metric.%s.distance %q: want correlation, euclidean or cosine", what, d)
-		}
-	}
-	checkComparison := func(what, c string) {
-		switch c {
-		case "", "spearman", "pearson", "kendall-tau-a":
-		default:
-			bad("metric.%s.comparison %q: want spearman, pearson or kendall-tau-a", what, c)
-		}
-	}
-	checkLayers := func(what, l string, least int) {
-		if _, err := parseLayers(l, least); err != nil {
-			bad("metric.%s.layers %q: %v", what, l, err)
-		}
-	}
-	checkFolds := func(what, key string, k int) {
-		if k < 0 || k == 1 || k > 100 {
-			bad("metric.%s.%s %d: want 2 to 100 (default %d)", what, key, k, defaultStimulusFolds)
-		}
-	}
-	needRDMs := func(what string) {
-		switch {
-		case m.RDMs == nil:
-			bad("metric.%s needs rdms", what)
-		case m.RDMs.Times != "":
-			bad("metric.%s needs rdms without times (time-resolved RDMs go with time_resolved_rsa)", what)
-		}
-	}
-	checkComponents := func(what string, c int) {
-		if c < 0 || c > 1000 {
-			bad("metric.%s.components %d: want 1 to 1000", what, c)
-		}
-	}
-	ms := m.Metric
-	switch {
-	case ms.ReweightedRSA != nil:
-		r := ms.ReweightedRSA
-		needRDMs("reweighted_rsa")
-		checkDistance("reweighted_rsa", r.Distance)
-		checkComparison("reweighted_rsa", r.Comparison)
-		checkFolds("reweighted_rsa", "stimulus_folds", r.StimulusFolds)
-		checkLayers("reweighted_rsa", r.Layers, 2)
-	case ms.VariancePartitioning != nil:
-		v := ms.VariancePartitioning
-		needRDMs("variance_partitioning")
-		checkDistance("variance_partitioning", v.Distance)
-		checkFolds("variance_partitioning", "folds", v.Folds)
-		sets := v.Sets
-		if len(sets) == 0 {
-			sets = []string{"early", "late"}
-		}
-		if !slices.Equal(sets, []string{"early", "late"}) && !slices.Equal(sets, []string{"early", "middle", "late"}) {
-			bad("metric.variance_partitioning.sets %v: want [early, late] or [early, middle, late]", v.Sets)
-		}
-		checkLayers("variance_partitioning", v.Layers, 2*len(sets))
-		if k, err := parseLayers(v.Layers, 2*len(sets)); err == nil && (k == 0 || k > maxVarPartLayers) {
-			bad("metric.variance_partitioning.layers %q: want an integer from %d to %d (least squares on many, nearly collinear layer RDMs is singular and overfits)", v.Layers, 2*len(sets), maxVarPartLayers)
-		}
-	case ms.FeatureWeightedRSA != nil:
-		f := ms.FeatureWeightedRSA
-		needRDMs("feature_weighted_rsa")
-		checkComparison("feature_weighted_rsa", f.Comparison)
-		checkComponents("feature_weighted_rsa", f.Components)
-		if f.Components == 1 {
-			bad("metric.feature_weighted_rsa.components 1: weighting needs at least 2 components")
-		}
-		checkLayers("feature_weighted_rsa", f.Layers, 1)
-		checkFolds("feature_weighted_rsa", "stimulus_folds", f.StimulusFolds)
-	case ms.Decoding != nil:
-		d := ms.Decoding
-		if m.RDMs != nil {
-			bad("metric.decoding needs responses or sessions, not rdms")
-		}
-		checkComponents("decoding", d.Components)
-		checkLayers("decoding", d.Layers, 1)
-		checkFolds("decoding", "folds", d.Folds)
-		if len(d.Alphas) == 0 || len(d.Alphas) > 100 {
-			bad("metric.decoding.alphas: give 1 to 100 penalties, e.g. [0.1, 1, 10, 100]")
-		}
-		for i, a := range d.Alphas {
-			if !(a > 0) || math.IsInf(a, 0) || (i > 0 && a <= d.Alphas[i-1]) {
-				bad("metric.decoding.alphas must be positive, finite and increasing")
-				break
-			}
-		}
-	case ms.Remix != nil:
-		checkDistance("remix", ms.Remix.Distance)
-		checkComparison("remix", ms.Remix.Comparison)
-		checkLayers("remix", ms.Remix.Layers, 1)
-	case ms.TimeResolvedRSA != nil:
-		t := ms.TimeResolvedRSA
-		if m.RDMs == nil || m.RDMs.Times == "" {
-			bad("metric.time_resolved_rsa needs rdms with times: {file: rdms.npy, times: times.npy}, shape subjects × times × n × n")
-		}
-		checkDistance("time_resolved_rsa", t.Distance)
-		checkComparison("time_resolved_rsa", t.Comparison)
-	}
-}
-
-// advancedSettings fills in the defaults of a checked advanced metric.
-func (m *Manifest) advancedSettings() Metric {
-	orDefault := func(v, d int) int {
-		if v == 0 {
-			return d
-		}
-		return v
-	}
-	orString := func(v, d string) string {
-		if v == "" {
-			return d
-		}
-		return v
-	}
-	layers := func(s string) int {
-		k, _ := parseLayers(s, 0) // checked already
-		return k
-	}
-	ms := m.Metric
-	switch {
-	case ms.ReweightedRSA != nil:
-		r := ms.ReweightedRSA
-		return Metric{Kind: MetricReweightedRSA, Distance: orString(r.Distance, "correlation"), Comparison: orString(r.Comparison, "spearman"),
-			Folds: orDefault(r.StimulusFolds, defaultStimulusFolds), Seed: r.Seed, Layers: layers(r.Layers)}
-	case ms.VariancePartitioning != nil:
-		v := ms.VariancePartitioning
-		sets := slices.Clone(v.Sets)
-		if len(sets) == 0 {
-			sets = []string{"early", "late"}
-		}
-		return Metric{Kind: MetricVariancePartitioning, Distance: orString(v.Distance, "correlation"),
-			Folds: orDefault(v.Folds, defaultStimulusFolds), Seed: v.Seed, Layers: layers(v.Layers), Sets: sets}
-	case ms.FeatureWeightedRSA != nil:
-		f := ms.FeatureWeightedRSA
-		return Metric{Kind: MetricFeatureWeightedRSA, Comparison: orString(f.Comparison, "spearman"),
-			Folds: orDefault(f.StimulusFolds, defaultStimulusFolds), Seed: f.Seed, Layers: layers(f.Layers), Components: orDefault(f.Components, defaultFWComponents)}
-	case ms.Decoding != nil:
-		d := ms.Decoding
-		return Metric{Kind: MetricDecoding, Folds: orDefault(d.Folds, defaultStimulusFolds), Alphas: slices.Clone(d.Alphas), Seed: d.Seed,
-			Layers: layers(d.Layers), Components: orDefault(d.Components, defaultDecodeComps)}
-	case ms.Remix != nil:
-		rx := ms.Remix
-		alpha := rx.Alpha
-		if alpha == 0 {
-			alpha = 1
-		}
-		return Metric{Kind: MetricRemix, Distance: orString(rx.Distance, "euclidean"), Comparison: orString(rx.Comparison, "spearman"),
-			Alphas: []float64{alpha}, Layers: layers(rx.Layers)}
-	case ms.TimeResolvedRSA != nil:
-		t := ms.TimeResolvedRSA
-		return Metric{Kind: MetricTimeResolvedRSA, Distance: orString(t.Distance, "correlation"), Comparison: orString(t.Comparison, "spearman")}
-	}
-	return Metric{}
-}
