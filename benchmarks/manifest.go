@@ -556,4 +556,3 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 	}
 	return met, c, sp
 }
-
