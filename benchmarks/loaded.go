@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"io"
@@ -222,4 +224,22 @@ func (r *Registry) Open(ctx context.Context, ref string) (*Loaded, error) {
 		return nil, fmt.Errorf("open %s: unknown dataset kind %q", b.ID, d.Kind)
 	}
 	return l, nil
+}
+
+// NewStimuli returns the stimuli set describes, their images read from
+// store as the registry keeps them (PutStimulusFile): for tools and tests
+// that build a Loaded benchmark in memory.
+func NewStimuli(store Store, set StimulusSet) *Stimuli {
+	return &Stimuli{store: store, set: set}
+}
+
+// PutStimulusFile stores an encoded image (PNG or JPEG) under its content
+// hash, as an import does, and returns the File that names it.
+func PutStimulusFile(ctx context.Context, store Store, name string, data []byte) (File, error) {
+	sum := sha256.Sum256(data)
+	f := File{Path: name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	if err := store.Put(ctx, blobKey(f.SHA256), bytes.NewReader(data)); err != nil {
+		return File{}, fmt.Errorf("store %s: %w", name, err)
+	}
+	return f, nil
 }

@@ -1,0 +1,141 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/scoringtest"
+)
+
+// oneBenchmark opens the one in-memory benchmark it holds.
+type oneBenchmark struct{ l *benchmarks.Loaded }
+
+func (o oneBenchmark) Open(_ context.Context, ref string) (*benchmarks.Loaded, error) {
+	if ref != o.l.Benchmark.ID {
+		return nil, fmt.Errorf("no benchmark %s", ref)
+	}
+	return o.l, nil
+}
+
+// scoreWith scores through a runner whose table holds metric alone.
+func scoreWith(kind benchmarks.MetricKind, metric Metric) scoringtest.ScoreFunc {
+	return func(ctx context.Context, m *scoringtest.Model, l *benchmarks.Loaded) (scoring.Score, error) {
+		cfg := DefaultConfig()
+		cfg.Bootstrap = 200
+		cfg.Fresh = true
+		r, err := newRunner(cfg, oneBenchmark{l}, nil, nil, nil, map[benchmarks.MetricKind]Metric{kind: metric})
+		if err != nil {
+			return scoring.Score{}, err
+		}
+		out, err := r.Run(ctx, m, []string{l.Benchmark.ID})
+		if err != nil {
+			return scoring.Score{}, err
+		}
+		return out[0], nil
+	}
+}
+
+// firstSplit is the first of the benchmark's seeded splits, as the
+// metrics draw them.
+func firstSplit(b *benchmarks.Benchmark, n int, labels []string) ([]int, []int, error) {
+	splits, _, err := partSplits(b, n, labels, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return splits[0].Select, splits[0].Test, nil
+}
+
+// TestConformance runs the conformance suite on every metric of the table.
+func TestConformance(t *testing.T) {
+	for kind, metric := range metrics {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			scoringtest.Run(t, kind, scoreWith(kind, metric), firstSplit)
+		})
+	}
+}
+
+// leakyRSA is RSA that chooses the layer on the test part of each split
+// and reports it on the selection part: it chooses on the data it
+// reports, the leak the suite must catch.
+type leakyRSA struct{ rsaMetric }
+
+func (leakyRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
+	b := l.Benchmark
+	metric, method, err := rdmSettings(b)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	v, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, layers, metric)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	n := l.Stimuli.Len()
+	ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method}
+	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	swapped := make([]Split, len(splits))
+	for i, sp := range splits {
+		swapped[i] = Split{Select: sp.Test, Test: sp.Select}
+	}
+	cand := make([]int, len(layers))
+	for i := range cand {
+		cand[i] = i
+	}
+	sel, err := SelectHeldOut(ev, swapped, cand)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	s := scoring.Score{Layer: layers[sel.Layer].ID, Raw: sel.Raw, SE: sel.SE, Ceiling: sel.Ceiling, Seed: policy.Seed}
+	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, layers)
+	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, swapped, sel.Chosen))
+	return s, nil
+}
+
+// TestConformanceCatchesLeak: the suite fails a metric that chooses its
+// layer on the test stimuli.
+func TestConformanceCatchesLeak(t *testing.T) {
+	errs := scoringtest.Check(t.Context(), benchmarks.MetricRSA, scoreWith(benchmarks.MetricRSA, leakyRSA{}), firstSplit)
+	leak := false
+	for _, err := range errs {
+		t.Log(err)
+		leak = leak || errors.Is(err, scoringtest.ErrLeak)
+	}
+	if !leak {
+		t.Fatalf("the suite passed a metric that selects on the test stimuli (failures: %v)", errs)
+	}
+}
+
+// TestConformanceDecoyIsStrong: the leak check has power for every metric
+// that chooses on held-out splits. Told that the selection part is the
+// test part, the suite puts the decoy's signal on the selection part,
+// where an honest metric must choose it, and so reports a leak.
+func TestConformanceDecoyIsStrong(t *testing.T) {
+	selectionAsTest := func(b *benchmarks.Benchmark, n int, labels []string) ([]int, []int, error) {
+		sel, test, err := firstSplit(b, n, labels)
+		return test, sel, err
+	}
+	for kind, metric := range metrics {
+		if kind.Advanced() && kind != benchmarks.MetricFeatureWeightedRSA && kind != benchmarks.MetricDecoding &&
+			kind != benchmarks.MetricRemix && kind != benchmarks.MetricTimeResolvedRSA {
+			continue // cross-validated: nothing chosen, no leak check
+		}
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			errs := scoringtest.Check(t.Context(), kind, scoreWith(kind, metric), selectionAsTest)
+			for _, err := range errs {
+				if errors.Is(err, scoringtest.ErrLeak) {
+					return
+				}
+			}
+			t.Errorf("the decoy on the selection part was not chosen: the leak check has no power for %s (failures %v)", kind, errs)
+		})
+	}
+}
