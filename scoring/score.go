@@ -1,13 +1,3 @@
-// Package scoring holds the results every part of cortexbench shares: a
-// model's Score on one version of one benchmark, its per-layer profile,
-// how its layer was chosen (Selection), the key results are stored under,
-// and the failure classes. It imports only the standard library, so the
-// registry, the leaderboard and the wire formats can use a Score without
-// linking the runner, the benchmarks, the models or the linear algebra.
-//
-// The runner that produces scores is package scoring/runner; the numerical
-// methods live in the other subpackages (rdm, rsa, ridge, ceiling, stats,
-// reduce, ...), which know nothing of files, models or storage.
 package scoring
 
 import (
