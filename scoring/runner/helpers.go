@@ -88,31 +88,36 @@ func nanIfInvalid(c benchmarks.Ceiling) float64 {
 // layer's cross-validated score within the part (NaN when undefined) and
 // the ceiling on the part (NaN for none), kept for the test parts.
 func splitTable(splits []Split, layers int, score func(part []int, layer int) (float64, float64, error)) (Table, error) {
-	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
-	for si, sp := range splits {
-		t.Select[si] = make([]float64, layers)
-		t.Test[si] = slices.Repeat([]float64{math.NaN()}, layers)
-		best, bestV := -1, math.Inf(-1)
-		for k := range layers {
-			v, _, err := score(sp.Select, k)
-			if err != nil {
-				return Table{}, fmt.Errorf("split %d selection part: %w", si, err)
+	var sel []float64 // the current split's selection row
+	return fillTable(splits, func(_ int, part []int, test bool) ([]float64, float64, error) {
+		if !test {
+			sel = make([]float64, layers)
+			for k := range layers {
+				v, _, err := score(part, k)
+				if err != nil {
+					return nil, 0, err
+				}
+				sel[k] = v
 			}
-			t.Select[si][k] = v
+			return sel, 0, nil
+		}
+		best, bestV := -1, math.Inf(-1)
+		for k, v := range sel {
 			if v > bestV { // NaN compares false
 				best, bestV = k, v
 			}
 		}
 		if best < 0 {
-			return Table{}, fmt.Errorf("split %d: %w", si, ErrNoLayer)
+			return nil, 0, ErrNoLayer
 		}
-		v, c, err := score(sp.Test, best)
+		row := slices.Repeat([]float64{math.NaN()}, layers)
+		v, c, err := score(part, best)
 		if err != nil {
-			return Table{}, fmt.Errorf("split %d test part: %w", si, err)
+			return nil, 0, err
 		}
-		t.Test[si][best], t.Ceiling[si] = v, c
-	}
-	return t, nil
+		row[best] = v
+		return row, c, nil
+	})
 }
 
 // partSplits draws the benchmark's seeded splits of n stimuli (stratified

@@ -112,7 +112,7 @@ func (decoding) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 			}
 			return out
 		}
-		if t, err = fillTable(splits, func(part []int, _ bool) ([]float64, float64, error) { return mean(part), math.NaN(), nil }); err != nil {
+		if t, err = fillTable(splits, func(_ int, part []int, _ bool) ([]float64, float64, error) { return mean(part), math.NaN(), nil }); err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: decoding: %w", ErrBadModel, err)
 		}
 		method = scoring.HeldOutSessions

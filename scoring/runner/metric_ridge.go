@@ -92,7 +92,7 @@ func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 		if err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		t, err := fillTable(splits, func(part []int, _ bool) ([]float64, float64, error) {
+		t, err := fillTable(splits, func(_ int, part []int, _ bool) ([]float64, float64, error) {
 			return meanOver(res, part, len(layers)), ceil, nil
 		})
 		if err != nil {
@@ -145,11 +145,12 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	if err != nil {
 		return scoring.Score{}, err
 	}
-	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
+	// Each layer's cross-validated score within each part, [split][layer],
+	// filled while the layer's features are held.
+	selScore, testScore := make([][]float64, len(splits)), make([][]float64, len(splits))
 	for i := range splits {
-		t.Select[i] = make([]float64, len(layers))
-		t.Test[i] = make([]float64, len(layers))
-		t.Ceiling[i] = ceil
+		selScore[i] = make([]float64, len(layers))
+		testScore[i] = make([]float64, len(layers))
 	}
 	yt := linalg.NewMatrix[float64](n, sess.Targets)
 	for i := 0; i < sess.Targets; i++ {
@@ -183,9 +184,9 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 					}
 					res.Predictions = linalg.Matrix[float64]{}
 					if part == 0 {
-						t.Select[si][k] = res.Mean
+						selScore[si][k] = res.Mean
 					} else {
-						t.Test[si][k] = res.Mean
+						testScore[si][k] = res.Mean
 						testRes[si][k] = res
 					}
 				}
@@ -196,6 +197,15 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	})
 	if err != nil {
 		return scoring.Score{}, err
+	}
+	t, err := fillTable(splits, func(si int, _ []int, test bool) ([]float64, float64, error) {
+		if test {
+			return testScore[si], ceil, nil
+		}
+		return selScore[si], 0, nil
+	})
+	if err != nil {
+		return scoring.Score{}, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
 	sel, err := t.Select1()
 	if err != nil {

@@ -118,7 +118,7 @@ func SelectHeldOut(ev Evaluator, splits []Split, candidates []int) (Selection, e
 	if len(candidates) == 0 {
 		return Selection{}, fmt.Errorf("select layer: %w: no candidates", ErrNoLayer)
 	}
-	t, err := fillTable(splits, func(idx []int, test bool) ([]float64, float64, error) {
+	t, err := fillTable(splits, func(_ int, idx []int, test bool) ([]float64, float64, error) {
 		sc, err := ev.Subset(idx)
 		if err != nil {
 			return nil, 0, err
@@ -160,17 +160,21 @@ type Table struct {
 	Ceiling      []float64   // [split]; NaN when there is none
 }
 
-// fillTable fills a Table eagerly: row(part, test) scores every
-// candidate on the selection part (test false) and on the test part (test
-// true, where it also returns the part's ceiling) of every split.
-func fillTable(splits []Split, row func(part []int, test bool) ([]float64, float64, error)) (Table, error) {
+// fillTable is the one way a selection Table is filled: for every split
+// in order, row(split, part, test) scores the candidates on the selection
+// part (test false), then on the test part (test true, where it also
+// returns the part's ceiling, NaN for none). Rows may come from results
+// computed earlier (indexed by split) or be computed from the part's
+// stimuli; a test row may leave NaN every candidate but the one chosen on
+// the selection part (splitTable).
+func fillTable(splits []Split, row func(split int, part []int, test bool) ([]float64, float64, error)) (Table, error) {
 	t := Table{Select: make([][]float64, len(splits)), Test: make([][]float64, len(splits)), Ceiling: make([]float64, len(splits))}
 	for s, sp := range splits {
 		var err error
-		if t.Select[s], _, err = row(sp.Select, false); err != nil {
+		if t.Select[s], _, err = row(s, sp.Select, false); err != nil {
 			return Table{}, fmt.Errorf("split %d selection part: %w", s, err)
 		}
-		if t.Test[s], t.Ceiling[s], err = row(sp.Test, true); err != nil {
+		if t.Test[s], t.Ceiling[s], err = row(s, sp.Test, true); err != nil {
 			return Table{}, fmt.Errorf("split %d test part: %w", s, err)
 		}
 	}
