@@ -208,3 +208,7 @@ func rdmSettings(b *benchmarks.Benchmark) (rdm.Metric, rsa.Method, error) {
 	}
 	return metric, method, nil
 }
+
+// The runner's stimuli name their content, so activation caches can key
+// them.
+var _ models.KeyedStimuli = images{}

@@ -71,7 +71,7 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 // committed on its partner on all its data.
 type ridgeMetric struct{ ridgeCandidates }
 
-// ridgeHeldOut scores a public encoding benchmark. With several sessions
+// Score scores a public encoding benchmark. With several sessions
 // the layer is chosen on a seeded half of the sessions and scored on the
 // other half (sessions have disjoint images and neurons); with one, on
 // seeded halves of its stimuli.
