@@ -139,3 +139,33 @@ func TestConformanceDecoyIsStrong(t *testing.T) {
 		})
 	}
 }
+
+// failingModel's extraction fails with errBroken.
+type failingModel struct{ *scoringtest.Model }
+
+var errBroken = errors.New("broken graph")
+
+func (failingModel) Extract(context.Context, models.Stimuli, []models.Layer, models.Consumer, models.Progress) error {
+	return errBroken
+}
+
+// TestErrorsReachTheCause: a failure is classed (ErrBadModel) and its
+// cause stays reachable with errors.Is through every wrapping.
+func TestErrorsReachTheCause(t *testing.T) {
+	for _, kind := range []benchmarks.MetricKind{benchmarks.MetricRSA, benchmarks.MetricRidge, benchmarks.MetricDecoding} {
+		m, l, err := scoringtest.Benchmark(t.Context(), kind, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Fresh = true
+		r, err := NewRunner(cfg, oneBenchmark{l}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Run(t.Context(), failingModel{m}, []string{l.Benchmark.ID})
+		if !errors.Is(err, ErrBadModel) || !errors.Is(err, errBroken) {
+			t.Errorf("%s: error %v: want both ErrBadModel and the cause", kind, err)
+		}
+	}
+}

@@ -432,3 +432,14 @@ func (w *world) loaded(ctx context.Context, kind benchmarks.MetricKind, splits i
 	}
 	return l, nil
 }
+
+// Benchmark returns the fake network and the synthetic benchmark of kind
+// (seeded splits of the stimuli, no decoy), for other tests of a metric.
+func Benchmark(ctx context.Context, kind benchmarks.MetricKind, splits int) (*Model, *benchmarks.Loaded, error) {
+	w := newWorld(nil)
+	l, err := w.loaded(ctx, kind, splits)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w.model(), l, nil
+}
