@@ -41,7 +41,8 @@ const (
 // models.ErrInvalidModel or scoring.ErrBadModel counts as ErrBadModel; a
 // context deadline as a timeout; anything else is internal and retried.
 var (
-	ErrBadModel    = errors.New("bad model")
+	// ErrBadModel is the scoring runner's sentinel (one definition).
+	ErrBadModel    = scoring.ErrBadModel
 	ErrOutOfMemory = errors.New("out of memory")
 )
 
@@ -158,7 +159,7 @@ func (x *Executor) Run(ctx context.Context, job JobSpec, at Attempt, commit func
 // submitter, and whether retrying is pointless.
 func classify(err error, at Attempt) (FailureClass, string, bool) {
 	switch {
-	case errors.Is(err, ErrBadModel) || errors.Is(err, models.ErrInvalidModel) || errors.Is(err, scoring.ErrBadModel):
+	case errors.Is(err, ErrBadModel) || errors.Is(err, models.ErrInvalidModel):
 		// The scorer's message is written for the submitter (the
 		// validator's messages say what to fix).
 		return ClassBadModel, "the model could not be scored: " + err.Error(), true

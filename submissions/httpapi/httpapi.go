@@ -27,6 +27,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/wire"
@@ -39,26 +40,9 @@ var openapiJSON []byte
 // (paths relative to /api/v1), for the server's published API document.
 func OpenAPI() []byte { return append([]byte(nil), openapiJSON...) }
 
-// statusOf maps error codes to HTTP status: the one table.
-var statusOf = map[submissions.Code]int{
-	submissions.EUNAUTHORIZED: http.StatusUnauthorized,
-	submissions.EFORBIDDEN:    http.StatusForbidden,
-	submissions.EINVALID:      http.StatusBadRequest,
-	submissions.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	submissions.ELIMIT:        http.StatusTooManyRequests,
-	submissions.ENOTFOUND:     http.StatusNotFound,
-	submissions.ECONFLICT:     http.StatusConflict,
-	submissions.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	submissions.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// ErrorStatus returns the HTTP status for err.
-func ErrorStatus(err error) int {
-	if st, ok := statusOf[submissions.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
+// ErrorStatus returns the HTTP status for err, from the one table in
+// package apierr, which the leaderboard API shares.
+func ErrorStatus(err error) int { return apierr.StatusOf(err) }
 
 type api struct {
 	svc *submissions.Service
@@ -171,7 +155,7 @@ func (a *api) wrap(h func(*gin.Context) error) gin.HandlerFunc {
 
 func (a *api) serveError(c *gin.Context, err error) {
 	code := submissions.ErrorCode(err)
-	if _, ok := statusOf[code]; !ok {
+	if !apierr.Known(code) {
 		code = submissions.EINTERNAL
 	}
 	if code == submissions.EINTERNAL {
