@@ -10,6 +10,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/scoring"
 )
 
@@ -42,11 +43,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer p.close(ctx)
-	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	rt, err := onnxrun.OpenRuntime(*sf.lib)
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(rt, modelInfo{Path: *file, Name: *file, Spec: spec}, *sf.poolTo)
+	m, err := onnxrun.Load(rt, onnxrun.Info{Path: *file, Name: *file, Spec: spec}, *sf.poolTo)
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 
 	// 1. Bare forward passes over every distinct stimulus set.
 	var outputs []models.Layer
-	for _, l := range m.layers {
+	for _, l := range m.Layers() {
 		if l.IsOutput {
 			outputs = append(outputs, l)
 		}
@@ -94,7 +95,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "bare forward passes: %d images in %.1f s\n", stimuli, forward.Seconds())
 
 	// 2. Scoring from scratch, extraction timed apart.
-	timed := &timedModel{onnxModel: m}
+	timed := &timedModel{Model: m}
 	run, err := scoring.NewRunner(runnerConfig(sf), p.bench, &memoryResults{}, nil, progressPrinter(env.Stderr))
 	if err != nil {
 		return err
@@ -149,14 +150,14 @@ func (a stimAdapter) Image(i int) (image.Image, error) {
 
 // timedModel adds up the time spent extracting.
 type timedModel struct {
-	*onnxModel
+	*onnxrun.Model
 	mu      sync.Mutex
 	elapsed time.Duration
 }
 
 func (t *timedModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
 	start := time.Now()
-	err := t.onnxModel.Extract(ctx, stim, layers, c, p)
+	err := t.Model.Extract(ctx, stim, layers, c, p)
 	t.mu.Lock()
 	t.elapsed += time.Since(start)
 	t.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/submissions"
 	subhttp "github.com/cortexbench/cortexbench/submissions/httpapi"
@@ -42,9 +43,9 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(*data); err != nil {
 		return fmt.Errorf("%w: datasets folder: %w (pass --data DIR)", errInput, err)
 	}
-	infos, err := defaultModels(*modelsDir, filepath.Dir(*sf.plat.store))
+	infos, err := onnxrun.Defaults(*modelsDir, filepath.Dir(*sf.plat.store))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w (pass --models DIR, the folder of the shared models)", errInput, err)
 	}
 	p, err := sf.plat.open(ctx)
 	if err != nil {
@@ -67,7 +68,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	rt, err := onnxrun.OpenRuntime(*sf.lib)
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		all = append(all, scores...)
 	}
 
-	src := boardSource{p.db, p.bench}
+	src := p.board()
 	ix, err := leaderboard.Load(ctx, src)
 	if err != nil {
 		return err
@@ -107,12 +108,12 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if *noServe {
 		return nil
 	}
-	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: *sf.poolTo})
+	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, p.jobScorer(rt, *sf.poolTo))
 	if err != nil {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
+	return serve(ctx, env, *addr, src, p.rdms(), p.comparer(), sub, *refresh)
 }
 
 // startSubmissions opens the submissions service with its job queue and,
@@ -237,5 +238,5 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
+	return serve(ctx, env, *addr, p.board(), p.rdms(), p.comparer(), sub, *refresh)
 }

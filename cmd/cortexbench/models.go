@@ -8,12 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/models/preprocess"
 )
@@ -90,27 +90,7 @@ func (m *modelsCLI) flags(name, synopsis string) (*flag.FlagSet, *bool, *string)
 	return fs, asJSON, lib
 }
 
-func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) {
-	cfg := ort.DefaultConfig()
-	cfg.LibraryPath = lib
-	if lib == ort.DefaultLibraryPath {
-		// The default is relative to the repository: also try it beside
-		// the binary (bin/cortexbench → third_party/...).
-		if _, err := os.Stat(lib); err != nil {
-			if exe, err := os.Executable(); err == nil {
-				if alt := filepath.Join(filepath.Dir(exe), "..", lib); fileExists(alt) {
-					cfg.LibraryPath = alt
-				}
-			}
-		}
-	}
-	return ort.Open(cfg)
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
+func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) { return onnxrun.OpenRuntime(lib) }
 
 func (m *modelsCLI) printJSON(v any) error {
 	enc := json.NewEncoder(m.env.Stdout)
@@ -124,13 +104,9 @@ func (m *modelsCLI) load(lib, file string) (*ort.Runtime, *onnxmodel.Checked, []
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
+	c, layers, err := onnxrun.Inspect(rt, file)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	layers, err := rt.Inspect(c.Model)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("inspect %s: %w", file, err)
 	}
 	return rt, c, layers, nil
 }
@@ -219,30 +195,6 @@ func shorten(s string, n int) string {
 	return s[:n/2-1] + "…" + s[len(s)-n/2+1:]
 }
 
-// specFor picks the preprocessing: the --preprocess text, else the spec of
-// the same file in the registry, else the model's geometry with ImageNet
-// mean/std for float inputs.
-func (m *modelsCLI) specFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
-	if text != "" {
-		s, err := models.ParseSpec(text)
-		if err != nil {
-			return s, fmt.Errorf("--preprocess: %w", err)
-		}
-		return s, nil
-	}
-	if store != nil {
-		reg := &models.Registry{Store: store}
-		if md, err := reg.Get(ctx, c.SHA256); err == nil {
-			return md.Spec, nil
-		}
-	}
-	s := onnxmodel.SpecFor(c)
-	if s.Pixel == models.PixelFloat {
-		s.Mean, s.Std = models.ImageNetNCHW.Mean, models.ImageNetNCHW.Std
-	}
-	return s, nil
-}
-
 func readLines(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -316,7 +268,7 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 		}
 		store = st
 	}
-	spec, err := m.specFor(ctx, *pre, store, c)
+	spec, err := onnxrun.SpecFor(ctx, *pre, store, c)
 	if err != nil {
 		return err
 	}
@@ -384,7 +336,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := m.specFor(ctx, *pre, nil, c)
+	spec, err := onnxrun.SpecFor(ctx, *pre, nil, c)
 	if err != nil {
 		return err
 	}

@@ -19,155 +19,19 @@ import (
 
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/models"
-	"github.com/cortexbench/cortexbench/models/activations"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/storage/rdmstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
-// onnxModel adapts a validated ONNX file to the runner's Model: layers are
-// extracted through ONNX Runtime with every large layer average-pooled in
-// the graph to at most poolTo values per image.
-type onnxModel struct {
-	rt      *ort.Runtime
-	checked *onnxmodel.Checked
-	info    modelInfo
-	layers  []models.Layer
-	poolTo  int64
-	cache   models.BlobStore // reduced activations; nil: none
-	// cacheLimit bounds the activations of one stimulus set and pass that
-	// are cached: small sets are kept, while every layer of a 92-image set
-	// (~270 MB for MobileNetV2) or a 1200-image session would fill the disk
-	// for little gain: their scores are stored, so a second run extracts
-	// nothing anyway.
-	cacheLimit int64
-}
-
-// modelInfo is what the platform records about a model.
-type modelInfo struct {
-	Path, Name, Family, Version, TrainingData string
-	Spec                                      models.Spec
-}
-
-func (m *onnxModel) Hash() string           { return m.checked.SHA256 }
-func (m *onnxModel) Name() string           { return m.info.Name }
-func (m *onnxModel) Layers() []models.Layer { return m.layers }
-
-// Features is the layer's values per image after in-graph pooling; a
-// layer of unknown shape counts as poolTo (only the feature budget uses it).
-func (m *onnxModel) Features(l models.Layer) int {
-	q := l.Features()
-	if m.poolTo > 0 {
-		q = onnxmodel.PooledFeatures(m.checked.Model, l, m.poolTo)
-	}
-	if q < 0 {
-		return int(max(m.poolTo, 1))
-	}
-	return int(q)
-}
-
-// Extract runs the layers over stim. With a cache, and stimuli that name
-// their content (scoring's stimulus key), layers already cached for this
-// model, stimulus set, preprocessing and reduction are read back instead of
-// computed, and the others are stored once extracted, when the set's
-// activations fit cacheLimit bytes.
-func (m *onnxModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
-	opts := ort.Options{PoolTo: m.poolTo}
-	keyed, ok := stim.(interface{ Key() string })
-	if m.cache == nil || !ok || m.activationBytes(stim.Len(), layers) > m.cacheLimit {
-		return m.extract(ctx, stim, layers, opts, c, p)
-	}
-	key := func(l models.Layer) activations.Key {
-		return activations.Key{Model: m.Hash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
-	}
-	missing, err := activations.Missing(ctx, m.cache, layers, key)
-	if err != nil {
-		return err
-	}
-	todo := map[string]bool{}
-	for _, l := range missing {
-		todo[l.ID] = true
-	}
-	for _, l := range layers {
-		if todo[l.ID] {
-			continue
-		}
-		rows, cols, data, err := activations.Load(ctx, m.cache, key(l))
-		if err != nil {
-			return err
-		}
-		if rows != stim.Len() {
-			return fmt.Errorf("cached activations of %s: %d rows for %d stimuli", l.ID, rows, stim.Len())
-		}
-		batch := make([][]float32, rows)
-		for i := range batch {
-			batch[i] = data[i*cols : (i+1)*cols]
-		}
-		if err := c.Consume(l, 0, batch); err != nil {
-			return err
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	caching := &activations.Caching{Store: m.cache, Ctx: ctx, Key: key, Total: stim.Len(), Next: c}
-	if err := m.extract(ctx, stim, missing, opts, caching, p); err != nil {
-		return err
-	}
-	return caching.Finish()
-}
-
-func (m *onnxModel) extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, opts ort.Options, c models.Consumer, p models.Progress) error {
-	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, opts)
-	if err != nil {
-		return err
-	}
-	defer ex.Close()
-	return ex.Run(ctx, stim, c, p)
-}
-
-func (m *onnxModel) activationBytes(n int, layers []models.Layer) int64 {
-	var b int64
-	for _, l := range layers {
-		b += int64(n) * int64(m.Features(l)) * 4
-	}
-	return b
-}
-
-// loadModel validates the file and enumerates its layers.
-func loadModel(rt *ort.Runtime, info modelInfo, poolTo int64) (*onnxModel, error) {
-	c, err := onnxmodel.ValidateFile(info.Path, onnxmodel.DefaultConfig(), rt)
-	if err != nil {
-		return nil, err
-	}
-	m, err := newONNXModel(rt, c, info, poolTo)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", info.Path, err)
-	}
-	return m, nil
-}
-
-// newONNXModel checks the preprocessing against the model's input and
-// enumerates its layers.
-func newONNXModel(rt *ort.Runtime, c *onnxmodel.Checked, info modelInfo, poolTo int64) (*onnxModel, error) {
-	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
-		return nil, err
-	}
-	layers, err := rt.Inspect(c.Model)
-	if err != nil {
-		return nil, fmt.Errorf("inspect: %w", err)
-	}
-	return &onnxModel{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
-}
-
 // recordModel registers the model in the object store (file and
 // metadata, as 'models add' does) and in the registry database.
-func recordModel(ctx context.Context, p *platform, m *onnxModel) error {
-	c := m.checked
-	md := models.Metadata{ID: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
-		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
-	if err := (&models.Registry{Store: p.bucket}).Add(ctx, md, bytes.NewReader(c.Data)); err != nil {
+func recordModel(ctx context.Context, p *platform, m *onnxrun.Model) error {
+	md := m.Metadata()
+	if err := (&models.Registry{Store: p.bucket}).Add(ctx, md, bytes.NewReader(m.Checked().Data)); err != nil {
 		return err
 	}
 	return p.db.PutModel(ctx, registryModel(md, "cortexbench"))
@@ -178,46 +42,6 @@ func registryModel(md models.Metadata, owner string) registry.Model {
 	spec, _ := json.Marshal(md.Spec.String())
 	return registry.Model{Hash: md.ID, Name: md.Name, Version: md.Version, Family: md.Family,
 		TrainingData: md.TrainingData, Params: md.Parameters, Preprocessing: spec, Owner: owner}
-}
-
-// defaultModels are the models the main job scores: both MobileNets in
-// float32 from the shared models folder, and an untrained control made by
-// shuffling MobileNetV2's weights within each tensor (seed 1), written
-// once under stateDir.
-func defaultModels(modelsDir, stateDir string) ([]modelInfo, error) {
-	v2 := filepath.Join(modelsDir, "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
-	v1 := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
-	for _, p := range []string{v2, v1} {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%w: model %s: %w (pass --models DIR, the folder of the shared models)", errInput, p, err)
-		}
-	}
-	control := filepath.Join(stateDir, "models", "mobilenet_v2_1.0_224_float32_shuffled_seed1.onnx")
-	if _, err := os.Stat(control); err != nil {
-		data, err := os.ReadFile(v2)
-		if err != nil {
-			return nil, err
-		}
-		out, _, err := onnxmodel.ShuffleWeights(data, 1)
-		if err != nil {
-			return nil, fmt.Errorf("make the shuffled control: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(control), 0o755); err != nil {
-			return nil, err
-		}
-		tmp := control + ".tmp"
-		if err := os.WriteFile(tmp, out, 0o644); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, control); err != nil {
-			return nil, err
-		}
-	}
-	return []modelInfo{
-		{Path: v2, Name: "MobileNetV2-1.0-224", Family: "mobilenet", Version: "1.0", TrainingData: "ImageNet-1k", Spec: models.MobileNetV2Float},
-		{Path: v1, Name: "MobileNetV1-0.5-128", Family: "mobilenet", Version: "0.5", TrainingData: "ImageNet-1k", Spec: models.MobileNetV1Float},
-		{Path: control, Name: "MobileNetV2-shuffled (control)", Family: "control", Version: "seed1", TrainingData: "none (weights shuffled per tensor)", Spec: models.MobileNetV2Float},
-	}, nil
 }
 
 // progressPrinter writes the runner's events to w, one line per stage
@@ -247,14 +71,6 @@ func progressPrinter(w io.Writer) func(scoring.Event) {
 	}
 }
 
-// defaultCacheLimit is the largest stimulus set's activations (bytes per
-// pass) cached in the object store.
-const defaultCacheLimit = 128 << 20
-
-// defaultPoolTo bounds the values per image of every layer: larger layers
-// are average-pooled over space in the graph (see ort.Options.PoolTo).
-const defaultPoolTo = 4096
-
 // scoreFlags are shared by `score` and `run`.
 type scoreFlags struct {
 	plat        *platformFlags
@@ -272,17 +88,17 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 	return &scoreFlags{
 		plat:        addPlatformFlags(env, fs),
 		lib:         fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
-		poolTo:      fs.Int64("pool-to", defaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
+		poolTo:      fs.Int64("pool-to", onnxrun.DefaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
 		bootstrap:   fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
 		candidates:  fs.String("layers", string(scoring.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
 		ridgeLayers: fs.String("ridge-layers", string(scoring.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
 		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
-		cacheLimit:  fs.Int64("cache-limit", defaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
+		cacheLimit:  fs.Int64("cache-limit", onnxrun.DefaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
 	}
 }
 
 func (f *scoreFlags) runner(p *platform, progress func(scoring.Event)) (*scoring.Runner, error) {
-	return scoring.NewRunner(runnerConfig(f), p.bench, scoreStore{p.db}, rdmStore{p.bucket, p.bench}, progress)
+	return scoring.NewRunner(runnerConfig(f), p.bench, registry.Results{DB: p.db}, rdmstore.Store{Bucket: p.bucket}, progress)
 }
 
 func (f *scoreFlags) benchmarkIDs(ctx context.Context, p *platform) ([]string, error) {
@@ -355,7 +171,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer p.close(ctx)
-	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	rt, err := onnxrun.OpenRuntime(*sf.lib)
 	if err != nil {
 		return err
 	}
@@ -369,7 +185,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	}
 	var all []scoring.Score
 	for _, file := range files {
-		info := modelInfo{Path: file, Name: *name, Family: *family}
+		info := onnxrun.Info{Path: file, Name: *name, Family: *family}
 		if info.Name == "" {
 			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		}
@@ -382,7 +198,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return err
 			}
-			if info.Spec, err = (&modelsCLI{env: env}).specFor(ctx, "", p.bucket, c); err != nil {
+			if info.Spec, err = onnxrun.SpecFor(ctx, "", p.bucket, c); err != nil {
 				return err
 			}
 		}
@@ -402,12 +218,12 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 // scoreModel loads a model file, registers it (object store and database)
 // and scores it on the benchmarks ids, its activations cached in the store
 // for stimulus sets of at most cacheLimit bytes.
-func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info modelInfo, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
-	m, err := loadModel(rt, info, *sf.poolTo)
+func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *scoring.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
+	m, err := onnxrun.Load(rt, info, *sf.poolTo)
 	if err != nil {
 		return nil, err
 	}
-	m.cache, m.cacheLimit = p.bucket, *sf.cacheLimit
+	m.Cache, m.CacheLimit = p.bucket, *sf.cacheLimit
 	if err := recordModel(ctx, p, m); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
-	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
@@ -114,11 +114,11 @@ func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
 		}
 		return submissions.DelayScorer{Delay: delay}, nil
 	}
-	rt, err := (&modelsCLI{env: env}).runtime(ortLibDefault(env))
+	rt, err := onnxrun.OpenRuntime(ortLibDefault(env))
 	if err != nil {
 		return nil, err
 	}
-	return &jobScorer{p: p, rt: rt, cfg: scoring.DefaultConfig(), poolTo: defaultPoolTo}, nil
+	return p.jobScorer(rt, onnxrun.DefaultPoolTo), nil
 }
 
 // runWorker is "cortexbench worker": runs scoring jobs until interrupted.
