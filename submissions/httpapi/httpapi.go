@@ -245,7 +245,7 @@ func (a *api) submit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	st := wire.FromStatus(submissions.StatusOf(sub))
+	st := fromStatus(submissions.StatusOf(sub))
 	url := "/api/v1/submissions/" + sub.ID
 	c.Header("Location", url)
 	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st})
@@ -275,7 +275,7 @@ func (a *api) list(c *gin.Context) error {
 	}
 	out := wire.StatusList{Submissions: make([]wire.Status, len(sts))}
 	for i, s := range sts {
-		out.Submissions[i] = wire.FromStatus(s)
+		out.Submissions[i] = fromStatus(s)
 	}
 	c.Header("Cache-Control", "private, no-store")
 	c.JSON(http.StatusOK, out)
@@ -288,7 +288,7 @@ func (a *api) status(c *gin.Context) error {
 		return err
 	}
 	c.Header("Cache-Control", "private, no-store")
-	c.JSON(http.StatusOK, wire.FromStatus(st))
+	c.JSON(http.StatusOK, fromStatus(st))
 	return nil
 }
 
@@ -329,4 +329,18 @@ func (a *api) withdraw(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, wire.Withdrawn{Hash: hash, Withdrawn: true})
 	return nil
+}
+
+// fromStatus converts a status to its wire form.
+func fromStatus(s submissions.Status) wire.Status {
+	out := wire.Status{ID: s.ID, Owner: s.Owner, ModelHash: s.ModelHash, ModelName: s.ModelName, State: string(s.State),
+		Benchmark: s.Benchmark, Benchmarks: s.Benchmarks, Done: s.Done, Current: s.Current,
+		FailureClass: string(s.FailureClass), Message: s.Message,
+		Estimate:  wire.Estimate{Seconds: s.Estimate.Seconds, Bytes: s.Estimate.Bytes, Formula: wire.EstimateFormula},
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Jobs: make([]wire.Job, len(s.Jobs))}
+	for i, j := range s.Jobs {
+		out.Jobs[i] = wire.Job{Position: j.Position, BenchmarkID: j.BenchmarkID, State: string(j.State), Stage: j.Stage,
+			FailureClass: j.FailureClass, Message: j.Message, Attempt: j.Attempt, UpdatedAt: j.UpdatedAt}
+	}
+	return out
 }
