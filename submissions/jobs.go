@@ -9,7 +9,6 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
-	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
 // Stage is where a submission (or one of its jobs) stands.
@@ -101,7 +100,7 @@ const (
 // progress and failures, and hands the score to the adapter's commit,
 // which must store it and complete the job in one transaction.
 type Executor struct {
-	Registry *registry.Registry
+	Registry JobLog
 	Scorer   Scorer
 	// MaxLost is how many attempts may vanish (their worker killed, most
 	// likely for memory) before the job fails as out of memory; default 2.

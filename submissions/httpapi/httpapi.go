@@ -28,7 +28,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cortexbench/cortexbench/leaderboard/apierr"
-	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -121,12 +120,12 @@ func RequireMaintainer(logger *slog.Logger) gin.HandlerFunc {
 }
 
 // User returns the user Authenticate found.
-func User(c *gin.Context) (registry.User, bool) {
+func User(c *gin.Context) (submissions.User, bool) {
 	v, ok := c.Get(userKey)
 	if !ok {
-		return registry.User{}, false
+		return submissions.User{}, false
 	}
-	u, ok := v.(registry.User)
+	u, ok := v.(submissions.User)
 	return u, ok
 }
 
@@ -140,7 +139,7 @@ func (a *api) authenticate(c *gin.Context) error {
 	return nil
 }
 
-func (a *api) user(c *gin.Context) registry.User {
+func (a *api) user(c *gin.Context) submissions.User {
 	u, _ := User(c)
 	return u
 }
