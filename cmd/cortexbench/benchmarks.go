@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/benchmarks/report"
@@ -20,28 +19,8 @@ var benchmarkCommands = map[string]command{
 }
 
 func runBenchmarks(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(env.Stderr, "usage: cortexbench benchmarks SUBCOMMAND [flags]\n\nsubcommands:")
-		names := make([]string, 0, len(benchmarkCommands))
-		for n := range benchmarkCommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(env.Stderr, "  %-15s %s\n", n, benchmarkCommands[n].summary)
-		}
-		fmt.Fprintln(env.Stderr, "\nBuilt-in benchmarks are imported on request (import-builtin), not on first use.")
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
-	}
-	c, ok := benchmarkCommands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.Stderr, "cortexbench benchmarks: unknown subcommand %q\n", args[0])
-		return errUsage
-	}
-	return c.run(ctx, env, args[1:])
+	return dispatch(ctx, env, "benchmarks", benchmarkCommands, 15,
+		"\nBuilt-in benchmarks are imported on request (import-builtin), not on first use.", args)
 }
 
 // withBenchRegistry opens the platform (object store and database) and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/cortexbench/cortexbench/benchmarks/arrays"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -47,7 +48,7 @@ func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		if len(fa.Shape) != 1 {
-			return fmt.Errorf("%w: %s has shape %s; want a 1-D vector of fold ids", errInput, *foldsFile, shapeString(fa.Shape))
+			return fmt.Errorf("%w: %s has shape %s; want a 1-D vector of fold ids", errInput, *foldsFile, arrays.Shape(fa.Shape))
 		}
 		if cfg.FoldOf, err = fa.Ints(); err != nil {
 			return fmt.Errorf("%w: %s: %w", errInput, *foldsFile, err)
@@ -68,7 +69,7 @@ func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if len(xa.Shape) != 2 {
-		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × features", errInput, *px, shapeString(xa.Shape))
+		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × features", errInput, *px, arrays.Shape(xa.Shape))
 	}
 	ya, err := npy.ReadFile(*py)
 	if err != nil {
@@ -81,7 +82,7 @@ func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 	case 2:
 		ny, p = ya.Shape[0], ya.Shape[1]
 	default:
-		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × targets", errInput, *py, shapeString(ya.Shape))
+		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × targets", errInput, *py, arrays.Shape(ya.Shape))
 	}
 	if cfg.FoldOf != nil && len(cfg.FoldOf) != ny {
 		return fmt.Errorf("%w: %s has %d fold ids for %d stimuli", errInput, *foldsFile, len(cfg.FoldOf), ny)

@@ -7,22 +7,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"text/tabwriter"
-	"time"
 
-	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/storage/rdmstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
@@ -42,33 +36,6 @@ func registryModel(md models.Metadata, owner string) registry.Model {
 	spec, _ := json.Marshal(md.Spec.String())
 	return registry.Model{Hash: md.ID, Name: md.Name, Version: md.Version, Family: md.Family,
 		TrainingData: md.TrainingData, Params: md.Parameters, Preprocessing: spec, Owner: owner}
-}
-
-// progressPrinter writes the runner's events to w, one line per stage
-// change and at most one extraction line per few seconds.
-func progressPrinter(w io.Writer) func(scoring.Event) {
-	var mu sync.Mutex
-	var last time.Time
-	var lastKey string
-	start := time.Now()
-	return func(e scoring.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		key := e.Model + e.Benchmark + e.Stage
-		if (e.Stage == "extracting" || e.Stage == "scoring") && key == lastKey && time.Since(last) < 3*time.Second && e.Done != e.Total {
-			return
-		}
-		last, lastKey = time.Now(), key
-		el := time.Since(start).Round(time.Second)
-		line := fmt.Sprintf("[%02d:%02d] %s · %s · %s", int(el.Minutes()), int(el.Seconds())%60, e.Model, e.Benchmark, e.Stage)
-		if e.Total > 0 {
-			line += fmt.Sprintf(" %d/%d", e.Done, e.Total)
-		}
-		if e.Message != "" {
-			line += " · " + e.Message
-		}
-		fmt.Fprintln(w, line)
-	}
 }
 
 // scoreFlags are shared by `score` and `run`.
@@ -132,22 +99,6 @@ func ortLibDefault(env *Env) string {
 	return ort.DefaultLibraryPath
 }
 
-// peakRSS is the process's peak resident set (VmHWM), 0 if unknown.
-func peakRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // runScore scores ONNX files on benchmarks already in the store.
 func runScore(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "score", "score --model FILE [--model FILE…] [--benchmark ID,…|all] [--preprocess SPEC] [--name NAME] [--json]")
@@ -179,7 +130,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	run, err := sf.runner(p, progressPrinter(env.Stderr))
+	run, err := sf.runner(p, report.ProgressPrinter(env.Stderr))
 	if err != nil {
 		return err
 	}
@@ -209,9 +160,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		all = append(all, scores...)
 	}
 	if *asJSON {
-		return writeJSON(env.Stdout, scoresJSON(all))
+		return writeJSON(env.Stdout, report.ScoresJSON(all))
 	}
-	printScores(env.Stdout, all)
+	report.PrintScores(env.Stdout, all)
 	return nil
 }
 
@@ -249,72 +200,3 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-type scoreJSON struct {
-	Model            string       `json:"model"`
-	ModelHash        string       `json:"model_hash"`
-	Benchmark        string       `json:"benchmark"`
-	BenchmarkVersion string       `json:"benchmark_version"`
-	ScorerVersion    string       `json:"scorer_version"`
-	Raw              jsonFloat    `json:"raw"`
-	SE               jsonFloat    `json:"se"`
-	CI               [2]jsonFloat `json:"ci"`
-	Ceiling          jsonFloat    `json:"ceiling"`
-	Ceiled           jsonFloat    `json:"ceiled"`
-	Layer            string       `json:"layer"`
-	Selection        string       `json:"selection"`
-	Candidates       string       `json:"candidates"`
-	Seed             uint64       `json:"seed"`
-	Seconds          float64      `json:"seconds"`
-	PeakRSSBytes     int64        `json:"peak_rss_bytes"`
-}
-
-func scoresJSON(ss []scoring.Score) []scoreJSON {
-	out := make([]scoreJSON, len(ss))
-	for i, s := range ss {
-		out[i] = scoreJSON{s.ModelName, s.ModelHash, s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion, jsonFloat(s.Raw), jsonFloat(s.SE),
-			[2]jsonFloat{jsonFloat(s.CILow), jsonFloat(s.CIHigh)}, jsonFloat(s.Ceiling), jsonFloat(s.Ceiled), s.Layer, s.Selection, s.Candidates,
-			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes}
-	}
-	return out
-}
-
-func printScores(w io.Writer, ss []scoring.Score) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tBENCHMARK\tRAW ± SE\t95% CI\tCEILING\tCEILED\tLAYER\tSELECTION")
-	for _, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%.3f ± %.3f\t[%.3f, %.3f]\t%s\t%s\t%s\t%s\n", s.ModelName, s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh,
-			num3(s.Ceiling), num3(s.Ceiled), s.Layer, s.Selection)
-	}
-	tw.Flush()
-}
-
-func num3(x float64) string {
-	if math.IsNaN(x) {
-		return "—"
-	}
-	return fmt.Sprintf("%.3f", x)
-}
-
-// printBoard prints the leaderboard as a table.
-func printBoard(w io.Writer, lb *leaderboard.Leaderboard) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "RANK\tMODEL\tAVERAGE")
-	for _, b := range lb.Benchmarks {
-		fmt.Fprintf(tw, "\t%s", b.ID)
-	}
-	fmt.Fprintln(tw)
-	for _, r := range lb.Rows {
-		fmt.Fprintf(tw, "%d\t%s\t%.3f", r.Rank, r.Model.Name, r.Average)
-		for _, c := range r.Cells {
-			if !c.Present {
-				fmt.Fprint(tw, "\t—")
-				continue
-			}
-			fmt.Fprintf(tw, "\t%.3f±%.3f", c.Ceiled, c.CeiledSE)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\naverage: %s\nmissing: %s\nunceiled: %s\n", leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.UnceiledRule)
-}

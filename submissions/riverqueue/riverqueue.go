@@ -410,3 +410,45 @@ func MigrateSQLite(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// SQLStore is the registry as the queue on its database needs it: the
+// Store, and its SQLite connection (shared with River).
+type SQLStore interface {
+	Store
+	SQLDB() (*sql.DB, error)
+}
+
+// Open migrates River's tables and returns the queue on the registry's
+// database: PostgreSQL when configured (workers on many
+// machines), else the registry's SQLite file (one machine). With a nil
+// scorer the queue only inserts jobs (an API server on PostgreSQL).
+func Open(ctx context.Context, reg SQLStore, postgresDSN string, cfg Config, scorer submissions.Scorer) (*Queue, func(), error) {
+	if postgresDSN != "" {
+		pool, err := pgxpool.New(ctx, postgresDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue: connect to PostgreSQL: %w", err)
+		}
+		if err := MigratePostgres(ctx, pool, cfg.Schema); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		q, err := NewPostgres(pool, reg, scorer, cfg)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		return q, pool.Close, nil
+	}
+	db, err := reg.SQLDB()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := MigrateSQLite(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	q, err := NewSQLite(db, reg, scorer, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, func() {}, nil
+}
