@@ -9,7 +9,6 @@ import (
 
 	"github.com/cortexbench/cortexbench/benchmarks/arrays"
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
-	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rdm"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -64,23 +63,9 @@ func runComputeRDM(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --metric: %w", errInput, err)
 	}
-	a, err := npy.ReadFile(*features)
+	full, n, q, err := arrays.RDMOfFile(*features, m)
 	if err != nil {
 		return err
-	}
-	if len(a.Shape) != 2 {
-		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × features", errInput, *features, arrays.Shape(a.Shape))
-	}
-	n, q := a.Shape[0], a.Shape[1]
-	var full []float64
-	switch d := a.Data.(type) {
-	case []float32:
-		full, err = rdm.Compute(linalg.View(n, q, d), m)
-	default:
-		full, err = rdm.Compute(linalg.View(n, q, a.Float64()), m)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", *features, err)
 	}
 	if err := npy.WriteFile(*out, []int{n, n}, full); err != nil {
 		return err
