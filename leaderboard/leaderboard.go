@@ -84,7 +84,8 @@ func (b BenchmarkInfo) Group() string {
 }
 
 // Source is what the leaderboard reads: every model, benchmark and score.
-// The registry adapter implements it; MemSource is the in-memory one.
+// stores.Board (leaderboard/stores) implements it over the registry
+// database and the benchmark registry; MemSource is the in-memory one.
 type Source interface {
 	Scores(ctx context.Context) ([]scoring.Score, error)
 	Models(ctx context.Context) ([]ModelInfo, error)
