@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -101,23 +100,9 @@ func (p *platform) close(ctx context.Context) {
 	}
 }
 
-// syncBenchmarks mirrors the benchmark catalogue into the registry
-// database (ids, versions, parents, privacy and the servable summary).
+// syncBenchmarks mirrors the benchmark catalogue into the registry database.
 func syncBenchmarks(ctx context.Context, p *platform) error {
-	bs, err := p.bench.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, b := range bs {
-		meta, err := json.Marshal(b)
-		if err != nil {
-			return err
-		}
-		if err := p.db.PutBenchmark(ctx, registry.Benchmark{ID: b.ID, Version: b.Version, Parent: b.Parent, Private: b.Private, Metadata: meta}); err != nil {
-			return fmt.Errorf("record benchmark %s: %w", b.ID, err)
-		}
-	}
-	return nil
+	return stores.SyncBenchmarks(ctx, p.bench, p.db)
 }
 
 // defaultDataDir and defaultModelsDir are where the shared datasets and
