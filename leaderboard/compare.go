@@ -14,7 +14,7 @@ const ComparisonRule = "paired bootstrap over stimuli and subjects (both resampl
 	"RSA benchmarks only for now. On a private benchmark only the differences, intervals and p/q values are published, never data or RDMs"
 
 // Comparer compares every pair of models on one benchmark: whether one
-// model's score is reliably above another's. The cmd adapter implements it
+// model's score is reliably above another's. leaderboard/stores implements it
 // over the stored model RDMs and the benchmark's subject RDMs.
 //
 // modelHashes are the models to compare, best ranked first; Compare keeps

@@ -31,9 +31,8 @@ package leaderboard
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/scoring"
 )
 
@@ -85,7 +84,8 @@ func (b BenchmarkInfo) Group() string {
 }
 
 // Source is what the leaderboard reads: every model, benchmark and score.
-// The registry adapter implements it; MemSource is the in-memory one.
+// stores.Board (leaderboard/stores) implements it over the registry
+// database and the benchmark registry; MemSource is the in-memory one.
 type Source interface {
 	Scores(ctx context.Context) ([]scoring.Score, error)
 	Models(ctx context.Context) ([]ModelInfo, error)
@@ -104,51 +104,37 @@ type RDMSource interface {
 	BrainRDM(ctx context.Context, benchmarkID string) (n int, upper []float64, err error)
 }
 
-// Application error codes. The HTTP adapter maps each to a status in one table.
-const (
-	EINVALID   = "invalid"   // bad input from the caller
-	ENOTFOUND  = "not_found" // no such model, benchmark or RDM
-	EFORBIDDEN = "forbidden" // exists but is private
-	// EUNSUPPORTED: the resource exists but the operation does not apply
-	// to it (comparisons of an encoding benchmark).
-	EUNSUPPORTED = "unsupported"
-	EINTERNAL    = "internal" // anything else; details never reach a client
+// The application error codes, the error type and the HTTP status table
+// are the platform's one vocabulary, package apierr; they are re-exported
+// here for the leaderboard's callers.
+type (
+	// Code classifies an error for the client.
+	Code = apierr.Code
+	// Error is the application error: a code and a message safe to show users.
+	Error = apierr.Error
 )
 
-// Error is the application error: a code and a message safe to show users.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("leaderboard %s: %s", e.Code, e.Message) }
+// Application error codes (see apierr).
+const (
+	EINVALID     = apierr.EINVALID     // bad input from the caller
+	ENOTFOUND    = apierr.ENOTFOUND    // no such model, benchmark or RDM
+	EFORBIDDEN   = apierr.EFORBIDDEN   // exists but is private
+	EUNSUPPORTED = apierr.EUNSUPPORTED // the operation does not apply to the resource
+	EINTERNAL    = apierr.EINTERNAL    // anything else; details never reach a client
+)
 
 // Errorf returns an *Error with the given code and formatted message.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+func Errorf(code Code, format string, args ...any) *Error {
+	return apierr.Errorf(code, format, args...)
 }
 
 // ErrPrivate is the refusal to hand out a private benchmark's data.
 var ErrPrivate = &Error{Code: EFORBIDDEN, Message: "the benchmark is private: its data and RDMs are never published"}
 
-// ErrorCode returns the code of the *Error in err's chain, or EINTERNAL.
-func ErrorCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return EINTERNAL
-}
+// ErrorCode returns the code of the *Error in err's chain, EINTERNAL for
+// any other error, "" for nil.
+func ErrorCode(err error) Code { return apierr.CodeOf(err) }
 
 // ErrorMessage returns the user-safe message of err: the *Error's message,
 // or "internal error" for anything else and for EINTERNAL.
-func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
-		return e.Message
-	}
-	return "internal error"
-}
+func ErrorMessage(err error) string { return apierr.MessageOf(err) }

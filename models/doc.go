@@ -7,6 +7,8 @@
 // The ONNX-specific work lives in sub-packages: onnxpb (generated protobuf
 // types), onnxmodel (parsing, validation, layer enumeration), ort (the only
 // package that talks to ONNX Runtime: shapes, prediction, extraction),
-// preprocess (images to input tensors) and reduce (per-layer reduction and
-// caching of activations).
+// preprocess (images to input tensors), activations (per-layer reduction
+// and caching of activations) and onnxrun (a validated ONNX file as the
+// scoring runner's model, with its activation cache; opening the runtime,
+// inspection and prediction for the CLI).
 package models

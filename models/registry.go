@@ -22,17 +22,27 @@ type Registry struct {
 	Store BlobStore
 }
 
+// FileKey is the key of model id's ONNX file in the store: the one place
+// the layout above is spelled out for files.
+func FileKey(id string) string { return "models/" + id + ".onnx" }
+
+// metadataKey is the key of model id's Metadata.
+func metadataKey(id string) string { return "models/" + id + ".json" }
+
+// indexKey is the key of the sorted list of ids.
+const indexKey = "models/index.json"
+
 // Add stores the model file and its metadata; adding the same file again
 // replaces its metadata.
 func (r *Registry) Add(ctx context.Context, m Metadata, file io.Reader) error {
-	if err := r.Store.Put(ctx, "models/"+m.ID+".onnx", file); err != nil {
+	if err := r.Store.Put(ctx, FileKey(m.ID), file); err != nil {
 		return fmt.Errorf("add model %s: %w", m.ID, err)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("add model %s: %w", m.ID, err)
 	}
-	if err := r.Store.Put(ctx, "models/"+m.ID+".json", bytes.NewReader(data)); err != nil {
+	if err := r.Store.Put(ctx, metadataKey(m.ID), bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("add model %s: %w", m.ID, err)
 	}
 	ids, err := r.ids(ctx)
@@ -45,14 +55,14 @@ func (r *Registry) Add(ctx context.Context, m Metadata, file io.Reader) error {
 	}
 	ids = append(ids[:i], append([]string{m.ID}, ids[i:]...)...)
 	data, _ = json.Marshal(ids)
-	if err := r.Store.Put(ctx, "models/index.json", bytes.NewReader(data)); err != nil {
+	if err := r.Store.Put(ctx, indexKey, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("add model %s: index: %w", m.ID, err)
 	}
 	return nil
 }
 
 func (r *Registry) ids(ctx context.Context) ([]string, error) {
-	rc, err := r.Store.Get(ctx, "models/index.json")
+	rc, err := r.Store.Get(ctx, indexKey)
 	if IsNotFound(err) {
 		return nil, nil
 	}
@@ -71,7 +81,7 @@ func (r *Registry) ids(ctx context.Context) ([]string, error) {
 // Get returns the metadata of a model; ErrNotFound when absent.
 func (r *Registry) Get(ctx context.Context, id string) (Metadata, error) {
 	var m Metadata
-	rc, err := r.Store.Get(ctx, "models/"+id+".json")
+	rc, err := r.Store.Get(ctx, metadataKey(id))
 	if err != nil {
 		return m, fmt.Errorf("get model %s: %w", id, err)
 	}
@@ -80,6 +90,20 @@ func (r *Registry) Get(ctx context.Context, id string) (Metadata, error) {
 		return m, fmt.Errorf("get model %s: decode metadata: %w", id, err)
 	}
 	return m, nil
+}
+
+// File reads model id's ONNX file.
+func (r *Registry) File(ctx context.Context, id string) ([]byte, error) {
+	rc, err := r.Store.Get(ctx, FileKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("model %s file: %w", id, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("model %s file: %w", id, err)
+	}
+	return data, nil
 }
 
 // List returns every registered model, sorted by name then id.

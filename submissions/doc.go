@@ -10,5 +10,9 @@
 //
 // The package knows no HTTP and no job engine: the gin adapter lives in
 // submissions/httpapi, the River adapter in submissions/riverqueue, the
-// JSON wire format and its client in submissions/wire.
+// JSON wire format and its client in submissions/wire (standard library
+// only), the runner-backed Scorer in submissions/jobscorer. Its records
+// (users, submissions, jobs) are in submissions/record, which the registry
+// database stores; the service reads and writes them through the small
+// interfaces in store.go.
 package submissions

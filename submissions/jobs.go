@@ -9,7 +9,6 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
-	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
 // Stage is where a submission (or one of its jobs) stands.
@@ -41,7 +40,8 @@ const (
 // models.ErrInvalidModel or scoring.ErrBadModel counts as ErrBadModel; a
 // context deadline as a timeout; anything else is internal and retried.
 var (
-	ErrBadModel    = errors.New("bad model")
+	// ErrBadModel is the scoring runner's sentinel (one definition).
+	ErrBadModel    = scoring.ErrBadModel
 	ErrOutOfMemory = errors.New("out of memory")
 )
 
@@ -100,7 +100,7 @@ const (
 // progress and failures, and hands the score to the adapter's commit,
 // which must store it and complete the job in one transaction.
 type Executor struct {
-	Registry *registry.Registry
+	Registry JobLog
 	Scorer   Scorer
 	// MaxLost is how many attempts may vanish (their worker killed, most
 	// likely for memory) before the job fails as out of memory; default 2.
@@ -158,7 +158,7 @@ func (x *Executor) Run(ctx context.Context, job JobSpec, at Attempt, commit func
 // submitter, and whether retrying is pointless.
 func classify(err error, at Attempt) (FailureClass, string, bool) {
 	switch {
-	case errors.Is(err, ErrBadModel) || errors.Is(err, models.ErrInvalidModel) || errors.Is(err, scoring.ErrBadModel):
+	case errors.Is(err, ErrBadModel) || errors.Is(err, models.ErrInvalidModel):
 		// The scorer's message is written for the submitter (the
 		// validator's messages say what to fix).
 		return ClassBadModel, "the model could not be scored: " + err.Error(), true

@@ -19,6 +19,7 @@ import (
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/submissions/record"
 )
 
 // Config holds the limits of the submission service.
@@ -76,7 +77,7 @@ type ModelStore interface {
 // Deps are the service's collaborators; Models and Queue are needed only
 // to submit (managing users and tokens needs the registry alone).
 type Deps struct {
-	Registry *registry.Registry
+	Registry Registry
 	Models   ModelStore
 	Queue    Queue
 	// Runtime, when set, must load a model for it to be accepted (ONNX
@@ -124,13 +125,13 @@ func HashToken(token string) string {
 }
 
 // CreateUser adds an account.
-func (s *Service) CreateUser(ctx context.Context, name string, role registry.Role) (registry.User, error) {
-	u := registry.User{Name: name, Role: role, CreatedAt: s.deps.Now().UTC()}
+func (s *Service) CreateUser(ctx context.Context, name string, role Role) (User, error) {
+	u := User{Name: name, Role: role, CreatedAt: s.deps.Now().UTC()}
 	if !validName(name) {
 		return u, Errorf(EINVALID, "user name %q: use 1 to 64 letters, digits, '.', '-' or '_'", name)
 	}
 	if !role.Valid() {
-		return u, Errorf(EINVALID, "role %q: use %q or %q", role, registry.RoleSubmitter, registry.RoleMaintainer)
+		return u, Errorf(EINVALID, "role %q: use %q or %q", role, RoleSubmitter, RoleMaintainer)
 	}
 	err := s.deps.Registry.CreateUser(ctx, u)
 	if errors.Is(err, registry.ErrExists) {
@@ -172,19 +173,19 @@ func (s *Service) CreateToken(ctx context.Context, user string) (string, error) 
 
 // Authenticate returns the owner of token; EUNAUTHORIZED when it is empty
 // or matches nobody.
-func (s *Service) Authenticate(ctx context.Context, token string) (registry.User, error) {
+func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
 	if token == "" {
-		return registry.User{}, Errorf(EUNAUTHORIZED, "no API token: send 'Authorization: Bearer TOKEN' (make one with 'cortexbench tokens create --user NAME')")
+		return User{}, Errorf(EUNAUTHORIZED, "no API token: send 'Authorization: Bearer TOKEN' (make one with 'cortexbench tokens create --user NAME')")
 	}
 	u, err := s.deps.Registry.UserByToken(ctx, HashToken(token))
 	if registry.IsNotFound(err) {
-		return registry.User{}, Errorf(EUNAUTHORIZED, "the API token is not valid: check it, or ask a maintainer for a new one")
+		return User{}, Errorf(EUNAUTHORIZED, "the API token is not valid: check it, or ask a maintainer for a new one")
 	}
 	return u, err
 }
 
 // CanAddBenchmarks reports whether u may add benchmarks (maintainers only).
-func CanAddBenchmarks(u registry.User) bool { return u.Role == registry.RoleMaintainer }
+func CanAddBenchmarks(u User) bool { return u.Role == RoleMaintainer }
 
 // Metadata is what a submitter says about the model.
 type Metadata struct {
@@ -199,11 +200,11 @@ type Metadata struct {
 
 // CheckQuota returns an ELIMIT error when u has used up today's
 // submissions, so an API can refuse before reading an upload.
-func (s *Service) CheckQuota(ctx context.Context, u registry.User) error {
+func (s *Service) CheckQuota(ctx context.Context, u User) error {
 	if s.cfg.DailyLimit <= 0 {
 		return nil
 	}
-	n, err := s.deps.Registry.CountSubmissions(ctx, u.Name, registry.Day(s.deps.Now()))
+	n, err := s.deps.Registry.CountSubmissions(ctx, u.Name, record.Day(s.deps.Now()))
 	if err != nil {
 		return err
 	}
@@ -217,13 +218,13 @@ func (s *Service) CheckQuota(ctx context.Context, u registry.User) error {
 // good records the submission, stores the file and queues one job per
 // benchmark. Nothing is stored when anything is wrong: the *Error lists
 // every problem.
-func (s *Service) Submit(ctx context.Context, u registry.User, meta Metadata, file []byte) (registry.Submission, error) {
+func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte) (Submission, error) {
 	if s.deps.Models == nil || s.deps.Queue == nil {
-		return registry.Submission{}, errors.New("submissions: submitting needs a model store and a queue")
+		return Submission{}, errors.New("submissions: submitting needs a model store and a queue")
 	}
 	now := s.deps.Now().UTC()
 	if err := s.CheckQuota(ctx, u); err != nil {
-		return registry.Submission{}, err
+		return Submission{}, err
 	}
 	probs := s.checkMetadata(meta)
 	checked, err := onnxmodel.Validate(file, s.cfg.Validator, s.deps.Runtime)
@@ -234,39 +235,39 @@ func (s *Service) Submit(ctx context.Context, u registry.User, meta Metadata, fi
 			probs = append(probs, Problem{Field: "file", Kind: kindName(p.Kind), Message: p.Msg})
 		}
 		if errors.Is(err, models.ErrTooLarge) {
-			return registry.Submission{}, &Error{Code: ETOOLARGE, Message: "the model file is too large", Problems: probs}
+			return Submission{}, &Error{Code: ETOOLARGE, Message: "the model file is too large", Problems: probs}
 		}
 	case err != nil:
-		return registry.Submission{}, fmt.Errorf("validate model: %w", err)
+		return Submission{}, fmt.Errorf("validate model: %w", err)
 	}
 	var spec models.Spec
 	if checked != nil && len(meta.Preprocessing) <= s.cfg.MaxSpecBytes {
 		probs = append(probs, s.checkSpec(checked, meta.Preprocessing, &spec)...)
 	}
 	if len(probs) > 0 {
-		return registry.Submission{}, &Error{Code: EINVALID, Message: fmt.Sprintf("the submission was refused (%d problem(s)); nothing was stored", len(probs)), Problems: probs}
+		return Submission{}, &Error{Code: EINVALID, Message: fmt.Sprintf("the submission was refused (%d problem(s)); nothing was stored", len(probs)), Problems: probs}
 	}
 
 	targets, err := s.deps.Registry.ListBenchmarks(ctx, registry.BenchmarkFilter{LatestOnly: true})
 	if err != nil {
-		return registry.Submission{}, err
+		return Submission{}, err
 	}
 	if len(targets) == 0 {
-		return registry.Submission{}, Errorf(EUNAVAILABLE, "there is no benchmark to score against yet; nothing was stored: ask a maintainer to add one")
+		return Submission{}, Errorf(EUNAVAILABLE, "there is no benchmark to score against yet; nothing was stored: ask a maintainer to add one")
 	}
 	id, err := newID()
 	if err != nil {
-		return registry.Submission{}, err
+		return Submission{}, err
 	}
 	est := s.estimate(checked, targets)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
-		return registry.Submission{}, fmt.Errorf("encode spec: %w", err)
+		return Submission{}, fmt.Errorf("encode spec: %w", err)
 	}
-	sub := registry.Submission{ID: id, Owner: u.Name, ModelHash: checked.SHA256, ModelName: meta.Name,
+	sub := Submission{ID: id, Owner: u.Name, ModelHash: checked.SHA256, ModelName: meta.Name,
 		EstSeconds: est.Seconds, EstBytes: est.Bytes, CreatedAt: now}
 	for _, b := range targets {
-		sub.Jobs = append(sub.Jobs, registry.SubmissionJob{BenchmarkID: b.ID, BenchmarkVersion: b.Version})
+		sub.Jobs = append(sub.Jobs, SubmissionJob{BenchmarkID: b.ID, BenchmarkVersion: b.Version})
 	}
 	model := registry.Model{Hash: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
@@ -274,9 +275,9 @@ func (s *Service) Submit(ctx context.Context, u registry.User, meta Metadata, fi
 	// requests) is refused before the file is stored.
 	if err := s.deps.Registry.CreateSubmission(ctx, sub, model, max(s.cfg.DailyLimit, 0)); err != nil {
 		if errors.Is(err, registry.ErrLimit) {
-			return registry.Submission{}, s.limitError()
+			return Submission{}, s.limitError()
 		}
-		return registry.Submission{}, err
+		return Submission{}, err
 	}
 	md := models.Metadata{ID: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: int64(len(file)), Opset: checked.Opset,
@@ -298,7 +299,7 @@ func (s *Service) Submit(ctx context.Context, u registry.User, meta Metadata, fi
 			_ = s.deps.Registry.FailJob(context.WithoutCancel(ctx), id, j.BenchmarkID, string(ClassInternal),
 				"the submission could not be queued (internal error): submit it again later")
 		}
-		return registry.Submission{}, fmt.Errorf("submission %s: %w", id, err)
+		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
 	return s.deps.Registry.GetSubmission(ctx, id)
 }
@@ -403,7 +404,7 @@ func newID() (string, error) {
 
 // Get returns a submission's status; only its owner and maintainers may
 // see it.
-func (s *Service) Get(ctx context.Context, u registry.User, id string) (Status, error) {
+func (s *Service) Get(ctx context.Context, u User, id string) (Status, error) {
 	sub, err := s.deps.Registry.GetSubmission(ctx, id)
 	if registry.IsNotFound(err) {
 		return Status{}, Errorf(ENOTFOUND, "no submission %q", id)
@@ -411,14 +412,14 @@ func (s *Service) Get(ctx context.Context, u registry.User, id string) (Status, 
 	if err != nil {
 		return Status{}, err
 	}
-	if sub.Owner != u.Name && u.Role != registry.RoleMaintainer {
+	if sub.Owner != u.Name && u.Role != RoleMaintainer {
 		return Status{}, Errorf(EFORBIDDEN, "submission %s belongs to another user", id)
 	}
 	return StatusOf(sub), nil
 }
 
 // List returns the user's submissions, newest first.
-func (s *Service) List(ctx context.Context, u registry.User, limit int) ([]Status, error) {
+func (s *Service) List(ctx context.Context, u User, limit int) ([]Status, error) {
 	subs, err := s.deps.Registry.ListSubmissions(ctx, u.Name, limit)
 	if err != nil {
 		return nil, err
@@ -432,7 +433,7 @@ func (s *Service) List(ctx context.Context, u registry.User, limit int) ([]Statu
 
 // ownedModel returns the model when u may change it: its owner or a
 // maintainer.
-func (s *Service) ownedModel(ctx context.Context, u registry.User, hash string) (registry.Model, error) {
+func (s *Service) ownedModel(ctx context.Context, u User, hash string) (registry.Model, error) {
 	m, err := s.deps.Registry.GetModel(ctx, hash)
 	if registry.IsNotFound(err) || errors.Is(err, registry.ErrInvalidArgument) {
 		return m, Errorf(ENOTFOUND, "no model %q", hash)
@@ -440,14 +441,14 @@ func (s *Service) ownedModel(ctx context.Context, u registry.User, hash string) 
 	if err != nil {
 		return m, err
 	}
-	if m.Owner != u.Name && u.Role != registry.RoleMaintainer {
+	if m.Owner != u.Name && u.Role != RoleMaintainer {
 		return m, Errorf(EFORBIDDEN, "model %s belongs to %s: only its owner or a maintainer may change or withdraw it", hash, m.Owner)
 	}
 	return m, nil
 }
 
 // Withdraw withdraws a model from the leaderboard (owner or maintainer).
-func (s *Service) Withdraw(ctx context.Context, u registry.User, hash, reason string) error {
+func (s *Service) Withdraw(ctx context.Context, u User, hash, reason string) error {
 	if _, err := s.ownedModel(ctx, u, hash); err != nil {
 		return err
 	}
@@ -464,7 +465,7 @@ type ModelChange struct {
 
 // UpdateModel changes a model's descriptive metadata (owner or
 // maintainer); the file, and so the hash and the scores, never change.
-func (s *Service) UpdateModel(ctx context.Context, u registry.User, hash string, c ModelChange) (registry.Model, error) {
+func (s *Service) UpdateModel(ctx context.Context, u User, hash string, c ModelChange) (registry.Model, error) {
 	m, err := s.ownedModel(ctx, u, hash)
 	if err != nil {
 		return m, err

@@ -2,8 +2,6 @@ package submissions
 
 import (
 	"time"
-
-	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
 // Status is where a submission stands, derived from its jobs.
@@ -28,30 +26,30 @@ type Status struct {
 	Estimate     Estimate
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
-	Jobs         []registry.SubmissionJob
+	Jobs         []SubmissionJob
 }
 
 // StatusOf derives a submission's status from its jobs: failed when any job
 // failed, done when all are done, the stage of the earliest running job
 // while one runs, queued otherwise.
-func StatusOf(sub registry.Submission) Status {
+func StatusOf(sub Submission) Status {
 	st := Status{ID: sub.ID, Owner: sub.Owner, ModelHash: sub.ModelHash, ModelName: sub.ModelName,
 		Benchmarks: len(sub.Jobs), Estimate: Estimate{Seconds: sub.EstSeconds, Bytes: sub.EstBytes},
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.CreatedAt, Jobs: sub.Jobs, State: StageQueued}
-	var running, failed *registry.SubmissionJob
+	var running, failed *SubmissionJob
 	for i := range sub.Jobs {
 		j := &sub.Jobs[i]
 		if j.UpdatedAt.After(st.UpdatedAt) {
 			st.UpdatedAt = j.UpdatedAt
 		}
 		switch j.State {
-		case registry.JobDone:
+		case JobDone:
 			st.Done++
-		case registry.JobRunning:
+		case JobRunning:
 			if running == nil {
 				running = j
 			}
-		case registry.JobFailed:
+		case JobFailed:
 			if failed == nil {
 				failed = j
 			}

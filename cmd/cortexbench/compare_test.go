@@ -20,11 +20,14 @@ import (
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
+	"github.com/cortexbench/cortexbench/leaderboard/stores"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/models/onnxpb"
+	"github.com/cortexbench/cortexbench/scoring/compare"
 	"github.com/cortexbench/cortexbench/storage/embedded"
 	"github.com/cortexbench/cortexbench/storage/npy"
+	"github.com/cortexbench/cortexbench/storage/rdmstore"
 )
 
 // otherTinyCNN is TinyCNN with other deterministic weights, so that its
@@ -149,10 +152,10 @@ func TestCompareCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	privHash := fmt.Sprintf("%x", sha256.Sum256(onnxtest.TinyCNN().Bytes()))
-	if _, v, err := (rdmStore{bucket, benchmarks.NewRegistry(bucket)}).storedModelRDM(context.Background(), privHash, "lab2026.priv"); err != nil || len(v) == 0 {
+	if _, v, err := (rdmstore.Store{Bucket: bucket}).ModelRDM(context.Background(), privHash, "lab2026.priv"); err != nil || len(v) == 0 {
 		t.Errorf("the runner did not keep the private benchmark's model RDM for comparisons: %v", err)
 	}
-	_, _, err = rdmStore{bucket, benchmarks.NewRegistry(bucket)}.ModelRDM(context.Background(), privHash, "lab2026.priv")
+	_, _, err = stores.RDMs{Models: rdmstore.Store{Bucket: bucket}, Bench: benchmarks.NewRegistry(bucket)}.ModelRDM(context.Background(), privHash, "lab2026.priv")
 	esrv.Close(context.Background())
 	if leaderboard.ErrorCode(err) != leaderboard.EFORBIDDEN {
 		t.Errorf("the model RDM of a private benchmark was not refused: %v", err)
@@ -191,7 +194,7 @@ func TestCompareCLI(t *testing.T) {
 	}
 	defer plat.close(ctx)
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := httpapi.NewServer(httpapi.Config{Comparer: plat.comparer()}, boardSource{plat.db, plat.bench}, rdmStore{plat.bucket, plat.bench})
+	srv, err := httpapi.NewServer(httpapi.Config{Comparer: plat.comparer()}, plat.board(), plat.rdms())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +214,7 @@ func TestCompareCLI(t *testing.T) {
 				Resamples int
 				Pairs     []struct{ P, Q float64 }
 			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &api); err != nil || api.Resamples != defaultCompareResamples || len(api.Pairs) != 1 || api.Pairs[0].Q <= 0 || api.Pairs[0].Q > 1 {
+			if err := json.Unmarshal(rec.Body.Bytes(), &api); err != nil || api.Resamples != compare.DefaultResamples || len(api.Pairs) != 1 || api.Pairs[0].Q <= 0 || api.Pairs[0].Q > 1 {
 				t.Errorf("GET %s: %v\n%s", path, err, rec.Body)
 			}
 		}

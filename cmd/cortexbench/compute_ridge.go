@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/cortexbench/cortexbench/scoring/linalg"
+	"github.com/cortexbench/cortexbench/benchmarks/arrays"
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
@@ -42,16 +42,11 @@ func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 		if !set {
 			cfg.Folds = 0
 		}
-		fa, err := npy.ReadFile(*foldsFile)
+		folds, err := arrays.ReadFolds(*foldsFile)
 		if err != nil {
 			return err
 		}
-		if len(fa.Shape) != 1 {
-			return fmt.Errorf("%w: %s has shape %s; want a 1-D vector of fold ids", errInput, *foldsFile, shapeString(fa.Shape))
-		}
-		if cfg.FoldOf, err = fa.Ints(); err != nil {
-			return fmt.Errorf("%w: %s: %w", errInput, *foldsFile, err)
-		}
+		cfg.FoldOf = folds
 	}
 	if *alphas != "" {
 		cfg.Alphas = []float64{}
@@ -63,39 +58,9 @@ func runComputeRidge(ctx context.Context, env *Env, args []string) error {
 			cfg.Alphas = append(cfg.Alphas, a)
 		}
 	}
-	xa, err := npy.ReadFile(*px)
+	res, n, p, err := arrays.RidgeOfFiles(*px, *py, *foldsFile, cfg)
 	if err != nil {
 		return err
-	}
-	if len(xa.Shape) != 2 {
-		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × features", errInput, *px, shapeString(xa.Shape))
-	}
-	ya, err := npy.ReadFile(*py)
-	if err != nil {
-		return err
-	}
-	ny, p := 0, 1
-	switch len(ya.Shape) {
-	case 1:
-		ny = ya.Shape[0]
-	case 2:
-		ny, p = ya.Shape[0], ya.Shape[1]
-	default:
-		return fmt.Errorf("%w: %s has shape %s; want 2-D stimuli × targets", errInput, *py, shapeString(ya.Shape))
-	}
-	if cfg.FoldOf != nil && len(cfg.FoldOf) != ny {
-		return fmt.Errorf("%w: %s has %d fold ids for %d stimuli", errInput, *foldsFile, len(cfg.FoldOf), ny)
-	}
-	y := linalg.View(ny, p, ya.Float64())
-	n, q := xa.Shape[0], xa.Shape[1]
-	var res *ridge.Result
-	if d, ok := xa.Data.([]float32); ok {
-		res, err = ridge.CV(linalg.View(n, q, d), y, cfg)
-	} else {
-		res, err = ridge.CV(linalg.View(n, q, xa.Float64()), y, cfg)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: ridge on %s and %s: %w", errInput, *px, *py, err)
 	}
 	if *out != "" {
 		if err := npy.WriteFile(*out, []int{n, p}, res.Predictions.Data); err != nil {

@@ -105,6 +105,35 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'cortexbench COMMAND -h' for a command's flags.")
 }
 
+// dispatch runs the subcommand args[0] of "cortexbench name", or lists
+// cmds (names padded to width, then note) when there is none or -h.
+func dispatch(ctx context.Context, env *Env, name string, cmds map[string]command, width int, note string, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(env.Stderr, "usage: cortexbench %s SUBCOMMAND [flags]\n\nsubcommands:\n", name)
+		names := make([]string, 0, len(cmds))
+		for n := range cmds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(env.Stderr, "  %-*s %s\n", width, n, cmds[n].summary)
+		}
+		if note != "" {
+			fmt.Fprintln(env.Stderr, note)
+		}
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "cortexbench %s: unknown subcommand %q\n", name, args[0])
+		return errUsage
+	}
+	return c.run(ctx, env, args[1:])
+}
+
 // newFlagSet returns a flag set that reports errors as errUsage.
 func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

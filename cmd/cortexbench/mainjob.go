@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,8 +16,10 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
+	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/scoring"
-	"github.com/cortexbench/cortexbench/scoring/runner"
+	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/submissions"
 	subhttp "github.com/cortexbench/cortexbench/submissions/httpapi"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
@@ -43,9 +44,9 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(*data); err != nil {
 		return fmt.Errorf("%w: datasets folder: %w (pass --data DIR)", errInput, err)
 	}
-	infos, err := defaultModels(*modelsDir, filepath.Dir(*sf.plat.store))
+	infos, err := onnxrun.Defaults(*modelsDir, filepath.Dir(*sf.plat.store))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w (pass --models DIR, the folder of the shared models)", errInput, err)
 	}
 	p, err := sf.plat.open(ctx)
 	if err != nil {
@@ -68,11 +69,11 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := (&modelsCLI{env: env}).runtime(*sf.lib)
+	rt, err := onnxrun.OpenRuntime(*sf.lib)
 	if err != nil {
 		return err
 	}
-	run, err := sf.runner(p, progressPrinter(env.Stderr))
+	run, err := sf.runner(p, report.ProgressPrinter(env.Stderr))
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		all = append(all, scores...)
 	}
 
-	src := boardSource{p.db, p.bench}
+	src := p.board()
 	ix, err := leaderboard.Load(ctx, src)
 	if err != nil {
 		return err
@@ -96,24 +97,24 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if err := writeJSON(env.Stdout, scoresJSON(all)); err != nil {
+		if err := writeJSON(env.Stdout, report.ScoresJSON(all)); err != nil {
 			return err
 		}
 	} else {
-		printScores(env.Stdout, all)
+		report.PrintScores(env.Stdout, all)
 		fmt.Fprintln(env.Stdout)
-		printBoard(env.Stdout, lb)
+		wire.WriteText(env.Stdout, lb)
 	}
 	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, "cortexbench", p.endpoint)
 	if *noServe {
 		return nil
 	}
-	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, &jobScorer{p: p, rt: rt, cfg: runner.DefaultConfig(), poolTo: *sf.poolTo})
+	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, p.jobScorer(rt, *sf.poolTo))
 	if err != nil {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, src, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
+	return serve(ctx, env, *addr, src, p.rdms(), p.comparer(), sub, *refresh)
 }
 
 // startSubmissions opens the submissions service with its job queue and,
@@ -158,55 +159,21 @@ func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, r
 	if err := srv.Invalidate(ctx); err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err := httpapi.CheckLoopback(addr); err != nil {
 		return fmt.Errorf("%w: --addr %q: %w", errInput, addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("%w: --addr %q: the embedded default serves on loopback only (127.0.0.1)", errInput, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
+	extra := map[string]http.Handler{}
 	if sub != nil {
 		for _, pat := range subhttp.Patterns() {
-			mux.Handle(pat, sub)
+			extra[pat] = sub
 		}
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(env.Stdout, "\nleaderboard: http://%s/  (API: http://%s/api/v1/leaderboard; Ctrl-C to stop)\n", ln.Addr(), ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	// Scores committed by workers appear after the next refresh: the
-	// leaderboard is precomputed per generation, not per request.
-	go func() {
-		t := time.NewTicker(refresh)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := srv.Invalidate(ctx); err != nil && ctx.Err() == nil {
-					fmt.Fprintf(env.Stderr, "leaderboard refresh: %v\n", err)
-				}
-			}
-		}
-	}()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return hs.Shutdown(sctx)
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return srv.Serve(ctx, ln, extra, refresh, env.Stderr)
 }
 
 // runServe serves what the store and database hold.
@@ -238,5 +205,5 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
-	return serve(ctx, env, *addr, boardSource{p.db, p.bench}, rdmStore{p.bucket, p.bench}, p.comparer(), sub, *refresh)
+	return serve(ctx, env, *addr, p.board(), p.rdms(), p.comparer(), sub, *refresh)
 }

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/models/preprocess"
 )
@@ -90,27 +88,7 @@ func (m *modelsCLI) flags(name, synopsis string) (*flag.FlagSet, *bool, *string)
 	return fs, asJSON, lib
 }
 
-func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) {
-	cfg := ort.DefaultConfig()
-	cfg.LibraryPath = lib
-	if lib == ort.DefaultLibraryPath {
-		// The default is relative to the repository: also try it beside
-		// the binary (bin/cortexbench → third_party/...).
-		if _, err := os.Stat(lib); err != nil {
-			if exe, err := os.Executable(); err == nil {
-				if alt := filepath.Join(filepath.Dir(exe), "..", lib); fileExists(alt) {
-					cfg.LibraryPath = alt
-				}
-			}
-		}
-	}
-	return ort.Open(cfg)
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
+func (m *modelsCLI) runtime(lib string) (*ort.Runtime, error) { return onnxrun.OpenRuntime(lib) }
 
 func (m *modelsCLI) printJSON(v any) error {
 	enc := json.NewEncoder(m.env.Stdout)
@@ -124,48 +102,12 @@ func (m *modelsCLI) load(lib, file string) (*ort.Runtime, *onnxmodel.Checked, []
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
+	c, layers, err := onnxrun.Inspect(rt, file)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	layers, err := rt.Inspect(c.Model)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("inspect %s: %w", file, err)
-	}
 	return rt, c, layers, nil
 }
-
-type inspectOutput struct {
-	File       string       `json:"file"`
-	SHA256     string       `json:"sha256"`
-	Opset      int64        `json:"opset"`
-	Parameters int64        `json:"parameters"`
-	Layout     string       `json:"layout"`
-	Input      jsonTensor   `json:"input"`
-	Outputs    []jsonTensor `json:"outputs"`
-	Layers     []jsonLayer  `json:"layers"`
-	Spec       string       `json:"suggested_preprocess"`
-}
-
-type jsonTensor struct {
-	Name  string  `json:"name"`
-	Type  string  `json:"type"`
-	Shape []int64 `json:"shape"`
-}
-
-type jsonLayer struct {
-	ID          string  `json:"id"`
-	Op          string  `json:"op"`
-	Type        string  `json:"type"`
-	Shape       []int64 `json:"shape"`
-	Depth       float64 `json:"depth"`
-	IsOutput    bool    `json:"is_output,omitempty"`
-	PerStimulus bool    `json:"per_stimulus"`
-	Tensor      string  `json:"tensor"`
-	Node        string  `json:"node"`
-}
-
-func toJSONTensor(t models.Tensor) jsonTensor { return jsonTensor{t.Name, t.Type, t.Shape} }
 
 func (m *modelsCLI) inspect(ctx context.Context, args []string) error {
 	fs, asJSON, lib := m.flags("inspect", "inspect FILE [--json]")
@@ -181,91 +123,11 @@ func (m *modelsCLI) inspect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := inspectOutput{File: pos[0], SHA256: c.SHA256, Opset: c.Opset, Parameters: c.Parameters, Layout: string(c.Layout),
-		Input: toJSONTensor(c.Input), Spec: onnxmodel.SpecFor(c).String()}
-	for _, o := range c.Outputs {
-		out.Outputs = append(out.Outputs, toJSONTensor(o))
-	}
-	for _, l := range layers {
-		out.Layers = append(out.Layers, jsonLayer{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node})
-	}
+	out := onnxrun.NewInspection(pos[0], c, layers)
 	if *asJSON {
 		return m.printJSON(out)
 	}
-	w := m.env.Stdout
-	fmt.Fprintf(w, "file        %s\nsha256      %s\nopset       %d\nparameters  %d\nlayout      %s\ninput       %s\n", pos[0], c.SHA256, c.Opset, c.Parameters, c.Layout, c.Input)
-	for _, o := range c.Outputs {
-		fmt.Fprintf(w, "output      %s\n", o)
-	}
-	fmt.Fprintf(w, "layers      %d\n\n", len(layers))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tOP\tTYPE\tSHAPE\tDEPTH\tOUT\tTENSOR")
-	for _, l := range layers {
-		mark := ""
-		if l.IsOutput {
-			mark = "*"
-		} else if !l.PerStimulus {
-			mark = "const"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\n", l.ID, l.Op, l.Type, (models.Tensor{Shape: l.Shape}).String()[1:], l.Depth, mark, shorten(l.Tensor, 60))
-	}
-	return tw.Flush()
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n/2-1] + "…" + s[len(s)-n/2+1:]
-}
-
-// specFor picks the preprocessing: the --preprocess text, else the spec of
-// the same file in the registry, else the model's geometry with ImageNet
-// mean/std for float inputs.
-func (m *modelsCLI) specFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
-	if text != "" {
-		s, err := models.ParseSpec(text)
-		if err != nil {
-			return s, fmt.Errorf("--preprocess: %w", err)
-		}
-		return s, nil
-	}
-	if store != nil {
-		reg := &models.Registry{Store: store}
-		if md, err := reg.Get(ctx, c.SHA256); err == nil {
-			return md.Spec, nil
-		}
-	}
-	s := onnxmodel.SpecFor(c)
-	if s.Pixel == models.PixelFloat {
-		s.Mean, s.Std = models.ImageNetNCHW.Mean, models.ImageNetNCHW.Std
-	}
-	return s, nil
-}
-
-func readLines(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read labels: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, strings.TrimSpace(sc.Text()))
-	}
-	return out, sc.Err()
-}
-
-type predictOutput struct {
-	Image string        `json:"image"`
-	Top   []predictItem `json:"top5"`
-}
-
-type predictItem struct {
-	Class int     `json:"class"`
-	Label string  `json:"label"`
-	Score float32 `json:"score"`
+	return out.WriteText(m.env.Stdout)
 }
 
 // modelStore opens where models are registered: the folder given with
@@ -297,7 +159,7 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	labels, err := readLines(*labelsPath)
+	labels, err := onnxrun.ReadLabels(*labelsPath)
 	if err != nil {
 		return err
 	}
@@ -316,50 +178,18 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 		}
 		store = st
 	}
-	spec, err := m.specFor(ctx, *pre, store, c)
+	spec, err := onnxrun.SpecFor(ctx, *pre, store, c)
 	if err != nil {
 		return err
 	}
-	var outs []models.Layer
-	for _, l := range layers {
-		if l.IsOutput && l.PerStimulus {
-			outs = append(outs, l)
-		}
-	}
-	if len(outs) == 0 {
-		return fmt.Errorf("predict: %s has no per-image output tensor", pos[0])
-	}
-	e, err := rt.NewExtractor(c, spec, outs[:1], ort.Options{})
+	result, err := onnxrun.Predict(ctx, rt, c, layers, spec, preprocess.Files(pos[1:]), labels)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
-	}
-	defer e.Close()
-	var col models.Collector
-	images := preprocess.Files(pos[1:])
-	if err := e.Run(ctx, images, &col, nil); err != nil {
-		return fmt.Errorf("predict: %w", err)
-	}
-	var result []predictOutput
-	for i, img := range images {
-		top, err := models.TopK(col.Rows[i], labels, 5)
-		if err != nil {
-			return fmt.Errorf("predict: %w", err)
-		}
-		p := predictOutput{Image: img}
-		for _, t := range top {
-			p.Top = append(p.Top, predictItem{t.Class, t.Label, t.Score})
-		}
-		result = append(result, p)
 	}
 	if *asJSON {
 		return m.printJSON(result)
 	}
-	for _, p := range result {
-		fmt.Fprintln(m.env.Stdout, p.Image)
-		for _, t := range p.Top {
-			fmt.Fprintf(m.env.Stdout, "  %.4f  %4d  %s\n", t.Score, t.Class, t.Label)
-		}
-	}
+	onnxrun.WritePredictions(m.env.Stdout, result)
 	return nil
 }
 
@@ -384,7 +214,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := m.specFor(ctx, *pre, nil, c)
+	spec, err := onnxrun.SpecFor(ctx, *pre, nil, c)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 )
 
@@ -103,7 +104,7 @@ func TestModelsInspect(t *testing.T) {
 	if err := Run(context.Background(), env, []string{"models", "inspect", model, "--json"}); err != nil {
 		t.Fatal(err)
 	}
-	var got inspectOutput
+	var got onnxrun.Inspection
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}

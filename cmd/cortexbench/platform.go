@@ -1,24 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"path/filepath"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
-	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/stores"
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
-	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
+	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/storage/embedded"
-	"github.com/cortexbench/cortexbench/storage/npy"
 	"github.com/cortexbench/cortexbench/storage/objstore"
+	"github.com/cortexbench/cortexbench/storage/rdmstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/storage/s3"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
 )
 
 // platformFlags are the flags that say where state lives: the object store
@@ -100,174 +100,9 @@ func (p *platform) close(ctx context.Context) {
 	}
 }
 
-// scoreStore adapts the registry database to the runner's Results.
-type scoreStore struct{ db *registry.Registry }
-
-func (s scoreStore) GetScore(ctx context.Context, k scoring.Key) (scoring.Score, bool, error) {
-	sc, err := s.db.GetScore(ctx, registry.ScoreKey{ModelHash: k.ModelHash, BenchmarkVersion: k.BenchmarkVersion, ScorerVersion: k.ScorerVersion})
-	if registry.IsNotFound(err) {
-		return scoring.Score{}, false, nil
-	}
-	if err != nil {
-		return scoring.Score{}, false, err
-	}
-	return sc, true, nil
-}
-
-func (s scoreStore) PutScore(ctx context.Context, sc scoring.Score) error {
-	_, _, err := s.db.PutScore(ctx, sc)
-	return err
-}
-
-// rdmStore keeps model RDMs in the object store and reads brain RDMs of
-// public benchmarks from the benchmark registry. It adapts both to the
-// runner's ModelRDMs and the leaderboard's RDMSource.
-type rdmStore struct {
-	bucket objstore.Bucket
-	bench  *benchmarks.Registry
-}
-
-func modelRDMKey(hash, benchmarkID string) string {
-	return "rdms/models/" + hash + "/" + benchmarkID + ".npy"
-}
-
-func (s rdmStore) PutModelRDM(ctx context.Context, hash, benchmarkID string, n int, upper []float64) error {
-	var buf bytes.Buffer
-	if err := npy.Write(&buf, []int{len(upper)}, upper); err != nil {
-		return err
-	}
-	return s.bucket.Put(ctx, modelRDMKey(hash, benchmarkID), &buf)
-}
-
-// publicBenchmark looks a benchmark up for serving its RDMs: not found and
-// private are the API's errors (a private benchmark's RDMs describe its
-// secret stimuli).
-func (s rdmStore) publicBenchmark(ctx context.Context, id string) (*benchmarks.Benchmark, error) {
-	b, err := s.bench.Benchmark(ctx, id)
-	if errors.Is(err, benchmarks.ErrNotFound) {
-		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if b.Private {
-		return nil, leaderboard.ErrPrivate
-	}
-	return b, nil
-}
-
-// ModelRDM serves a model's RDM on a public benchmark. On a private one
-// it refuses: the model's RDM over secret stimuli describes them.
-func (s rdmStore) ModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
-	if _, err := s.publicBenchmark(ctx, benchmarkID); err != nil {
-		return 0, nil, err
-	}
-	return s.storedModelRDM(ctx, hash, benchmarkID)
-}
-
-// storedModelRDM reads a model's stored RDM whatever the benchmark, for
-// computations that publish only summaries (model comparisons).
-func (s rdmStore) storedModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
-	rc, err := s.bucket.Get(ctx, modelRDMKey(hash, benchmarkID))
-	if objstore.IsNotFound(err) {
-		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no model RDM of %s on %s", hash, benchmarkID)
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rc.Close()
-	a, err := npy.Read(rc, -1)
-	if err != nil {
-		return 0, nil, err
-	}
-	v := a.Float64()
-	return triangleSide(len(v)), v, nil
-}
-
-// BrainRDM is the mean over subjects of a public RSA benchmark's RDMs.
-func (s rdmStore) BrainRDM(ctx context.Context, benchmarkID string) (int, []float64, error) {
-	b, err := s.publicBenchmark(ctx, benchmarkID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if b.Dataset.Kind != benchmarks.KindRDM {
-		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "%s has no RDMs (it is an encoding benchmark)", benchmarkID)
-	}
-	l, err := s.bench.Open(ctx, benchmarkID)
-	if err != nil {
-		return 0, nil, err
-	}
-	mean := make([]float64, len(l.RDMs[0]))
-	for _, v := range l.RDMs {
-		for i, x := range v {
-			mean[i] += x / float64(len(l.RDMs))
-		}
-	}
-	return l.Stimuli.Len(), mean, nil
-}
-
-func triangleSide(m int) int {
-	n := int(math.Round((1 + math.Sqrt(1+8*float64(m))) / 2))
-	return n
-}
-
-// boardSource adapts the registry database and the benchmark registry to
-// the leaderboard's Source.
-type boardSource struct {
-	db    *registry.Registry
-	bench *benchmarks.Registry
-}
-
-func (s boardSource) Scores(ctx context.Context) ([]scoring.Score, error) {
-	return s.db.ListScores(ctx, registry.ScoreFilter{ScorerVersion: scoring.ScorerVersion})
-}
-
-func (s boardSource) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
-	ms, err := s.db.ListModels(ctx, registry.ModelFilter{})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]leaderboard.ModelInfo, len(ms))
-	for i, m := range ms {
-		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params}
-	}
-	return out, nil
-}
-
-func (s boardSource) Benchmarks(ctx context.Context) ([]leaderboard.BenchmarkInfo, error) {
-	bs, err := s.bench.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]leaderboard.BenchmarkInfo, len(bs))
-	for i, b := range bs {
-		ceil := math.NaN()
-		if b.CeilingValid {
-			ceil = b.CeilingUpper
-		}
-		out[i] = leaderboard.BenchmarkInfo{ID: b.ID, Version: b.Version, Parent: b.Parent, Region: b.Region, Species: b.Species,
-			Method: b.Method, Private: b.Private, Ceiling: ceil, StimulusCount: b.Stimuli, Citation: b.Citation}
-	}
-	return out, nil
-}
-
-// syncBenchmarks mirrors the benchmark catalogue into the registry
-// database (ids, versions, parents, privacy and the servable summary).
+// syncBenchmarks mirrors the benchmark catalogue into the registry database.
 func syncBenchmarks(ctx context.Context, p *platform) error {
-	bs, err := p.bench.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, b := range bs {
-		meta, err := json.Marshal(b)
-		if err != nil {
-			return err
-		}
-		if err := p.db.PutBenchmark(ctx, registry.Benchmark{ID: b.ID, Version: b.Version, Parent: b.Parent, Private: b.Private, Metadata: meta}); err != nil {
-			return fmt.Errorf("record benchmark %s: %w", b.ID, err)
-		}
-	}
-	return nil
+	return stores.SyncBenchmarks(ctx, p.bench, p.db)
 }
 
 // defaultDataDir and defaultModelsDir are where the shared datasets and
@@ -280,8 +115,23 @@ var (
 // rtOrNil returns the ONNX Runtime of a job scorer, so the submissions
 // service also checks that a submitted model loads; nil otherwise.
 func (p *platform) rtOrNil(s any) onnxmodel.Runtime {
-	if js, ok := s.(*jobScorer); ok && js.rt != nil {
-		return js.rt
+	if js, ok := s.(*jobscorer.Scorer); ok && js.Runtime != nil {
+		return js.Runtime
 	}
 	return nil
+}
+
+// board, rdms and comparer are the leaderboard's views of p's stores.
+func (p *platform) board() stores.Board { return stores.Board{DB: p.db, Bench: p.bench} }
+func (p *platform) rdms() stores.RDMs {
+	return stores.RDMs{Models: rdmstore.Store{Bucket: p.bucket}, Bench: p.bench}
+}
+func (p *platform) comparer() stores.Comparer {
+	return stores.NewComparer(p.bench, rdmstore.Store{Bucket: p.bucket})
+}
+
+// jobScorer scores queued jobs with the runner, on p's stores.
+func (p *platform) jobScorer(rt *ort.Runtime, poolTo int64) *jobscorer.Scorer {
+	return &jobscorer.Scorer{Models: &models.Registry{Store: p.bucket}, Runtime: rt, Config: runner.DefaultConfig(), PoolTo: poolTo,
+		Bench: p.bench, Results: registry.Results{DB: p.db}, RDMs: rdmstore.Store{Bucket: p.bucket}, CacheLimit: onnxrun.DefaultCacheLimit}
 }

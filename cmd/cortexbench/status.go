@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -35,12 +33,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		if *asJSON {
 			return json.NewEncoder(env.Stdout).Encode(list)
 		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tMODEL\tSTATE\tCREATED")
-		for _, s := range list.Submissions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.ModelName, stateLine(s), s.CreatedAt.Format("2006-01-02 15:04"))
-		}
-		return tw.Flush()
+		return wire.PrintList(env.Stdout, list)
 	}
 	st, err := c.Status(ctx, id)
 	if err != nil {
@@ -49,36 +42,6 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(st)
 	}
-	printStatus(env.Stdout, st)
+	wire.PrintStatus(env.Stdout, st)
 	return nil
-}
-
-func stateLine(s wire.Status) string {
-	switch s.State {
-	case "validating", "extracting", "scoring":
-		return fmt.Sprintf("%s (benchmark %d of %d)", s.State, s.Benchmark, s.Benchmarks)
-	case "failed":
-		return fmt.Sprintf("failed: %s", s.FailureClass)
-	case "done":
-		return fmt.Sprintf("done (%d benchmarks)", s.Benchmarks)
-	}
-	return s.State
-}
-
-func printStatus(w io.Writer, s wire.Status) {
-	fmt.Fprintf(w, "submission %s: %s\nmodel %s (%s)\n", s.ID, stateLine(s), s.ModelName, s.ModelHash)
-	if s.State == "failed" {
-		fmt.Fprintf(w, "why: %s\n", s.Message)
-	}
-	fmt.Fprintf(w, "estimate: %s, %s peak memory\n", fmtSeconds(s.Estimate.Seconds), fmtBytes(s.Estimate.Bytes))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tBENCHMARK\tSTATE\tATTEMPT\tNOTE")
-	for _, j := range s.Jobs {
-		note := j.Stage
-		if j.State == "failed" {
-			note = j.FailureClass + ": " + j.Message
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", j.Position, j.BenchmarkID, j.State, j.Attempt, note)
-	}
-	tw.Flush()
 }

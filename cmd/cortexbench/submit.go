@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -49,42 +46,13 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	f, err := os.Open(file)
+	acc, err := cf.client().SubmitFile(ctx, file, form)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	acc, err := cf.client().Submit(ctx, filepath.Base(file), f, form)
-	if err != nil {
-		return fmt.Errorf("submit %s: %w", file, err)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(acc)
 	}
-	est := acc.Status.Estimate
-	fmt.Fprintf(env.Stdout, "submitted %s as %s (model %s): %d benchmark(s) queued\nestimate: %s, %s peak memory\nfollow it with: cortexbench status %s\n",
-		file, acc.ID, acc.ModelHash, acc.Status.Benchmarks, fmtSeconds(est.Seconds), fmtBytes(est.Bytes), acc.ID)
+	wire.PrintAccepted(env.Stdout, file, acc)
 	return nil
-}
-
-func fmtSeconds(s float64) string {
-	switch {
-	case s < 120:
-		return fmt.Sprintf("~%.0f s", s)
-	case s < 7200:
-		return fmt.Sprintf("~%.0f min", s/60)
-	default:
-		return fmt.Sprintf("~%.1f h", s/3600)
-	}
-}
-
-func fmtBytes(b int64) string {
-	switch {
-	case b < 1<<20:
-		return fmt.Sprintf("%d KiB", b>>10)
-	case b < 1<<30:
-		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
-	default:
-		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/httpapi"
@@ -154,7 +155,7 @@ func TestSubmitWorkerStatusCLI(t *testing.T) {
 	if scores, _ := reg.ListScores(ctx, registry.ScoreFilter{ModelHash: acc.ModelHash}); len(scores) != 1 {
 		t.Errorf("%d scores, want 1", len(scores))
 	}
-	if ok, err := p.bucket.Exists(ctx, "models/"+acc.ModelHash+".onnx"); !ok || err != nil {
+	if ok, err := p.bucket.Exists(ctx, models.FileKey(acc.ModelHash)); !ok || err != nil {
 		t.Errorf("model file not in the bucket: %v", err)
 	}
 	out, _, err = runWith(ctx, t, vars, "status")

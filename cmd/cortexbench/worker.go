@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
-	"github.com/cortexbench/cortexbench/scoring/runner"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
@@ -45,41 +43,6 @@ func (f *queueFlags) config(env *Env) riverqueue.Config {
 		Logger: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
-// openQueue migrates River's tables and returns the queue on the
-// platform's database: PostgreSQL when configured (workers on many
-// machines), else the registry's SQLite file (one machine). With a nil
-// scorer the queue only inserts jobs (an API server on PostgreSQL).
-func openQueue(ctx context.Context, p *platform, postgresDSN string, cfg riverqueue.Config, scorer submissions.Scorer) (*riverqueue.Queue, func(), error) {
-	if postgresDSN != "" {
-		pool, err := pgxpool.New(ctx, postgresDSN)
-		if err != nil {
-			return nil, nil, fmt.Errorf("job queue: connect to PostgreSQL: %w", err)
-		}
-		if err := riverqueue.MigratePostgres(ctx, pool, cfg.Schema); err != nil {
-			pool.Close()
-			return nil, nil, err
-		}
-		q, err := riverqueue.NewPostgres(pool, p.db, scorer, cfg)
-		if err != nil {
-			pool.Close()
-			return nil, nil, err
-		}
-		return q, pool.Close, nil
-	}
-	db, err := p.db.SQLDB()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := riverqueue.MigrateSQLite(ctx, db); err != nil {
-		return nil, nil, err
-	}
-	q, err := riverqueue.NewSQLite(db, p.db, scorer, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return q, func() {}, nil
-}
-
 // openSubmissions returns the submissions service on the platform, for a
 // server to mount with httpapi.Register (or httpapi.NewHandler and
 // httpapi.Patterns): model files go to the platform's bucket (models/),
@@ -89,7 +52,7 @@ func openQueue(ctx context.Context, p *platform, postgresDSN string, cfg riverqu
 // must load a model for it to be accepted (ONNX Runtime).
 func openSubmissions(ctx context.Context, p *platform, postgresDSN string, cfg submissions.Config, qcfg riverqueue.Config,
 	scorer submissions.Scorer, rt onnxmodel.Runtime) (*submissions.Service, *riverqueue.Queue, func(), error) {
-	q, closeQueue, err := openQueue(ctx, p, postgresDSN, qcfg, scorer)
+	q, closeQueue, err := riverqueue.Open(ctx, p.db, postgresDSN, qcfg, scorer)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -114,11 +77,11 @@ func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
 		}
 		return submissions.DelayScorer{Delay: delay}, nil
 	}
-	rt, err := (&modelsCLI{env: env}).runtime(ortLibDefault(env))
+	rt, err := onnxrun.OpenRuntime(ortLibDefault(env))
 	if err != nil {
 		return nil, err
 	}
-	return &jobScorer{p: p, rt: rt, cfg: runner.DefaultConfig(), poolTo: defaultPoolTo}, nil
+	return p.jobScorer(rt, onnxrun.DefaultPoolTo), nil
 }
 
 // runWorker is "cortexbench worker": runs scoring jobs until interrupted.
@@ -147,7 +110,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, closeQueue, err := openQueue(ctx, p, *pf.postgres, cfg, scorer)
+	q, closeQueue, err := riverqueue.Open(ctx, p.db, *pf.postgres, cfg, scorer)
 	if err != nil {
 		return err
 	}

@@ -132,8 +132,9 @@ func TestComparisons(t *testing.T) {
 	}
 
 	for _, c := range []struct {
-		path, code string
-		status     int
+		path   string
+		code   leaderboard.Code
+		status int
 	}{
 		{"/api/v1/benchmarks/nosuch.IT/comparisons", leaderboard.ENOTFOUND, http.StatusNotFound},
 		{"/api/v1/benchmarks/bad%20id/comparisons", leaderboard.EINVALID, http.StatusBadRequest},
@@ -146,7 +147,7 @@ func TestComparisons(t *testing.T) {
 			Error struct{ Code, Message string }
 		}
 		json.Unmarshal(body, &e)
-		if res.StatusCode != c.status || e.Error.Code != c.code || e.Error.Message == "" {
+		if res.StatusCode != c.status || e.Error.Code != string(c.code) || e.Error.Message == "" {
 			t.Errorf("GET %s: %d %s, want %d %s", c.path, res.StatusCode, body, c.status, c.code)
 		}
 		if c.code == leaderboard.EINTERNAL && e.Error.Message != "internal error" {

@@ -7,40 +7,26 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
 )
 
-// statusOf maps application error codes to HTTP status: the one table.
-var statusOf = map[string]int{
-	leaderboard.EINVALID:   http.StatusBadRequest,
-	leaderboard.ENOTFOUND:  http.StatusNotFound,
-	leaderboard.EFORBIDDEN: http.StatusForbidden,
-	// 422: the request is well formed and names a resource, which cannot
-	// be processed this way (e.g. comparisons of an encoding benchmark).
-	leaderboard.EUNSUPPORTED: http.StatusUnprocessableEntity,
-	leaderboard.EINTERNAL:    http.StatusInternalServerError,
-}
-
-// ErrorStatus returns the HTTP status for err.
-func ErrorStatus(err error) int {
-	if st, ok := statusOf[leaderboard.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
+// ErrorStatus returns the HTTP status for err, from the one table in
+// package apierr, which the submissions API shares.
+func ErrorStatus(err error) int { return apierr.StatusOf(err) }
 
 // serveError answers with the JSON error for err; an internal error is
 // logged and answered with "internal error" only.
 func (s *Server) serveError(c *gin.Context, err error) {
 	code := leaderboard.ErrorCode(err)
-	if _, ok := statusOf[code]; !ok {
+	if !apierr.Known(code) {
 		code = leaderboard.EINTERNAL
 	}
 	if code == leaderboard.EINTERNAL {
 		s.cfg.Logger.Error("leaderboard request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: code, Message: leaderboard.ErrorMessage(err)}})
+	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: string(code), Message: leaderboard.ErrorMessage(err)}})
 }
 
 // handler is a request handler that reports failure by returning an error.

@@ -517,7 +517,7 @@ func WriteFile(path string, shape []int, data any) error {
 func ReadNPZ(path string) (map[string]*Array, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w: %v", path, ErrFormat, err)
+		return nil, fmt.Errorf("read %s: %w: %w", path, ErrFormat, err)
 	}
 	defer zr.Close()
 	out := make(map[string]*Array, len(zr.File))

@@ -13,49 +13,27 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/submissions/record"
 )
 
-// JobState is where one (model × benchmark) job of a submission stands.
-type JobState string
+// The submission records are the submissions domain's (package
+// submissions/record, standard library only); the registry stores them.
+type (
+	// JobState is where one (model × benchmark) job of a submission stands.
+	JobState = record.JobState
+	// Submission is one uploaded model and the jobs that score it.
+	Submission = record.Submission
+	// SubmissionJob is one (model × benchmark) job of a submission.
+	SubmissionJob = record.SubmissionJob
+)
 
-// The job states. A job moves queued → running → done, or to failed; a
-// retried job goes back to running.
+// The job states.
 const (
-	JobQueued  JobState = "queued"
-	JobRunning JobState = "running"
-	JobDone    JobState = "done"
-	JobFailed  JobState = "failed"
+	JobQueued  = record.JobQueued
+	JobRunning = record.JobRunning
+	JobDone    = record.JobDone
+	JobFailed  = record.JobFailed
 )
-
-// Submission is one uploaded model and the jobs that score it.
-type Submission struct {
-	ID        string
-	Owner     string
-	ModelHash string
-	ModelName string
-	// EstSeconds and EstBytes are the estimate of the whole submission's
-	// scoring time and peak memory made when it was accepted.
-	EstSeconds float64
-	EstBytes   int64
-	CreatedAt  time.Time
-	Jobs       []SubmissionJob // by Position
-}
-
-// SubmissionJob is one (model × benchmark) job of a submission.
-type SubmissionJob struct {
-	Position         int // 1-based: benchmark k of n
-	BenchmarkID      string
-	BenchmarkVersion string
-	State            JobState
-	Stage            string // while running: validating, extracting, scoring
-	FailureClass     string // when failed: bad model, out of memory, internal, timeout
-	Message          string // when failed: what the submitter can do
-	Attempt          int
-	// Lost counts attempts whose worker vanished without a word (killed,
-	// most likely by the kernel for using too much memory).
-	Lost      int
-	UpdatedAt time.Time
-}
 
 type submissionRow struct {
 	ID         string `gorm:"primaryKey;size:64"`
@@ -106,7 +84,7 @@ type withdrawalRow struct {
 func (withdrawalRow) TableName() string { return "model_withdrawals" }
 
 // Day is the UTC calendar day of t, the key of the daily submission count.
-func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+func Day(t time.Time) string { return record.Day(t) }
 
 // CountSubmissions returns how many submissions owner made on day (see Day).
 func (r *Registry) CountSubmissions(ctx context.Context, owner, day string) (int, error) {

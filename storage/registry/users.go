@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/cortexbench/cortexbench/submissions/record"
 )
 
 // More sentinel errors, wrapped with %w.
@@ -17,25 +19,20 @@ var (
 	ErrLimit = errors.New("limit reached")
 )
 
-// Role is what a user may do.
-type Role string
-
-// The roles: a submitter submits models and manages their own; a
-// maintainer also adds benchmarks and may change or withdraw any model.
-const (
-	RoleSubmitter  Role = "submitter"
-	RoleMaintainer Role = "maintainer"
+// The account records are the submissions domain's (package
+// submissions/record, standard library only); the registry stores them.
+type (
+	// Role is what a user may do.
+	Role = record.Role
+	// User is an account.
+	User = record.User
 )
 
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleSubmitter || r == RoleMaintainer }
-
-// User is an account.
-type User struct {
-	Name      string
-	Role      Role
-	CreatedAt time.Time
-}
+// The roles.
+const (
+	RoleSubmitter  = record.RoleSubmitter
+	RoleMaintainer = record.RoleMaintainer
+)
 
 type userRow struct {
 	Name      string `gorm:"primaryKey;size:64"`

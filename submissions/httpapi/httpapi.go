@@ -27,7 +27,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/submissions"
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -39,26 +39,9 @@ var openapiJSON []byte
 // (paths relative to /api/v1), for the server's published API document.
 func OpenAPI() []byte { return append([]byte(nil), openapiJSON...) }
 
-// statusOf maps error codes to HTTP status: the one table.
-var statusOf = map[submissions.Code]int{
-	submissions.EUNAUTHORIZED: http.StatusUnauthorized,
-	submissions.EFORBIDDEN:    http.StatusForbidden,
-	submissions.EINVALID:      http.StatusBadRequest,
-	submissions.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	submissions.ELIMIT:        http.StatusTooManyRequests,
-	submissions.ENOTFOUND:     http.StatusNotFound,
-	submissions.ECONFLICT:     http.StatusConflict,
-	submissions.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	submissions.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// ErrorStatus returns the HTTP status for err.
-func ErrorStatus(err error) int {
-	if st, ok := statusOf[submissions.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
+// ErrorStatus returns the HTTP status for err, from the one table in
+// package apierr, which the leaderboard API shares.
+func ErrorStatus(err error) int { return apierr.StatusOf(err) }
 
 type api struct {
 	svc *submissions.Service
@@ -137,12 +120,12 @@ func RequireMaintainer(logger *slog.Logger) gin.HandlerFunc {
 }
 
 // User returns the user Authenticate found.
-func User(c *gin.Context) (registry.User, bool) {
+func User(c *gin.Context) (submissions.User, bool) {
 	v, ok := c.Get(userKey)
 	if !ok {
-		return registry.User{}, false
+		return submissions.User{}, false
 	}
-	u, ok := v.(registry.User)
+	u, ok := v.(submissions.User)
 	return u, ok
 }
 
@@ -156,7 +139,7 @@ func (a *api) authenticate(c *gin.Context) error {
 	return nil
 }
 
-func (a *api) user(c *gin.Context) registry.User {
+func (a *api) user(c *gin.Context) submissions.User {
 	u, _ := User(c)
 	return u
 }
@@ -171,7 +154,7 @@ func (a *api) wrap(h func(*gin.Context) error) gin.HandlerFunc {
 
 func (a *api) serveError(c *gin.Context, err error) {
 	code := submissions.ErrorCode(err)
-	if _, ok := statusOf[code]; !ok {
+	if !apierr.Known(code) {
 		code = submissions.EINTERNAL
 	}
 	if code == submissions.EINTERNAL {
@@ -261,7 +244,7 @@ func (a *api) submit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	st := wire.FromStatus(submissions.StatusOf(sub))
+	st := fromStatus(submissions.StatusOf(sub))
 	url := "/api/v1/submissions/" + sub.ID
 	c.Header("Location", url)
 	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st})
@@ -291,7 +274,7 @@ func (a *api) list(c *gin.Context) error {
 	}
 	out := wire.StatusList{Submissions: make([]wire.Status, len(sts))}
 	for i, s := range sts {
-		out.Submissions[i] = wire.FromStatus(s)
+		out.Submissions[i] = fromStatus(s)
 	}
 	c.Header("Cache-Control", "private, no-store")
 	c.JSON(http.StatusOK, out)
@@ -304,7 +287,7 @@ func (a *api) status(c *gin.Context) error {
 		return err
 	}
 	c.Header("Cache-Control", "private, no-store")
-	c.JSON(http.StatusOK, wire.FromStatus(st))
+	c.JSON(http.StatusOK, fromStatus(st))
 	return nil
 }
 
@@ -345,4 +328,18 @@ func (a *api) withdraw(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, wire.Withdrawn{Hash: hash, Withdrawn: true})
 	return nil
+}
+
+// fromStatus converts a status to its wire form.
+func fromStatus(s submissions.Status) wire.Status {
+	out := wire.Status{ID: s.ID, Owner: s.Owner, ModelHash: s.ModelHash, ModelName: s.ModelName, State: string(s.State),
+		Benchmark: s.Benchmark, Benchmarks: s.Benchmarks, Done: s.Done, Current: s.Current,
+		FailureClass: string(s.FailureClass), Message: s.Message,
+		Estimate:  wire.Estimate{Seconds: s.Estimate.Seconds, Bytes: s.Estimate.Bytes, Formula: wire.EstimateFormula},
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Jobs: make([]wire.Job, len(s.Jobs))}
+	for i, j := range s.Jobs {
+		out.Jobs[i] = wire.Job{Position: j.Position, BenchmarkID: j.BenchmarkID, State: string(j.State), Stage: j.Stage,
+			FailureClass: j.FailureClass, Message: j.Message, Attempt: j.Attempt, UpdatedAt: j.UpdatedAt}
+	}
+	return out
 }

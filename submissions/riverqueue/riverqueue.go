@@ -156,10 +156,26 @@ type txFuncs[TTx any] struct {
 	rollback func(ctx context.Context, tx TTx)
 }
 
+// Commits stores a job's score and completes the job inside the queue's
+// transaction (storage/registry implements it on the same database).
+type Commits interface {
+	PutScoreTx(ctx context.Context, ex registry.Execer, s scoring.Score) (created bool, err error)
+	FinishJobTx(ctx context.Context, ex registry.Execer, submissionID, benchmarkID string) error
+}
+
+// Store is what the queue's workers record: the jobs' attempts and
+// outcomes, and the commit of a finished job. Dialect names the database
+// ("postgres" or "sqlite").
+type Store interface {
+	submissions.JobLog
+	Commits
+	Dialect() string
+}
+
 type worker[TTx any] struct {
 	river.WorkerDefaults[scoreArgs]
 	exec    *submissions.Executor
-	reg     *registry.Registry
+	reg     Commits
 	tx      txFuncs[TTx]
 	timeout time.Duration
 }
@@ -241,7 +257,7 @@ func newQueue[TTx any](cfg Config, client *river.Client[TTx], working bool) *Que
 // NewPostgres returns the queue on PostgreSQL. With a nil scorer it only
 // inserts jobs (an API server); otherwise Start runs cfg.Workers workers
 // in this process. reg must be the registry on the same database.
-func NewPostgres(pool *pgxpool.Pool, reg *registry.Registry, scorer submissions.Scorer, cfg Config) (*Queue, error) {
+func NewPostgres(pool *pgxpool.Pool, reg Store, scorer submissions.Scorer, cfg Config) (*Queue, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -273,7 +289,7 @@ func NewPostgres(pool *pgxpool.Pool, reg *registry.Registry, scorer submissions.
 // NewSQLite returns the queue on the registry's SQLite database (the
 // embedded default, one machine): db is reg.SQLDB(), whose single
 // connection River shares with the registry.
-func NewSQLite(db *sql.DB, reg *registry.Registry, scorer submissions.Scorer, cfg Config) (*Queue, error) {
+func NewSQLite(db *sql.DB, reg Store, scorer submissions.Scorer, cfg Config) (*Queue, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -393,4 +409,46 @@ func MigrateSQLite(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("riverqueue: migrate: %w", err)
 	}
 	return nil
+}
+
+// SQLStore is the registry as the queue on its database needs it: the
+// Store, and its SQLite connection (shared with River).
+type SQLStore interface {
+	Store
+	SQLDB() (*sql.DB, error)
+}
+
+// Open migrates River's tables and returns the queue on the registry's
+// database: PostgreSQL when configured (workers on many
+// machines), else the registry's SQLite file (one machine). With a nil
+// scorer the queue only inserts jobs (an API server on PostgreSQL).
+func Open(ctx context.Context, reg SQLStore, postgresDSN string, cfg Config, scorer submissions.Scorer) (*Queue, func(), error) {
+	if postgresDSN != "" {
+		pool, err := pgxpool.New(ctx, postgresDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue: connect to PostgreSQL: %w", err)
+		}
+		if err := MigratePostgres(ctx, pool, cfg.Schema); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		q, err := NewPostgres(pool, reg, scorer, cfg)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		return q, pool.Close, nil
+	}
+	db, err := reg.SQLDB()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := MigrateSQLite(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	q, err := NewSQLite(db, reg, scorer, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, func() {}, nil
 }

@@ -1,14 +1,12 @@
 // Package wire is the v1 JSON of the submissions API (/api/v1/submissions,
 // the model changes) and a client for it, used by 'cortexbench submit' and
-// 'cortexbench status'. The domain types in package submissions carry no
+// 'cortexbench status' (with the text they print). It imports the standard
+// library only, so the client links neither the registry database nor the
+// scoring math. The domain types in package submissions carry no
 // tags; these do, and a change here is a change of the public format.
 package wire
 
-import (
-	"time"
-
-	"github.com/cortexbench/cortexbench/submissions"
-)
+import "time"
 
 // Error is the body of every error answer.
 type Error struct {
@@ -84,20 +82,6 @@ type StatusList struct {
 // EstimateFormula names the formula of submissions.EstimateCost.
 const EstimateFormula = "seconds = Σ_b [5 + (n_b·2·P·max(1,H·W/512) + Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l)) / 1e10]; " +
 	"bytes = max_b [12·P + 32·Σ_l q_l + 4·n_b·Σ_l d_l + 16·n_b²]; P parameters, H×W input, n_b stimuli, q_l layer size, d_l = min(q_l, 1000)"
-
-// FromStatus converts a status to its wire form.
-func FromStatus(s submissions.Status) Status {
-	out := Status{ID: s.ID, Owner: s.Owner, ModelHash: s.ModelHash, ModelName: s.ModelName, State: string(s.State),
-		Benchmark: s.Benchmark, Benchmarks: s.Benchmarks, Done: s.Done, Current: s.Current,
-		FailureClass: string(s.FailureClass), Message: s.Message,
-		Estimate:  Estimate{Seconds: s.Estimate.Seconds, Bytes: s.Estimate.Bytes, Formula: EstimateFormula},
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Jobs: make([]Job, len(s.Jobs))}
-	for i, j := range s.Jobs {
-		out.Jobs[i] = Job{Position: j.Position, BenchmarkID: j.BenchmarkID, State: string(j.State), Stage: j.Stage,
-			FailureClass: j.FailureClass, Message: j.Message, Attempt: j.Attempt, UpdatedAt: j.UpdatedAt}
-	}
-	return out
-}
 
 // Model is a model's metadata as changed by PATCH /api/v1/models/{hash}.
 type Model struct {

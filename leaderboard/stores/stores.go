@@ -1,0 +1,166 @@
+// Package stores adapts the platform's stores (the registry database, the
+// benchmark registry and the stored model RDMs) to the leaderboard's
+// Source, RDMSource and Comparer, and holds the rule that a private
+// benchmark's data and RDMs are never served (PublicBenchmark).
+//
+// Each adapter reads through the small interface it declares here; the
+// storage and benchmark packages implement them.
+package stores
+
+import (
+	"context"
+	"errors"
+	"math"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/compare"
+	"github.com/cortexbench/cortexbench/storage/objstore"
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+// Registry lists scores and models (storage/registry implements it).
+type Registry interface {
+	ListScores(ctx context.Context, f registry.ScoreFilter) ([]scoring.Score, error)
+	ListModels(ctx context.Context, f registry.ModelFilter) ([]registry.Model, error)
+}
+
+// Benchmarks lists, describes and opens benchmarks (the benchmark
+// registry implements it).
+type Benchmarks interface {
+	List(ctx context.Context) ([]benchmarks.Summary, error)
+	Benchmark(ctx context.Context, ref string) (*benchmarks.Benchmark, error)
+	Open(ctx context.Context, ref string) (*benchmarks.Loaded, error)
+}
+
+// Board is the leaderboard's Source over the registry database (scores of
+// the current scorer version, models) and the benchmark registry.
+type Board struct {
+	DB    Registry
+	Bench Benchmarks
+}
+
+func (s Board) Scores(ctx context.Context) ([]scoring.Score, error) {
+	return s.DB.ListScores(ctx, registry.ScoreFilter{ScorerVersion: scoring.ScorerVersion})
+}
+
+func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
+	ms, err := s.DB.ListModels(ctx, registry.ModelFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]leaderboard.ModelInfo, len(ms))
+	for i, m := range ms {
+		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params}
+	}
+	return out, nil
+}
+
+func (s Board) Benchmarks(ctx context.Context) ([]leaderboard.BenchmarkInfo, error) {
+	bs, err := s.Bench.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]leaderboard.BenchmarkInfo, len(bs))
+	for i, b := range bs {
+		ceil := math.NaN()
+		if b.CeilingValid {
+			ceil = b.CeilingUpper
+		}
+		out[i] = leaderboard.BenchmarkInfo{ID: b.ID, Version: b.Version, Parent: b.Parent, Region: b.Region, Species: b.Species,
+			Method: b.Method, Private: b.Private, Ceiling: ceil, StimulusCount: b.Stimuli, Citation: b.Citation}
+	}
+	return out, nil
+}
+
+// PublicBenchmark looks a benchmark up for serving its data or RDMs: an
+// unknown one is ENOTFOUND, a private one ErrPrivate (EFORBIDDEN): a
+// private benchmark's RDMs, and models' RDMs over its stimuli, describe
+// its secret stimuli.
+func PublicBenchmark(ctx context.Context, bench Benchmarks, id string) (*benchmarks.Benchmark, error) {
+	b, err := bench.Benchmark(ctx, id)
+	if errors.Is(err, benchmarks.ErrNotFound) {
+		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.Private {
+		return nil, leaderboard.ErrPrivate
+	}
+	return b, nil
+}
+
+// RDMs is the leaderboard's RDMSource: models' stored RDMs and the mean
+// of subjects' RDMs, of public benchmarks only.
+type RDMs struct {
+	Models compare.ModelRDMs
+	Bench  Benchmarks
+}
+
+// ModelRDM serves a model's RDM on a public benchmark. On a private one
+// it refuses: the model's RDM over secret stimuli describes them.
+func (s RDMs) ModelRDM(ctx context.Context, hash, benchmarkID string) (int, []float64, error) {
+	if _, err := PublicBenchmark(ctx, s.Bench, benchmarkID); err != nil {
+		return 0, nil, err
+	}
+	n, v, err := s.Models.ModelRDM(ctx, hash, benchmarkID)
+	if objstore.IsNotFound(err) {
+		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no model RDM of %s on %s", hash, benchmarkID)
+	}
+	return n, v, err
+}
+
+// BrainRDM is the mean over subjects of a public RSA benchmark's RDMs.
+func (s RDMs) BrainRDM(ctx context.Context, benchmarkID string) (int, []float64, error) {
+	b, err := PublicBenchmark(ctx, s.Bench, benchmarkID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if b.Dataset.Kind != benchmarks.KindRDM {
+		return 0, nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "%s has no RDMs (it is an encoding benchmark)", benchmarkID)
+	}
+	l, err := s.Bench.Open(ctx, benchmarkID)
+	if err != nil {
+		return 0, nil, err
+	}
+	mean := make([]float64, len(l.RDMs[0]))
+	for _, v := range l.RDMs {
+		for i, x := range v {
+			mean[i] += x / float64(len(l.RDMs))
+		}
+	}
+	return l.Stimuli.Len(), mean, nil
+}
+
+// Comparer is the leaderboard's Comparer over scoring/compare: an unknown
+// benchmark is ENOTFOUND, one whose metric cannot be compared EUNSUPPORTED.
+type Comparer struct{ compare.Comparer }
+
+// NewComparer compares over the benchmarks and stored model RDMs with
+// the default resamples and seed.
+func NewComparer(bench Benchmarks, rdms compare.ModelRDMs) Comparer {
+	return Comparer{compare.Comparer{Bench: bench, RDMs: rdms, Resamples: compare.DefaultResamples, Seed: compare.DefaultSeed}}
+}
+
+func (c Comparer) Compare(ctx context.Context, id string, hashes []string) (*leaderboard.Comparison, error) {
+	r, err := c.Comparer.Compare(ctx, id, hashes)
+	switch {
+	case errors.Is(err, compare.ErrNoBenchmark):
+		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
+	case errors.Is(err, compare.ErrUnsupported):
+		return nil, leaderboard.Errorf(leaderboard.EUNSUPPORTED, "%s", err.Error())
+	case err != nil:
+		return nil, err
+	}
+	out := &leaderboard.Comparison{BenchmarkID: r.BenchmarkID, Method: r.Method, Resamples: r.Resamples, Failed: r.Failed, Seed: r.Seed,
+		Models: r.Models, Scores: r.Scores}
+	for _, s := range r.Skipped {
+		out.Skipped = append(out.Skipped, leaderboard.SkippedModel{Hash: s.Hash, Reason: s.Reason})
+	}
+	for _, p := range r.Pairs {
+		out.Pairs = append(out.Pairs, leaderboard.ModelPair{A: p.A, B: p.B, Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
+	}
+	return out, nil
+}

@@ -1,0 +1,279 @@
+// Package onnxrun adapts a validated ONNX file to the scoring runner's
+// model: layers are extracted through ONNX Runtime (package ort, the only
+// place that links it) with every large layer average-pooled in the graph,
+// and the reduced activations of small stimulus sets are cached in a blob
+// store (package activations).
+//
+// It also opens the runtime, picks a model's preprocessing, and names the
+// platform's default models, so that commands only parse flags and wire.
+package onnxrun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/activations"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/ort"
+)
+
+// DefaultCacheLimit is the largest stimulus set's activations (bytes per
+// pass) cached in the object store.
+const DefaultCacheLimit = 128 << 20
+
+// DefaultPoolTo bounds the values per image of every layer: larger layers
+// are average-pooled over space in the graph (see ort.Options.PoolTo).
+const DefaultPoolTo = 4096
+
+// Info is what the platform records about a model.
+type Info struct {
+	Path, Name, Family, Version, TrainingData string
+	Spec                                      models.Spec
+}
+
+// Model is a validated ONNX model with its layers enumerated: the
+// runner's Model.
+type Model struct {
+	rt      *ort.Runtime
+	checked *onnxmodel.Checked
+	info    Info
+	layers  []models.Layer
+	poolTo  int64
+
+	// Cache keeps reduced activations; nil: none.
+	Cache models.BlobStore
+	// CacheLimit bounds the activations of one stimulus set and pass that
+	// are cached: small sets are kept, while every layer of a 92-image set
+	// (~270 MB for MobileNetV2) or a 1200-image session would fill the disk
+	// for little gain: their scores are stored, so a second run extracts
+	// nothing anyway.
+	CacheLimit int64
+}
+
+func (m *Model) Hash() string           { return m.checked.SHA256 }
+func (m *Model) Name() string           { return m.info.Name }
+func (m *Model) Layers() []models.Layer { return m.layers }
+
+// Checked is the validated file.
+func (m *Model) Checked() *onnxmodel.Checked { return m.checked }
+
+// Info is what was said about the model when it was loaded.
+func (m *Model) Info() Info { return m.info }
+
+// Metadata is the model's record in the models registry.
+func (m *Model) Metadata() models.Metadata {
+	c := m.checked
+	return models.Metadata{ID: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
+		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
+}
+
+// Features is the layer's values per image after in-graph pooling; a
+// layer of unknown shape counts as poolTo (only the feature budget uses it).
+func (m *Model) Features(l models.Layer) int {
+	q := l.Features()
+	if m.poolTo > 0 {
+		q = onnxmodel.PooledFeatures(m.checked.Model, l, m.poolTo)
+	}
+	if q < 0 {
+		return int(max(m.poolTo, 1))
+	}
+	return int(q)
+}
+
+// Extract runs the layers over stim. With a cache, and stimuli that name
+// their content (scoring's stimulus key), layers already cached for this
+// model, stimulus set, preprocessing and reduction are read back instead of
+// computed, and the others are stored once extracted, when the set's
+// activations fit CacheLimit bytes.
+func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
+	opts := ort.Options{PoolTo: m.poolTo}
+	keyed, ok := stim.(interface{ Key() string })
+	if m.Cache == nil || !ok || m.activationBytes(stim.Len(), layers) > m.CacheLimit {
+		return m.extract(ctx, stim, layers, opts, c, p)
+	}
+	key := func(l models.Layer) activations.Key {
+		return activations.Key{Model: m.Hash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
+	}
+	missing, err := activations.Missing(ctx, m.Cache, layers, key)
+	if err != nil {
+		return err
+	}
+	todo := map[string]bool{}
+	for _, l := range missing {
+		todo[l.ID] = true
+	}
+	for _, l := range layers {
+		if todo[l.ID] {
+			continue
+		}
+		rows, cols, data, err := activations.Load(ctx, m.Cache, key(l))
+		if err != nil {
+			return err
+		}
+		if rows != stim.Len() {
+			return fmt.Errorf("cached activations of %s: %d rows for %d stimuli", l.ID, rows, stim.Len())
+		}
+		batch := make([][]float32, rows)
+		for i := range batch {
+			batch[i] = data[i*cols : (i+1)*cols]
+		}
+		if err := c.Consume(ctx, l, 0, batch); err != nil {
+			return err
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	caching := &activations.Caching{Store: m.Cache, Key: key, Total: stim.Len(), Next: c}
+	if err := m.extract(ctx, stim, missing, opts, caching, p); err != nil {
+		return err
+	}
+	return caching.Finish(ctx)
+}
+
+func (m *Model) extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, opts ort.Options, c models.Consumer, p models.Progress) error {
+	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, opts)
+	if err != nil {
+		return err
+	}
+	defer ex.Close()
+	return ex.Run(ctx, stim, c, p)
+}
+
+func (m *Model) activationBytes(n int, layers []models.Layer) int64 {
+	var b int64
+	for _, l := range layers {
+		b += int64(n) * int64(m.Features(l)) * 4
+	}
+	return b
+}
+
+// Load validates the file info.Path and enumerates its layers.
+func Load(rt *ort.Runtime, info Info, poolTo int64) (*Model, error) {
+	c, err := onnxmodel.ValidateFile(info.Path, onnxmodel.DefaultConfig(), rt)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(rt, c, info, poolTo)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", info.Path, err)
+	}
+	return m, nil
+}
+
+// New checks the preprocessing against the model's input and enumerates
+// its layers.
+func New(rt *ort.Runtime, c *onnxmodel.Checked, info Info, poolTo int64) (*Model, error) {
+	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
+		return nil, err
+	}
+	layers, err := rt.Inspect(c.Model)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	return &Model{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
+}
+
+// Inspect validates the file (with ONNX Runtime) and enumerates its layers.
+func Inspect(rt *ort.Runtime, file string) (*onnxmodel.Checked, []models.Layer, error) {
+	c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	layers, err := rt.Inspect(c.Model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspect %s: %w", file, err)
+	}
+	return c, layers, nil
+}
+
+// OpenRuntime loads ONNX Runtime from lib. The default path is relative
+// to the repository: it is also tried beside the binary
+// (bin/cortexbench → third_party/...).
+func OpenRuntime(lib string) (*ort.Runtime, error) {
+	cfg := ort.DefaultConfig()
+	cfg.LibraryPath = lib
+	if lib == ort.DefaultLibraryPath {
+		if _, err := os.Stat(lib); err != nil {
+			if exe, err := os.Executable(); err == nil {
+				if alt := filepath.Join(filepath.Dir(exe), "..", lib); fileExists(alt) {
+					cfg.LibraryPath = alt
+				}
+			}
+		}
+	}
+	return ort.Open(cfg)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// SpecFor picks the preprocessing: the spec text when given, else the
+// spec of the same file in the models registry kept in store (when not
+// nil), else the model's geometry with ImageNet mean/std for float inputs.
+func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
+	if text != "" {
+		s, err := models.ParseSpec(text)
+		if err != nil {
+			return s, fmt.Errorf("--preprocess: %w", err)
+		}
+		return s, nil
+	}
+	if store != nil {
+		reg := &models.Registry{Store: store}
+		if md, err := reg.Get(ctx, c.SHA256); err == nil {
+			return md.Spec, nil
+		}
+	}
+	s := onnxmodel.SpecFor(c)
+	if s.Pixel == models.PixelFloat {
+		s.Mean, s.Std = models.ImageNetNCHW.Mean, models.ImageNetNCHW.Std
+	}
+	return s, nil
+}
+
+// Defaults are the models the main job scores: both MobileNets in float32
+// from the shared models folder modelsDir, and an untrained control made
+// by shuffling MobileNetV2's weights within each tensor (seed 1), written
+// once under stateDir. A missing model file is an error wrapping
+// os.ErrNotExist.
+func Defaults(modelsDir, stateDir string) ([]Info, error) {
+	v2 := filepath.Join(modelsDir, "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
+	v1 := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
+	for _, p := range []string{v2, v1} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("model %s: %w", p, err)
+		}
+	}
+	control := filepath.Join(stateDir, "models", "mobilenet_v2_1.0_224_float32_shuffled_seed1.onnx")
+	if _, err := os.Stat(control); err != nil {
+		data, err := os.ReadFile(v2)
+		if err != nil {
+			return nil, err
+		}
+		out, _, err := onnxmodel.ShuffleWeights(data, 1)
+		if err != nil {
+			return nil, fmt.Errorf("make the shuffled control: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(control), 0o755); err != nil {
+			return nil, err
+		}
+		tmp := control + ".tmp"
+		if err := os.WriteFile(tmp, out, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, control); err != nil {
+			return nil, err
+		}
+	}
+	return []Info{
+		{Path: v2, Name: "MobileNetV2-1.0-224", Family: "mobilenet", Version: "1.0", TrainingData: "ImageNet-1k", Spec: models.MobileNetV2Float},
+		{Path: v1, Name: "MobileNetV1-0.5-128", Family: "mobilenet", Version: "0.5", TrainingData: "ImageNet-1k", Spec: models.MobileNetV1Float},
+		{Path: control, Name: "MobileNetV2-shuffled (control)", Family: "control", Version: "seed1", TrainingData: "none (weights shuffled per tensor)", Spec: models.MobileNetV2Float},
+	}, nil
+}

@@ -1,0 +1,102 @@
+// Package report renders the scoring runner's progress and scores as the
+// CLI prints them: progress lines, a table, and the CLI's JSON form.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/runner"
+)
+
+// num renders NaN as null, which JSON has no number for.
+type num float64
+
+func (f num) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// ProgressPrinter writes the runner's events to w, one line per stage
+// change and at most one extraction line per few seconds.
+func ProgressPrinter(w io.Writer) func(runner.Event) {
+	var mu sync.Mutex
+	var last time.Time
+	var lastKey string
+	start := time.Now()
+	return func(e runner.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := e.Model + e.Benchmark + e.Stage
+		if (e.Stage == "extracting" || e.Stage == "scoring") && key == lastKey && time.Since(last) < 3*time.Second && e.Done != e.Total {
+			return
+		}
+		last, lastKey = time.Now(), key
+		el := time.Since(start).Round(time.Second)
+		line := fmt.Sprintf("[%02d:%02d] %s · %s · %s", int(el.Minutes()), int(el.Seconds())%60, e.Model, e.Benchmark, e.Stage)
+		if e.Total > 0 {
+			line += fmt.Sprintf(" %d/%d", e.Done, e.Total)
+		}
+		if e.Message != "" {
+			line += " · " + e.Message
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// ScoreJSON is a score as the CLI prints it with --json.
+type ScoreJSON struct {
+	Model            string  `json:"model"`
+	ModelHash        string  `json:"model_hash"`
+	Benchmark        string  `json:"benchmark"`
+	BenchmarkVersion string  `json:"benchmark_version"`
+	ScorerVersion    string  `json:"scorer_version"`
+	Raw              num     `json:"raw"`
+	SE               num     `json:"se"`
+	CI               [2]num  `json:"ci"`
+	Ceiling          num     `json:"ceiling"`
+	Ceiled           num     `json:"ceiled"`
+	Layer            string  `json:"layer"`
+	Selection        string  `json:"selection"`
+	Candidates       string  `json:"candidates"`
+	Seed             uint64  `json:"seed"`
+	Seconds          float64 `json:"seconds"`
+	PeakRSSBytes     int64   `json:"peak_rss_bytes"`
+}
+
+// ScoresJSON converts scores to their CLI JSON form.
+func ScoresJSON(ss []scoring.Score) []ScoreJSON {
+	out := make([]ScoreJSON, len(ss))
+	for i, s := range ss {
+		out[i] = ScoreJSON{s.ModelName, s.ModelHash, s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion, num(s.Raw), num(s.SE),
+			[2]num{num(s.CILow), num(s.CIHigh)}, num(s.Ceiling), num(s.Ceiled), s.Layer, s.Selection, s.Candidates,
+			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes}
+	}
+	return out
+}
+
+// PrintScores writes scores as a table.
+func PrintScores(w io.Writer, ss []scoring.Score) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tBENCHMARK\tRAW ± SE\t95% CI\tCEILING\tCEILED\tLAYER\tSELECTION")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%.3f ± %.3f\t[%.3f, %.3f]\t%s\t%s\t%s\t%s\n", s.ModelName, s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh,
+			num3(s.Ceiling), num3(s.Ceiled), s.Layer, s.Selection)
+	}
+	tw.Flush()
+}
+
+func num3(x float64) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", x)
+}

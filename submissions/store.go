@@ -1,0 +1,108 @@
+package submissions
+
+import (
+	"context"
+
+	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/submissions/record"
+)
+
+// The domain's records (package record, standard library only, which the
+// registry database stores).
+type (
+	// Role is what a user may do.
+	Role = record.Role
+	// User is an account.
+	User = record.User
+	// JobState is where one (model × benchmark) job of a submission stands.
+	JobState = record.JobState
+	// Submission is one uploaded model and the jobs that score it.
+	Submission = record.Submission
+	// SubmissionJob is one (model × benchmark) job of a submission.
+	SubmissionJob = record.SubmissionJob
+)
+
+// The roles and the job states.
+const (
+	RoleSubmitter  = record.RoleSubmitter
+	RoleMaintainer = record.RoleMaintainer
+
+	JobQueued  = record.JobQueued
+	JobRunning = record.JobRunning
+	JobDone    = record.JobDone
+	JobFailed  = record.JobFailed
+)
+
+// The service reads and writes its records through the small interfaces
+// below; storage/registry implements every one. Not found is an error
+// satisfying registry.IsNotFound.
+
+// Users keeps accounts; a taken name is registry.ErrExists.
+type Users interface {
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, name string) (User, error)
+}
+
+// Tokens keeps API tokens by the sha256 of their secret.
+type Tokens interface {
+	AddToken(ctx context.Context, user, tokenHash string) error
+	UserByToken(ctx context.Context, tokenHash string) (User, error)
+}
+
+// Submissions keeps submissions with their jobs; creating one over the
+// owner's daily limit is registry.ErrLimit.
+type Submissions interface {
+	CreateSubmission(ctx context.Context, s Submission, m registry.Model, dailyLimit int) error
+	GetSubmission(ctx context.Context, id string) (Submission, error)
+	ListSubmissions(ctx context.Context, owner string, limit int) ([]Submission, error)
+}
+
+// Quota counts an owner's submissions on a day (record.Day).
+type Quota interface {
+	CountSubmissions(ctx context.Context, owner, day string) (int, error)
+}
+
+// Targets lists the benchmarks a submission is scored on.
+type Targets interface {
+	ListBenchmarks(ctx context.Context, f registry.BenchmarkFilter) ([]registry.Benchmark, error)
+}
+
+// ModelRecords reads, changes and withdraws models' records.
+type ModelRecords interface {
+	GetModel(ctx context.Context, hash string) (registry.Model, error)
+	PutModel(ctx context.Context, m registry.Model) error
+	WithdrawModel(ctx context.Context, hash, by, reason string) error
+}
+
+// Attempts records the attempts of a job and their progress.
+type Attempts interface {
+	// StartAttempt marks the job running and returns how many earlier
+	// attempts vanished without a word.
+	StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt int) (lost int, err error)
+	SetJobProgress(ctx context.Context, submissionID, benchmarkID, stage string, attempt int) error
+}
+
+// JobOutcomes records a job that failed for good, or will be retried.
+type JobOutcomes interface {
+	FailJob(ctx context.Context, submissionID, benchmarkID, class, message string) error
+	RequeueJob(ctx context.Context, submissionID, benchmarkID, note string) error
+}
+
+// JobLog is what the Executor records about the jobs it runs.
+type JobLog interface {
+	Attempts
+	JobOutcomes
+}
+
+// Registry is every record the service keeps, as one value (the registry
+// database): each method of the service uses only the small interface it
+// needs.
+type Registry interface {
+	Users
+	Tokens
+	Submissions
+	Quota
+	Targets
+	ModelRecords
+	JobOutcomes
+}
