@@ -8,9 +8,9 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
-	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/scoring/perf"
 	"github.com/cortexbench/cortexbench/scoring/report"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 )
 
 // runBench measures the runner against its reference, side by side in one

@@ -16,8 +16,8 @@ import (
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
-	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/scoring/report"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/storage/rdmstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )

@@ -23,10 +23,10 @@ import (
 // benchmark scored on the way (a private benchmark needs its public
 // partner's committed layer) is stored in Results directly.
 type Scorer struct {
-	Models  *models.Registry   // the submitted files and their metadata
-	Runtime *ort.Runtime       // validates and runs the models
+	Models  *models.Registry  // the submitted files and their metadata
+	Runtime *ort.Runtime      // validates and runs the models
 	Config  runner.Config     // the runner's
-	PoolTo  int64              // see onnxrun.DefaultPoolTo
+	PoolTo  int64             // see onnxrun.DefaultPoolTo
 	Bench   runner.Benchmarks // the benchmarks to score on
 	Results runner.Results    // scores already stored, and partners' scores
 	RDMs    runner.ModelRDMs  // keeps model RDMs; may be nil
