@@ -160,6 +160,19 @@ func TestConfigValidate(t *testing.T) {
 	if err := (embedded.Config{Bucket: "Bad_Bucket"}).WithDefaults().Validate(); err == nil {
 		t.Error("Validate accepted an invalid bucket name")
 	}
+	if c := (embedded.Config{Bucket: "lab"}).WithDefaults(); c.PublicBucket != "lab-public" {
+		t.Errorf("default public bucket %q, want lab-public", c.PublicBucket)
+	}
+	for _, c := range []embedded.Config{
+		{Bucket: "same", PublicBucket: "same"},
+		{PublicBucket: "Bad_Public"},
+		{AccessKey: "only-the-access-key"},
+		{AccessKey: "AK", SecretKey: "short"},
+	} {
+		if err := c.WithDefaults().Validate(); err == nil {
+			t.Errorf("Validate accepted %+v", c)
+		}
+	}
 }
 
 // TestAWSCLI lists and copies an object with the AWS CLI when it is
