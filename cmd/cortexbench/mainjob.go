@@ -92,7 +92,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	lb := ix.Rank(leaderboard.Filter{})
-	keys, err := snapshot.Publish(ctx, p.bucket, lb, time.Now())
+	keys, err := snapshot.Publish(ctx, p.public, lb, time.Now())
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout)
 		wire.WriteText(env.Stdout, lb)
 	}
-	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, "cortexbench", p.endpoint)
+	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, p.public.Name(), p.endpoint)
 	if *noServe {
 		return nil
 	}

@@ -185,7 +185,8 @@ func TestMainJobEndToEnd(t *testing.T) {
 
 	walkRoutesForPrivateData(t, store, db, filepath.Join(sh, "datasets"))
 
-	// The snapshot is readable by any S3 client without the leaderboard server.
+	// The snapshot is readable by any S3 client without the leaderboard
+	// server, anonymously, in the public bucket.
 	ctx := context.Background()
 	_, srv, err := embedded.Open(ctx, embedded.Config{Dir: store})
 	if err != nil {
@@ -196,9 +197,8 @@ func TestMainJobEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Skip("aws CLI not installed: snapshot not read back (scripts/setup.sh installs it)")
 	}
-	ak, sk := srv.Credentials()
-	cmd := exec.Command(aws, "--endpoint-url", srv.Endpoint(), "--region", "us-east-1", "s3", "cp", "s3://"+srv.Bucket()+"/leaderboard/latest.json", "-")
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+ak, "AWS_SECRET_ACCESS_KEY="+sk, "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	cmd := exec.Command(aws, "--no-sign-request", "--endpoint-url", srv.Endpoint(), "--region", "us-east-1", "s3", "cp", "s3://"+srv.PublicBucket()+"/leaderboard/latest.json", "-")
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

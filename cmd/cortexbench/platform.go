@@ -28,6 +28,7 @@ type platformFlags struct {
 	store, db, postgres  *string
 	s3Endpoint, s3Bucket *string
 	s3Region             *string
+	s3Public             *string
 	s3PathStyle          *bool
 }
 
@@ -44,6 +45,7 @@ func addPlatformFlags(env *Env, fs *flag.FlagSet) *platformFlags {
 		s3Bucket:    fs.String("s3-bucket", "cortexbench", "S3 `bucket` (with --s3-endpoint)"),
 		s3Region:    fs.String("s3-region", "us-east-1", "S3 `region` (with --s3-endpoint)"),
 		s3PathStyle: fs.Bool("s3-path-style", true, "path-style S3 addressing (with --s3-endpoint)"),
+		s3Public:    fs.String("s3-public-bucket", "", "publicly readable S3 `bucket` the leaderboard snapshots go to (with --s3-endpoint; default <s3-bucket>-public)"),
 	}
 }
 
@@ -55,6 +57,9 @@ type platform struct {
 	server   *embedded.Server
 	db       *registry.Registry
 	bench    *benchmarks.Registry
+
+	// public is the publicly readable bucket: published snapshots only.
+	public *s3.Bucket
 }
 
 func (f *platformFlags) open(ctx context.Context) (*platform, error) {
@@ -64,14 +69,27 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 		if err != nil {
 			return nil, fmt.Errorf("object store %s: %w", *f.s3Endpoint, err)
 		}
-		p.bucket, p.endpoint = b, *f.s3Endpoint
+		pubName := *f.s3Public
+		if pubName == "" {
+			pubName = *f.s3Bucket + embedded.PublicSuffix
+		}
+		pub, err := s3.New(ctx, s3.Config{Endpoint: *f.s3Endpoint, Bucket: pubName, Region: *f.s3Region, PathStyle: *f.s3PathStyle}.WithDefaults())
+		if err != nil {
+			return nil, fmt.Errorf("object store %s: %w", *f.s3Endpoint, err)
+		}
+		p.bucket, p.public, p.endpoint = b, pub, *f.s3Endpoint
 		p.desc = fmt.Sprintf("(bucket %s at %s)", *f.s3Bucket, *f.s3Endpoint)
 	} else {
 		b, srv, err := embedded.Open(ctx, embedded.Config{Dir: *f.store})
 		if err != nil {
 			return nil, fmt.Errorf("embedded object store in %s: %w", *f.store, err)
 		}
-		p.bucket, p.server, p.endpoint = b, srv, srv.Endpoint()
+		pub, err := srv.OpenPublic(ctx)
+		if err != nil {
+			srv.Close(ctx)
+			return nil, fmt.Errorf("embedded object store in %s: %w", *f.store, err)
+		}
+		p.bucket, p.public, p.server, p.endpoint = b, pub, srv, srv.Endpoint()
 		p.desc = fmt.Sprintf("(folder %s)", *f.store)
 	}
 	cfg := registry.Config{PostgresDSN: *f.postgres}

@@ -1,19 +1,3 @@
-// Package embedded is cortexbench's default object storage: an S3-compatible
-// endpoint served in-process on loopback over a local folder
-// (.cortexbench/objects by default), so the S3 adapter in storage/s3 is the
-// only object-storage code path, and any S3 client (the AWS CLI, boto3) can
-// read the bucket while the process runs:
-//
-//	aws --endpoint-url http://127.0.0.1:PORT s3 ls s3://cortexbench/
-//
-// Objects are plain files under <Dir>/<bucket>/<key>, so they survive
-// restarts and can be inspected without the server.
-//
-// The endpoint is gofakes3 over a folder backend written for this package
-// (gofakes3's own s3afero backend does not paginate and can serve torn
-// writes). gofakes3 does not check request signatures: any credentials are
-// accepted, which is why the server refuses to listen anywhere but loopback.
-// The access and secret keys handed out exist so that clients can sign.
 package embedded
 
 import (
@@ -23,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,23 +18,32 @@ import (
 
 // Defaults applied by Config.WithDefaults.
 const (
-	DefaultDir       = ".cortexbench/objects"
-	DefaultBucket    = "cortexbench"
-	DefaultAddr      = "127.0.0.1:0"
-	DefaultAccessKey = "cortexbench"
-	DefaultSecretKey = "cortexbench-embedded"
+	DefaultDir    = ".cortexbench/objects"
+	DefaultBucket = "cortexbench"
+	DefaultAddr   = "127.0.0.1:0"
+	// PublicSuffix is appended to Bucket to name the public bucket when
+	// Config.PublicBucket is empty.
+	PublicSuffix = "-public"
 )
 
 // Config configures the embedded endpoint.
 type Config struct {
 	// Dir is the folder the objects live in; created if missing.
 	Dir string
-	// Bucket is created in Dir if missing.
+	// Bucket is created in Dir if missing. Every request to it must be
+	// signed with the endpoint's credentials.
 	Bucket string
+	// PublicBucket is created in Dir if missing; anonymous clients may
+	// read and list it (GET and HEAD only), writing it needs a signature.
+	// It is meant for the published leaderboard snapshots and nothing
+	// else. Default Bucket+PublicSuffix.
+	PublicBucket string
 	// Addr is the listen address; it must be a loopback IP. Port 0 picks a
 	// free port.
 	Addr string
-	// AccessKey and SecretKey are handed to clients (not checked).
+	// AccessKey and SecretKey are the only credentials the endpoint
+	// accepts. Leave both empty (the default) to use the ones in
+	// CredentialsPath(Dir), generated at random on the first start.
 	AccessKey string
 	SecretKey string
 	// PartSize is passed to the S3 adapter Open returns; 0 means its default.
@@ -67,8 +61,8 @@ func (c Config) WithDefaults() Config {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
-	if c.AccessKey == "" && c.SecretKey == "" {
-		c.AccessKey, c.SecretKey = DefaultAccessKey, DefaultSecretKey
+	if c.PublicBucket == "" {
+		c.PublicBucket = c.Bucket + PublicSuffix
 	}
 	return c
 }
@@ -82,14 +76,21 @@ func (c Config) Validate() error {
 	if err := gofakes3.ValidateBucketName(c.Bucket); err != nil {
 		errs = append(errs, fmt.Errorf("bucket %q: %w", c.Bucket, err))
 	}
+	if err := gofakes3.ValidateBucketName(c.PublicBucket); err != nil {
+		errs = append(errs, fmt.Errorf("public bucket %q: %w", c.PublicBucket, err))
+	} else if c.PublicBucket == c.Bucket {
+		errs = append(errs, fmt.Errorf("public bucket %q must differ from the private bucket", c.PublicBucket))
+	}
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. %s", c.Addr, DefaultAddr))
 	} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		errs = append(errs, fmt.Errorf("addr %q: the embedded endpoint accepts any credentials, so it listens only on a loopback IP such as 127.0.0.1", c.Addr))
+		errs = append(errs, fmt.Errorf("addr %q: the embedded endpoint listens only on a loopback IP such as 127.0.0.1", c.Addr))
 	}
-	if c.AccessKey == "" || c.SecretKey == "" {
-		errs = append(errs, errors.New("set both access key and secret key, or neither for the defaults"))
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		errs = append(errs, errors.New("set both access key and secret key, or neither for generated ones"))
+	} else if c.SecretKey != "" && len(c.SecretKey) < 16 {
+		errs = append(errs, errors.New("secret key must be at least 16 characters"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("embedded object store config: %w", err)
@@ -99,10 +100,11 @@ func (c Config) Validate() error {
 
 // Server is a running embedded endpoint.
 type Server struct {
-	cfg      Config
-	endpoint string
-	srv      *http.Server
-	done     chan error
+	cfg       Config
+	endpoint  string
+	credsFile string // "" when the keys came from Config
+	srv       *http.Server
+	done      chan error
 
 	// Connections that have not sent a request yet: Shutdown would wait
 	// up to 5s for each, so Close closes them at once.
@@ -125,20 +127,39 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open folder: %w", err)
 	}
-	if err := backend.CreateBucket(cfg.Bucket); err != nil && !gofakes3.HasErrorCode(err, gofakes3.ErrBucketAlreadyExists) {
-		return nil, fmt.Errorf("embedded: create bucket %s: %w", cfg.Bucket, err)
+	credsFile := ""
+	if cfg.AccessKey == "" {
+		credsFile = CredentialsPath(dir)
+		if cfg.AccessKey, cfg.SecretKey, err = loadOrCreateCredentials(credsFile); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+	}
+	for _, b := range []string{cfg.Bucket, cfg.PublicBucket} {
+		if err := backend.CreateBucket(b); err != nil && !gofakes3.HasErrorCode(err, gofakes3.ErrBucketAlreadyExists) {
+			return nil, fmt.Errorf("embedded: create bucket %s: %w", b, err)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: listen on %s: %w", cfg.Addr, err)
 	}
 	faker := gofakes3.New(backend, gofakes3.WithHostBucket(false))
+	host := ln.Addr().String()
+	handler := &guard{
+		next:      faker.Server(),
+		host:      host,
+		accessKey: cfg.AccessKey,
+		secretKey: cfg.SecretKey,
+		public:    cfg.PublicBucket,
+		now:       time.Now,
+	}
 	s := &Server{
-		cfg:      cfg,
-		endpoint: "http://" + ln.Addr().String(),
-		srv:      &http.Server{Handler: faker.Server(), ReadHeaderTimeout: 10 * time.Second},
-		done:     make(chan error, 1),
-		fresh:    map[net.Conn]struct{}{},
+		cfg:       cfg,
+		endpoint:  "http://" + host,
+		credsFile: credsFile,
+		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		done:      make(chan error, 1),
+		fresh:     map[net.Conn]struct{}{},
 	}
 	s.srv.ConnState = func(c net.Conn, state http.ConnState) {
 		s.connsMu.Lock()
@@ -156,15 +177,32 @@ func Start(cfg Config) (*Server, error) {
 // Endpoint returns the server's base URL, e.g. "http://127.0.0.1:40123".
 func (s *Server) Endpoint() string { return s.endpoint }
 
-// Bucket returns the bucket's name.
+// Bucket returns the private bucket's name.
 func (s *Server) Bucket() string { return s.cfg.Bucket }
 
-// Credentials returns the access and secret keys clients should sign with.
+// PublicBucket returns the name of the bucket anonymous clients may read.
+func (s *Server) PublicBucket() string { return s.cfg.PublicBucket }
+
+// PublicURL returns the anonymous URL of key in the public bucket, e.g.
+// "http://127.0.0.1:40123/cortexbench-public/leaderboard/latest.json".
+func (s *Server) PublicURL(key string) string {
+	return s.endpoint + "/" + s.cfg.PublicBucket + "/" + strings.TrimPrefix(uriEncode(key, false), "/")
+}
+
+// Credentials returns the only access and secret keys the endpoint
+// accepts; clients sign every request but anonymous reads of the public
+// bucket with them.
 func (s *Server) Credentials() (accessKey, secretKey string) {
 	return s.cfg.AccessKey, s.cfg.SecretKey
 }
 
-// S3Config returns the storage/s3 configuration that reaches this server.
+// CredentialsFile returns the AWS shared-credentials file (profile
+// [default], mode 0600) holding the credentials, or "" when they were
+// given in Config.
+func (s *Server) CredentialsFile() string { return s.credsFile }
+
+// S3Config returns the storage/s3 configuration that reaches the private
+// bucket with the endpoint's credentials.
 func (s *Server) S3Config() s3.Config {
 	return s3.Config{
 		Endpoint:  s.endpoint,
@@ -175,6 +213,24 @@ func (s *Server) S3Config() s3.Config {
 		SecretKey: s.cfg.SecretKey,
 		PartSize:  s.cfg.PartSize,
 	}
+}
+
+// PublicS3Config is S3Config for the public bucket: a signed client that
+// may write it (snapshot.Publish).
+func (s *Server) PublicS3Config() s3.Config {
+	c := s.S3Config()
+	c.Bucket = s.cfg.PublicBucket
+	return c
+}
+
+// OpenPublic returns the S3 adapter, with the endpoint's credentials, for
+// the public bucket: the writer to hand to snapshot.Publish.
+func (s *Server) OpenPublic(ctx context.Context) (*s3.Bucket, error) {
+	b, err := s3.New(ctx, s.PublicS3Config())
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	return b, nil
 }
 
 // Close stops accepting requests and waits, until ctx ends, for those in
@@ -198,8 +254,9 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // Open starts the embedded endpoint and returns the S3 adapter connected to
-// it: the one call that gives cortexbench its default object storage. Close
-// the server when done.
+// its private bucket with its credentials: the one call that gives
+// cortexbench its default object storage. Server.OpenPublic gives the
+// writer of the public bucket. Close the server when done.
 func Open(ctx context.Context, cfg Config) (*s3.Bucket, *Server, error) {
 	srv, err := Start(cfg)
 	if err != nil {

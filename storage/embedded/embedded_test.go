@@ -91,9 +91,9 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	}
 }
 
-// TestPlainHTTPClient reads an object the way any S3 client does (an
-// anonymous path-style GET), to show the bucket is reachable without the
-// adapter.
+// TestPlainHTTPClient reads a public object the way any S3 client does (an
+// anonymous path-style GET), to show the public bucket is reachable without
+// the adapter, and that the same GET of the private bucket is refused.
 func TestPlainHTTPClient(t *testing.T) {
 	ctx := t.Context()
 	b, srv, err := embedded.Open(ctx, embedded.Config{Dir: t.TempDir()})
@@ -101,10 +101,24 @@ func TestPlainHTTPClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close(ctx)
-	if err := b.Put(ctx, "snapshots/latest.json", strings.NewReader(`[]`)); err != nil {
+	pub, err := srv.OpenPublic(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(srv.Endpoint() + "/" + srv.Bucket() + "/snapshots/latest.json")
+	for _, bk := range []*s3.Bucket{b, pub} {
+		if err := bk.Put(ctx, "snapshots/latest.json", strings.NewReader(`[]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	priv, err := http.Get(srv.Endpoint() + "/" + srv.Bucket() + "/snapshots/latest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv.Body.Close()
+	if priv.StatusCode != http.StatusForbidden {
+		t.Errorf("anonymous GET of the private bucket = %d, want 403", priv.StatusCode)
+	}
+	resp, err := http.Get(srv.PublicURL("snapshots/latest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +160,24 @@ func TestConfigValidate(t *testing.T) {
 	if err := (embedded.Config{Bucket: "Bad_Bucket"}).WithDefaults().Validate(); err == nil {
 		t.Error("Validate accepted an invalid bucket name")
 	}
+	if c := (embedded.Config{Bucket: "lab"}).WithDefaults(); c.PublicBucket != "lab-public" {
+		t.Errorf("default public bucket %q, want lab-public", c.PublicBucket)
+	}
+	for _, c := range []embedded.Config{
+		{Bucket: "same", PublicBucket: "same"},
+		{PublicBucket: "Bad_Public"},
+		{AccessKey: "only-the-access-key"},
+		{AccessKey: "AK", SecretKey: "short"},
+	} {
+		if err := c.WithDefaults().Validate(); err == nil {
+			t.Errorf("Validate accepted %+v", c)
+		}
+	}
 }
 
 // TestAWSCLI lists and copies an object with the AWS CLI when it is
-// installed: the bucket is readable by any S3 client while the process runs.
+// installed: the bucket is readable by any S3 client with the endpoint's
+// credentials while the process runs.
 func TestAWSCLI(t *testing.T) {
 	aws, err := exec.LookPath("aws")
 	if err != nil {
