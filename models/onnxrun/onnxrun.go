@@ -90,7 +90,7 @@ func (m *Model) Features(l models.Layer) int {
 // activations fit CacheLimit bytes.
 func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
 	opts := ort.Options{PoolTo: m.poolTo}
-	keyed, ok := stim.(interface{ Key() string })
+	keyed, ok := stim.(models.KeyedStimuli)
 	if m.Cache == nil || !ok || m.activationBytes(stim.Len(), layers) > m.CacheLimit {
 		return m.extract(ctx, stim, layers, opts, c, p)
 	}
