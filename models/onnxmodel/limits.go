@@ -19,7 +19,7 @@ var ErrOverLimit = errors.New("model over a validation limit")
 // Defaults of the structural limits. A zero field of Config means its
 // default, so a Config written before these fields existed keeps working.
 const (
-	DefaultMaxNodes             = 100_000
+	DefaultMaxNodes             = 50_000
 	DefaultMaxGraphValues       = 100_000
 	DefaultMaxRank              = 32
 	DefaultMaxAttributeValues   = 1 << 20

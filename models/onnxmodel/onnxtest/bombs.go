@@ -108,8 +108,8 @@ func ReluChain(n int) []byte {
 }
 
 // Bombs returns every bomb: ConstantOfShape, packed dims, a reverse-order
-// Relu chain of 64k nodes (accepted: under the node limit), and the
-// Expand, Tile and Range variants.
+// Relu chain of 64k nodes (over the default node limit) and one of 48k
+// (accepted: under it), and the Expand, Tile and Range variants.
 func Bombs() []Bomb {
 	expand := withImage("Expand", []string{"one", "eshape"}, scalar("one", onnxpb.TensorProto_FLOAT, 1), int64Tensor("eshape", 1<<12, 1<<12, 1<<4))
 	tile := withImage("Tile", []string{"w", "reps"}, int64Tensor("reps", 1<<10, 1<<10, 1, 1))
@@ -125,7 +125,8 @@ func Bombs() []Bomb {
 	return []Bomb{
 		{"constant_of_shape_128M", ConstantOfShapeBomb(), "134217728"},
 		{"packed_dims_16M", PackedDimsBomb(16 << 20), "16777216 dimensions"},
-		{"relu_64k_reverse", ReluChain(64 << 10), ""},
+		{"relu_64k_reverse", ReluChain(64 << 10), "at least 65536 nodes"},
+		{"relu_48k_reverse", ReluChain(48 << 10), ""},
 		{"expand_256M", expand.Bytes(), "Expand"},
 		{"tile_2M_x_54", tile.Bytes(), "Tile"},
 		{"range_1G", rng.Bytes(), "Range"},
