@@ -25,10 +25,17 @@ type sizeCheck struct {
 	consts map[string][]float64 // small numeric constants by tensor name
 	dims   map[string][]int64   // declared dims of stored tensors
 	add    func(string, ...any)
+	// elements of the stored and generated constants, bounded by
+	// MaxElements, and whether that was reported
+	total     float64
+	totalTold bool
 }
 
 func checkSizes(m *onnxpb.ModelProto, cfg Config, add func(string, ...any)) {
 	s := &sizeCheck{cfg: cfg, consts: map[string][]float64{}, dims: map[string][]int64{}, add: add}
+	for _, t := range m.GetGraph().GetInitializer() {
+		s.total += float64(elements(t.GetDims(), math.MaxInt64))
+	}
 	walkTensors(m, func(t *onnxpb.TensorProto) {
 		for _, d := range t.GetDims() {
 			if d < 0 {
@@ -296,7 +303,18 @@ func (s *sizeCheck) known(n *onnxpb.NodeProto, k int) float64 {
 }
 
 func (s *sizeCheck) generates(n *onnxpb.NodeProto, elems float64, from string) {
-	if elems <= float64(s.cfg.MaxGeneratedElements) && !math.IsNaN(elems) {
+	if math.IsNaN(elems) {
+		elems = math.Inf(1)
+	}
+	if elems <= float64(s.cfg.MaxGeneratedElements) {
+		if n.GetOpType() != "Reshape" { // a Reshape makes no new values
+			s.total += elems
+		}
+		if s.total > float64(s.cfg.MaxElements) && !s.totalTold {
+			s.totalTold = true
+			s.add("the model's constants, stored and made from constant shapes, have %s elements together (the last: node %q, %s, %s), over the limit of %d: fix the exported shapes %s",
+				fmtCount(s.total), n.GetName(), n.GetOpType(), from, s.cfg.MaxElements, raise)
+		}
 		return
 	}
 	s.add("node %q (%s) would make a tensor of %s elements from its constant %s, over the limit of %d: a network that scores images does not build tensors that large; fix the exported shape %s",

@@ -26,7 +26,7 @@ const (
 	DefaultMaxDepth             = 64
 	DefaultMaxDecodeOverhead    = 128 << 20
 	DefaultMaxElements          = 1 << 28
-	DefaultMaxGeneratedElements = 1 << 24
+	DefaultMaxGeneratedElements = 1 << 27
 	DefaultMaxConcurrent        = 2
 )
 

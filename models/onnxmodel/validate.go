@@ -64,13 +64,19 @@ type Config struct {
 	// and tiny messages decode into many times their size.
 	MaxDecodeOverhead int64
 	// MaxElements bounds the declared elements of any stored tensor
-	// (initializer, attribute) or declared shape (default 2^28, 1 GiB of
-	// float32, the file limit).
+	// (initializer, attribute) or declared shape, and of the initializers
+	// and the tensors made from constant shapes together (default 2^28,
+	// 1 GiB of float32, the file limit).
 	MaxElements int64
 	// MaxGeneratedElements bounds the elements of a tensor that an operator
 	// makes from a constant shape (ConstantOfShape, Expand, Tile, Range,
 	// Reshape, Resize, Upsample, Pad, OneHot, RandomNormal/Uniform):
-	// default 2^24 (64 MiB of float32).
+	// default 2^27 (512 MiB of float32); together with the initializers
+	// they are bounded by MaxElements. It cannot be much lower: the ONNX
+	// model zoo's "light" models make their weights with ConstantOfShape,
+	// VGG19's first fully connected one has 102.8M elements (139.6M for
+	// all). Validation itself never computes these tensors (ONNX Runtime's
+	// optimisations are off).
 	MaxGeneratedElements int64
 	// MaxConcurrent bounds the validations a Validator runs at once
 	// (default 2); the package function Validate is not bounded.

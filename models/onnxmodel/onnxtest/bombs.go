@@ -50,12 +50,12 @@ func withImage(op string, inputs []string, inits ...*onnxpb.TensorProto) *onnxmo
 	return b
 }
 
-// ConstantOfShapeBomb is a ~670-byte model whose ConstantOfShape makes
-// 128M floats (512 MiB) from a 2-element constant shape: constant folding
-// materialises it while the model loads.
-func ConstantOfShapeBomb() []byte {
+// ConstantOfShapeBomb is a ~270-byte model whose ConstantOfShape makes
+// rows×cols floats (16384×8192: 128M, 512 MiB) from a 2-element constant
+// shape: constant folding materialises it while the model loads.
+func ConstantOfShapeBomb(rows, cols int64) []byte {
 	b := onnxmodel.NewBuilder(13).Input("image", onnxpb.TensorProto_FLOAT, 1, 3, 8, 8).Output("out")
-	b.M.Graph.Initializer = append(b.M.Graph.Initializer, int64Tensor("shape", 1<<14, 1<<13))
+	b.M.Graph.Initializer = append(b.M.Graph.Initializer, int64Tensor("shape", rows, cols))
 	b.Node("ConstantOfShape", []string{"shape"}, []string{"big"}, &onnxpb.AttributeProto{
 		Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum(),
 		T: &onnxpb.TensorProto{Dims: []int64{1}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: []float32{1}}})
@@ -107,29 +107,42 @@ func ReluChain(n int) []byte {
 	return b.Bytes()
 }
 
-// Bombs returns every bomb: ConstantOfShape, packed dims, a reverse-order
-// Relu chain of 64k nodes (over the default node limit) and one of 48k
-// (accepted: under it), and the Expand, Tile and Range variants.
+// Bombs returns every bomb: the ConstantOfShape of 128M floats
+// (accepted by default: it is the size of the weights the ONNX zoo's light
+// VGG19 makes the same way, and validation does not fold it) and a 1G
+// one, 16M packed dims, a reverse-order Relu chain of 64k nodes (over the
+// default node limit) and one of 48k (accepted: under it), the Expand,
+// Tile and Range variants, a shape hidden behind Concat and Mul, and three
+// 128M ConstantOfShapes (over the limit on all constants together).
 func Bombs() []Bomb {
 	expand := withImage("Expand", []string{"one", "eshape"}, scalar("one", onnxpb.TensorProto_FLOAT, 1), int64Tensor("eshape", 1<<12, 1<<12, 1<<4))
-	tile := withImage("Tile", []string{"w", "reps"}, int64Tensor("reps", 1<<10, 1<<10, 1, 1))
+	tile := withImage("Tile", []string{"w", "reps"}, int64Tensor("reps", 1<<12, 1<<12, 1, 1))
 	rng := withImage("Range", []string{"start", "limit", "delta"}, scalar("start", onnxpb.TensorProto_FLOAT, 0), scalar("limit", onnxpb.TensorProto_FLOAT, 1e9), scalar("delta", onnxpb.TensorProto_FLOAT, 1))
-	// The shape hidden behind shape arithmetic: Concat of a Constant and a
-	// Mul of initializers.
+	// The shape hidden behind shape arithmetic: Concat of a Mul of
+	// initializers and an initializer.
 	hidden := TinyCNN()
 	hidden.M.Graph.Initializer = append(hidden.M.Graph.Initializer, int64Tensor("a", 1<<10), int64Tensor("b", 1<<10), int64Tensor("c", 1<<8))
 	hidden.Node("Mul", []string{"a", "b"}, []string{"ab"})
 	hidden.Node("Concat", []string{"ab", "c"}, []string{"shape"}, onnxmodel.AttrInt("axis", 0))
 	hidden.Node("ConstantOfShape", []string{"shape"}, []string{"bomb"})
 	hidden.M.Graph.Output = append(hidden.M.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String("bomb")})
+	three := TinyCNN()
+	three.M.Graph.Initializer = append(three.M.Graph.Initializer, int64Tensor("s", 1<<14, 1<<13))
+	for i := range 3 {
+		o := fmt.Sprintf("c%d", i)
+		three.Node("ConstantOfShape", []string{"s"}, []string{o})
+		three.M.Graph.Output = append(three.M.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(o)})
+	}
 	return []Bomb{
-		{"constant_of_shape_128M", ConstantOfShapeBomb(), "134217728"},
+		{"constant_of_shape_128M", ConstantOfShapeBomb(1<<14, 1<<13), ""},
+		{"constant_of_shape_1G", ConstantOfShapeBomb(1<<15, 1<<15), "1073741824 elements"},
 		{"packed_dims_16M", PackedDimsBomb(16 << 20), "16777216 dimensions"},
 		{"relu_64k_reverse", ReluChain(64 << 10), "at least 65536 nodes"},
 		{"relu_48k_reverse", ReluChain(48 << 10), ""},
 		{"expand_256M", expand.Bytes(), "Expand"},
-		{"tile_2M_x_54", tile.Bytes(), "Tile"},
+		{"tile_16M_x_54", tile.Bytes(), "Tile"},
 		{"range_1G", rng.Bytes(), "Range"},
 		{"concat_mul_256M", hidden.Bytes(), "ConstantOfShape"},
+		{"three_128M", three.Bytes(), "together"},
 	}
 }
