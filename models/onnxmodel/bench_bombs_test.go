@@ -67,7 +67,7 @@ func procStatus(key string) float64 {
 func BenchmarkValidateBombs(b *testing.B) {
 	rt := benchRuntime(b)
 	loose := onnxmodel.DefaultConfig()
-	loose.MaxGeneratedElements = 1 << 40
+	loose.MaxGeneratedElements, loose.MaxElements = 1<<40, 1<<40
 	type tc struct {
 		name string
 		data []byte
