@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"container/heap"
 	"fmt"
 	"strconv"
 
@@ -31,38 +32,28 @@ func TopoOrder(g *onnxpb.GraphProto) ([]int, error) {
 			}
 		}
 	}
-	order := make([]int, 0, len(nodes))
-	ready := make([]bool, len(nodes))
+	// Kahn's algorithm; the ready set is a min-heap of node indices so the
+	// smallest ready index always comes next: file order when the file is
+	// sorted, the same order as before in every case, in O(n log n).
+	ready := &intHeap{}
 	for i := range nodes {
-		ready[i] = indeg[i] == 0
+		if indeg[i] == 0 {
+			heap.Push(ready, i)
+		}
 	}
-	done := make([]bool, len(nodes))
-	next := 0 // smallest index that may be ready
-	for len(order) < len(nodes) {
-		pick := -1
-		for i := next; i < len(nodes); i++ {
-			if ready[i] && !done[i] {
-				pick = i
-				break
-			}
-		}
-		if pick < 0 {
-			return nil, fmt.Errorf("graph has a cycle or a node whose input is produced by itself")
-		}
-		done[pick] = true
+	order := make([]int, 0, len(nodes))
+	for ready.Len() > 0 {
+		pick := heap.Pop(ready).(int)
 		order = append(order, pick)
 		for _, u := range users[pick] {
 			indeg[u]--
 			if indeg[u] == 0 {
-				ready[u] = true
-				if u < next {
-					next = u
-				}
+				heap.Push(ready, u)
 			}
 		}
-		for next < len(nodes) && done[next] {
-			next++
-		}
+	}
+	if len(order) < len(nodes) {
+		return nil, fmt.Errorf("graph has a cycle or a node whose input is produced by itself")
 	}
 	return order, nil
 }
@@ -137,4 +128,18 @@ func Layers(m *onnxpb.ModelProto) ([]models.Layer, error) {
 		}
 	}
 	return layers, nil
+}
+
+// intHeap is a min-heap of ints for container/heap.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -36,11 +36,56 @@ type Config struct {
 	MaxBatch int64
 	// MinOpset is the oldest ai.onnx opset accepted.
 	MinOpset int64
+
+	// Structural limits, checked before anything expensive: the counts on
+	// the protobuf encoding before it is decoded, the sizes on the decoded
+	// model before ONNX Runtime sees it. A refusal wraps ErrOverLimit (and
+	// models.ErrInvalidModel). Zero means the default (Default* constants).
+
+	// MaxNodes bounds the nodes of all graphs, subgraphs and functions
+	// together (default 50 000: ONNX Runtime takes ~70 µs a node to load a
+	// model here even with optimisations off, so 50k nodes is ~3.5 s; vision
+	// networks have hundreds to a few thousand nodes).
+	MaxNodes int64
+	// MaxGraphValues bounds each of a graph's input, output, initializer,
+	// sparse initializer and value_info lists, and a node's inputs, outputs
+	// and attributes (default 100 000).
+	MaxGraphValues int64
+	// MaxRank bounds the dimensions of any stored tensor or declared shape
+	// (default 32).
+	MaxRank int64
+	// MaxAttributeValues bounds the ints, floats, strings, tensors or
+	// graphs of one attribute (default 1M).
+	MaxAttributeValues int64
+	// MaxDepth bounds the nesting of protobuf messages (default 64).
+	MaxDepth int
+	// MaxDecodeOverhead bounds the estimated memory that decoding the
+	// model takes beyond its file size (default 128 MiB): packed varints
+	// and tiny messages decode into many times their size.
+	MaxDecodeOverhead int64
+	// MaxElements bounds the declared elements of any stored tensor
+	// (initializer, attribute) or declared shape, and of the initializers
+	// and the tensors made from constant shapes together (default 2^28,
+	// 1 GiB of float32, the file limit).
+	MaxElements int64
+	// MaxGeneratedElements bounds the elements of a tensor that an operator
+	// makes from a constant shape (ConstantOfShape, Expand, Tile, Range,
+	// Reshape, Resize, Upsample, Pad, OneHot, RandomNormal/Uniform):
+	// default 2^27 (512 MiB of float32); together with the initializers
+	// they are bounded by MaxElements. It cannot be much lower: the ONNX
+	// model zoo's "light" models make their weights with ConstantOfShape,
+	// VGG19's first fully connected one has 102.8M elements (139.6M for
+	// all). Validation itself never computes these tensors (ONNX Runtime's
+	// optimisations are off).
+	MaxGeneratedElements int64
+	// MaxConcurrent bounds the validations a Validator runs at once
+	// (default 2); the package function Validate is not bounded.
+	MaxConcurrent int
 }
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the defaults, every structural limit included.
 func DefaultConfig() Config {
-	return Config{MaxFileBytes: 1 << 30, MaxSide: 4096, MaxBatch: 4096, MinOpset: 7}
+	return Config{MaxFileBytes: 1 << 30, MaxSide: 4096, MaxBatch: 4096, MinOpset: 7}.limits()
 }
 
 // Validate checks the config.
@@ -48,6 +93,10 @@ func (c Config) Validate() error {
 	if c.MaxFileBytes <= 0 || c.MaxSide <= 0 || c.MaxBatch <= 0 || c.MinOpset < 1 {
 		return fmt.Errorf("onnxmodel config: limits must be positive (max file bytes %d, max side %d, max batch %d, min opset %d)",
 			c.MaxFileBytes, c.MaxSide, c.MaxBatch, c.MinOpset)
+	}
+	if c.MaxNodes < 0 || c.MaxGraphValues < 0 || c.MaxRank < 0 || c.MaxAttributeValues < 0 || c.MaxDepth < 0 ||
+		c.MaxDecodeOverhead < 0 || c.MaxElements < 0 || c.MaxGeneratedElements < 0 || c.MaxConcurrent < 0 {
+		return fmt.Errorf("onnxmodel config: structural limits must not be negative (0 means the default): %+v", c)
 	}
 	return nil
 }
@@ -115,6 +164,13 @@ func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
 		add(models.ErrNotONNX, "the file is empty: %s", export)
 		return nil, refuse()
 	}
+	cfg = cfg.limits()
+	// Count before decoding: decoding is what a crafted file makes cost
+	// gigabytes.
+	if err := scanModel(data, cfg); err != nil {
+		add(ErrOverLimit, "%v", err)
+		return nil, refuse()
+	}
 	m, err := Parse(data)
 	if err != nil {
 		add(models.ErrNotONNX, "the file is not an ONNX model (it does not decode as ONNX protobuf; truncated or another format?): %s", export)
@@ -129,6 +185,11 @@ func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
 	case len(m.GetOpsetImport()) == 0:
 		add(models.ErrNotONNX, "the model imports no opset: re-export it with an opset between %d and %d", cfg.MinOpset, maxOpset(rt, ""))
 	}
+	if len(probs) > 0 {
+		return nil, refuse()
+	}
+	// Sizes, before ONNX Runtime allocates for any of them.
+	checkSizes(m, cfg, func(format string, args ...any) { add(ErrOverLimit, format, args...) })
 	if len(probs) > 0 {
 		return nil, refuse()
 	}

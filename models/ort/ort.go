@@ -118,12 +118,50 @@ func (r *Runtime) MaxOpset(domain string) int64 {
 }
 
 // Load creates a session from data and returns its inputs and outputs.
+// The session is made with every graph optimisation off, on one thread:
+// it only proves that ONNX Runtime accepts the model, and optimisations
+// such as constant folding would compute (and allocate) tensors of a model
+// not yet trusted while loading it.
 func (r *Runtime) Load(data []byte) (inputs, outputs []models.Tensor, err error) {
-	ins, outs, err := onnxruntime.GetInputOutputInfoWithONNXData(data)
+	ins, outs, err := inspectUnoptimised(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model in ONNX Runtime: %w", err)
 	}
 	return tensors(ins), tensors(outs), nil
+}
+
+// inspectUnoptimised returns the inputs and outputs of a session made from
+// data with graph optimisations disabled. onnxruntime_go takes session
+// options only with a file path for this, so the bytes go through a
+// temporary file, removed before returning.
+func inspectUnoptimised(data []byte) (ins, outs []onnxruntime.InputOutputInfo, err error) {
+	opts, err := onnxruntime.NewSessionOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("session options: %w", err)
+	}
+	defer opts.Destroy()
+	if err := opts.SetGraphOptimizationLevel(onnxruntime.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, fmt.Errorf("disable graph optimisations: %w", err)
+	}
+	if err := opts.SetIntraOpNumThreads(1); err != nil {
+		return nil, nil, fmt.Errorf("set threads: %w", err)
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return nil, nil, fmt.Errorf("set threads: %w", err)
+	}
+	f, err := os.CreateTemp("", "cortexbench-validate-*.onnx")
+	if err != nil {
+		return nil, nil, fmt.Errorf("temporary model file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, nil, fmt.Errorf("write temporary model file: %w", werr)
+	}
+	return onnxruntime.GetInputOutputInfoWithOptions(f.Name(), opts)
 }
 
 func tensors(infos []onnxruntime.InputOutputInfo) []models.Tensor {
