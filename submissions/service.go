@@ -95,6 +95,8 @@ type Service struct {
 	// storeMu serialises ModelStore.Add: models.Registry rewrites its index
 	// without locking.
 	storeMu sync.Mutex
+	// validator bounds how many uploads are validated at once.
+	validator *onnxmodel.Validator
 }
 
 // New returns a service; cfg gets its defaults.
@@ -109,7 +111,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Service{cfg: cfg, deps: deps}, nil
+	v, err := onnxmodel.NewValidator(cfg.Validator, deps.Runtime)
+	if err != nil {
+		return nil, fmt.Errorf("submissions: %w", err)
+	}
+	return &Service{cfg: cfg, deps: deps, validator: v}, nil
 }
 
 // Config returns the configuration in effect.
@@ -227,9 +233,11 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		return Submission{}, err
 	}
 	probs := s.checkMetadata(meta)
-	checked, err := onnxmodel.Validate(file, s.cfg.Validator, s.deps.Runtime)
+	checked, err := s.validator.Validate(ctx, file)
 	var ve *models.ValidationError
 	switch {
+	case errors.Is(err, onnxmodel.ErrBusy):
+		return Submission{}, &Error{Code: EUNAVAILABLE, Message: "too many models are being validated right now: nothing was stored, retry in a minute"}
 	case errors.As(err, &ve):
 		for _, p := range ve.Problems {
 			probs = append(probs, Problem{Field: "file", Kind: kindName(p.Kind), Message: p.Msg})
