@@ -174,7 +174,7 @@ func (s *Service) CreateToken(ctx context.Context, user string, lifetime time.Du
 		lifetime = DefaultTokenLifetime
 	}
 	if lifetime < 0 || lifetime > MaxTokenLifetime {
-		return "", Token{}, Errorf(EINVALID, "token lifetime %v: use more than 0 and at most %d days", lifetime, int(MaxTokenLifetime/(24*time.Hour)))
+		return "", Token{}, Errorf(EINVALID, "token lifetime %.4g days: use more than 0 and at most %d days (tokens always expire)", lifetime.Hours()/24, int(MaxTokenLifetime/(24*time.Hour)))
 	}
 	if _, err := s.deps.Registry.GetUser(ctx, user); registry.IsNotFound(err) {
 		return "", Token{}, Errorf(ENOTFOUND, "no user %q: add it first with 'cortexbench users add %s --role submitter'", user, user)
