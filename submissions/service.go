@@ -158,36 +158,144 @@ func validName(name string) bool {
 	return true
 }
 
-// CreateToken makes a new API token for user: 32 random bytes, returned
-// once; only its sha256 is stored.
-func (s *Service) CreateToken(ctx context.Context, user string) (string, error) {
+// DefaultTokenLifetime is how long a token lives unless its creator says
+// otherwise; MaxTokenLifetime is the longest allowed. No token lives for
+// ever: a forgotten token in a script or a CI secret is the usual leak.
+const (
+	DefaultTokenLifetime = 90 * 24 * time.Hour
+	MaxTokenLifetime     = 366 * 24 * time.Hour
+)
+
+// touchEvery is how stale a token's last use may get before
+// Authenticate records a new one (so a busy token costs one write an
+// hour, not one a request).
+const touchEvery = time.Hour
+
+// CreateToken makes a new API token for user, valid for lifetime
+// (DefaultTokenLifetime when 0, at most MaxTokenLifetime): 32 random bytes,
+// returned once; only its sha256 is stored. It returns the secret and the
+// token's record.
+func (s *Service) CreateToken(ctx context.Context, user string, lifetime time.Duration) (string, Token, error) {
+	if lifetime == 0 {
+		lifetime = DefaultTokenLifetime
+	}
+	if lifetime < 0 || lifetime > MaxTokenLifetime {
+		return "", Token{}, Errorf(EINVALID, "token lifetime %.4g days: use more than 0 and at most %d days (tokens always expire)", lifetime.Hours()/24, int(MaxTokenLifetime/(24*time.Hour)))
+	}
 	if _, err := s.deps.Registry.GetUser(ctx, user); registry.IsNotFound(err) {
-		return "", Errorf(ENOTFOUND, "no user %q: add it first with 'cortexbench users add %s --role submitter'", user, user)
+		return "", Token{}, Errorf(ENOTFOUND, "no user %q: add it first with 'cortexbench users add %s --role submitter'", user, user)
 	} else if err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("create token: %w", err)
+		return "", Token{}, fmt.Errorf("create token: %w", err)
 	}
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	if err := s.deps.Registry.AddToken(ctx, user, HashToken(token)); err != nil {
-		return "", err
+	now := s.deps.Now().UTC()
+	t, err := s.deps.Registry.AddToken(ctx, Token{User: user, CreatedAt: now, ExpiresAt: now.Add(lifetime)}, HashToken(token))
+	if err != nil {
+		return "", Token{}, err
 	}
-	return token, nil
+	return token, t, nil
 }
 
-// Authenticate returns the owner of token; EUNAUTHORIZED when it is empty
-// or matches nobody.
+// ListTokens returns the tokens of user (everyone's when empty).
+func (s *Service) ListTokens(ctx context.Context, user string) ([]Token, error) {
+	if user != "" {
+		if _, err := s.getUser(ctx, user); err != nil {
+			return nil, err
+		}
+	}
+	return s.deps.Registry.ListTokens(ctx, user)
+}
+
+// RevokeToken revokes the token with the given ID: it authenticates
+// nobody from the next request on.
+func (s *Service) RevokeToken(ctx context.Context, id string) (Token, error) {
+	t, err := s.deps.Registry.RevokeToken(ctx, id, s.deps.Now().UTC())
+	if registry.IsNotFound(err) {
+		return t, Errorf(ENOTFOUND, "no token %q: list them with 'cortexbench tokens list'", id)
+	}
+	return t, err
+}
+
+// ListUsers returns every account.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
+	return s.deps.Registry.ListUsers(ctx)
+}
+
+func (s *Service) getUser(ctx context.Context, name string) (User, error) {
+	u, err := s.deps.Registry.GetUser(ctx, name)
+	if registry.IsNotFound(err) {
+		return u, Errorf(ENOTFOUND, "no user %q: list them with 'cortexbench users list'", name)
+	}
+	return u, err
+}
+
+// SetUserDisabled disables (or enables) an account: a disabled user's
+// tokens authenticate nobody from the next request on.
+func (s *Service) SetUserDisabled(ctx context.Context, name string, disabled bool) (User, error) {
+	if _, err := s.getUser(ctx, name); err != nil {
+		return User{}, err
+	}
+	if err := s.deps.Registry.SetUserDisabled(ctx, name, disabled); err != nil {
+		return User{}, err
+	}
+	return s.getUser(ctx, name)
+}
+
+// SetUserRole changes an account's role, effective from the next request.
+func (s *Service) SetUserRole(ctx context.Context, name string, role Role) (User, error) {
+	if !role.Valid() {
+		return User{}, Errorf(EINVALID, "role %q: use %q or %q", role, RoleSubmitter, RoleMaintainer)
+	}
+	if _, err := s.getUser(ctx, name); err != nil {
+		return User{}, err
+	}
+	if err := s.deps.Registry.SetUserRole(ctx, name, role); err != nil {
+		return User{}, err
+	}
+	return s.getUser(ctx, name)
+}
+
+// Authenticate returns the owner of token; EUNAUTHORIZED when it is empty,
+// matches nobody, is revoked or expired, or its user is disabled. Nothing
+// is cached: every call reads the token and the user, so a revocation,
+// a disabled user or a role change applies to the very next request.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
 	if token == "" {
 		return User{}, Errorf(EUNAUTHORIZED, "no API token: send 'Authorization: Bearer TOKEN' (make one with 'cortexbench tokens create --user NAME')")
 	}
-	u, err := s.deps.Registry.UserByToken(ctx, HashToken(token))
+	t, err := s.deps.Registry.TokenByHash(ctx, HashToken(token))
 	if registry.IsNotFound(err) {
 		return User{}, Errorf(EUNAUTHORIZED, "the API token is not valid: check it, or ask a maintainer for a new one")
 	}
-	return u, err
+	if err != nil {
+		return User{}, err
+	}
+	now := s.deps.Now().UTC()
+	switch {
+	case t.Revoked():
+		return User{}, Errorf(EUNAUTHORIZED, "the API token was revoked: ask a maintainer for a new one")
+	case t.Expired(now):
+		return User{}, Errorf(EUNAUTHORIZED, "the API token has expired: ask a maintainer for a new one")
+	}
+	u, err := s.deps.Registry.GetUser(ctx, t.User)
+	if registry.IsNotFound(err) {
+		return User{}, Errorf(EUNAUTHORIZED, "the API token is not valid: check it, or ask a maintainer for a new one")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if u.Disabled {
+		return User{}, Errorf(EUNAUTHORIZED, "the account of this API token is disabled: ask a maintainer")
+	}
+	if now.Sub(t.LastUsedAt) >= touchEvery {
+		// Best effort: a failed bookkeeping write does not refuse the request.
+		_ = s.deps.Registry.TouchToken(ctx, t.ID, now)
+	}
+	return u, nil
 }
 
 // CanAddBenchmarks reports whether u may add benchmarks (maintainers only).

@@ -2,6 +2,7 @@ package submissions
 
 import (
 	"context"
+	"time"
 
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions/record"
@@ -14,6 +15,8 @@ type (
 	Role = record.Role
 	// User is an account.
 	User = record.User
+	// Token is an API token as listed (never its secret nor its hash).
+	Token = record.Token
 	// JobState is where one (model × benchmark) job of a submission stands.
 	JobState = record.JobState
 	// Submission is one uploaded model and the jobs that score it.
@@ -41,12 +44,18 @@ const (
 type Users interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, name string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	SetUserDisabled(ctx context.Context, name string, disabled bool) error
+	SetUserRole(ctx context.Context, name string, role Role) error
 }
 
 // Tokens keeps API tokens by the sha256 of their secret.
 type Tokens interface {
-	AddToken(ctx context.Context, user, tokenHash string) error
-	UserByToken(ctx context.Context, tokenHash string) (User, error)
+	AddToken(ctx context.Context, t Token, tokenHash string) (Token, error)
+	TokenByHash(ctx context.Context, tokenHash string) (Token, error)
+	ListTokens(ctx context.Context, user string) ([]Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) (Token, error)
+	TouchToken(ctx context.Context, id string, at time.Time) error
 }
 
 // Submissions keeps submissions with their jobs; creating one over the

@@ -28,12 +28,69 @@ var migrations = []migration{
 		return tx.Migrator().AutoMigrate(&modelRow{}, &benchmarkRow{}, &scoreRowV1{})
 	}},
 	{2, "users, tokens, submissions, submission jobs, daily counts, withdrawals", func(tx *gorm.DB) error {
-		return tx.Migrator().AutoMigrate(&userRow{}, &tokenRow{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
+		return tx.Migrator().AutoMigrate(&userRowV2{}, &tokenRowV2{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
 	}},
 	{3, "scores: typed selection (selection_data JSON)", func(tx *gorm.DB) error {
 		return tx.Migrator().AddColumn(&scoreRow{}, "SelectionData")
 	}},
+	{4, "users: disabled; api_tokens: token_id, expires_at, last_used_at, revoked_at", migrateTokenLifecycle},
 }
+
+// LegacyTokenLifetime is the expiry migration 4 gives the tokens made
+// before tokens expired: they expire this long after the migration runs.
+const LegacyTokenLifetime = 90 * 24 * time.Hour
+
+// migrateTokenLifecycle is migration 4: users may be disabled; tokens get
+// a public ID, an expiry, a last use and a revocation time. Existing users
+// stay enabled; existing tokens get a random ID and expire
+// LegacyTokenLifetime after the migration.
+func migrateTokenLifecycle(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if err := m.AddColumn(&userRow{}, "Disabled"); err != nil {
+		return err
+	}
+	for _, f := range []string{"TokenID", "ExpiresAt", "LastUsedAt", "RevokedAt"} {
+		if err := m.AddColumn(&tokenRow{}, f); err != nil {
+			return err
+		}
+	}
+	var hashes []string
+	if err := tx.Model(&tokenRow{}).Order("hash").Pluck("hash", &hashes).Error; err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		id, err := newTokenID()
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&tokenRow{}).Where("hash = ?", h).Update("token_id", id).Error; err != nil {
+			return err
+		}
+	}
+	expires := time.Now().UTC().Add(LegacyTokenLifetime)
+	if err := tx.Model(&tokenRow{}).Where("expires_at IS NULL").Update("expires_at", expires).Error; err != nil {
+		return err
+	}
+	return m.CreateIndex(&tokenRow{}, "api_tokens_token_id")
+}
+
+// userRowV2 and tokenRowV2 are userRow and tokenRow as migration 2
+// created them (before migration 4).
+type userRowV2 struct {
+	Name      string `gorm:"primaryKey;size:64"`
+	Role      string `gorm:"not null"`
+	CreatedAt time.Time
+}
+
+func (userRowV2) TableName() string { return "users" }
+
+type tokenRowV2 struct {
+	Hash      string `gorm:"primaryKey;size:64"`
+	UserName  string `gorm:"not null;index"`
+	CreatedAt time.Time
+}
+
+func (tokenRowV2) TableName() string { return "api_tokens" }
 
 // scoreRowV1 is scoreRow as migration 1 created it (before
 // selection_data).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
@@ -32,18 +33,158 @@ func TestUsersAndTokens(t *testing.T) {
 		if err := r.CreateUser(ctx, registry.User{Name: "bob", Role: "king"}); !errors.Is(err, registry.ErrInvalidArgument) {
 			t.Fatalf("bad role: %v", err)
 		}
-		if err := r.AddToken(ctx, "ada", hash("secret")); err != nil {
-			t.Fatal(err)
+		exp := time.Now().Add(time.Hour).UTC()
+		tok, err := r.AddToken(ctx, registry.Token{User: "ada", ExpiresAt: exp}, hash("secret"))
+		if err != nil || tok.ID == "" || !tok.ExpiresAt.Equal(exp.Truncate(time.Microsecond)) && !tok.ExpiresAt.Equal(exp) {
+			t.Fatalf("AddToken = %+v, %v", tok, err)
 		}
-		if err := r.AddToken(ctx, "nobody", hash("x")); !registry.IsNotFound(err) {
+		if _, err := r.AddToken(ctx, registry.Token{User: "nobody", ExpiresAt: exp}, hash("x")); !registry.IsNotFound(err) {
 			t.Fatalf("token for missing user: %v", err)
 		}
-		u, err := r.UserByToken(ctx, hash("secret"))
-		if err != nil || u.Name != "ada" || u.Role != registry.RoleMaintainer {
-			t.Fatalf("UserByToken = %+v, %v", u, err)
+		if _, err := r.AddToken(ctx, registry.Token{User: "ada"}, hash("y")); !errors.Is(err, registry.ErrInvalidArgument) {
+			t.Fatalf("token without expiry: %v", err)
 		}
-		if _, err := r.UserByToken(ctx, hash("wrong")); !registry.IsNotFound(err) {
+		got, err := r.TokenByHash(ctx, hash("secret"))
+		if err != nil || got.ID != tok.ID || got.User != "ada" || got.Revoked() || got.Expired(time.Now()) || !got.Expired(exp) {
+			t.Fatalf("TokenByHash = %+v, %v", got, err)
+		}
+		if _, err := r.TokenByHash(ctx, hash("wrong")); !registry.IsNotFound(err) {
 			t.Fatalf("bad token: %v", err)
+		}
+	})
+}
+
+func TestTokenLifecycleAndUserChanges(t *testing.T) {
+	forEachDB(t, func(t *testing.T, open func() *registry.Registry) {
+		r, ctx := open(), t.Context()
+		for _, u := range []registry.User{{Name: "ada", Role: registry.RoleSubmitter}, {Name: "bob", Role: registry.RoleMaintainer}} {
+			if err := r.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exp := time.Now().Add(time.Hour)
+		a1, err := r.AddToken(ctx, registry.Token{User: "ada", CreatedAt: time.Now().Add(-time.Minute), ExpiresAt: exp}, hash("a1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a2, err := r.AddToken(ctx, registry.Token{User: "ada", ExpiresAt: exp}, hash("a2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.AddToken(ctx, registry.Token{User: "bob", ExpiresAt: exp}, hash("b1")); err != nil {
+			t.Fatal(err)
+		}
+		if ts, err := r.ListTokens(ctx, "ada"); err != nil || len(ts) != 2 || ts[0].ID != a1.ID || ts[1].ID != a2.ID {
+			t.Fatalf("ListTokens(ada) = %+v, %v", ts, err)
+		}
+		if ts, err := r.ListTokens(ctx, ""); err != nil || len(ts) != 3 {
+			t.Fatalf("ListTokens() = %d, %v", len(ts), err)
+		}
+
+		// Revoke: the first time counts; revoking again keeps it.
+		at := time.Now().UTC().Truncate(time.Second)
+		rv, err := r.RevokeToken(ctx, a1.ID, at)
+		if err != nil || !rv.RevokedAt.Equal(at) {
+			t.Fatalf("RevokeToken = %+v, %v", rv, err)
+		}
+		if rv, err := r.RevokeToken(ctx, a1.ID, at.Add(time.Hour)); err != nil || !rv.RevokedAt.Equal(at) {
+			t.Fatalf("second RevokeToken = %+v, %v", rv, err)
+		}
+		if got, err := r.TokenByHash(ctx, hash("a1")); err != nil || !got.Revoked() {
+			t.Fatalf("revoked token reads %+v, %v", got, err)
+		}
+		if got, _ := r.TokenByHash(ctx, hash("a2")); got.Revoked() {
+			t.Fatal("revoking a1 revoked a2")
+		}
+		if _, err := r.RevokeToken(ctx, "tok_nope", at); !registry.IsNotFound(err) {
+			t.Fatalf("revoke missing: %v", err)
+		}
+		if err := r.TouchToken(ctx, a2.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := r.TokenByHash(ctx, hash("a2")); !got.LastUsedAt.Equal(at) {
+			t.Fatalf("last used %v, want %v", got.LastUsedAt, at)
+		}
+
+		// Disable, enable, change role.
+		if err := r.SetUserDisabled(ctx, "ada", true); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := r.GetUser(ctx, "ada"); !u.Disabled {
+			t.Fatal("ada not disabled")
+		}
+		if err := r.SetUserDisabled(ctx, "ada", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetUserRole(ctx, "ada", registry.RoleMaintainer); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := r.GetUser(ctx, "ada"); u.Disabled || u.Role != registry.RoleMaintainer {
+			t.Fatalf("ada = %+v", u)
+		}
+		if err := r.SetUserRole(ctx, "ada", "king"); !errors.Is(err, registry.ErrInvalidArgument) {
+			t.Fatalf("bad role: %v", err)
+		}
+		if err := r.SetUserRole(ctx, "nobody", registry.RoleSubmitter); !registry.IsNotFound(err) {
+			t.Fatalf("role of missing user: %v", err)
+		}
+		if err := r.SetUserDisabled(ctx, "nobody", true); !registry.IsNotFound(err) {
+			t.Fatalf("disable missing user: %v", err)
+		}
+		if us, err := r.ListUsers(ctx); err != nil || len(us) != 2 || us[0].Name != "ada" || us[1].Name != "bob" {
+			t.Fatalf("ListUsers = %+v, %v", us, err)
+		}
+	})
+}
+
+// A database made before migration 4 keeps its users (enabled) and tokens
+// (given an ID and an expiry LegacyTokenLifetime after the migration).
+func TestMigrationTokenLifecycle(t *testing.T) {
+	forEachDB(t, func(t *testing.T, open func() *registry.Registry) {
+		ctx := t.Context()
+		restore := registry.LimitMigrationsForTest(3)
+		old := open()
+		restore()
+		for _, q := range []string{
+			"INSERT INTO users (name, role, created_at) VALUES ('old', 'submitter', '2026-01-02 03:04:05')",
+			"INSERT INTO api_tokens (hash, user_name, created_at) VALUES ('" + hash("t1") + "', 'old', '2026-01-02 03:04:05')",
+			"INSERT INTO api_tokens (hash, user_name, created_at) VALUES ('" + hash("t2") + "', 'old', '2026-01-02 03:04:05')",
+		} {
+			if err := registry.ExecForTest(old, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v, _ := old.SchemaVersion(ctx); v != 3 {
+			t.Fatalf("old schema version %d", v)
+		}
+		old.Close()
+		before := time.Now()
+		r := open()
+		if v, err := r.SchemaVersion(ctx); err != nil || v != registry.LatestSchemaVersion || v < 4 {
+			t.Fatalf("SchemaVersion = %d, %v", v, err)
+		}
+		if u, err := r.GetUser(ctx, "old"); err != nil || u.Disabled || u.Role != registry.RoleSubmitter {
+			t.Fatalf("old user = %+v, %v", u, err)
+		}
+		ts, err := r.ListTokens(ctx, "old")
+		if err != nil || len(ts) != 2 {
+			t.Fatalf("old tokens = %+v, %v", ts, err)
+		}
+		if ts[0].ID == "" || ts[0].ID == ts[1].ID {
+			t.Errorf("token IDs %q %q", ts[0].ID, ts[1].ID)
+		}
+		for _, tk := range ts {
+			want := before.Add(registry.LegacyTokenLifetime)
+			if d := tk.ExpiresAt.Sub(want); d < -time.Minute || d > time.Minute || tk.Revoked() || !tk.LastUsedAt.IsZero() {
+				t.Errorf("migrated token %+v: expiry should be about %v", tk, want)
+			}
+		}
+		// A new token after the migration, and the ID index holds.
+		if _, err := r.AddToken(ctx, registry.Token{ID: ts[0].ID, User: "old", ExpiresAt: time.Now().Add(time.Hour)}, hash("t3")); !errors.Is(err, registry.ErrExists) {
+			t.Errorf("duplicate token ID: %v, want ErrExists", err)
+		}
+		if _, err := r.AddToken(ctx, registry.Token{User: "old", ExpiresAt: time.Now().Add(time.Hour)}, hash("t3")); err != nil {
+			t.Error(err)
 		}
 	})
 }

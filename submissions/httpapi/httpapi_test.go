@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,8 @@ type env struct {
 	bucket *objstore.Memory
 	queue  *fakeQueue
 	tokens map[string]string // user → token
+	// skew moves the service's clock forward (nanoseconds).
+	skew atomic.Int64
 }
 
 func newEnv(t *testing.T, cfg submissions.Config) *env {
@@ -65,7 +68,8 @@ func newEnv(t *testing.T, cfg submissions.Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{reg: reg, bucket: objstore.NewMemory(), queue: &fakeQueue{}, tokens: map[string]string{}}
-	svc, err := submissions.New(cfg, submissions.Deps{Registry: reg, Models: &models.Registry{Store: e.bucket}, Queue: e.queue})
+	now := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
+	svc, err := submissions.New(cfg, submissions.Deps{Registry: reg, Models: &models.Registry{Store: e.bucket}, Queue: e.queue, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +77,7 @@ func newEnv(t *testing.T, cfg submissions.Config) *env {
 		if _, err := svc.CreateUser(ctx, name, role); err != nil {
 			t.Fatal(err)
 		}
-		if e.tokens[name], err = svc.CreateToken(ctx, name); err != nil {
+		if e.tokens[name], _, err = svc.CreateToken(ctx, name, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -426,5 +430,133 @@ func TestOpenAPIAndPatterns(t *testing.T) {
 		if !patterns[rt.Method+" /api/v1"+rel] {
 			t.Errorf("route %s %s is not in Patterns()", rt.Method, rt.Path)
 		}
+	}
+}
+
+// authRoutes are every route Register mounts (all need a token).
+var authRoutes = []struct{ method, path string }{
+	{http.MethodPost, "/api/v1/submissions"},
+	{http.MethodGet, "/api/v1/submissions"},
+	{http.MethodGet, "/api/v1/submissions/x"},
+	{http.MethodPatch, "/api/v1/models/" + strings.Repeat("a", 64)},
+	{http.MethodDelete, "/api/v1/models/" + strings.Repeat("a", 64)},
+	{http.MethodPost, "/api/v1/models/" + strings.Repeat("a", 64) + "/withdraw"},
+}
+
+// wantAuth checks that user's token gets 401 (or not) on every route.
+func (e *env) wantAuth(t *testing.T, user string, unauthorized bool) {
+	t.Helper()
+	for _, r := range authRoutes {
+		st, eb := e.do(t, user, r.method, r.path, "", nil, nil)
+		if (st == http.StatusUnauthorized) != unauthorized {
+			t.Errorf("%s: %s %s: %d %+v, want 401: %v", user, r.method, r.path, st, eb, unauthorized)
+		}
+	}
+}
+
+// A revoked token, an expired one and any token of a disabled user get
+// 401 on every route from the next request on; a role change applies at
+// once too.
+func TestTokenRevokeExpireDisableRole(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	ctx := t.Context()
+	var err error
+	var second submissions.Token
+	if e.tokens["ada2"], second, err = e.svc.CreateToken(ctx, "ada", 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(second.ExpiresAt) - submissions.DefaultTokenLifetime; d > time.Minute || d < -time.Minute {
+		t.Errorf("default expiry %v", second.ExpiresAt)
+	}
+	e.wantAuth(t, "ada", false)
+	e.wantAuth(t, "ada2", false)
+
+	// Revoke ada's first token: it fails at once, her second still works.
+	ts, err := e.svc.ListTokens(ctx, "ada")
+	if err != nil || len(ts) != 2 {
+		t.Fatalf("ListTokens = %+v, %v", ts, err)
+	}
+	first := ts[0]
+	if first.ID == second.ID {
+		first = ts[1]
+	}
+	if first.LastUsedAt.IsZero() {
+		t.Error("last use of a used token not recorded")
+	}
+	if _, err := e.svc.RevokeToken(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAuth(t, "ada", true)
+	if _, eb := e.do(t, "ada", http.MethodGet, "/api/v1/submissions", "", nil, nil); eb.Code != "unauthorized" || !strings.Contains(eb.Message, "revoked") {
+		t.Errorf("revoked: %+v", eb)
+	}
+	e.wantAuth(t, "ada2", false)
+
+	// Disable ada: her remaining token fails at once; enabling restores it.
+	if _, err := e.svc.SetUserDisabled(ctx, "ada", true); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAuth(t, "ada2", true)
+	e.wantAuth(t, "bob", false)
+	if _, err := e.svc.SetUserDisabled(ctx, "ada", false); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAuth(t, "ada2", false)
+	e.wantAuth(t, "ada", true) // still revoked
+
+	// Expiry: a one-hour token works now and not once the clock passes it.
+	if e.tokens["short"], _, err = e.svc.CreateToken(ctx, "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAuth(t, "short", false)
+	e.skew.Store(int64(time.Hour + time.Second))
+	e.wantAuth(t, "short", true)
+	if _, eb := e.do(t, "short", http.MethodGet, "/api/v1/submissions", "", nil, nil); !strings.Contains(eb.Message, "expired") {
+		t.Errorf("expired: %+v", eb)
+	}
+	e.wantAuth(t, "bob", false) // 90 days
+	e.skew.Store(int64(submissions.DefaultTokenLifetime + time.Second))
+	e.wantAuth(t, "bob", true)
+	e.skew.Store(0)
+
+	// Lifetimes out of range are refused.
+	for _, d := range []time.Duration{-time.Hour, submissions.MaxTokenLifetime + time.Hour} {
+		if _, _, err := e.svc.CreateToken(ctx, "bob", d); err == nil {
+			t.Errorf("lifetime %v accepted", d)
+		}
+	}
+
+	// Role change: applies to the next request.
+	r := gin.New()
+	r.POST("/api/v1/benchmarks", httpapi.Authenticate(e.svc, nil), httpapi.RequireMaintainer(nil), func(c *gin.Context) {
+		c.JSON(http.StatusCreated, gin.H{})
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	e.srv = srv
+	post := func(user string) int {
+		st, _ := e.do(t, user, http.MethodPost, "/api/v1/benchmarks", "", nil, nil)
+		return st
+	}
+	if st := post("bob"); st != http.StatusForbidden {
+		t.Fatalf("bob as submitter: %d", st)
+	}
+	if _, err := e.svc.SetUserRole(ctx, "bob", submissions.RoleMaintainer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetUserRole(ctx, "max", submissions.RoleSubmitter); err != nil {
+		t.Fatal(err)
+	}
+	if st := post("bob"); st != http.StatusCreated {
+		t.Errorf("bob made maintainer: %d", st)
+	}
+	if st := post("max"); st != http.StatusForbidden {
+		t.Errorf("max made submitter: %d", st)
+	}
+	if _, err := e.svc.SetUserDisabled(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if st := post("bob"); st != http.StatusUnauthorized {
+		t.Errorf("disabled maintainer: %d", st)
 	}
 }

@@ -22,12 +22,33 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleSubmitter || r == RoleMaintainer }
 
-// User is an account.
+// User is an account. A disabled user's tokens authenticate nobody until
+// the user is enabled again.
 type User struct {
 	Name      string
 	Role      Role
+	Disabled  bool
 	CreatedAt time.Time
 }
+
+// Token is an API token as listed: never its secret nor the secret's hash.
+// ExpiresAt is always set (every token expires); RevokedAt and LastUsedAt
+// are zero when the token was never revoked or never used.
+type Token struct {
+	ID         string // public identifier, for listing and revoking
+	User       string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+	RevokedAt  time.Time
+}
+
+// Revoked reports whether the token was revoked.
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// Expired reports whether the token has expired at now (a zero ExpiresAt
+// counts as expired: no token lives for ever).
+func (t Token) Expired(now time.Time) bool { return t.ExpiresAt.IsZero() || !now.Before(t.ExpiresAt) }
 
 // JobState is where one (model × benchmark) job of a submission stands.
 type JobState string
