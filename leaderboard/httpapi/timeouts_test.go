@@ -195,7 +195,9 @@ func TestServeConnectionLimit(t *testing.T) {
 		c := dial(t, addr)
 		fmt.Fprint(c, "GET /api/v1/openapi.json HTTP/1.1\r\nHost: cortex")
 	}
-	time.Sleep(100 * time.Millisecond)
+	for t0 := time.Now(); cl.open.Load() < limit && time.Since(t0) < 400*time.Millisecond; {
+		time.Sleep(10 * time.Millisecond)
+	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	t0 := time.Now()
 	res, err := client.Get("http://" + addr + "/api/v1/openapi.json")
