@@ -529,7 +529,7 @@ func (s *Service) Get(ctx context.Context, u User, id string) (Status, error) {
 		return Status{}, err
 	}
 	if sub.Owner != u.Name && u.Role != RoleMaintainer {
-		return Status{}, Errorf(EFORBIDDEN, "submission %s belongs to another user", id)
+		return Status{}, Errorf(EFORBIDDEN, "submission %s is not yours", id)
 	}
 	return StatusOf(sub), nil
 }
@@ -558,7 +558,7 @@ func (s *Service) ownedModel(ctx context.Context, u User, hash string) (registry
 		return m, err
 	}
 	if m.Owner != u.Name && u.Role != RoleMaintainer {
-		return m, Errorf(EFORBIDDEN, "model %s belongs to %s: only its owner or a maintainer may change or withdraw it", hash, m.Owner)
+		return m, Errorf(EFORBIDDEN, "model %s is not yours: only its owner or a maintainer may change or withdraw it", hash)
 	}
 	return m, nil
 }

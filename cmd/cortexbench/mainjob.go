@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -106,6 +107,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		wire.WriteText(env.Stdout, lb)
 	}
 	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, p.public.Name(), p.endpoint)
+	p.announce(env.Stderr)
 	if *noServe {
 		return nil
 	}
@@ -205,5 +207,24 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
+	p.announce(env.Stderr)
 	return serve(ctx, env, *addr, p.board(), p.rdms(), p.comparer(), sub, *refresh)
+}
+
+// announce prints to w, on one line, how to reach the embedded S3
+// endpoint: its URL, the private bucket, the credentials file and the
+// access key id (never the secret), and the public snapshot's URL. It
+// prints nothing for an external S3 service.
+func (p *platform) announce(w io.Writer) {
+	s := p.server
+	if s == nil {
+		return
+	}
+	ak, _ := s.Credentials()
+	creds := s.CredentialsFile()
+	if creds == "" {
+		creds = "(given in the configuration)"
+	}
+	fmt.Fprintf(w, "embedded S3: %s bucket %s, credentials %s (access key %s); public snapshot %s\n",
+		s.Endpoint(), s.Bucket(), creds, ak, s.PublicURL(snapshot.LatestJSON))
 }

@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
-// Serve answers on ln with s's handler at "/" and the extra handlers at
+// Serve answers on ln, at most cfg.MaxConns connections at once and with
+// the header, idle and body timeouts of the Config, with s's handler at "/" and the extra handlers at
 // their patterns (the submissions API), until ctx ends; then it shuts
 // down gracefully (5 s). Every refresh it calls Invalidate, so scores
 // committed by workers appear: the leaderboard is precomputed per
@@ -21,7 +24,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, extra map[string]ht
 	for pat, h := range extra {
 		mux.Handle(pat, h)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{
+		Handler:           SecurityHeaders(bodyDeadline(mux, s.cfg.BodyReadTimeout, s.cfg.MinBodyRate)),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+	}
+	ln = netutil.LimitListener(ln, s.cfg.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go func() {
@@ -62,4 +70,56 @@ func CheckLoopback(addr string) error {
 		return errors.New("the embedded default serves on loopback only (127.0.0.1)")
 	}
 	return nil
+}
+
+// bodyDeadline gives every request with a body a read deadline of grace
+// plus the bytes received so far at rate bytes per second, extended as
+// bytes arrive and cleared once the body is read (so a handler that works
+// long after reading its upload is not cut). A request without a body gets
+// none: between requests the server's IdleTimeout applies.
+func bodyDeadline(h http.Handler, grace time.Duration, rate int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		b := &deadlineBody{ReadCloser: r.Body, rc: rc, start: time.Now(), grace: grace, rate: rate}
+		if err := rc.SetReadDeadline(b.deadline()); err == nil {
+			r.Body = b
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	rate  int64
+	n     int64
+	done  bool
+}
+
+func (b *deadlineBody) deadline() time.Time {
+	return b.start.Add(b.grace + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second)))
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.done {
+		return n, err
+	}
+	b.n += int64(n)
+	switch {
+	case errors.Is(err, io.EOF): // the whole body is in
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil: // timed out or failed: keep the deadline, so discarding the rest fails fast too
+		b.done = true
+	case n > 0:
+		_ = b.rc.SetReadDeadline(b.deadline())
+	}
+	return n, err
 }

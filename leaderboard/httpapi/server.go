@@ -63,6 +63,19 @@ type Config struct {
 	// one (the submissions API); their paths and schemas are merged into
 	// the document served at /api/v1/openapi.json.
 	MoreAPI []API
+
+	// Connection limits of Serve (issue 14): ReadHeaderTimeout bounds
+	// the reading of a request's headers (default 10s), IdleTimeout how
+	// long a keep-alive connection waits for its next request (default
+	// 60s). A request body must arrive within BodyReadTimeout (default
+	// 30s) plus its size at MinBodyRate bytes per second (default 16 KiB/s,
+	// so a 500 MB upload may take up to 9 hours, a body trickled at 1 B/s is
+	// cut after about 30s); the deadline is extended as bytes arrive.
+	// MaxConns bounds the connections open at once (default 512); more
+	// wait in the listen queue until one closes.
+	ReadHeaderTimeout, IdleTimeout, BodyReadTimeout time.Duration
+	MinBodyRate                                     int64
+	MaxConns                                        int
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +94,21 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = 30 * time.Second
+	}
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = 16 << 10
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 512
+	}
 	return c
 }
 
@@ -94,6 +122,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("httpapi: need 1 <= DefaultLimit (%d) <= MaxLimit (%d)", c.DefaultLimit, c.MaxLimit)
 	case c.MaxCachedResponses < 1:
 		return fmt.Errorf("httpapi: MaxCachedResponses %d < 1", c.MaxCachedResponses)
+	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0:
+		return fmt.Errorf("httpapi: negative timeout (ReadHeaderTimeout %v, IdleTimeout %v, BodyReadTimeout %v)", c.ReadHeaderTimeout, c.IdleTimeout, c.BodyReadTimeout)
+	case c.MinBodyRate < 1:
+		return fmt.Errorf("httpapi: MinBodyRate %d < 1 byte/s", c.MinBodyRate)
+	case c.MaxConns < 1:
+		return fmt.Errorf("httpapi: MaxConns %d < 1", c.MaxConns)
 	}
 	return nil
 }
@@ -181,6 +215,7 @@ func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (
 		s.openapi = newEntry("application/json", doc)
 	}
 	s.engine = gin.New()
+	s.engine.Use(func(c *gin.Context) { SetSecurityHeaders(c.Writer.Header()) })
 	s.engine.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, p any) {
 		s.serveError(c, fmt.Errorf("panic: %v", p))
 	}))

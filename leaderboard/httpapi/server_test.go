@@ -588,3 +588,55 @@ func TestCacheBoundKeepsPrecomputed(t *testing.T) {
 		t.Errorf("default page changed: %d", res.StatusCode)
 	}
 }
+
+// Issue 14 finding 5: a model named like a formula is neutralised in the
+// CSV served on 127.0.0.1; a negative score stays a number.
+func TestCSVExportNeutralisesFormulas(t *testing.T) {
+	srv, err := NewServer(Config{}, lbtest.WithEvilModel(6, 3, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := newLoopbackServer(t, srv)
+	res, err := http.Get(base + "/api/v1/leaderboard.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNeutralCSV(t, recs)
+}
+
+func checkNeutralCSV(t *testing.T, recs [][]string) {
+	t.Helper()
+	found, negative := false, false
+	for _, r := range recs[1:] {
+		for _, c := range r {
+			if c != "" && strings.ContainsRune("=+@\t\r", rune(c[0])) {
+				t.Errorf("cell %q starts a formula", c)
+			}
+			if strings.HasPrefix(c, "-") {
+				if _, err := strconv.ParseFloat(c, 64); err != nil {
+					t.Errorf("cell %q starts with '-' and is not a number", c)
+				} else {
+					negative = true
+				}
+			}
+		}
+		if r[2] == "'"+lbtest.EvilName {
+			found = true
+			if r[3] != "'-cmd" {
+				t.Errorf("family %q, want '-cmd", r[3])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no row with the neutralised evil name %q", "'"+lbtest.EvilName)
+	}
+	if !negative {
+		t.Error("no negative score in the CSV: numeric cells must stay unquoted")
+	}
+}

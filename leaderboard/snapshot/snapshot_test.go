@@ -105,3 +105,37 @@ func TestPublishFailureLeavesLatestUntouched(t *testing.T) {
 		t.Error("latest written although a versioned object failed")
 	}
 }
+
+// Issue 14 finding 5: the published CSV neutralises a formula-like model
+// name and family, and keeps negative scores numeric.
+func TestPublishCSVNeutralisesFormulas(t *testing.T) {
+	ix, err := leaderboard.Load(context.Background(), lbtest.WithEvilModel(6, 3, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &memWriter{objects: make(map[string][]byte)}
+	if _, err := snapshot.Publish(context.Background(), w, ix.Rank(leaderboard.Filter{}), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(w.objects[snapshot.LatestCSV])).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, negative := false, false
+	for _, r := range recs[1:] {
+		if r[2] == "'"+lbtest.EvilName && r[3] == "'-cmd" {
+			found = true
+		}
+		for _, c := range r {
+			if c != "" && strings.ContainsRune("=+@\t\r", rune(c[0])) {
+				t.Errorf("cell %q starts a formula", c)
+			}
+			if strings.HasPrefix(c, "-") {
+				negative = true
+			}
+		}
+	}
+	if !found || !negative {
+		t.Errorf("neutralised evil row found %v, negative number kept %v", found, negative)
+	}
+}

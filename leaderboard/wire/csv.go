@@ -23,6 +23,9 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 	for _, b := range lb.Benchmarks {
 		head = append(head, b.ID, b.ID+":se", b.ID+":ci_low", b.ID+":ci_high")
 	}
+	for i := range head {
+		head[i] = SafeCell(head[i])
+	}
 	if err := w.Write(head); err != nil {
 		return nil, err
 	}
@@ -34,7 +37,7 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 	}
 	rec := make([]string, 0, len(head))
 	for _, r := range lb.Rows {
-		rec = append(rec[:0], strconv.Itoa(r.Rank), r.Model.Hash, r.Model.Name, r.Model.Family,
+		rec = append(rec[:0], strconv.Itoa(r.Rank), SafeCell(r.Model.Hash), SafeCell(r.Model.Name), SafeCell(r.Model.Family),
 			num(r.Average), strconv.FormatBool(r.Complete()), strconv.Itoa(len(r.Missing)))
 		for _, p := range r.ParentMeans {
 			rec = append(rec, num(p.Mean))
@@ -52,4 +55,20 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 	}
 	w.Flush()
 	return buf.Bytes(), w.Error()
+}
+
+// SafeCell neutralises a CSV string cell a spreadsheet would read as a
+// formula (OWASP "CSV injection"): a cell starting with '=', '+', '-', '@',
+// tab or carriage return gets a leading single quote. Use it on every
+// string cell (names, ids, layers) the platform writes to a CSV, never on
+// numeric cells formatted from numbers: "-0.12" is a legitimate score.
+func SafeCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }

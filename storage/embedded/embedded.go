@@ -157,7 +157,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		endpoint:  "http://" + host,
 		credsFile: credsFile,
-		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		done:      make(chan error, 1),
 		fresh:     map[net.Conn]struct{}{},
 	}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -109,6 +110,9 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
 			return nil, fmt.Errorf("registry: create folder for %s: %w", cfg.SQLitePath, err)
 		}
+		if err := createPrivate(cfg.SQLitePath); err != nil {
+			return nil, err
+		}
 		dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)",
 			cfg.SQLitePath, cfg.BusyTimeout.Milliseconds())
 		db, err = gorm.Open(sqlite.Open(dsn), gcfg)
@@ -126,7 +130,35 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		r.Close()
 		return nil, err
 	}
+	if !r.postgres {
+		// SQLite gives its -wal and -shm files the database file's mode;
+		// tighten them anyway, and an older database created 0644.
+		privateFiles(cfg.SQLitePath, cfg.SQLitePath+"-wal", cfg.SQLitePath+"-shm")
+	}
 	return r, nil
+}
+
+// createPrivate creates the SQLite file with mode 0600 when it is absent,
+// before SQLite opens it: the registry holds users and token hashes.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registry: create %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// privateFiles sets mode 0600 on the files that exist, best effort (a
+// file owned by another user keeps its mode).
+func privateFiles(paths ...string) {
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(p, 0o600)
+		}
+	}
 }
 
 // Close closes the connection pool.

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -349,5 +351,39 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (registry.Config{SQLitePath: "a.db?mode=memory"}).Validate(); err == nil {
 		t.Error("Validate accepted a SQLite path with a query")
+	}
+}
+
+// Issue 14 finding 7: the SQLite registry and its WAL files are private
+// (0600) after Open, even under a permissive umask, and an existing 0644
+// database is tightened.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "registry.db")
+	r := open(t, registry.Config{SQLitePath: path})
+	if err := r.PutBenchmark(t.Context(), registry.Benchmark{ID: "b", Version: "b-v1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if p != path && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), st.Mode().Perm())
+		}
+	}
+	old2 := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(old2, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(t, registry.Config{SQLitePath: old2})
+	if st, _ := os.Stat(old2); st.Mode().Perm() != 0o600 {
+		t.Errorf("existing database: mode %v, want 0600", st.Mode().Perm())
 	}
 }

@@ -130,7 +130,17 @@ func User(c *gin.Context) (submissions.User, bool) {
 }
 
 func (a *api) authenticate(c *gin.Context) error {
-	token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	h := strings.TrimSpace(c.GetHeader("Authorization"))
+	token := h
+	if h != "" {
+		// The scheme is case-insensitive (RFC 9110 §11.1); a bare token or
+		// another scheme is refused without being looked up.
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return submissions.Errorf(submissions.EUNAUTHORIZED, `send the API token as "Authorization: Bearer <token>"`)
+		}
+		token = rest
+	}
 	u, err := a.svc.Authenticate(c.Request.Context(), strings.TrimSpace(token))
 	if err != nil {
 		return err

@@ -178,6 +178,38 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// Issue 14 finding 7: a token without the Bearer scheme is refused with a
+// message saying how to send it, even when the token itself is valid.
+func TestBearerSchemeRequired(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	for _, h := range []string{e.tokens["ada"], "Token " + e.tokens["ada"], "Basic " + e.tokens["ada"]} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/submissions?mine", nil)
+		req.Header.Set("Authorization", h)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb wire.Error
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(eb.Error.Message, "Authorization: Bearer <token>") {
+			t.Errorf("Authorization %.12q...: %d %+v, want 401 saying to send Authorization: Bearer <token>", h, resp.StatusCode, eb.Error)
+		}
+	}
+	for _, scheme := range []string{"Bearer ", "bearer "} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/submissions?mine", nil)
+		req.Header.Set("Authorization", scheme+e.tokens["ada"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%q scheme: %d, want 200", scheme, resp.StatusCode)
+		}
+	}
+}
+
 func TestSubmitStatusAndOwnership(t *testing.T) {
 	e := newEnv(t, submissions.Config{})
 	st, eb, acc := e.submit(t, "ada", "tiny", submissionstest.TinyCNN(1))
@@ -197,8 +229,8 @@ func TestSubmitStatusAndOwnership(t *testing.T) {
 	if st, eb := e.do(t, "ada", http.MethodGet, "/api/v1/submissions/"+acc.ID, "", nil, &status); st != 200 || status.ID != acc.ID {
 		t.Fatalf("status: %d %+v", st, eb)
 	}
-	if st, _ := e.do(t, "bob", http.MethodGet, "/api/v1/submissions/"+acc.ID, "", nil, nil); st != http.StatusForbidden {
-		t.Errorf("bob reading ada's submission: %d, want 403", st)
+	if st, eb := e.do(t, "bob", http.MethodGet, "/api/v1/submissions/"+acc.ID, "", nil, nil); st != http.StatusForbidden || strings.Contains(eb.Message, "ada") || !strings.Contains(eb.Message, "not yours") {
+		t.Errorf("bob reading ada's submission: %d %q, want 403 saying it is not yours without naming the owner", st, eb.Message)
 	}
 	if st, _ := e.do(t, "ada", http.MethodGet, "/api/v1/submissions/sub_nope", "", nil, nil); st != http.StatusNotFound {
 		t.Errorf("missing submission: %d, want 404", st)
@@ -221,6 +253,9 @@ func TestSubmitStatusAndOwnership(t *testing.T) {
 		st, eb := e.do(t, "bob", req.method, req.path, "application/json", strings.NewReader(req.body), nil)
 		if st != http.StatusForbidden || eb.Code != "forbidden" {
 			t.Errorf("bob %s %s: %d %+v, want 403", req.method, req.path, st, eb)
+		}
+		if strings.Contains(eb.Message, "ada") || !strings.Contains(eb.Message, "not yours") {
+			t.Errorf("bob %s %s: message %q names the owner or does not say it is not yours", req.method, req.path, eb.Message)
 		}
 	}
 	if m, _ := e.reg.GetModel(t.Context(), acc.ModelHash); m.Name != "tiny" {
