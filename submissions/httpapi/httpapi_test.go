@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/storage/objstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions"
@@ -593,5 +594,33 @@ func TestTokenRevokeExpireDisableRole(t *testing.T) {
 	}
 	if st := post("bob"); st != http.StatusUnauthorized {
 		t.Errorf("disabled maintainer: %d", st)
+	}
+}
+
+// TestBombsRefusedThroughTheAPI replays issue 14's validation bombs as
+// uploads to the submissions server on loopback: each is refused with a
+// 400 that names what is over its limit, and nothing is stored.
+func TestBombsRefusedThroughTheAPI(t *testing.T) {
+	e := newEnv(t, submissions.Config{MaxFileBytes: 32 << 20})
+	for _, b := range onnxtest.Bombs() {
+		if b.Msg == "" {
+			continue // accepted by design (see onnxtest.Bombs)
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			st, eb, _ := e.submit(t, "ada", "bomb", b.Data)
+			if st != http.StatusBadRequest {
+				t.Fatalf("%d %+v, want 400", st, eb)
+			}
+			var all strings.Builder
+			for _, p := range eb.Problems {
+				all.WriteString(p.Message + "\n")
+			}
+			if !strings.Contains(all.String(), b.Msg) {
+				t.Errorf("problems %q do not mention %q", all.String(), b.Msg)
+			}
+			if s := e.stored(t); s != "" {
+				t.Errorf("refused bomb left %s", s)
+			}
+		})
 	}
 }
