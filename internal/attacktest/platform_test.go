@@ -589,8 +589,9 @@ func (p *platform) snapshot(t *testing.T) snapshotState {
 	return snapshotState{p.storeState(t), p.registryState(t)}
 }
 
-// unchanged fails t if the store or the registry differs from before.
-func (p *platform) unchanged(t *testing.T, before snapshotState) {
+// unchanged fails t if the store or the registry differs from before;
+// it returns the state now, so the next attack is judged on its own.
+func (p *platform) unchanged(t *testing.T, before snapshotState) snapshotState {
 	t.Helper()
 	after := p.snapshot(t)
 	for k, v := range before.store {
@@ -606,4 +607,5 @@ func (p *platform) unchanged(t *testing.T, before snapshotState) {
 	if a, b := strings.Join(before.registry, "\n"), strings.Join(after.registry, "\n"); a != b {
 		t.Errorf("the registry changed:\nbefore:\n%s\nafter:\n%s", a, b)
 	}
+	return after
 }

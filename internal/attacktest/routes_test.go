@@ -244,7 +244,7 @@ func routeWalk(t *testing.T, p *platform) {
 							}
 						}
 					}
-					p.unchanged(t, before)
+					before = p.unchanged(t, before)
 				})
 			}
 		}
@@ -281,7 +281,7 @@ func pageWalk(t *testing.T, p *platform) {
 					t.Errorf("%s %s = %d, want 4xx", method, path, status)
 				}
 			}
-			p.unchanged(t, before)
+			before = p.unchanged(t, before)
 		})
 	}
 }

@@ -231,7 +231,7 @@ func s3Attacks(t *testing.T, p *platform) {
 				body = bytes.ReplaceAll(body, []byte(k), nil)
 			}
 			p.secrets.noLeak(t, a.name, body)
-			p.unchanged(t, before)
+			before = p.unchanged(t, before)
 		})
 	}
 	// The entry rewrite would have made the API serve the private RDM
@@ -339,6 +339,6 @@ func objectWalk(t *testing.T, p *platform) {
 			// The error names the key asked for: the caller's own bytes.
 			p.secrets.noLeak(t, "public/"+k, bytes.ReplaceAll(body, []byte(k), nil))
 		}
-		p.unchanged(t, before)
+		before = p.unchanged(t, before)
 	})
 }
