@@ -84,7 +84,7 @@ func fileModes(t *testing.T, p *platform) {
 // idleClients checks finding 4 against the real process: while 500
 // connections to the API and 100 to the S3 endpoint sit idle and one
 // client trickles its headers a byte at a time, a new request is answered
-// at once; the server drops them all within its header timeout (10 s) and
+// within seconds; the server drops them all within its header timeout (10 s) and
 // a margin. Idle keep-alive connections (60 s) and trickled bodies (30 s)
 // are proven in-process by leaderboard/httpapi's timeouts_test.go.
 func idleClients(t *testing.T, p *platform) {
@@ -133,8 +133,10 @@ func idleClients(t *testing.T, p *platform) {
 		for _, u := range []string{p.api + "/api/v1/leaderboard", p.s3URL(p.pub, "leaderboard/latest.json")} {
 			t0 := time.Now()
 			status, _, _ := p.do(t, newReq(t, "GET", u, nil))
-			if d := time.Since(t0); status != 200 || d > 2*time.Second {
-				t.Errorf("GET %s with %d idle clients = %d in %v, want 200 within 2 s", u, len(conns), status, d)
+			// 5 s: a loaded CI machine is slow, yet a server out of
+			// connections would wait for the 10 s header timeout.
+			if d := time.Since(t0); status != 200 || d > 5*time.Second {
+				t.Errorf("GET %s with %d idle clients = %d in %v, want 200 within 5 s", u, len(conns), status, d)
 			}
 		}
 	})

@@ -51,8 +51,9 @@ const (
 	tinySpec    = "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW"
 )
 
-// users of the platform: two submitters and a maintainer.
-var userNames = []string{"alice", "bob", "carol"}
+// users of the platform: two submitters and a maintainer (and dave, a
+// disabled maintainer).
+var userNames = []string{"alice", "bob", "carol", "dave"}
 
 const manifest = `id: %s
 title: %s
@@ -82,7 +83,7 @@ type platform struct {
 	priv     string // private bucket
 	pub      string // public bucket
 
-	tokens    map[string]string // alice, bob, carol, revoked (bob's), expired (bob's)
+	tokens    map[string]string // alice, bob, carol, revoked and expired (bob's), disabled (dave's, a disabled maintainer)
 	aliceSub  string            // alice's submission
 	aliceHash string            // alice's model
 	scored    []string          // hashes of the models scored on both benchmarks
@@ -287,12 +288,15 @@ func startPlatform(t *testing.T) *platform {
 		sec.add("API token "+tok.ID+" of "+user, tok.Token)
 		return tok.ID, tok.Token
 	}
-	for _, u := range userNames {
+	for _, u := range userNames[:3] {
 		_, p.tokens[u] = token(u)
 	}
 	id, tok := token("bob")
 	p.tokens["revoked"] = tok
 	p.cli(t, "tokens", "revoke", id, "--db", p.db)
+	p.cli(t, "users", "add", "dave", "--role", "maintainer", "--db", p.db)
+	_, p.tokens["disabled"] = token("dave")
+	p.cli(t, "users", "disable", "dave", "--db", p.db)
 	expiredAt := time.Now().Add(time.Second)
 	_, p.tokens["expired"] = token("bob", "--expires", "1s")
 

@@ -31,6 +31,7 @@ func (p *platform) callers() []caller {
 		{name: "expired token", auth: "Bearer " + p.tokens["expired"]},
 		{name: "token without Bearer", auth: p.tokens["alice"]},
 		{name: "token in another scheme", auth: "Token " + p.tokens["alice"]},
+		{name: "token of a disabled maintainer", auth: "Bearer " + p.tokens["disabled"]},
 		{name: "bob", auth: "Bearer " + p.tokens["bob"], authed: true},
 	}
 }
@@ -183,7 +184,7 @@ func routeWalk(t *testing.T, p *platform) {
 			documented["HEAD"] = o // every leaderboard GET answers HEAD
 		}
 		for _, inst := range p.instances(path) {
-			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
 				o, isDoc := documented[method]
 				t.Run(method+" /api/v1"+inst[1], func(t *testing.T) {
 					u := p.api + "/api/v1" + inst[0]
@@ -201,6 +202,11 @@ func routeWalk(t *testing.T, p *platform) {
 						}
 						if c.auth != "" {
 							req.Header.Set("Authorization", c.auth)
+						}
+						if method == "OPTIONS" { // a CORS preflight from another site
+							req.Header.Set("Origin", "https://evil.example")
+							req.Header.Set("Access-Control-Request-Method", "DELETE")
+							req.Header.Set("Access-Control-Request-Headers", "authorization")
 						}
 						status, h, resp := p.do(t, req)
 						what := c.name + ": " + method + " " + inst[1]
@@ -221,6 +227,9 @@ func routeWalk(t *testing.T, p *platform) {
 							}
 							if status != want {
 								t.Errorf("%s = %d %.200s, want %d", what, status, resp, want)
+							}
+							if status == 403 && !bytes.Contains(resp, []byte("not yours")) {
+								t.Errorf("%s: 403 %.200s does not say it is not yours", what, resp)
 							}
 							if path == "/submissions" && bytes.Contains(resp, []byte(p.aliceSub)) {
 								t.Errorf("%s names alice's submission: %.300s", what, resp)
