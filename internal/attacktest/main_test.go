@@ -6,34 +6,47 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
-// bin is the cortexbench binary TestMain builds; buildErr says why there
-// is none.
+// binDir holds the cortexbench binary the suite builds once.
 var (
-	bin      string
-	buildErr error
+	binDir    string
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
 )
 
-// TestMain builds cmd/cortexbench once into a temporary folder, so the
-// suite runs the real binary (and runs beside the slow cmd tests in CI).
+// TestMain removes the built binary after the tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cortexbench-attacktest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "cortexbench")
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goCmd); err != nil {
-		goCmd = "go"
-	}
-	cmd := exec.Command(goCmd, "build", "-o", bin, "github.com/cortexbench/cortexbench/cmd/cortexbench")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		buildErr = fmt.Errorf("go build ./cmd/cortexbench: %v\n%s", err, out)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
+}
+
+// cortexbench builds cmd/cortexbench once (with the go command that runs
+// the tests), so the suite runs the real binary, and returns its path.
+func cortexbench(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "cortexbench-attacktest-"); buildErr != nil {
+			return
+		}
+		bin = filepath.Join(binDir, "cortexbench")
+		goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goCmd); err != nil {
+			goCmd = "go"
+		}
+		cmd := exec.Command(goCmd, "build", "-o", bin, "github.com/cortexbench/cortexbench/cmd/cortexbench")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/cortexbench: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
 }

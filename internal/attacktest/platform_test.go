@@ -204,10 +204,8 @@ var announceRE = regexp.MustCompile(`embedded S3: (http://\S+) bucket (\S+), cre
 // and starts 'cortexbench serve'; the server is stopped when t ends.
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
 	lib := ortLib(t)
+	cortexbench(t)
 	state := t.TempDir()
 	p := &platform{
 		state: state, store: filepath.Join(state, "objects"), db: filepath.Join(state, "registry.db"),
