@@ -182,6 +182,21 @@ func tinyModel(k int) []byte {
 	return b.Bytes()
 }
 
+// childEnv is the test's environment for the binary, without anything
+// that would point it at other state or credentials (CORTEXBENCH_*, AWS_*,
+// PG*), with HOME in the platform's folder and ONNX Runtime at lib.
+func childEnv(home, lib string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "HOME" || strings.HasPrefix(k, "CORTEXBENCH_") || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "PG") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "HOME="+home, "CORTEXBENCH_ONNXRUNTIME_LIB="+lib)
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,8 +224,7 @@ func startPlatform(t *testing.T) *platform {
 	state := t.TempDir()
 	p := &platform{
 		state: state, store: filepath.Join(state, "objects"), db: filepath.Join(state, "registry.db"),
-		env: []string{"HOME=" + state, "PATH=" + os.Getenv("PATH"), "CORTEXBENCH_ONNXRUNTIME_LIB=" + lib,
-			"TMPDIR=" + os.TempDir()},
+		env:    childEnv(state, lib),
 		tokens: map[string]string{},
 		http:   &http.Client{Timeout: 30 * time.Second},
 	}
