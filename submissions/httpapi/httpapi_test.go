@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/storage/objstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
@@ -58,6 +59,12 @@ type env struct {
 
 func newEnv(t *testing.T, cfg submissions.Config) *env {
 	t.Helper()
+	return newEnvRT(t, cfg, nil)
+}
+
+// newEnvRT is newEnv whose service validates with rt (nil: structure only).
+func newEnvRT(t testing.TB, cfg submissions.Config, rt onnxmodel.Runtime) *env {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
 	ctx := t.Context()
 	reg, err := registry.Open(ctx, registry.Config{SQLitePath: filepath.Join(t.TempDir(), "r.db")})
@@ -70,7 +77,7 @@ func newEnv(t *testing.T, cfg submissions.Config) *env {
 	}
 	e := &env{reg: reg, bucket: objstore.NewMemory(), queue: &fakeQueue{}, tokens: map[string]string{}}
 	now := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
-	svc, err := submissions.New(cfg, submissions.Deps{Registry: reg, Models: &models.Registry{Store: e.bucket}, Queue: e.queue, Now: now})
+	svc, err := submissions.New(cfg, submissions.Deps{Registry: reg, Models: &models.Registry{Store: e.bucket}, Queue: e.queue, Now: now, Runtime: rt})
 	if err != nil {
 		t.Fatal(err)
 	}
