@@ -2,8 +2,11 @@ package onnxmodel
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
@@ -39,10 +42,14 @@ func mapFile(path string, limit int64) (data []byte, unmap func(), err error) {
 
 // ValidateFile validates the file at path like the package function
 // ValidateFile, waiting for a free validation slot until ctx ends (then
-// ErrBusy), but without reading the file into memory: it is mapped for
-// the checks, and a FileRuntime loads it from path. The file must not
-// change until it returns. The result's Data is nil (the bytes stay on
-// disk); everything else is as ValidateFile's.
+// ErrBusy), but without reading the file into memory: it is hashed by
+// streaming it, mapped for the checks (which touch the encoding's
+// structure, not the tensors' bytes), decoded without the raw_data of
+// tensors over 256 KiB, and a FileRuntime loads it from path. So a model
+// costs this process little more than its graph, whatever its weights.
+// The file must not change until it returns. The result's Data is nil
+// (the bytes stay on disk) and its Model lacks those raw_data; everything
+// else is as ValidateFile's.
 func (v *Validator) ValidateFile(ctx context.Context, path string) (*Checked, error) {
 	if err := v.acquire(ctx); err != nil {
 		return nil, err
@@ -53,7 +60,11 @@ func (v *Validator) ValidateFile(ctx context.Context, path string) (*Checked, er
 		return nil, err
 	}
 	defer unmap()
-	c, err := validate(data, path, v.cfg, v.rt)
+	sum, err := hashFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := validate(data, path, sum, v.cfg, v.rt)
 	var ve *models.ValidationError
 	if errors.As(err, &ve) {
 		ve.File = path
@@ -62,4 +73,20 @@ func (v *Validator) ValidateFile(ctx context.Context, path string) (*Checked, er
 		c.Data = nil
 	}
 	return c, err
+}
+
+// hashFile returns the hex sha256 of the file at path, read in chunks
+// (page cache pages read this way are not this process's memory, as
+// mapped pages it touches are).
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("open model: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+		return "", fmt.Errorf("hash model: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -161,12 +161,14 @@ func tooLarge(file string, size, limit int64) error {
 // nil, that the runtime loads it. Every problem found is reported in one
 // *models.ValidationError.
 func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
-	return validate(data, "", cfg, rt)
+	return validate(data, "", "", cfg, rt)
 }
 
-// validate is Validate of data read from the file at path ("" when the
-// bytes come from elsewhere), which a FileRuntime then loads itself.
-func validate(data []byte, path string, cfg Config, rt Runtime) (*Checked, error) {
+// validate is Validate of data mapped from the file at path ("" when the
+// bytes come from elsewhere), whose hex sha256 is sum: the file's large
+// raw_data are left out of the decoded model (see elide), the data are
+// not hashed, and a FileRuntime loads the file itself.
+func validate(data []byte, path, sum string, cfg Config, rt Runtime) (*Checked, error) {
 	if int64(len(data)) > cfg.MaxFileBytes {
 		return nil, tooLarge("", int64(len(data)), cfg.MaxFileBytes)
 	}
@@ -187,7 +189,11 @@ func validate(data []byte, path string, cfg Config, rt Runtime) (*Checked, error
 		add(ErrOverLimit, "%v", err)
 		return nil, refuse()
 	}
-	m, err := Parse(data)
+	decode := data
+	if path != "" {
+		decode, _ = elide(data, modelDesc, elideRawData)
+	}
+	m, err := Parse(decode)
 	if err != nil {
 		add(models.ErrNotONNX, "the file is not an ONNX model (it does not decode as ONNX protobuf; truncated or another format?): %s", export)
 		return nil, refuse()
@@ -210,8 +216,10 @@ func validate(data []byte, path string, cfg Config, rt Runtime) (*Checked, error
 		return nil, refuse()
 	}
 	c := &Checked{Model: m, Data: data, Opset: Opset(m), Parameters: Parameters(g)}
-	sum := sha256.Sum256(data)
-	c.SHA256 = hex.EncodeToString(sum[:])
+	if c.SHA256 = sum; path == "" {
+		sum := sha256.Sum256(data)
+		c.SHA256 = hex.EncodeToString(sum[:])
+	}
 
 	// Opsets and domains.
 	for _, o := range m.GetOpsetImport() {
