@@ -156,7 +156,9 @@ func (r *Runtime) LoadFile(path string) (inputs, outputs []models.Tensor, err er
 	cmd := exec.CommandContext(ctx, r.cfg.Command[0], args...)
 	cmd.Env = append(append(os.Environ(), r.cfg.Env...), ChildEnv+"=1")
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &limitedBuffer{b: &stdout, n: 1 << 20}
+	// The answer lists the model's outputs (at most 100 000, the
+	// validator's graph value limit): it fits in 32 MiB.
+	cmd.Stdout = &limitedBuffer{b: &stdout, n: 32 << 20}
 	cmd.Stderr = &limitedBuffer{b: &stderr, n: 64 << 10}
 	cmd.WaitDelay = time.Second
 	// Its own process group, so that a kill reaches any process it started.
@@ -174,6 +176,12 @@ func (r *Runtime) LoadFile(path string) (inputs, outputs []models.Tensor, err er
 		// allocation that fails kills the Go runtime ("out of memory") or
 		// aborts ONNX Runtime (std::bad_alloc).
 		msg := lastLine(stderr.String())
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if oom(l) {
+				msg = firstLine(l)
+				break
+			}
+		}
 		var ee *exec.ExitError
 		if errors.As(runErr, &ee) && (oom(stderr.String()) || crashed(ee)) {
 			return nil, nil, r.memoryError("the validator process failed: " + ee.String() + ": " + msg)
@@ -184,10 +192,12 @@ func (r *Runtime) LoadFile(path string) (inputs, outputs []models.Tensor, err er
 		return nil, nil, fmt.Errorf("validation child: %v: %s", runErr, msg)
 	}
 	if a.Error != "" {
-		if a.Memory || oom(a.Error) {
-			return nil, nil, r.memoryError("ONNX Runtime: " + firstLine(a.Error))
+		// The staged file's path means nothing to the submitter.
+		msg := strings.ReplaceAll(a.Error, path, "the model file")
+		if a.Memory || oom(msg) {
+			return nil, nil, r.memoryError("ONNX Runtime: " + firstLine(msg))
 		}
-		return nil, nil, errors.New(a.Error)
+		return nil, nil, errors.New(msg)
 	}
 	return a.Inputs, a.Outputs, nil
 }

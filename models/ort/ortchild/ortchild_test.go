@@ -83,9 +83,13 @@ func TestLoadFileAnswers(t *testing.T) {
 // ONNX Runtime's own refusal comes back as a plain error, not a limit.
 func TestLoadFileRuntimeError(t *testing.T) {
 	rt := newRuntime(t, 0, 0)
-	_, _, err := rt.LoadFile(write(t, []byte("not an onnx model at all")))
+	p := write(t, []byte("not an onnx model at all"))
+	_, _, err := rt.LoadFile(p)
 	if err == nil || errors.Is(err, onnxmodel.ErrOverLimit) {
 		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "Protobuf parsing failed") {
+		t.Errorf("message %q: want ONNX Runtime's reason without the staged file's path", err)
 	}
 	t.Log(err)
 }
@@ -139,5 +143,33 @@ func TestValidatorWithChild(t *testing.T) {
 	var ve *models.ValidationError
 	if !errors.As(err, &ve) || !errors.Is(err, onnxmodel.ErrOverLimit) || !strings.Contains(err.Error(), "needed more than 256 MB") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A child that dies without answering: killed by a signal (what a failed
+// allocation in native code ends in) is a memory refusal; any other
+// failure is an error of the server, not a refusal.
+func TestChildDiesWithoutAnswer(t *testing.T) {
+	lib := library(t)
+	for _, c := range []struct {
+		script string
+		limit  bool
+	}{
+		{`echo "terminate called after throwing an instance of 'std::bad_alloc'" >&2; kill -ABRT $$`, true},
+		{`echo "fatal error: runtime: out of memory" >&2; exit 2`, true},
+		{`echo "something else" >&2; exit 1`, false},
+	} {
+		rt, err := ortchild.New(ortchild.Config{Command: []string{"/bin/sh", "-c", c.script, "sh"}, Library: lib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = rt.LoadFile("/nonexistent.onnx")
+		if got := errors.Is(err, onnxmodel.ErrOverLimit); got != c.limit || err == nil {
+			t.Errorf("%s: %v (limit %v)", c.script, err, got)
+		}
+		if c.limit && !strings.Contains(err.Error(), "needed more than 2048 MB of memory") {
+			t.Errorf("%s: message %q", c.script, err)
+		}
+		t.Log(err)
 	}
 }
