@@ -1,7 +1,6 @@
 package submissions
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +36,20 @@ type Config struct {
 	// Validator bounds what a model may be (its MaxFileBytes is set to
 	// MaxFileBytes).
 	Validator onnxmodel.Config
+	// MaxConcurrentUploads bounds the uploads an HTTP server receives at
+	// once (default 4); one more is answered 503 with Retry-After.
+	MaxConcurrentUploads int
+	// MaxRefusedPerHour bounds a user's refused submissions (a refused
+	// model file, one too large, bad metadata or spec) in any hour: once
+	// reached, the user's submissions are answered 429 until the oldest
+	// refusal is an hour old. Accepted submissions do not count. Default
+	// 20; negative means no limit. Counted in the memory of each server
+	// process (a restart forgets them).
+	MaxRefusedPerHour int
+	// UploadDir is where uploads are staged while they are validated
+	// (private, 0700); default a new directory under the system's
+	// temporary directory.
+	UploadDir string
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -52,6 +66,12 @@ func (c Config) WithDefaults() Config {
 	if c.MaxSpecBytes == 0 {
 		c.MaxSpecBytes = 1024
 	}
+	if c.MaxConcurrentUploads == 0 {
+		c.MaxConcurrentUploads = 4
+	}
+	if c.MaxRefusedPerHour == 0 {
+		c.MaxRefusedPerHour = 20
+	}
 	if c.Validator == (onnxmodel.Config{}) {
 		c.Validator = onnxmodel.DefaultConfig()
 	}
@@ -61,9 +81,9 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports what is wrong with c (after WithDefaults).
 func (c Config) Validate() error {
-	if c.MaxFileBytes <= 0 || c.MaxNameBytes <= 0 || c.MaxSpecBytes <= 0 {
-		return fmt.Errorf("submissions config: limits must be positive (max file bytes %d, max name bytes %d, max spec bytes %d)",
-			c.MaxFileBytes, c.MaxNameBytes, c.MaxSpecBytes)
+	if c.MaxFileBytes <= 0 || c.MaxNameBytes <= 0 || c.MaxSpecBytes <= 0 || c.MaxConcurrentUploads <= 0 {
+		return fmt.Errorf("submissions config: limits must be positive (max file bytes %d, max name bytes %d, max spec bytes %d, max concurrent uploads %d)",
+			c.MaxFileBytes, c.MaxNameBytes, c.MaxSpecBytes, c.MaxConcurrentUploads)
 	}
 	return c.Validator.Validate()
 }
@@ -328,11 +348,11 @@ func (s *Service) CheckQuota(ctx context.Context, u User) error {
 	return nil
 }
 
-// Submit validates the model file and its metadata, and when both are
-// good records the submission, stores the file and queues one job per
-// benchmark. Nothing is stored when anything is wrong: the *Error lists
-// every problem.
-func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte) (Submission, error) {
+// Submit validates the staged model file and its metadata, and when both
+// are good records the submission, stores the file (streamed from disk)
+// and queues one job per benchmark. Nothing is stored when anything is
+// wrong: the *Error lists every problem. The caller removes the file.
+func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload) (Submission, error) {
 	if s.deps.Models == nil || s.deps.Queue == nil {
 		return Submission{}, errors.New("submissions: submitting needs a model store and a queue")
 	}
@@ -341,7 +361,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		return Submission{}, err
 	}
 	probs := s.checkMetadata(meta)
-	checked, err := s.validator.Validate(ctx, file)
+	checked, err := s.validator.ValidateFile(ctx, file.Path)
 	var ve *models.ValidationError
 	switch {
 	case errors.Is(err, onnxmodel.ErrBusy):
@@ -355,6 +375,8 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		}
 	case err != nil:
 		return Submission{}, fmt.Errorf("validate model: %w", err)
+	case file.SHA256 != "" && checked.SHA256 != file.SHA256:
+		return Submission{}, fmt.Errorf("validate model: the staged file changed (sha256 %s, staged as %s)", checked.SHA256, file.SHA256)
 	}
 	var spec models.Spec
 	if checked != nil && len(meta.Preprocessing) <= s.cfg.MaxSpecBytes {
@@ -396,10 +418,10 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		return Submission{}, err
 	}
 	md := models.Metadata{ID: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
-		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: int64(len(file)), Opset: checked.Opset,
+		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
 	s.storeMu.Lock()
-	err = s.deps.Models.Add(ctx, md, bytes.NewReader(file))
+	err = addFile(ctx, s.deps.Models, md, file.Path)
 	s.storeMu.Unlock()
 	if err == nil {
 		jobs := make([]JobSpec, len(sub.Jobs))
@@ -418,6 +440,16 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
 	return s.deps.Registry.GetSubmission(ctx, id)
+}
+
+// addFile streams the file at path into the model store.
+func addFile(ctx context.Context, store ModelStore, md models.Metadata, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open staged model: %w", err)
+	}
+	defer f.Close()
+	return store.Add(ctx, md, f)
 }
 
 func (s *Service) limitError() error {

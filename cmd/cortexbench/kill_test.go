@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
+	"github.com/cortexbench/cortexbench/models/ort/ortchild"
 )
 
 // asCLIEnv, set in a child process of the test binary, makes it run the
@@ -20,6 +21,8 @@ import (
 const asCLIEnv = "CORTEXBENCH_TEST_AS_CLI"
 
 func TestMain(m *testing.M) {
+	// The server's validation child re-executes this test binary.
+	ortchild.MainIfChild()
 	if args := os.Getenv(asCLIEnv); args != "" {
 		env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 		var argv []string

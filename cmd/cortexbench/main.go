@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cortexbench/cortexbench/models/ort/ortchild"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 )
 
@@ -82,6 +83,16 @@ func Run(ctx context.Context, env *Env, args []string) error {
 			return errUsage
 		}
 		return nil
+	}
+	if args[0] == ortchild.Subcommand {
+		// Hidden: the validation child a server starts (see ortchild).
+		switch ortchild.Main(args[1:], env.Stdout, env.Stderr) {
+		case 0:
+			return nil
+		case 2:
+			return errUsage
+		}
+		return errors.New("validation child: could not write its answer")
 	}
 	c, ok := commands[args[0]]
 	if !ok {

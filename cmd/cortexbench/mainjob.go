@@ -18,7 +18,10 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
+	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/models/ort/ortchild"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/submissions"
@@ -129,7 +132,11 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 	if postgres != "" {
 		scorer = nil
 	}
-	svc, q, closeQueue, err := openSubmissions(ctx, p, postgres, submissions.Config{}, qf, scorer, p.rtOrNil(scorer))
+	rt, err := validationRuntime(p.rtOrNil(scorer))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, q, closeQueue, err := openSubmissions(ctx, p, postgres, submissions.Config{}, qf, scorer, rt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,6 +154,19 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 		}
 	}
 	return subhttp.NewHandler(svc, qf.Logger), stop, nil
+}
+
+// validationRuntime returns what loads an uploaded model to validate it:
+// ONNX Runtime (the library of rt) in a child process of this binary
+// (hidden subcommand ortchild.Subcommand) under a memory and time limit,
+// so that a model crafted to exhaust ONNX Runtime costs the child, not
+// the server; nil (structural checks only) when rt is nil.
+func validationRuntime(rt onnxmodel.Runtime) (onnxmodel.Runtime, error) {
+	o, ok := rt.(*ort.Runtime)
+	if !ok || o == nil {
+		return rt, nil
+	}
+	return ortchild.New(ortchild.Config{Library: o.LibraryPath()})
 }
 
 // serve runs the leaderboard API and web page, and the submissions API

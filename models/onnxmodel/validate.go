@@ -23,6 +23,16 @@ type Runtime interface {
 	Load(data []byte) (inputs, outputs []models.Tensor, err error)
 }
 
+// FileRuntime is a Runtime that also loads a model from its file, so that
+// validating a file on disk (Validator.ValidateFile) does not write a
+// copy for the runtime (ortchild.Runtime, which loads it in a child
+// process). An error wrapping ErrOverLimit from either Load is a refusal
+// over a resource limit (memory, time), reported as such.
+type FileRuntime interface {
+	Runtime
+	LoadFile(path string) (inputs, outputs []models.Tensor, err error)
+}
+
 // Standard operator domains; anything else is a custom operator (code, not
 // data) and refused.
 var standardDomains = map[string]bool{"": true, "ai.onnx": true, "ai.onnx.ml": true}
@@ -151,6 +161,14 @@ func tooLarge(file string, size, limit int64) error {
 // nil, that the runtime loads it. Every problem found is reported in one
 // *models.ValidationError.
 func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
+	return validate(data, "", "", cfg, rt)
+}
+
+// validate is Validate of data mapped from the file at path ("" when the
+// bytes come from elsewhere), whose hex sha256 is sum: the file's large
+// raw_data are left out of the decoded model (see elide), the data are
+// not hashed, and a FileRuntime loads the file itself.
+func validate(data []byte, path, sum string, cfg Config, rt Runtime) (*Checked, error) {
 	if int64(len(data)) > cfg.MaxFileBytes {
 		return nil, tooLarge("", int64(len(data)), cfg.MaxFileBytes)
 	}
@@ -171,7 +189,11 @@ func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
 		add(ErrOverLimit, "%v", err)
 		return nil, refuse()
 	}
-	m, err := Parse(data)
+	decode := data
+	if path != "" {
+		decode, _ = elide(data, modelDesc, elideRawData)
+	}
+	m, err := Parse(decode)
 	if err != nil {
 		add(models.ErrNotONNX, "the file is not an ONNX model (it does not decode as ONNX protobuf; truncated or another format?): %s", export)
 		return nil, refuse()
@@ -194,8 +216,10 @@ func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
 		return nil, refuse()
 	}
 	c := &Checked{Model: m, Data: data, Opset: Opset(m), Parameters: Parameters(g)}
-	sum := sha256.Sum256(data)
-	c.SHA256 = hex.EncodeToString(sum[:])
+	if c.SHA256 = sum; path == "" {
+		sum := sha256.Sum256(data)
+		c.SHA256 = hex.EncodeToString(sum[:])
+	}
 
 	// Opsets and domains.
 	for _, o := range m.GetOpsetImport() {
@@ -271,7 +295,17 @@ func Validate(data []byte, cfg Config, rt Runtime) (*Checked, error) {
 		return nil, refuse()
 	}
 	if rt != nil {
-		ins, outs, err := rt.Load(data)
+		var ins, outs []models.Tensor
+		var err error
+		if frt, ok := rt.(FileRuntime); ok && path != "" {
+			ins, outs, err = frt.LoadFile(path)
+		} else {
+			ins, outs, err = rt.Load(data)
+		}
+		if errors.Is(err, ErrOverLimit) {
+			add(ErrOverLimit, "%s", firstLine(err.Error(), 500))
+			return nil, refuse()
+		}
 		if err != nil {
 			add(models.ErrRuntime, "ONNX Runtime cannot load the model (%s): check it with onnx.checker and onnxruntime.InferenceSession before submitting", firstLine(err.Error(), 300))
 			return nil, refuse()

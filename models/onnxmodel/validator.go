@@ -56,13 +56,3 @@ func (v *Validator) Validate(ctx context.Context, data []byte) (*Checked, error)
 	defer func() { <-v.sem }()
 	return Validate(data, v.cfg, v.rt)
 }
-
-// ValidateFile is the package function ValidateFile, waiting for a free
-// validation slot until ctx ends (then ErrBusy).
-func (v *Validator) ValidateFile(ctx context.Context, path string) (*Checked, error) {
-	if err := v.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer func() { <-v.sem }()
-	return ValidateFile(path, v.cfg, v.rt)
-}

@@ -121,20 +121,40 @@ func (r *Runtime) MaxOpset(domain string) int64 {
 // The session is made with every graph optimisation off, on one thread:
 // it only proves that ONNX Runtime accepts the model, and optimisations
 // such as constant folding would compute (and allocate) tensors of a model
-// not yet trusted while loading it.
+// not yet trusted while loading it. onnxruntime_go takes session options
+// only with a file path, so the bytes go through a temporary file, removed
+// before returning.
 func (r *Runtime) Load(data []byte) (inputs, outputs []models.Tensor, err error) {
-	ins, outs, err := inspectUnoptimised(data)
+	f, err := os.CreateTemp("", "cortexbench-validate-*.onnx")
+	if err != nil {
+		return nil, nil, fmt.Errorf("temporary model file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, nil, fmt.Errorf("write temporary model file: %w", werr)
+	}
+	return r.LoadFile(f.Name())
+}
+
+// LoadFile is Load of the model file at path, read by ONNX Runtime itself.
+func (r *Runtime) LoadFile(path string) (inputs, outputs []models.Tensor, err error) {
+	ins, outs, err := inspectUnoptimised(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model in ONNX Runtime: %w", err)
 	}
 	return tensors(ins), tensors(outs), nil
 }
 
+// LibraryPath is the ONNX Runtime shared library the runtime loaded.
+func (r *Runtime) LibraryPath() string { return r.cfg.LibraryPath }
+
 // inspectUnoptimised returns the inputs and outputs of a session made from
-// data with graph optimisations disabled. onnxruntime_go takes session
-// options only with a file path for this, so the bytes go through a
-// temporary file, removed before returning.
-func inspectUnoptimised(data []byte) (ins, outs []onnxruntime.InputOutputInfo, err error) {
+// the file at path with graph optimisations disabled.
+func inspectUnoptimised(path string) (ins, outs []onnxruntime.InputOutputInfo, err error) {
 	opts, err := onnxruntime.NewSessionOptions()
 	if err != nil {
 		return nil, nil, fmt.Errorf("session options: %w", err)
@@ -149,19 +169,7 @@ func inspectUnoptimised(data []byte) (ins, outs []onnxruntime.InputOutputInfo, e
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, nil, fmt.Errorf("set threads: %w", err)
 	}
-	f, err := os.CreateTemp("", "cortexbench-validate-*.onnx")
-	if err != nil {
-		return nil, nil, fmt.Errorf("temporary model file: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, nil, fmt.Errorf("write temporary model file: %w", werr)
-	}
-	return onnxruntime.GetInputOutputInfoWithOptions(f.Name(), opts)
+	return onnxruntime.GetInputOutputInfoWithOptions(path, opts)
 }
 
 func tensors(infos []onnxruntime.InputOutputInfo) []models.Tensor {

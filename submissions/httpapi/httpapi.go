@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,15 @@ type api struct {
 	svc *submissions.Service
 	log *slog.Logger
 	now func() time.Time
+	// uploads bounds the uploads received at once.
+	uploads chan struct{}
+	// refused counts each user's refused submissions.
+	refused *refusals
+	// staging is the private directory uploads are staged in, made on
+	// the first upload.
+	stagingOnce sync.Once
+	staging     string
+	stagingErr  error
 }
 
 // Register mounts the submissions routes under /api/v1 on r. logger
@@ -55,7 +65,9 @@ func Register(r gin.IRouter, svc *submissions.Service, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a := &api{svc: svc, log: logger, now: time.Now}
+	cfg := svc.Config()
+	a := &api{svc: svc, log: logger, now: time.Now, uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		refused: newRefusals(cfg.MaxRefusedPerHour, time.Hour)}
 	g := r.Group("/api/v1", a.wrap(a.authenticate))
 	g.POST("/submissions", a.wrap(a.submit))
 	g.GET("/submissions", a.wrap(a.list))
@@ -174,10 +186,13 @@ func (a *api) serveError(c *gin.Context, err error) {
 	for _, p := range submissions.ErrorProblems(err) {
 		body.Problems = append(body.Problems, wire.Problem{Field: p.Field, Kind: p.Kind, Message: p.Message})
 	}
-	switch code {
-	case submissions.EUNAUTHORIZED:
+	var re *retryError
+	switch {
+	case errors.As(err, &re):
+		c.Header("Retry-After", strconv.Itoa(int(re.after.Seconds())+1))
+	case code == submissions.EUNAUTHORIZED:
 		c.Header("WWW-Authenticate", `Bearer realm="cortexbench"`)
-	case submissions.ELIMIT:
+	case code == submissions.ELIMIT:
 		now := a.now().UTC()
 		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
 		c.Header("Retry-After", strconv.Itoa(int(midnight.Sub(now).Seconds())+1))
@@ -190,10 +205,35 @@ func (a *api) serveError(c *gin.Context, err error) {
 // the file's size limit.
 const formSlack = 64 << 10
 
-func (a *api) submit(c *gin.Context) error {
+// uploadsBusyRetry is the Retry-After of an upload refused because the
+// server receives too many at once.
+const uploadsBusyRetry = 30 * time.Second
+
+// submit receives a submission: the model part is streamed to a private
+// staging file while it is hashed (never held in memory), validated from
+// there (in a bounded child process when the service has one) and
+// streamed into the model store; the staged file is always removed. At
+// most MaxConcurrentUploads are received at once; a refused submission
+// counts against the user's MaxRefusedPerHour.
+func (a *api) submit(c *gin.Context) (err error) {
 	ctx, u := c.Request.Context(), a.user(c)
+	if err := a.refused.check(u.Name, a.now()); err != nil {
+		return err
+	}
+	defer func() {
+		if code := submissions.ErrorCode(err); code == submissions.EINVALID || code == submissions.ETOOLARGE {
+			a.refused.add(u.Name, a.now())
+		}
+	}()
 	if err := a.svc.CheckQuota(ctx, u); err != nil {
 		return err
+	}
+	select {
+	case a.uploads <- struct{}{}:
+		defer func() { <-a.uploads }()
+	default:
+		return &retryError{after: uploadsBusyRetry, err: submissions.Errorf(submissions.EUNAVAILABLE,
+			"the server is receiving %d uploads already: nothing was stored, retry in %s", cap(a.uploads), uploadsBusyRetry)}
 	}
 	cfg := a.svc.Config()
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -211,9 +251,14 @@ func (a *api) submit(c *gin.Context) error {
 	}
 	var (
 		meta submissions.Metadata
-		file []byte
+		file submissions.Upload
 		seen bool
 	)
+	defer func() {
+		if err := file.Remove(); err != nil {
+			a.log.Error("remove staged upload", "path", file.Path, "err", err)
+		}
+	}()
 	fields := map[string]*string{wire.FieldName: &meta.Name, wire.FieldVersion: &meta.Version, wire.FieldFamily: &meta.Family,
 		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing}
 	for {
@@ -227,12 +272,20 @@ func (a *api) submit(c *gin.Context) error {
 		name := part.FormName()
 		switch {
 		case name == wire.FieldFile:
-			file, err = io.ReadAll(io.LimitReader(part, cfg.MaxFileBytes+1))
-			if err != nil {
-				return formError(err, cfg.MaxFileBytes)
+			if seen {
+				return submissions.Errorf(submissions.EINVALID, "more than one model file: send one .onnx file in form field %q", wire.FieldFile)
 			}
-			if int64(len(file)) > cfg.MaxFileBytes {
-				return tooLarge(cfg.MaxFileBytes)
+			dir, err := a.stagingDir(cfg.UploadDir)
+			if err != nil {
+				return err
+			}
+			rr := &readRecorder{r: part}
+			file, err = submissions.StageUpload(dir, rr, cfg.MaxFileBytes)
+			if err != nil {
+				if rr.err != nil && rr.err != io.EOF {
+					return formError(rr.err, cfg.MaxFileBytes)
+				}
+				return err
 			}
 			seen = true
 		case fields[name] != nil:
@@ -259,6 +312,98 @@ func (a *api) submit(c *gin.Context) error {
 	c.Header("Location", url)
 	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st})
 	return nil
+}
+
+// stagingDir returns the private staging directory, made on first use.
+func (a *api) stagingDir(dir string) (string, error) {
+	a.stagingOnce.Do(func() { a.staging, a.stagingErr = submissions.StagingDir(dir) })
+	return a.staging, a.stagingErr
+}
+
+// readRecorder remembers the error of its reader, so that a client's
+// broken or oversized body is told from a failure to write the file.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// retryError is an error answered with Retry-After.
+type retryError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// refusals counts each user's refused submissions in a sliding window, in
+// memory (per server process: a restart forgets them). A user with limit
+// refusals in the window is refused until the oldest leaves it.
+type refusals struct {
+	limit  int // ≤ 0: no limit
+	window time.Duration
+	mu     sync.Mutex
+	byUser map[string][]time.Time // oldest first, all within the window
+}
+
+func newRefusals(limit int, window time.Duration) *refusals {
+	return &refusals{limit: limit, window: window, byUser: map[string][]time.Time{}}
+}
+
+// recent returns user's refusals still in the window at now (r.mu held).
+func (r *refusals) recent(user string, now time.Time) []time.Time {
+	ts := r.byUser[user]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= r.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(r.byUser, user)
+		return nil
+	}
+	r.byUser[user] = ts
+	return ts
+}
+
+// check returns an ELIMIT error (429, Retry-After) when user has reached
+// the limit.
+func (r *refusals) check(user string, now time.Time) error {
+	if r.limit <= 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts := r.recent(user, now)
+	if len(ts) < r.limit {
+		return nil
+	}
+	at := ts[len(ts)-r.limit].Add(r.window)
+	after := at.Sub(now)
+	return &retryError{after: after, err: submissions.Errorf(submissions.ELIMIT,
+		"%d of your submissions were refused in the last %s, the limit: nothing was read; fix the model and its metadata, and submit again after %s UTC (in %s)",
+		len(ts), r.window, at.UTC().Format("15:04:05"), after.Round(time.Second))}
+}
+
+func (r *refusals) add(user string, now time.Time) {
+	if r.limit <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts := r.recent(user, now)
+	if len(ts) >= r.limit { // keep only what check needs
+		ts = ts[len(ts)-r.limit+1:]
+	}
+	r.byUser[user] = append(ts, now)
 }
 
 func tooLarge(limit int64) error {

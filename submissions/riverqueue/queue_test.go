@@ -124,7 +124,7 @@ func testQueue(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	u, _ := reg.GetUser(ctx, "ada")
-	sub, err := svc.Submit(ctx, u, submissions.Metadata{Name: "tiny", Preprocessing: submissionstest.Spec}, submissionstest.TinyCNN(1))
+	sub, err := svc.Submit(ctx, u, submissions.Metadata{Name: "tiny", Preprocessing: submissionstest.Spec}, submissionstest.Staged(t, submissionstest.TinyCNN(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func testQueue(t *testing.T, b backend) {
 
 	// A bad model: one attempt, failed with its class and message.
 	scorer.badModel.Store(true)
-	sub2, err := svc.Submit(ctx, u, submissions.Metadata{Name: "tiny2", Preprocessing: submissionstest.Spec}, submissionstest.TinyCNN(2))
+	sub2, err := svc.Submit(ctx, u, submissions.Metadata{Name: "tiny2", Preprocessing: submissionstest.Spec}, submissionstest.Staged(t, submissionstest.TinyCNN(2)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,15 @@
 package submissionstest
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxpb"
+	"github.com/cortexbench/cortexbench/submissions"
 )
 
 // Spec is a preprocessing spec that fits TinyCNN.
@@ -63,4 +66,16 @@ func Bad() map[string][]byte {
 		"rank 2 input":  rank2.Bytes(),
 		"absurd input":  absurd.Bytes(),
 	}
+}
+
+// Staged writes data to a private file for Service.Submit, removed when
+// t ends.
+func Staged(t testing.TB, data []byte) submissions.Upload {
+	t.Helper()
+	up, err := submissions.StageUpload(t.TempDir(), bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Remove() })
+	return up
 }
