@@ -46,8 +46,17 @@ type Results interface {
 
 // ModelRDMs optionally keeps the reported layer's RDM of an RSA benchmark,
 // for the leaderboard's heat maps.
+// A ModelRDMs that is also an RDMChecker is asked, when a score is found
+// stored, whether the model RDM kept with it is still good.
 type ModelRDMs interface {
 	PutModelRDM(ctx context.Context, modelHash, benchmarkID string, n int, upper []float64) error
+}
+
+// RDMChecker reports whether a stored model RDM must be computed again
+// (stale: it is corrupt, or was stored without a checksum; why says so).
+// None stored is not stale.
+type RDMChecker interface {
+	CheckModelRDM(ctx context.Context, modelHash, benchmarkID string) (stale bool, why error)
 }
 
 // Config tunes a Runner. The zero value is not valid; start from
@@ -97,7 +106,7 @@ func (c Config) Validate() error {
 // Event reports progress.
 type Event struct {
 	Model, Benchmark string
-	Stage            string // "cached", "extracting", "scoring", "done", "failed"
+	Stage            string // "cached", "recompute", "extracting", "scoring", "done", "failed"
 	Done, Total      int
 	Message          string
 }
@@ -202,9 +211,16 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
 		} else if ok {
-			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
-				Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
-			return s, nil
+			stale, err := r.staleModelRDM(ctx, m, b)
+			if err != nil {
+				return scoring.Score{}, err
+			}
+			if !stale {
+				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+					Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+				return s, nil
+			}
+			// Computed again for its RDM; the stored score is kept as it is.
 		}
 	}
 	metric, ok := r.metrics[b.Metric.Kind]
@@ -250,6 +266,25 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	}
 	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s)", s.Ceiled, s.Raw, s.Layer)})
 	return s, nil
+}
+
+// staleModelRDM reports whether the model RDM stored with m's score on b
+// cannot be trusted, so the score is computed again to replace it. A
+// corrupt RDM is never used: it is only rewritten.
+func (r *Runner) staleModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark) (bool, error) {
+	c, ok := r.env.rdms.(RDMChecker)
+	if !ok {
+		return false, nil
+	}
+	stale, why := c.CheckModelRDM(ctx, m.Hash(), b.ID)
+	if !stale && why != nil {
+		return false, fmt.Errorf("%w: check stored model RDM: %w", ErrInternal, why)
+	}
+	if stale {
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "recompute",
+			Message: fmt.Sprintf("stored score, but its model RDM cannot be trusted (%v): computing again to replace it", why)})
+	}
+	return stale, nil
 }
 
 func ceiled(raw, ceiling float64) float64 {
