@@ -113,7 +113,7 @@ func decode(key string, b []byte) ([]float64, error) {
 	// No trailer: an RDM stored before checksums exactly fills the object;
 	// anything else is a damaged one.
 	if _, rest, err := parse(b); err == nil && rest == 0 {
-		return nil, fmt.Errorf("object %s: %w: %w", key, ErrUnverified, objstore.ErrNotFound)
+		return nil, fmt.Errorf("object %s: %w (by an older version, or not by cortexbench), so it counts as %w", key, ErrUnverified, objstore.ErrNotFound)
 	}
 	return nil, objstore.Corrupt(key, "no checksum trailer, and not an RDM stored before checksums")
 }
