@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/embedded"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
@@ -32,7 +34,10 @@ import (
 //	    an error naming the blob and saying to re-add the benchmark, which
 //	    repairs it;
 //	(c) a stored model RDM: the API answers an error, never 200 with the
-//	    damaged values, and scoring again rewrites it.
+//	    damaged values, and scoring again rewrites it;
+//
+// and in a stored image (a blob too): extraction fails with an error
+// naming it, classed as the platform's failure, not the model's.
 func TestCorruptStoredObjects(t *testing.T) {
 	ortAvailable(t)
 	data, state := t.TempDir(), t.TempDir()
@@ -131,6 +136,25 @@ func TestCorruptStoredObjects(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("score after the repair: %v, %v\nwant %v\n%s", got, err, want, errOut)
 		}
+	})
+
+	t.Run("stimulus blob", func(t *testing.T) {
+		sum := sha256.Sum256(readFile(t, filepath.Join(data, "images", "cup.png")))
+		key := "benchmarks/blobs/sha256/" + hex.EncodeToString(sum[:])
+		file := filepath.Join(bucket, filepath.FromSlash(key))
+		good := readFile(t, file)
+		b := bytes.Clone(good)
+		b[len(b)/2] ^= 0x08
+		writeFile(t, file, b)
+		// Without the activation cache, so the images are read.
+		_, errOut, err := score("--fresh", "--cache-limit", "0")
+		if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "re-add the benchmark") {
+			t.Fatalf("score over a corrupt image: %v, want an error naming %s\n%s", err, key, errOut)
+		}
+		if errors.Is(err, scoring.ErrBadModel) || !errors.Is(err, scoring.ErrInternal) {
+			t.Errorf("a corrupt stored image is blamed on the model: %v", err)
+		}
+		writeFile(t, file, good)
 	})
 
 	t.Run("model RDM", func(t *testing.T) {
