@@ -207,25 +207,28 @@ func boolInt(b bool) int {
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
 	b := l.Benchmark
 	key := scoring.Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: scoring.ScorerVersion}
+	metric, ok := r.metrics[b.Metric.Kind]
+	if !ok {
+		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
+	}
+	// stored is set when a stored score is computed again only to rewrite
+	// the model RDM kept with it; the stored score stays as it is.
+	var stored *scoring.Score
 	if !r.env.cfg.Fresh {
 		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
 		} else if ok {
-			stale, err := r.staleModelRDM(ctx, m, b)
+			redo, err := r.redoModelRDM(ctx, metric, m, b, s)
 			if err != nil {
 				return scoring.Score{}, err
 			}
-			if !stale {
+			if !redo {
 				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
 					Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
 				return s, nil
 			}
-			// Computed again for its RDM; the stored score is kept as it is.
+			stored = &s
 		}
-	}
-	metric, ok := r.metrics[b.Metric.Kind]
-	if !ok {
-		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
 	}
 	start := r.env.cfg.Now()
 	var s scoring.Score
@@ -261,6 +264,10 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s), not stored", s.Ceiled, s.Raw, s.Layer)})
 		return s, nil
 	}
+	if stored != nil {
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("model RDM of layer %s stored again; the stored score is kept", s.Layer)})
+		return *stored, nil
+	}
 	if err := r.results.PutScore(ctx, s); err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: store score: %w", ErrInternal, err)
 	}
@@ -268,23 +275,35 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	return s, nil
 }
 
-// staleModelRDM reports whether the model RDM stored with m's score on b
-// cannot be trusted, so the score is computed again to replace it. A
-// corrupt RDM is never used: it is only rewritten.
-func (r *Runner) staleModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark) (bool, error) {
+// redoModelRDM reports whether stored, m's stored score on b, is to be
+// computed again because the model RDM kept with it cannot be trusted
+// (corrupt, or stored without a checksum): a corrupt RDM is never used,
+// only rewritten. That is done only with the settings that chose the
+// stored score's layer, so the RDM rewritten is of that layer.
+func (r *Runner) redoModelRDM(ctx context.Context, metric Metric, m Model, b *benchmarks.Benchmark, stored scoring.Score) (bool, error) {
 	c, ok := r.env.rdms.(RDMChecker)
 	if !ok {
 		return false, nil
 	}
 	stale, why := c.CheckModelRDM(ctx, m.Hash(), b.ID)
-	if !stale && why != nil {
-		return false, fmt.Errorf("%w: check stored model RDM: %w", ErrInternal, why)
+	if !stale {
+		if why != nil {
+			return false, fmt.Errorf("%w: check stored model RDM: %w", ErrInternal, why)
+		}
+		return false, nil
 	}
-	if stale {
-		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "recompute",
-			Message: fmt.Sprintf("stored score, but its model RDM cannot be trusted (%v): computing again to replace it", why)})
+	_, committed := metric.(Committer)
+	if b.Partner == "" || !committed {
+		_, cand, err := metric.Candidates(r.env.cfg, m, b)
+		if err != nil || cand != stored.Candidates {
+			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+				Message: fmt.Sprintf("stored score; its model RDM cannot be trusted (%v) and is rewritten only by scoring with the settings of the stored score (layers %s)", why, stored.Candidates)})
+			return false, nil
+		}
 	}
-	return stale, nil
+	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "recompute",
+		Message: fmt.Sprintf("stored score, but its model RDM cannot be trusted (%v): computing again to replace it", why)})
+	return true, nil
 }
 
 func ceiled(raw, ceiling float64) float64 {
