@@ -17,6 +17,11 @@
 // nothing visible behind (content-addressed blobs it may have written are
 // harmless and are reused by the next attempt).
 //
+// Every blob is checked against its sha256 (its key) as it is read back:
+// a corrupt stored copy is an error naming the blob (objstore.ErrCorrupt),
+// never data. Adding the benchmark again reads its stored blobs back and
+// replaces corrupt ones (AddResult.Repaired).
+//
 // A benchmark's Version is a hash of its data (file contents, stimulus
 // names and labels, shapes) and of its metric, ceiling and split settings:
 // any change yields a new version, and scores stay attached to the version

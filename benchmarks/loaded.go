@@ -10,6 +10,8 @@ import (
 	"image"
 	"io"
 	"sync"
+
+	"github.com/cortexbench/cortexbench/storage/objstore"
 )
 
 // Loaded is a benchmark ready to score: its settings, its ceiling, its
@@ -86,11 +88,14 @@ func (s *Stimuli) Labels() []string {
 	return out
 }
 
-// Open returns the encoded bytes (JPEG or PNG) of stimulus i.
+// Open returns the encoded bytes (JPEG or PNG) of stimulus i. They are
+// checked against their content hash (or the zip member's CRC-32) as they
+// are read: the read reaching the end fails on a corrupt stored copy, so
+// read to EOF before trusting them (Image does).
 func (s *Stimuli) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	st := s.set.Stimuli[i]
 	if st.File != nil {
-		rc, err := s.store.Get(ctx, blobKey(st.File.SHA256))
+		rc, err := openBlob(ctx, s.store, *st.File)
 		if err != nil {
 			return nil, fmt.Errorf("open stimulus %d (%s): %w", i, st.Name, err)
 		}
@@ -134,29 +139,56 @@ func (s *Stimuli) archive(ctx context.Context) (map[string]*zip.File, error) {
 	return s.members, nil
 }
 
-// Image decodes stimulus i.
+// Image decodes stimulus i. The whole file is read first, so that it is
+// verified before it is decoded (a decoder stops at the image's end, and
+// bytes after it would escape the check).
 func (s *Stimuli) Image(ctx context.Context, i int) (image.Image, error) {
 	rc, err := s.Open(ctx, i)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	img, _, err := image.Decode(rc)
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, blobError(fmt.Sprintf("stimulus %d (%s)", i, s.Name(i)), err)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("decode stimulus %d (%s): %w", i, s.Name(i), err)
 	}
 	return img, nil
 }
 
+// openBlob opens the stored copy of f, checked against f's sha256 (its
+// key) and size while it is read.
+func openBlob(ctx context.Context, store Store, f File) (io.ReadCloser, error) {
+	size := f.Size
+	if size <= 0 {
+		size = -1 // not recorded: the hash alone decides
+	}
+	return objstore.VerifiedGet(ctx, store, blobKey(f.SHA256), f.SHA256, size)
+}
+
+// blobError wraps an error reading the stored copy of what; a corrupt copy
+// gets the way to replace it.
+func blobError(what string, err error) error {
+	if objstore.IsCorrupt(err) {
+		return fmt.Errorf("read %s: %w; re-add the benchmark from its files ('cortexbench benchmarks add MANIFEST', "+
+			"or 'cortexbench benchmarks import-builtin ID' for a built-in one) to replace the stored copy", what, err)
+	}
+	return fmt.Errorf("read %s: %w", what, err)
+}
+
+// readBlob reads the stored copy of f whole, verified.
 func readBlob(ctx context.Context, store Store, f File) ([]byte, error) {
-	rc, err := store.Get(ctx, blobKey(f.SHA256))
+	rc, err := openBlob(ctx, store, f)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		return nil, blobError(f.Path, err)
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(rc)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		return nil, blobError(f.Path, err)
 	}
 	return data, nil
 }

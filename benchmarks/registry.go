@@ -81,6 +81,9 @@ const (
 type AddResult struct {
 	Status  AddStatus
 	Summary Summary
+	// Repaired lists the data files (manifest paths) whose stored copy was
+	// corrupt and has been replaced by this add.
+	Repaired []string
 }
 
 // Add validates the manifest at path and its files, and imports them.
@@ -156,14 +159,20 @@ func (r *Registry) AddManifest(ctx context.Context, m *Manifest, dir string, opt
 		}
 		// Same data and settings: keep the stored ceiling and creation
 		// time, refresh only descriptive fields.
+		// Its stored files are checked, and corrupt copies replaced: adding
+		// a benchmark again is how a damaged store is repaired.
 		b.Created, b.CeilingValue = v.Created, v.CeilingValue
+		repaired, err := r.putBlobs(ctx, &b, src)
+		if err != nil {
+			return AddResult{}, err
+		}
 		if b.Title == v.Title && b.Parent == v.Parent && b.Metadata == v.Metadata {
-			return AddResult{Status: StatusUnchanged, Summary: b.Summary()}, nil
+			return AddResult{Status: StatusUnchanged, Summary: b.Summary(), Repaired: repaired}, nil
 		}
 		if err := r.putEntry(ctx, &b); err != nil {
 			return AddResult{}, err
 		}
-		return AddResult{Status: StatusUpdated, Summary: b.Summary()}, nil
+		return AddResult{Status: StatusUpdated, Summary: b.Summary(), Repaired: repaired}, nil
 	}
 	if len(versions) > 0 {
 		if !opts.NewVersion {
@@ -179,18 +188,32 @@ func (r *Registry) AddManifest(ctx context.Context, m *Manifest, dir string, opt
 	if err != nil {
 		return AddResult{}, inFolder(dir, err)
 	}
-	// Order files and label CSVs are not uploaded: their content is in
-	// the entry (stimulus order, labels).
-	for _, f := range b.Dataset.files() {
-		if err := r.putBlob(ctx, src.files[f.Path]); err != nil {
-			return AddResult{}, err
-		}
+	repaired, err := r.putBlobs(ctx, &b, src)
+	if err != nil {
+		return AddResult{}, err
 	}
 	b.Created = r.now().UTC()
 	if err := r.putEntry(ctx, &b); err != nil {
 		return AddResult{}, err
 	}
-	return AddResult{Status: status, Summary: b.Summary()}, nil
+	return AddResult{Status: status, Summary: b.Summary(), Repaired: repaired}, nil
+}
+
+// putBlobs stores b's data files, except order files and label CSVs, whose
+// content is in the entry (stimulus order, labels). It returns the files
+// whose stored copy was corrupt and has been replaced.
+func (r *Registry) putBlobs(ctx context.Context, b *Benchmark, src *source) ([]string, error) {
+	var repaired []string
+	for _, f := range b.Dataset.files() {
+		fixed, err := r.putBlob(ctx, src.files[f.Path])
+		if err != nil {
+			return repaired, err
+		}
+		if fixed {
+			repaired = append(repaired, f.Path)
+		}
+	}
+	return repaired, nil
 }
 
 // inFolder makes a data file's name in a ValidationError a path the user
@@ -204,17 +227,36 @@ func inFolder(dir string, err error) error {
 	return err
 }
 
-func (r *Registry) putBlob(ctx context.Context, f *dataFile) error {
+// putBlob uploads f unless an intact copy is stored. A stored copy is read
+// back and checked against its hash; a corrupt one is replaced, and
+// reported as repaired.
+func (r *Registry) putBlob(ctx context.Context, f *dataFile) (repaired bool, err error) {
 	key := blobKey(f.SHA256)
 	if ex, ok := r.store.(existser); ok {
 		if there, err := ex.Exists(ctx, key); err == nil && there {
-			return nil
+			err := checkBlob(ctx, r.store, f.File)
+			if err == nil {
+				return false, nil
+			}
+			// Unreadable for another reason: uploading again is harmless.
+			repaired = objstore.IsCorrupt(err)
 		}
 	}
 	if err := r.store.Put(ctx, key, bytes.NewReader(f.data)); err != nil {
-		return fmt.Errorf("store %s as %s: %w", f.Path, key, err)
+		return false, fmt.Errorf("store %s as %s: %w", f.Path, key, err)
 	}
-	return nil
+	return repaired, nil
+}
+
+// checkBlob reads the stored copy of f through and verifies it.
+func checkBlob(ctx context.Context, store Store, f File) error {
+	rc, err := openBlob(ctx, store, f)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
 }
 
 func (r *Registry) putEntry(ctx context.Context, b *Benchmark) error {

@@ -20,10 +20,11 @@ func PrintAdded(w io.Writer, res []benchmarks.AddResult, asJSON, detail bool) er
 		type addedJSON struct {
 			Status    string      `json:"status"`
 			Benchmark SummaryJSON `json:"benchmark"`
+			Repaired  []string    `json:"repaired,omitempty"` // files whose corrupt stored copy was replaced
 		}
 		out := make([]addedJSON, len(res))
 		for i, r := range res {
-			out[i] = addedJSON{string(r.Status), ToJSON(r.Summary)}
+			out[i] = addedJSON{string(r.Status), ToJSON(r.Summary), r.Repaired}
 		}
 		if len(out) == 1 && detail {
 			return json.NewEncoder(w).Encode(out[0])
@@ -31,6 +32,9 @@ func PrintAdded(w io.Writer, res []benchmarks.AddResult, asJSON, detail bool) er
 		return json.NewEncoder(w).Encode(out)
 	}
 	for _, r := range res {
+		for _, f := range r.Repaired {
+			fmt.Fprintf(w, "%s: the stored copy of %s was corrupt and has been replaced\n", r.Summary.ID, f)
+		}
 		if detail {
 			fmt.Fprintf(w, "%s %s (version %s)\n\n", r.Status, r.Summary.ID, r.Summary.Version)
 			PrintSummary(w, r.Summary)

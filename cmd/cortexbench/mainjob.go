@@ -65,6 +65,9 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	}
 	for _, a := range added {
 		fmt.Fprintf(env.Stderr, "  %s %s (version %s)\n", a.Status, a.Summary.ID, a.Summary.Version)
+		for _, f := range a.Repaired {
+			fmt.Fprintf(env.Stderr, "    the stored copy of %s was corrupt and has been replaced\n", f)
+		}
 	}
 	if err := syncBenchmarks(ctx, p); err != nil {
 		return err

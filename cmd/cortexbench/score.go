@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,6 +51,9 @@ type scoreFlags struct {
 	benchmarks  *string
 	cacheLimit  *int64
 	fresh       bool
+	// warn reports what scoring works around (a corrupt cached layer,
+	// extracted again) on stderr.
+	warn *slog.Logger
 }
 
 func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
@@ -62,6 +66,7 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 		ridgeLayers: fs.String("ridge-layers", string(runner.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
 		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
 		cacheLimit:  fs.Int64("cache-limit", onnxrun.DefaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
+		warn:        slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 
@@ -175,7 +180,7 @@ func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *runner.R
 	if err != nil {
 		return nil, err
 	}
-	m.Cache, m.CacheLimit = p.bucket, *sf.cacheLimit
+	m.Cache, m.CacheLimit, m.Log = p.bucket, *sf.cacheLimit, sf.warn
 	if err := recordModel(ctx, p, m); err != nil {
 		return nil, err
 	}

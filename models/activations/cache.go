@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/storage/objstore"
 )
 
 // Key names one layer's reduced activations for one stimulus set. Every
@@ -28,25 +31,60 @@ func (k Key) String() string {
 	return fmt.Sprintf("activations/%s/%s/%s/%s.f32", k.Model, k.Stimuli, hex.EncodeToString(h[:8]), k.Layer)
 }
 
-// Blob layout: "CBA1", rows uint32, cols uint32 (little-endian), then
-// rows×cols float32 little-endian, row-major (row = stimulus).
-const magic = "CBA1"
+// Blob layout (format 2): "CBA2", rows uint32, cols uint32, then the
+// CRC-32C (Castagnoli) of the blob without these 4 bytes, then rows×cols
+// float32, all little-endian, row-major (row = stimulus). The checksum
+// catches a corrupted cache entry, which would otherwise change scores
+// silently. CRC-32C rather than sha256: the cache is read on every run,
+// and on amd64 and arm64 it is computed in hardware (~18 GB/s here against
+// 1.5 GB/s for sha256, ~6 ms per 100 MB), while it detects every burst of
+// up to 32 flipped bits and misses a random corruption with odds 2⁻³².
+// Format 1 ("CBA1": the same without the checksum) is still recognised,
+// as unverified.
+const (
+	magic      = "CBA2"
+	magicV1    = "CBA1"
+	headerSize = 16
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrUnverified is returned (wrapped) by Load for an entry stored without
+// a checksum (by an older version): it cannot be trusted, so treat it as
+// missing; storing the layer again replaces it.
+var ErrUnverified = errors.New("cached without a checksum")
+
+// Untrusted reports whether Load's err means the entry is there but must
+// not be used (corrupt or unverified): extract the layer again and store
+// it over the entry.
+func Untrusted(err error) bool {
+	return objstore.IsCorrupt(err) || errors.Is(err, ErrUnverified)
+}
 
 func encode(rows, cols int, data []float32) []byte {
-	b := make([]byte, 12+4*len(data))
+	b := make([]byte, headerSize+4*len(data))
 	copy(b, magic)
 	binary.LittleEndian.PutUint32(b[4:], uint32(rows))
 	binary.LittleEndian.PutUint32(b[8:], uint32(cols))
 	for i, v := range data {
-		binary.LittleEndian.PutUint32(b[12+4*i:], math.Float32bits(v))
+		binary.LittleEndian.PutUint32(b[headerSize+4*i:], math.Float32bits(v))
 	}
+	binary.LittleEndian.PutUint32(b[12:], checksum(b))
 	return b
 }
 
+// checksum is the CRC-32C of a format 2 blob, its own 4 bytes left out.
+func checksum(b []byte) uint32 {
+	return crc32.Update(crc32.Checksum(b[:12], castagnoli), castagnoli, b[headerSize:])
+}
+
 // Load reads one cached layer: a rows×cols row-major matrix.
-// models.IsNotFound(err) holds when it is not cached.
+// models.IsNotFound(err) holds when it is not cached; Untrusted(err) when
+// the stored entry is corrupt (objstore.IsCorrupt, the error names the
+// object) or has no checksum (ErrUnverified).
 func Load(ctx context.Context, store models.BlobStore, k Key) (rows, cols int, data []float32, err error) {
-	rc, err := store.Get(ctx, k.String())
+	key := k.String()
+	rc, err := store.Get(ctx, key)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("load activations %s: %w", k.Layer, err)
 	}
@@ -55,16 +93,22 @@ func Load(ctx context.Context, store models.BlobStore, k Key) (rows, cols int, d
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("load activations %s: %w", k.Layer, err)
 	}
-	if len(b) < 12 || string(b[:4]) != magic {
-		return 0, 0, nil, fmt.Errorf("load activations %s: not an activation blob", k.Layer)
+	switch {
+	case len(b) >= 4 && string(b[:4]) == magicV1:
+		return 0, 0, nil, fmt.Errorf("load activations %s: object %s: %w", k.Layer, key, ErrUnverified)
+	case len(b) < headerSize || string(b[:4]) != magic:
+		return 0, 0, nil, fmt.Errorf("load activations %s: %w", k.Layer, objstore.Corrupt(key, "not an activation blob (%d bytes)", len(b)))
+	}
+	if got, want := checksum(b), binary.LittleEndian.Uint32(b[12:]); got != want {
+		return 0, 0, nil, fmt.Errorf("load activations %s: %w", k.Layer, objstore.Corrupt(key, "CRC-32C %08x, stored with %08x", got, want))
 	}
 	rows, cols = int(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[8:]))
-	if len(b) != 12+4*rows*cols {
-		return 0, 0, nil, fmt.Errorf("load activations %s: %d bytes for %d×%d", k.Layer, len(b), rows, cols)
+	if int64(len(b)) != headerSize+4*int64(rows)*int64(cols) {
+		return 0, 0, nil, fmt.Errorf("load activations %s: %w", k.Layer, objstore.Corrupt(key, "%d bytes for %d×%d", len(b), rows, cols))
 	}
 	data = make([]float32, rows*cols)
 	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[12+4*i:]))
+		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[headerSize+4*i:]))
 	}
 	return rows, cols, data, nil
 }

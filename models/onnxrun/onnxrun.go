@@ -11,6 +11,7 @@ package onnxrun
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -51,6 +52,16 @@ type Model struct {
 	// for little gain: their scores are stored, so a second run extracts
 	// nothing anyway.
 	CacheLimit int64
+	// Log receives warnings (a cache entry that fails its checksum); nil:
+	// slog.Default().
+	Log *slog.Logger
+}
+
+func (m *Model) logger() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.Default()
 }
 
 func (m *Model) Hash() string           { return m.checked.SHA256 }
@@ -105,11 +116,20 @@ func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []model
 	for _, l := range missing {
 		todo[l.ID] = true
 	}
+	// A corrupt or unverified entry is extracted again, in the layers'
+	// order, and stored over the bad one.
+	missing = missing[:0]
 	for _, l := range layers {
 		if todo[l.ID] {
+			missing = append(missing, l)
 			continue
 		}
 		rows, cols, data, err := activations.Load(ctx, m.Cache, key(l))
+		if activations.Untrusted(err) {
+			m.logger().Warn("cached activations are not trusted: extracting the layer again and replacing them", "layer", l.ID, "err", err)
+			missing = append(missing, l)
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rdm"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
+	"github.com/cortexbench/cortexbench/storage/objstore"
 )
 
 // Env is what the runner lends a metric: extraction in groups that fit
@@ -100,6 +101,10 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if objstore.IsCorrupt(err) {
+				// A damaged stored stimulus is the platform's fault, not the model's.
+				return fmt.Errorf("%w: extract %s: %w", ErrInternal, msg, err)
 			}
 			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)
 		}

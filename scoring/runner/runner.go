@@ -46,8 +46,17 @@ type Results interface {
 
 // ModelRDMs optionally keeps the reported layer's RDM of an RSA benchmark,
 // for the leaderboard's heat maps.
+// A ModelRDMs that is also an RDMChecker is asked, when a score is found
+// stored, whether the model RDM kept with it is still good.
 type ModelRDMs interface {
 	PutModelRDM(ctx context.Context, modelHash, benchmarkID string, n int, upper []float64) error
+}
+
+// RDMChecker reports whether a stored model RDM must be computed again
+// (stale: it is corrupt, or was stored without a checksum; why says so).
+// None stored is not stale.
+type RDMChecker interface {
+	CheckModelRDM(ctx context.Context, modelHash, benchmarkID string) (stale bool, why error)
 }
 
 // Config tunes a Runner. The zero value is not valid; start from
@@ -97,7 +106,7 @@ func (c Config) Validate() error {
 // Event reports progress.
 type Event struct {
 	Model, Benchmark string
-	Stage            string // "cached", "extracting", "scoring", "done", "failed"
+	Stage            string // "cached", "recompute", "extracting", "scoring", "done", "failed"
 	Done, Total      int
 	Message          string
 }
@@ -198,18 +207,28 @@ func boolInt(b bool) int {
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
 	b := l.Benchmark
 	key := scoring.Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: scoring.ScorerVersion}
+	metric, ok := r.metrics[b.Metric.Kind]
+	if !ok {
+		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
+	}
+	// stored is set when a stored score is computed again only to rewrite
+	// the model RDM kept with it; the stored score stays as it is.
+	var stored *scoring.Score
 	if !r.env.cfg.Fresh {
 		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
 		} else if ok {
-			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
-				Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
-			return s, nil
+			redo, err := r.redoModelRDM(ctx, metric, m, b, s)
+			if err != nil {
+				return scoring.Score{}, err
+			}
+			if !redo {
+				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+					Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+				return s, nil
+			}
+			stored = &s
 		}
-	}
-	metric, ok := r.metrics[b.Metric.Kind]
-	if !ok {
-		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
 	}
 	start := r.env.cfg.Now()
 	var s scoring.Score
@@ -245,11 +264,46 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s), not stored", s.Ceiled, s.Raw, s.Layer)})
 		return s, nil
 	}
+	if stored != nil {
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("model RDM of layer %s stored again; the stored score is kept", s.Layer)})
+		return *stored, nil
+	}
 	if err := r.results.PutScore(ctx, s); err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: store score: %w", ErrInternal, err)
 	}
 	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s)", s.Ceiled, s.Raw, s.Layer)})
 	return s, nil
+}
+
+// redoModelRDM reports whether stored, m's stored score on b, is to be
+// computed again because the model RDM kept with it cannot be trusted
+// (corrupt, or stored without a checksum): a corrupt RDM is never used,
+// only rewritten. That is done only with the settings that chose the
+// stored score's layer, so the RDM rewritten is of that layer.
+func (r *Runner) redoModelRDM(ctx context.Context, metric Metric, m Model, b *benchmarks.Benchmark, stored scoring.Score) (bool, error) {
+	c, ok := r.env.rdms.(RDMChecker)
+	if !ok {
+		return false, nil
+	}
+	stale, why := c.CheckModelRDM(ctx, m.Hash(), b.ID)
+	if !stale {
+		if why != nil {
+			return false, fmt.Errorf("%w: check stored model RDM: %w", ErrInternal, why)
+		}
+		return false, nil
+	}
+	_, committed := metric.(Committer)
+	if b.Partner == "" || !committed {
+		_, cand, err := metric.Candidates(r.env.cfg, m, b)
+		if err != nil || cand != stored.Candidates {
+			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
+				Message: fmt.Sprintf("stored score; its model RDM cannot be trusted (%v) and is rewritten only by scoring with the settings of the stored score (layers %s)", why, stored.Candidates)})
+			return false, nil
+		}
+	}
+	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "recompute",
+		Message: fmt.Sprintf("stored score, but its model RDM cannot be trusted (%v): computing again to replace it", why)})
+	return true, nil
 }
 
 func ceiled(raw, ceiling float64) float64 {
