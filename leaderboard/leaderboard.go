@@ -50,7 +50,7 @@ const ScoreResolution = 1e-6
 
 // ModelInfo describes a scored network, as the leaderboard shows it.
 type ModelInfo struct {
-	Hash         string // sha256 of the ONNX file, lowercase hex
+	Hash         string // the model entry's ID (models.EntryID of the ONNX file's sha256 and its preprocessing spec), lowercase hex
 	Name         string
 	Family       string // e.g. "resnet", "vit"
 	Version      string

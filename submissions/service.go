@@ -18,6 +18,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions/record"
 )
@@ -68,10 +69,12 @@ func (c Config) Validate() error {
 	return c.Validator.Validate()
 }
 
-// ModelStore keeps accepted model files (models.Registry over the object
-// store implements it).
+// ModelStore keeps accepted model entries and their files (models.Registry
+// over the object store implements it). Add stores the file once per
+// sha256 and the entry's metadata once: adding an existing entry writes
+// nothing and returns the stored metadata with created false.
 type ModelStore interface {
-	Add(ctx context.Context, m models.Metadata, file io.Reader) error
+	Add(ctx context.Context, m models.Metadata, file io.Reader) (stored models.Metadata, created bool, err error)
 }
 
 // Deps are the service's collaborators; Models and Queue are needed only
@@ -332,6 +335,13 @@ func (s *Service) CheckQuota(ctx context.Context, u User) error {
 // good records the submission, stores the file and queues one job per
 // benchmark. Nothing is stored when anything is wrong: the *Error lists
 // every problem.
+//
+// The model entry is (file, preprocessing spec), its ID
+// models.EntryID(file sha256, spec). When the entry exists (whoever
+// submitted it), nothing about it changes: its name and metadata stay; only
+// the benchmarks it has neither a score nor a queued or running job for
+// are queued, and when there is none the answer is an ECONFLICT error
+// naming the existing entry, with nothing stored or queued.
 func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte) (Submission, error) {
 	if s.deps.Models == nil || s.deps.Queue == nil {
 		return Submission{}, errors.New("submissions: submitting needs a model store and a queue")
@@ -375,17 +385,36 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 	if err != nil {
 		return Submission{}, err
 	}
+	entryID := models.EntryID(checked.SHA256, spec)
+	modelName := meta.Name
+	existing, err := s.deps.Registry.GetModel(ctx, entryID)
+	switch {
+	case err == nil:
+		// Another submission of this entry: queue only what it lacks.
+		if targets, err = s.uncovered(ctx, entryID, targets); err != nil {
+			return Submission{}, err
+		}
+		if len(targets) == 0 {
+			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s), "+
+				"and every benchmark already has its score or a queued job: nothing was stored or queued. "+
+				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID)
+		}
+		modelName = existing.Name
+	case !registry.IsNotFound(err):
+		return Submission{}, err
+	}
 	est := s.estimate(checked, targets)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return Submission{}, fmt.Errorf("encode spec: %w", err)
 	}
-	sub := Submission{ID: id, Owner: u.Name, ModelHash: checked.SHA256, ModelName: meta.Name,
+	sub := Submission{ID: id, Owner: u.Name, ModelHash: entryID, ModelName: modelName,
 		EstSeconds: est.Seconds, EstBytes: est.Bytes, CreatedAt: now}
 	for _, b := range targets {
 		sub.Jobs = append(sub.Jobs, SubmissionJob{BenchmarkID: b.ID, BenchmarkVersion: b.Version})
 	}
-	model := registry.Model{Hash: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+	// An existing row (this entry submitted before) is kept as it is.
+	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
 	// The database first: a submission over the daily limit (two racing
 	// requests) is refused before the file is stored.
@@ -395,16 +424,18 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		}
 		return Submission{}, err
 	}
-	md := models.Metadata{ID: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: int64(len(file)), Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
 	s.storeMu.Lock()
-	err = s.deps.Models.Add(ctx, md, bytes.NewReader(file))
+	// An existing entry's metadata is kept (Add writes nothing then).
+	_, _, err = s.deps.Models.Add(ctx, md, bytes.NewReader(file))
 	s.storeMu.Unlock()
 	if err == nil {
 		jobs := make([]JobSpec, len(sub.Jobs))
 		for i, j := range sub.Jobs {
-			jobs[i] = JobSpec{SubmissionID: id, ModelHash: checked.SHA256, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
+			jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),
+				BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
 		}
 		err = s.deps.Queue.Enqueue(ctx, jobs)
 	}
@@ -418,6 +449,33 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
 	return s.deps.Registry.GetSubmission(ctx, id)
+}
+
+// uncovered returns the targets the entry has neither a score (of this
+// scorer version) nor a queued or running job for.
+func (s *Service) uncovered(ctx context.Context, entryID string, targets []registry.Benchmark) ([]registry.Benchmark, error) {
+	covered := map[string]bool{}
+	scores, err := s.deps.Registry.ListScores(ctx, registry.ScoreFilter{ModelHash: entryID, ScorerVersion: scoring.ScorerVersion, WithoutLayers: true})
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range scores {
+		covered[sc.BenchmarkID+"@"+sc.BenchmarkVersion] = true
+	}
+	pending, err := s.deps.Registry.PendingJobs(ctx, entryID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range pending {
+		covered[j.BenchmarkID+"@"+j.BenchmarkVersion] = true
+	}
+	var out []registry.Benchmark
+	for _, b := range targets {
+		if !covered[b.ID+"@"+b.Version] {
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) limitError() error {

@@ -155,7 +155,11 @@ func TestSubmitWorkerStatusCLI(t *testing.T) {
 	if scores, _ := reg.ListScores(ctx, registry.ScoreFilter{ModelHash: acc.ModelHash}); len(scores) != 1 {
 		t.Errorf("%d scores, want 1", len(scores))
 	}
-	if ok, err := p.bucket.Exists(ctx, models.FileKey(acc.ModelHash)); !ok || err != nil {
+	md, err := (&models.Registry{Store: p.bucket}).Get(ctx, acc.ModelHash)
+	if err != nil || md.ID != models.EntryID(md.File, md.Spec) {
+		t.Fatalf("model entry %s: %+v %v", acc.ModelHash, md, err)
+	}
+	if ok, err := p.bucket.Exists(ctx, models.FileKey(md.File)); !ok || err != nil {
 		t.Errorf("model file not in the bucket: %v", err)
 	}
 	out, _, err = runWith(ctx, t, vars, "status")
