@@ -391,13 +391,14 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 	switch {
 	case err == nil:
 		// Another submission of this entry: queue only what it lacks.
-		if targets, err = s.uncovered(ctx, entryID, targets); err != nil {
+		var scored, pending int
+		if targets, scored, pending, err = s.uncovered(ctx, entryID, targets); err != nil {
 			return Submission{}, err
 		}
 		if len(targets) == 0 {
-			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s), "+
-				"and every benchmark already has its score or a queued job: nothing was stored or queued. "+
-				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID)
+			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s): "+
+				"%d benchmark(s) scored, %d queued or running, none missing, so nothing was stored or queued. "+
+				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID, scored, pending)
 		}
 		modelName = existing.Name
 	case !registry.IsNotFound(err):
@@ -452,30 +453,38 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file []byte
 }
 
 // uncovered returns the targets the entry has neither a score (of this
-// scorer version) nor a queued or running job for.
-func (s *Service) uncovered(ctx context.Context, entryID string, targets []registry.Benchmark) ([]registry.Benchmark, error) {
-	covered := map[string]bool{}
+// scorer version) nor a queued or running job for, and how many targets
+// are scored and how many queued or running.
+func (s *Service) uncovered(ctx context.Context, entryID string, targets []registry.Benchmark) (out []registry.Benchmark, scored, pending int, err error) {
+	const isScored, isPending = 1, 2
+	state := map[string]int{}
 	scores, err := s.deps.Registry.ListScores(ctx, registry.ScoreFilter{ModelHash: entryID, ScorerVersion: scoring.ScorerVersion, WithoutLayers: true})
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	for _, sc := range scores {
-		covered[sc.BenchmarkID+"@"+sc.BenchmarkVersion] = true
+		state[sc.BenchmarkID+"@"+sc.BenchmarkVersion] = isScored
 	}
-	pending, err := s.deps.Registry.PendingJobs(ctx, entryID)
+	jobs, err := s.deps.Registry.PendingJobs(ctx, entryID)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	for _, j := range pending {
-		covered[j.BenchmarkID+"@"+j.BenchmarkVersion] = true
+	for _, j := range jobs {
+		if k := j.BenchmarkID + "@" + j.BenchmarkVersion; state[k] == 0 {
+			state[k] = isPending
+		}
 	}
-	var out []registry.Benchmark
 	for _, b := range targets {
-		if !covered[b.ID+"@"+b.Version] {
+		switch state[b.ID+"@"+b.Version] {
+		case isScored:
+			scored++
+		case isPending:
+			pending++
+		default:
 			out = append(out, b)
 		}
 	}
-	return out, nil
+	return out, scored, pending, nil
 }
 
 func (s *Service) limitError() error {

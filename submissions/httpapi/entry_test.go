@@ -120,7 +120,7 @@ func TestResubmissionNeverRewritesAnotherUsersEntry(t *testing.T) {
 	bobSubs, _ := e.reg.ListSubmissions(ctx, "bob", 0)
 	st, eb, _ = e.submitSpec(t, "bob", "mine-now", "size=8,crop=1,mean=0.5,std=0.25,layout=NCHW", file) // ada's spec, written another way
 	if st != http.StatusConflict || eb.Code != "conflict" || !strings.Contains(eb.Message, `"tiny"`) ||
-		!strings.Contains(eb.Message, ada.ModelHash) || strings.Contains(eb.Message, "ada") {
+		!strings.Contains(eb.Message, ada.ModelHash) || strings.Contains(eb.Message, "ada") || !strings.Contains(eb.Message, "1 benchmark(s) scored") {
 		t.Fatalf("bob resubmitting ada's entry: %d %+v, want 409 naming the entry %q (%s) without its owner", st, eb, "tiny", ada.ModelHash)
 	}
 	if len(e.queue.jobs) != jobsBefore {
