@@ -170,4 +170,14 @@ func TestSubmitWorkerStatusCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "done (1 benchmarks)") {
 		t.Errorf("status text: %q, %v", out, err)
 	}
+	// The same file and spec again, under another name (issue 17, finding
+	// 3): answered with the existing entry; nothing is queued or renamed.
+	_, stderr, err = runWith(ctx, t, vars, "submit", file, "--name", "tiny-again", "--preprocess", submissionstest.Spec)
+	if err == nil || !strings.Contains(err.Error(), `already registered as "tiny"`) || !strings.Contains(err.Error(), acc.ModelHash) ||
+		!strings.Contains(err.Error(), "409") {
+		t.Errorf("duplicate submit: %v\n%s", err, stderr)
+	}
+	if subs, _ := reg.ListSubmissions(ctx, "", 0); len(subs) != 1 {
+		t.Errorf("%d submissions after a duplicate, want 1", len(subs))
+	}
 }
