@@ -56,6 +56,10 @@ type ModelInfo struct {
 	Version      string
 	TrainingData string // e.g. "ImageNet-1k"
 	Params       int64  // number of parameters; 0 when unknown
+	// File is the sha256 of the ONNX file and Preprocessing the entry's
+	// canonical spec text: two entries of one file differ in Preprocessing.
+	// Both "" when unknown.
+	File, Preprocessing string
 }
 
 // BenchmarkInfo describes a benchmark, as the leaderboard shows it.
