@@ -50,12 +50,16 @@ const ScoreResolution = 1e-6
 
 // ModelInfo describes a scored network, as the leaderboard shows it.
 type ModelInfo struct {
-	Hash         string // sha256 of the ONNX file, lowercase hex
+	Hash         string // the model entry's ID (models.EntryID of the ONNX file's sha256 and its preprocessing spec), lowercase hex
 	Name         string
 	Family       string // e.g. "resnet", "vit"
 	Version      string
 	TrainingData string // e.g. "ImageNet-1k"
 	Params       int64  // number of parameters; 0 when unknown
+	// File is the sha256 of the ONNX file and Preprocessing the entry's
+	// canonical spec text: two entries of one file differ in Preprocessing.
+	// Both "" when unknown.
+	File, Preprocessing string
 }
 
 // BenchmarkInfo describes a benchmark, as the leaderboard shows it.

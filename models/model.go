@@ -5,10 +5,17 @@ import (
 	"strings"
 )
 
-// Metadata describes one registered model. ID is the hex sha256 of the
-// ONNX file, so the same bytes are always the same model.
+// Metadata describes one registered model entry: an ONNX file with one
+// preprocessing spec. File is the hex sha256 of the ONNX file; ID is the
+// entry's ID, EntryID(File, Spec), so the same file with another spec is
+// another entry.
+//
+// Metadata written before entries existed has no File and its ID is the
+// file's sha256; Registry.Get reads it with File = ID (such a legacy entry
+// keeps its old ID and its scores).
 type Metadata struct {
 	ID           string
+	File         string
 	Name         string
 	Version      string
 	Family       string

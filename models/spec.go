@@ -178,9 +178,85 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// String is the canonical text form of the spec, accepted by ParseSpec and
-// used in cache keys.
+// Canonical returns the spec with every setting that does not change the
+// preprocessing written one way, so two specs that preprocess alike (as far
+// as the rules below see) have one String:
+//   - a list whose values are all equal becomes that one value
+//     ("mean=0.5:0.5:0.5" is "mean=0.5"), and -0 becomes 0;
+//   - with mean/std, std all 1 is dropped when mean is given, mean all 0 when
+//     std is given; with offset/scale, offset all 0 and scale all 1 are
+//     dropped (they are the defaults);
+//   - a uint8 input has no normalisation; a 1-channel input has order RGB;
+//   - a stretched spec has no resize; a kept-aspect spec with a resize has
+//     the default crop (crop is then unused); crop 0 without resize is 1.
+//
+// "resize=256" and "crop=0.875" (size 224) resize alike but stay two specs:
+// a resize length does not map back to one crop fraction.
+func (s Spec) Canonical() Spec {
+	norm := func(v []float64) []float64 {
+		if len(v) == 0 {
+			return nil
+		}
+		out := make([]float64, len(v))
+		same := true
+		for i, x := range v {
+			out[i] = x + 0 // -0 → 0
+			if x != v[0] {
+				same = false
+			}
+		}
+		if same {
+			out = out[:1]
+		}
+		return out
+	}
+	all := func(v []float64, x float64) bool {
+		if len(v) == 0 {
+			return false
+		}
+		for _, y := range v {
+			if y != x {
+				return false
+			}
+		}
+		return true
+	}
+	s.Mean, s.Std, s.Offset, s.Scale = norm(s.Mean), norm(s.Std), norm(s.Offset), norm(s.Scale)
+	switch {
+	case s.Pixel == PixelUint8:
+		s.Mean, s.Std, s.Offset, s.Scale = nil, nil, nil, nil
+	case len(s.Mean) > 0 || len(s.Std) > 0:
+		if len(s.Mean) > 0 && all(s.Std, 1) {
+			s.Std = nil
+		} else if len(s.Std) > 0 && all(s.Mean, 0) {
+			s.Mean = nil
+		}
+	default:
+		if all(s.Offset, 0) {
+			s.Offset = nil
+		}
+		if all(s.Scale, 1) {
+			s.Scale = nil
+		}
+	}
+	if s.Channels == 1 {
+		s.ChannelOrder = "RGB"
+	}
+	switch {
+	case s.Stretch:
+		s.ResizeSize = 0
+	case s.ResizeSize > 0:
+		s.CropFraction = 0.875
+	case s.CropFraction == 0:
+		s.CropFraction = 1
+	}
+	return s
+}
+
+// String is the canonical text form of the spec (of s.Canonical()),
+// accepted by ParseSpec and used in cache keys and model entry IDs.
 func (s Spec) String() string {
+	s = s.Canonical()
 	parts := []string{
 		"size=" + strconv.Itoa(s.InputSize),
 	}
@@ -317,7 +393,7 @@ func ParseSpec(text string) (Spec, error) {
 	if err := s.Validate(); err != nil {
 		return Spec{}, err
 	}
-	return s, nil
+	return s.Canonical(), nil
 }
 
 func builtinNames() string {

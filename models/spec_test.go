@@ -31,3 +31,53 @@ func TestParseSpecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// One spec written two ways has one canonical text, and so one entry ID;
+// the builtins' texts (activation cache keys) are what they always were.
+func TestSpecCanonical(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"size=224,crop=0.875,mean=0.5:0.5:0.5,std=0.25,layout=NCHW", "size=224,crop=0.875,mean=0.5,std=0.25:0.25:0.25,layout=NCHW"},
+		{"size=224,mean=0.5,std=1,layout=NCHW", "size=224,mean=0.5,layout=NCHW"},
+		{"size=224,offset=0,scale=1,layout=NCHW", "size=224,layout=NCHW"},
+		{"size=224,offset=-0,scale=2,layout=NCHW", "size=224,scale=2,layout=NCHW"},
+		{"size=224,channels=1,order=BGR,layout=NCHW", "size=224,channels=1,layout=NCHW"},
+		{"size=224,crop=0.5,resize=300,layout=NCHW", "size=224,resize=300,layout=NCHW"},
+		{"mobilenet_v1_float,resize=300", "mobilenet_v1_float"},
+		{"layout=nchw,size=224,pixel=float32,order=rgb", "size=224,layout=NCHW"},
+		{"mobilenet_v2_uint8", "size=224,crop=0.9,aspect=stretch,layout=NHWC,pixel=uint8"},
+	} {
+		a, errA := ParseSpec(pair[0])
+		b, errB := ParseSpec(pair[1])
+		if errA != nil || errB != nil {
+			t.Fatalf("%q %v; %q %v", pair[0], errA, pair[1], errB)
+		}
+		if a.String() != b.String() || EntryID("f", a) != EntryID("f", b) {
+			t.Errorf("%q → %q, %q → %q", pair[0], a, pair[1], b)
+		}
+	}
+	for _, pair := range [][2]string{
+		{"size=224,mean=0.5,layout=NCHW", "size=224,std=0.5,layout=NCHW"},
+		{"mobilenet_v1_float", "mobilenet_v1_float,order=BGR,offset=0,scale=0.0001"},
+		{"size=224,mean=0,layout=NCHW", "size=224,layout=NCHW"},
+	} {
+		a, _ := ParseSpec(pair[0])
+		b, _ := ParseSpec(pair[1])
+		if a.String() == b.String() || EntryID("f", a) == EntryID("f", b) {
+			t.Errorf("%q and %q preprocess differently but share %q", pair[0], pair[1], a)
+		}
+	}
+	for name, want := range map[string]string{
+		"mobilenet_v2_float": "size=224,crop=0.9,aspect=stretch,offset=127,scale=0.007843137718737125,channels=3,order=RGB,layout=NHWC,pixel=float",
+		"mobilenet_v1_float": "size=128,crop=0.9,aspect=stretch,offset=128,scale=0.0078125,channels=3,order=RGB,layout=NHWC,pixel=float",
+		"imagenet_nchw":      "size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,channels=3,order=RGB,layout=NCHW,pixel=float",
+	} {
+		if got := Builtins[name].String(); got != want {
+			t.Errorf("%s: %q, was %q", name, got, want)
+		}
+	}
+	// The ID depends on both halves and is 64 hex digits.
+	id := EntryID("f", MobileNetV1Float)
+	if !IsSHA256Hex(id) || id == EntryID("g", MobileNetV1Float) || id == EntryID("f", MobileNetV2Float) {
+		t.Errorf("entry id %q", id)
+	}
+}

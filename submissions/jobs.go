@@ -45,10 +45,17 @@ var (
 	ErrOutOfMemory = errors.New("out of memory")
 )
 
-// JobSpec is one bounded job: one model scored on one benchmark version.
+// JobSpec is one bounded job: one model entry scored on one benchmark
+// version. ModelHash is the entry's ID (models.EntryID of FileHash and
+// Spec); the job carries its file and its preprocessing, so what it scores
+// does not depend on metadata anyone could change later. Jobs queued
+// before entries existed have neither FileHash nor Spec: the scorer then
+// reads them from the entry's (verified) metadata.
 type JobSpec struct {
 	SubmissionID     string
 	ModelHash        string
+	FileHash         string // hex sha256 of the ONNX file
+	Spec             string // canonical preprocessing spec text (models.Spec.String)
 	BenchmarkID      string
 	BenchmarkVersion string
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions/record"
 )
@@ -88,10 +89,12 @@ func (c Config) Validate() error {
 	return c.Validator.Validate()
 }
 
-// ModelStore keeps accepted model files (models.Registry over the object
-// store implements it).
+// ModelStore keeps accepted model entries and their files (models.Registry
+// over the object store implements it). Add stores the file once per
+// sha256 and the entry's metadata once: adding an existing entry writes
+// nothing and returns the stored metadata with created false.
 type ModelStore interface {
-	Add(ctx context.Context, m models.Metadata, file io.Reader) error
+	Add(ctx context.Context, m models.Metadata, file io.Reader) (stored models.Metadata, created bool, err error)
 }
 
 // Deps are the service's collaborators; Models and Queue are needed only
@@ -352,6 +355,13 @@ func (s *Service) CheckQuota(ctx context.Context, u User) error {
 // are good records the submission, stores the file (streamed from disk)
 // and queues one job per benchmark. Nothing is stored when anything is
 // wrong: the *Error lists every problem. The caller removes the file.
+//
+// The model entry is (file, preprocessing spec), its ID
+// models.EntryID(file sha256, spec). When the entry exists (whoever
+// submitted it), nothing about it changes: its name and metadata stay; only
+// the benchmarks it has neither a score nor a queued or running job for
+// are queued, and when there is none the answer is an ECONFLICT error
+// naming the existing entry, with nothing stored or queued.
 func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload) (Submission, error) {
 	if s.deps.Models == nil || s.deps.Queue == nil {
 		return Submission{}, errors.New("submissions: submitting needs a model store and a queue")
@@ -397,17 +407,37 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	if err != nil {
 		return Submission{}, err
 	}
+	entryID := models.EntryID(checked.SHA256, spec)
+	modelName := meta.Name
+	existing, err := s.deps.Registry.GetModel(ctx, entryID)
+	switch {
+	case err == nil:
+		// Another submission of this entry: queue only what it lacks.
+		var scored, pending int
+		if targets, scored, pending, err = s.uncovered(ctx, entryID, targets); err != nil {
+			return Submission{}, err
+		}
+		if len(targets) == 0 {
+			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s): "+
+				"%d benchmark(s) scored, %d queued or running, none missing, so nothing was stored or queued. "+
+				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID, scored, pending)
+		}
+		modelName = existing.Name
+	case !registry.IsNotFound(err):
+		return Submission{}, err
+	}
 	est := s.estimate(checked, targets)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return Submission{}, fmt.Errorf("encode spec: %w", err)
 	}
-	sub := Submission{ID: id, Owner: u.Name, ModelHash: checked.SHA256, ModelName: meta.Name,
+	sub := Submission{ID: id, Owner: u.Name, ModelHash: entryID, ModelName: modelName,
 		EstSeconds: est.Seconds, EstBytes: est.Bytes, CreatedAt: now}
 	for _, b := range targets {
 		sub.Jobs = append(sub.Jobs, SubmissionJob{BenchmarkID: b.ID, BenchmarkVersion: b.Version})
 	}
-	model := registry.Model{Hash: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+	// An existing row (this entry submitted before) is kept as it is.
+	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
 	// The database first: a submission over the daily limit (two racing
 	// requests) is refused before the file is stored.
@@ -417,16 +447,18 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		}
 		return Submission{}, err
 	}
-	md := models.Metadata{ID: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
+	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
 	s.storeMu.Lock()
+	// An existing entry's metadata is kept (Add writes nothing then).
 	err = addFile(ctx, s.deps.Models, md, file.Path)
 	s.storeMu.Unlock()
 	if err == nil {
 		jobs := make([]JobSpec, len(sub.Jobs))
 		for i, j := range sub.Jobs {
-			jobs[i] = JobSpec{SubmissionID: id, ModelHash: checked.SHA256, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
+			jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),
+				BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
 		}
 		err = s.deps.Queue.Enqueue(ctx, jobs)
 	}
@@ -449,7 +481,43 @@ func addFile(ctx context.Context, store ModelStore, md models.Metadata, path str
 		return fmt.Errorf("open staged model: %w", err)
 	}
 	defer f.Close()
-	return store.Add(ctx, md, f)
+	_, _, err = store.Add(ctx, md, f)
+	return err
+}
+
+// uncovered returns the targets the entry has neither a score (of this
+// scorer version) nor a queued or running job for, and how many targets
+// are scored and how many queued or running.
+func (s *Service) uncovered(ctx context.Context, entryID string, targets []registry.Benchmark) (out []registry.Benchmark, scored, pending int, err error) {
+	const isScored, isPending = 1, 2
+	state := map[string]int{}
+	scores, err := s.deps.Registry.ListScores(ctx, registry.ScoreFilter{ModelHash: entryID, ScorerVersion: scoring.ScorerVersion, WithoutLayers: true})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, sc := range scores {
+		state[sc.BenchmarkID+"@"+sc.BenchmarkVersion] = isScored
+	}
+	jobs, err := s.deps.Registry.PendingJobs(ctx, entryID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, j := range jobs {
+		if k := j.BenchmarkID + "@" + j.BenchmarkVersion; state[k] == 0 {
+			state[k] = isPending
+		}
+	}
+	for _, b := range targets {
+		switch state[b.ID+"@"+b.Version] {
+		case isScored:
+			scored++
+		case isPending:
+			pending++
+		default:
+			out = append(out, b)
+		}
+	}
+	return out, scored, pending, nil
 }
 
 func (s *Service) limitError() error {

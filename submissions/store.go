@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions/record"
 )
@@ -76,9 +77,12 @@ type Targets interface {
 	ListBenchmarks(ctx context.Context, f registry.BenchmarkFilter) ([]registry.Benchmark, error)
 }
 
-// ModelRecords reads, changes and withdraws models' records.
+// ModelRecords reads, changes and withdraws models' records; a
+// submission of an existing entry reads its scores and pending jobs.
 type ModelRecords interface {
 	GetModel(ctx context.Context, hash string) (registry.Model, error)
+	ListScores(ctx context.Context, f registry.ScoreFilter) ([]scoring.Score, error)
+	PendingJobs(ctx context.Context, modelHash string) ([]SubmissionJob, error)
 	PutModel(ctx context.Context, m registry.Model) error
 	WithdrawModel(ctx context.Context, hash, by, reason string) error
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/stores"
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/models/onnxpb"
@@ -151,7 +152,12 @@ func TestCompareCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	privHash := fmt.Sprintf("%x", sha256.Sum256(onnxtest.TinyCNN().Bytes()))
+	// Model RDMs are keyed by the model entry: the file with its spec.
+	tinySpec, err := models.ParseSpec("size=8,crop=1,scale=0.0039,offset=0,layout=NCHW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	privHash := models.EntryID(fmt.Sprintf("%x", sha256.Sum256(onnxtest.TinyCNN().Bytes())), tinySpec)
 	if _, v, err := (rdmstore.Store{Bucket: bucket}).ModelRDM(context.Background(), privHash, "lab2026.priv"); err != nil || len(v) == 0 {
 		t.Errorf("the runner did not keep the private benchmark's model RDM for comparisons: %v", err)
 	}

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
@@ -45,12 +46,15 @@ type goldenLayer struct {
 	SE                 string
 }
 
+// goldenScore pins a score's model by its ONNX file's sha256 (FileHash):
+// the score's own ModelHash is the model entry's ID, checked to be
+// models.EntryID(FileHash, the entry's spec).
 type goldenScore struct {
-	Model, ModelHash, Benchmark, BenchmarkVersion string
-	Raw, Ceiling, Ceiled, SE, CILow, CIHigh       string
-	Layer                                         string
-	Seed                                          uint64
-	Layers                                        []goldenLayer
+	Model, FileHash, Benchmark, BenchmarkVersion string
+	Raw, Ceiling, Ceiled, SE, CILow, CIHigh      string
+	Layer                                        string
+	Seed                                         uint64
+	Layers                                       []goldenLayer
 }
 
 type goldenFile struct {
@@ -106,7 +110,11 @@ func TestMainJobScoresMatchGolden(t *testing.T) {
 	}
 	var got []goldenScore
 	for _, s := range stored {
-		g := goldenScore{Model: s.ModelName, ModelHash: s.ModelHash, Benchmark: s.BenchmarkID, BenchmarkVersion: s.BenchmarkVersion,
+		file, err := entryFile(ctx, reg, s.ModelHash)
+		if err != nil {
+			t.Fatalf("%s on %s: %v", s.ModelName, s.BenchmarkID, err)
+		}
+		g := goldenScore{Model: s.ModelName, FileHash: file, Benchmark: s.BenchmarkID, BenchmarkVersion: s.BenchmarkVersion,
 			Raw: bits(s.Raw), Ceiling: bits(s.Ceiling), Ceiled: bits(s.Ceiled), SE: bits(s.SE), CILow: bits(s.CILow), CIHigh: bits(s.CIHigh),
 			Layer: s.Layer, Seed: s.Seed}
 		for _, l := range s.Layers {
@@ -177,9 +185,9 @@ func TestMainJobScoresMatchGolden(t *testing.T) {
 	for i, g := range got {
 		w := want.Scores[i]
 		id := g.Model + " on " + g.Benchmark
-		if g.Model != w.Model || g.Benchmark != w.Benchmark || g.ModelHash != w.ModelHash || g.BenchmarkVersion != w.BenchmarkVersion {
-			t.Errorf("score %d is %s (model %s, benchmark version %s), golden %s on %s (model %s, version %s)",
-				i, id, g.ModelHash, g.BenchmarkVersion, w.Model, w.Benchmark, w.ModelHash, w.BenchmarkVersion)
+		if g.Model != w.Model || g.Benchmark != w.Benchmark || g.FileHash != w.FileHash || g.BenchmarkVersion != w.BenchmarkVersion {
+			t.Errorf("score %d is %s (file %s, benchmark version %s), golden %s on %s (file %s, version %s)",
+				i, id, g.FileHash, g.BenchmarkVersion, w.Model, w.Benchmark, w.FileHash, w.BenchmarkVersion)
 			continue
 		}
 		if g.Layer != w.Layer || g.Seed != w.Seed {
@@ -208,4 +216,25 @@ func TestMainJobScoresMatchGolden(t *testing.T) {
 			same(lid+" SE", l.SE, wl.SE)
 		}
 	}
+}
+
+// entryFile returns the ONNX file's sha256 of the model entry id, after
+// checking that id is models.EntryID(file, spec) of the entry's record.
+func entryFile(ctx context.Context, reg *registry.Registry, id string) (string, error) {
+	m, err := reg.GetModel(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	var text string
+	if err := json.Unmarshal(m.Preprocessing, &text); err != nil {
+		return "", fmt.Errorf("model %s: preprocessing %s: %w", id, m.Preprocessing, err)
+	}
+	spec, err := models.ParseSpec(text)
+	if err != nil {
+		return "", fmt.Errorf("model %s: %w", id, err)
+	}
+	if want := models.EntryID(m.File, spec); want != id {
+		return "", fmt.Errorf("score's model hash %s is not the entry id %s of file %s with spec %s", id, want, m.File, spec)
+	}
+	return m.File, nil
 }

@@ -86,7 +86,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	}
 	var all []scoring.Score
 	for _, info := range infos {
-		scores, err := scoreModel(ctx, p, rt, run, info, sf, ids)
+		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {
 			return err
 		}

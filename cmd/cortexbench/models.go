@@ -27,10 +27,14 @@ subcommands:
 --preprocess is a builtin (mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float,
 mobilenet_v1_uint8, imagenet_nchw) and/or key=value pairs, e.g.
   size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,layout=NCHW,pixel=float
-Models are registered in the object store (--store, the embedded S3 store by
-default, where submissions and the main job put theirs too; or a folder given
-with --registry) as models/<sha256>.onnx, models/<sha256>.json and
-models/index.json; add also records the model in the registry database (--db).
+A model entry is an ONNX file with one preprocessing spec: the same file with
+another --preprocess is another entry, with its own ID and scores. Entries are
+registered in the object store (--store, the embedded S3 store by default,
+where submissions and the main job put theirs too; or a folder given with
+--registry) as models/<file sha256>.onnx (once per file), models/<entry id>.json
+(written once, never changed) and models/index.json; add also records the
+entry in the registry database (--db). Adding an entry that exists changes
+nothing (its name stays).
 `
 
 // modelsCmd dispatches "cortexbench models ...".
@@ -221,7 +225,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err := onnxmodel.CheckSpec(c, spec); err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	md := models.Metadata{ID: c.SHA256, Name: *name, Version: *version, Family: *family, TrainingData: *training,
+	md := models.Metadata{File: c.SHA256, Name: *name, Version: *version, Family: *family, TrainingData: *training,
 		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs,
 		Spec: spec, Layers: len(layers)}
 	store, p, err := m.modelStore(ctx, *registry, pf)
@@ -232,18 +236,29 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 		defer p.close(ctx)
 	}
 	reg := &models.Registry{Store: store}
-	if err := reg.Add(ctx, md, bytes.NewReader(c.Data)); err != nil {
+	stored, created, err := reg.Add(ctx, md, bytes.NewReader(c.Data))
+	if err != nil {
 		return err
 	}
 	if p != nil {
-		if err := p.db.PutModel(ctx, registryModel(md, "")); err != nil {
+		if _, _, err := p.db.CreateModel(ctx, registryModel(stored, "")); err != nil {
 			return err
 		}
 	}
-	if *asJSON {
-		return m.printJSON(md)
+	if !created {
+		// The entry (this file, this spec) exists: nothing was changed.
+		fmt.Fprintf(m.env.Stderr, "this file with preprocessing %s is already registered as %q (model %s): nothing was changed "+
+			"(another --preprocess makes a new entry)\n", stored.Spec, stored.Name, stored.ID[:12])
 	}
-	fmt.Fprintf(m.env.Stdout, "added %s %s (%s): %d parameters, %d layers, preprocess %s\n", md.Name, md.Version, md.ID[:12], md.Parameters, md.Layers, spec)
+	if *asJSON {
+		return m.printJSON(stored)
+	}
+	verb := "added"
+	if !created {
+		verb = "already registered:"
+	}
+	fmt.Fprintf(m.env.Stdout, "%s %s %s (model %s, file %s): %d parameters, %d layers, preprocess %s\n", verb, stored.Name, stored.Version,
+		stored.ID[:12], stored.File[:12], stored.Parameters, stored.Layers, stored.Spec)
 	return nil
 }
 
@@ -278,9 +293,9 @@ func (m *modelsCLI) list(ctx context.Context, args []string) error {
 		return m.printJSON(all)
 	}
 	tw := tabwriter.NewWriter(m.env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tVERSION\tFAMILY\tPARAMETERS\tLAYERS\tINPUT")
+	fmt.Fprintln(tw, "ID\tFILE\tNAME\tVERSION\tFAMILY\tPARAMETERS\tLAYERS\tINPUT\tPREPROCESS")
 	for _, md := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", md.ID[:12], md.Name, md.Version, md.Family, md.Parameters, md.Layers, md.Input)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", md.ID[:12], md.File[:12], md.Name, md.Version, md.Family, md.Parameters, md.Layers, md.Input, md.Spec)
 	}
 	return tw.Flush()
 }

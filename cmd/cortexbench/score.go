@@ -23,21 +23,38 @@ import (
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
-// recordModel registers the model in the object store (file and
-// metadata, as 'models add' does) and in the registry database.
-func recordModel(ctx context.Context, p *platform, m *onnxrun.Model) error {
-	md := m.Metadata()
-	if err := (&models.Registry{Store: p.bucket}).Add(ctx, md, bytes.NewReader(m.Checked().Data)); err != nil {
-		return err
+// recordModel registers the model entry (file, preprocessing spec) in the
+// object store (file and metadata, as 'models add' does) and in the
+// registry database, unless it is registered: an existing entry is never
+// changed. It returns the entry as registered (its name may be another
+// than md's).
+func recordModel(ctx context.Context, p *platform, md models.Metadata, file []byte) (models.Metadata, error) {
+	stored, _, err := (&models.Registry{Store: p.bucket}).Add(ctx, md, bytes.NewReader(file))
+	if err != nil {
+		return md, err
 	}
-	return p.db.PutModel(ctx, registryModel(md, "cortexbench"))
+	if _, _, err := p.db.CreateModel(ctx, registryModel(stored, "cortexbench")); err != nil {
+		return stored, err
+	}
+	return stored, nil
 }
 
-// registryModel is the database record of a model.
+// registryModel is the database record of a model entry.
 func registryModel(md models.Metadata, owner string) registry.Model {
 	spec, _ := json.Marshal(md.Spec.String())
-	return registry.Model{Hash: md.ID, Name: md.Name, Version: md.Version, Family: md.Family,
+	return registry.Model{Hash: md.ID, File: md.File, Name: md.Name, Version: md.Version, Family: md.Family,
 		TrainingData: md.TrainingData, Params: md.Parameters, Preprocessing: spec, Owner: owner}
+}
+
+// existingEntryNote says that the entry was registered before under
+// another name, which it keeps; "" when the names agree.
+func existingEntryNote(asked string, stored models.Metadata) string {
+	if asked == stored.Name {
+		return ""
+	}
+	return fmt.Sprintf("note: this file with preprocessing %s is already registered as %q (model %s): keeping that name, nothing was renamed "+
+		"(to score the file with other preprocessing, give another --preprocess: that is a new entry with its own scores)",
+		stored.Spec, stored.Name, stored.ID[:12])
 }
 
 // scoreFlags are shared by `score` and `run`.
@@ -115,7 +132,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
-	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --pool-to, --bootstrap…) and store none: a stored score is kept once per model and benchmark version")
+	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --pool-to, --bootstrap…) and store nothing (no score, no model entry): a stored score is kept once per model entry (file and preprocessing) and benchmark version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -159,7 +176,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		}
-		scores, err := scoreModel(ctx, p, rt, run, info, sf, ids)
+		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {
 			return err
 		}
@@ -172,17 +189,27 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// scoreModel loads a model file, registers it (object store and database)
-// and scores it on the benchmarks ids, its activations cached in the store
-// for stimulus sets of at most cacheLimit bytes.
-func scoreModel(ctx context.Context, p *platform, rt *ort.Runtime, run *runner.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
+// scoreModel loads a model file, registers its entry (file and
+// preprocessing spec; object store and database) unless --fresh, and
+// scores it on the benchmarks ids, its activations cached in the store for
+// stimulus sets of at most cacheLimit bytes. An entry registered before
+// keeps its name: the scores are stored under it, and a note on stderr says
+// so when info.Name differs.
+func scoreModel(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, run *runner.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
 	m, err := onnxrun.Load(rt, info, *sf.poolTo)
 	if err != nil {
 		return nil, err
 	}
 	m.Cache, m.CacheLimit, m.Log = p.bucket, *sf.cacheLimit, sf.warn
-	if err := recordModel(ctx, p, m); err != nil {
-		return nil, err
+	if !sf.fresh {
+		stored, err := recordModel(ctx, p, m.Metadata(), m.Checked().Data)
+		if err != nil {
+			return nil, err
+		}
+		if note := existingEntryNote(info.Name, stored); note != "" {
+			fmt.Fprintln(env.Stderr, note)
+			m.SetName(stored.Name)
+		}
 	}
 	scores, err := run.Run(ctx, m, ids)
 	if err != nil {

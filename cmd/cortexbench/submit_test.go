@@ -155,7 +155,11 @@ func TestSubmitWorkerStatusCLI(t *testing.T) {
 	if scores, _ := reg.ListScores(ctx, registry.ScoreFilter{ModelHash: acc.ModelHash}); len(scores) != 1 {
 		t.Errorf("%d scores, want 1", len(scores))
 	}
-	if ok, err := p.bucket.Exists(ctx, models.FileKey(acc.ModelHash)); !ok || err != nil {
+	md, err := (&models.Registry{Store: p.bucket}).Get(ctx, acc.ModelHash)
+	if err != nil || md.ID != models.EntryID(md.File, md.Spec) {
+		t.Fatalf("model entry %s: %+v %v", acc.ModelHash, md, err)
+	}
+	if ok, err := p.bucket.Exists(ctx, models.FileKey(md.File)); !ok || err != nil {
 		t.Errorf("model file not in the bucket: %v", err)
 	}
 	out, _, err = runWith(ctx, t, vars, "status")
@@ -165,5 +169,15 @@ func TestSubmitWorkerStatusCLI(t *testing.T) {
 	out, _, err = runWith(ctx, t, vars, "status", acc.ID)
 	if err != nil || !strings.Contains(out, "done (1 benchmarks)") {
 		t.Errorf("status text: %q, %v", out, err)
+	}
+	// The same file and spec again, under another name (issue 17, finding
+	// 3): answered with the existing entry; nothing is queued or renamed.
+	_, stderr, err = runWith(ctx, t, vars, "submit", file, "--name", "tiny-again", "--preprocess", submissionstest.Spec)
+	if err == nil || !strings.Contains(err.Error(), `already registered as "tiny"`) || !strings.Contains(err.Error(), acc.ModelHash) ||
+		!strings.Contains(err.Error(), "409") {
+		t.Errorf("duplicate submit: %v\n%s", err, stderr)
+	}
+	if subs, _ := reg.ListSubmissions(ctx, "", 0); len(subs) != 1 {
+		t.Errorf("%d submissions after a duplicate, want 1", len(subs))
 	}
 }

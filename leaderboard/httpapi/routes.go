@@ -238,7 +238,7 @@ var (
 
 func checkHash(h string) error {
 	if !hashRE.MatchString(h) {
-		return leaderboard.Errorf(leaderboard.EINVALID, "model hash %q is not a sha256: want 64 lowercase hex digits", h)
+		return leaderboard.Errorf(leaderboard.EINVALID, "model id %q is malformed: want 64 lowercase hex digits (a model entry's id, as the leaderboard lists it)", h)
 	}
 	return nil
 }

@@ -9,11 +9,13 @@ package stores
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/compare"
 	"github.com/cortexbench/cortexbench/storage/objstore"
@@ -52,9 +54,28 @@ func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
 	}
 	out := make([]leaderboard.ModelInfo, len(ms))
 	for i, m := range ms {
-		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params}
+		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
+			File: m.File, Preprocessing: specText(m.Preprocessing)}
 	}
 	return out, nil
+}
+
+// specText is a model record's preprocessing as canonical spec text: the
+// record holds the text as a JSON string (the CLI) or the spec as a JSON
+// object (submissions); "" when it is neither.
+func specText(raw json.RawMessage) string {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		if s, err := models.ParseSpec(text); err == nil {
+			return s.String()
+		}
+		return ""
+	}
+	var s models.Spec
+	if json.Unmarshal(raw, &s) == nil && s.Validate() == nil {
+		return s.String()
+	}
+	return ""
 }
 
 func (s Board) Benchmarks(ctx context.Context) ([]leaderboard.BenchmarkInfo, error) {

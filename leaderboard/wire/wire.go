@@ -48,19 +48,23 @@ type Filter struct {
 	Family  []string `json:"family"`
 }
 
-// Model describes a model.
+// Model describes a model entry: Hash is its ID (an ONNX file with one
+// preprocessing spec), File the file's sha256, Preprocessing the spec.
 type Model struct {
-	Hash         string `json:"hash"`
-	Name         string `json:"name"`
-	Family       string `json:"family"`
-	Version      string `json:"version,omitempty"`
-	TrainingData string `json:"training_data,omitempty"`
-	Params       int64  `json:"params,omitempty"`
+	Hash          string `json:"hash"`
+	Name          string `json:"name"`
+	Family        string `json:"family"`
+	Version       string `json:"version,omitempty"`
+	TrainingData  string `json:"training_data,omitempty"`
+	Params        int64  `json:"params,omitempty"`
+	File          string `json:"file,omitempty"`
+	Preprocessing string `json:"preprocessing,omitempty"`
 }
 
 // FromModel converts a model.
 func FromModel(m leaderboard.ModelInfo) Model {
-	return Model{m.Hash, m.Name, m.Family, m.Version, m.TrainingData, m.Params}
+	return Model{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
+		File: m.File, Preprocessing: m.Preprocessing}
 }
 
 // Benchmark describes a benchmark: metadata, counts and ceiling, never data.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/activations"
@@ -33,6 +34,10 @@ const DefaultPoolTo = 4096
 type Info struct {
 	Path, Name, Family, Version, TrainingData string
 	Spec                                      models.Spec
+	// ID, when set, is the model entry's ID as registered; empty means
+	// models.EntryID(file, Spec). Only a legacy entry (registered before
+	// entries existed, keyed by the file's sha256) has another one.
+	ID string
 }
 
 // Model is a validated ONNX model with its layers enumerated: the
@@ -64,9 +69,26 @@ func (m *Model) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (m *Model) Hash() string           { return m.checked.SHA256 }
+// Hash is the model entry's ID, models.EntryID(file, spec): what scores
+// and model RDMs are keyed by, since the same file preprocessed another
+// way is another model.
+func (m *Model) Hash() string {
+	if m.info.ID != "" {
+		return m.info.ID
+	}
+	return models.EntryID(m.checked.SHA256, m.info.Spec)
+}
+
+// FileHash is the hex sha256 of the ONNX file. Cached activations are
+// keyed by it together with the spec's text.
+func (m *Model) FileHash() string { return m.checked.SHA256 }
+
 func (m *Model) Name() string           { return m.info.Name }
 func (m *Model) Layers() []models.Layer { return m.layers }
+
+// SetName changes the name scores are stored under (the name of the
+// model entry as registered, when it was registered before).
+func (m *Model) SetName(name string) { m.info.Name = name }
 
 // Checked is the validated file.
 func (m *Model) Checked() *onnxmodel.Checked { return m.checked }
@@ -77,7 +99,7 @@ func (m *Model) Info() Info { return m.info }
 // Metadata is the model's record in the models registry.
 func (m *Model) Metadata() models.Metadata {
 	c := m.checked
-	return models.Metadata{ID: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
+	return models.Metadata{ID: m.Hash(), File: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
 		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
 }
 
@@ -106,7 +128,7 @@ func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []model
 		return m.extract(ctx, stim, layers, opts, c, p)
 	}
 	key := func(l models.Layer) activations.Key {
-		return activations.Key{Model: m.Hash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
+		return activations.Key{Model: m.FileHash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
 	}
 	missing, err := activations.Missing(ctx, m.Cache, layers, key)
 	if err != nil {
@@ -234,8 +256,10 @@ func fileExists(p string) bool {
 }
 
 // SpecFor picks the preprocessing: the spec text when given, else the
-// spec of the same file in the models registry kept in store (when not
-// nil), else the model's geometry with ImageNet mean/std for float inputs.
+// spec of the same file's one entry in the models registry kept in store
+// (when not nil; a file registered with several specs is an error asking
+// for --preprocess), else the model's geometry with ImageNet mean/std for
+// float inputs.
 func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
 	if text != "" {
 		s, err := models.ParseSpec(text)
@@ -246,8 +270,21 @@ func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmo
 	}
 	if store != nil {
 		reg := &models.Registry{Store: store}
-		if md, err := reg.Get(ctx, c.SHA256); err == nil {
-			return md.Spec, nil
+		entries, err := reg.EntriesOf(ctx, c.SHA256)
+		if err != nil {
+			return models.Spec{}, err
+		}
+		switch len(entries) {
+		case 0:
+		case 1:
+			return entries[0].Spec, nil
+		default:
+			specs := make([]string, len(entries))
+			for i, e := range entries {
+				specs[i] = fmt.Sprintf("%q (%s)", e.Spec.String(), e.Name)
+			}
+			return models.Spec{}, fmt.Errorf("this file is registered with %d preprocessing specs, one entry each: say which with --preprocess: %s",
+				len(entries), strings.Join(specs, ", "))
 		}
 	}
 	s := onnxmodel.SpecFor(c)

@@ -25,7 +25,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "models, benchmarks and scores", func(tx *gorm.DB) error {
-		return tx.Migrator().AutoMigrate(&modelRow{}, &benchmarkRow{}, &scoreRowV1{})
+		return tx.Migrator().AutoMigrate(&modelRowV1{}, &benchmarkRow{}, &scoreRowV1{})
 	}},
 	{2, "users, tokens, submissions, submission jobs, daily counts, withdrawals", func(tx *gorm.DB) error {
 		return tx.Migrator().AutoMigrate(&userRowV2{}, &tokenRowV2{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
@@ -34,7 +34,39 @@ var migrations = []migration{
 		return tx.Migrator().AddColumn(&scoreRow{}, "SelectionData")
 	}},
 	{4, "users: disabled; api_tokens: token_id, expires_at, last_used_at, revoked_at", migrateTokenLifecycle},
+	{5, "models: file (sha256 of the ONNX file; hash is the entry id)", migrateModelFile},
 }
+
+// migrateModelFile is migration 5: a model row is an entry (ONNX file,
+// preprocessing spec) whose hash is models.EntryID; the new file column
+// holds the file's sha256. Rows made before it were keyed by the file's
+// sha256, so their file is their hash (legacy entries keep their hash and
+// their scores).
+func migrateModelFile(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if err := m.AddColumn(&modelRow{}, "File"); err != nil {
+		return err
+	}
+	if err := tx.Model(&modelRow{}).Where("file = ''").Update("file", gorm.Expr("hash")).Error; err != nil {
+		return err
+	}
+	return m.CreateIndex(&modelRow{}, "File")
+}
+
+// modelRowV1 is modelRow as migration 1 created it (before file).
+type modelRowV1 struct {
+	Hash          string `gorm:"primaryKey;size:64"`
+	Name          string `gorm:"not null;index"`
+	Version       string `gorm:"not null;default:''"`
+	Family        string `gorm:"not null;default:'';index"`
+	TrainingData  string `gorm:"not null;default:''"`
+	Params        int64  `gorm:"not null;default:0"`
+	Preprocessing string `gorm:"type:text"` // JSON
+	Owner         string `gorm:"not null;default:'';index"`
+	CreatedAt     time.Time
+}
+
+func (modelRowV1) TableName() string { return "models" }
 
 // LegacyTokenLifetime is the expiry migration 4 gives the tokens made
 // before tokens expired: they expire this long after the migration runs.

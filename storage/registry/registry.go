@@ -178,9 +178,14 @@ func (r *Registry) Dialect() string {
 	return "sqlite"
 }
 
-// Model is a submitted network, identified by the sha256 of its ONNX file.
+// Model is a model entry: an ONNX file with one preprocessing spec. Hash
+// is the entry's ID (models.EntryID of the file's sha256 and the spec, 64
+// lowercase hex digits); File is the sha256 of the ONNX file. The same file
+// with another spec is another entry. Entries recorded before migration 5
+// were keyed by the file's sha256: their File is their Hash.
 type Model struct {
-	Hash         string // lowercase hex sha256 of the ONNX file
+	Hash         string // the entry ID (see models.EntryID)
+	File         string // lowercase hex sha256 of the ONNX file
 	Name         string
 	Version      string
 	Family       string // e.g. "resnet", "vit"
@@ -247,7 +252,16 @@ func invalid(format string, args ...any) error {
 
 func checkModelHash(h string) error {
 	if !sha256Hex.MatchString(h) {
-		return invalid("model hash %q must be 64 lowercase hex digits (the sha256 of the ONNX file)", h)
+		return invalid("model hash %q must be 64 lowercase hex digits (the model entry's id)", h)
+	}
+	return nil
+}
+
+// checkFileHash allows an empty file hash (a caller that does not know it:
+// the column keeps ”), else 64 lowercase hex digits.
+func checkFileHash(h string) error {
+	if h != "" && !sha256Hex.MatchString(h) {
+		return invalid("file hash %q must be 64 lowercase hex digits (the sha256 of the ONNX file)", h)
 	}
 	return nil
 }
@@ -259,11 +273,16 @@ func checkJSON(what string, raw json.RawMessage) error {
 	return nil
 }
 
-// PutModel creates the model or updates its metadata; CreatedAt of an
-// existing model is kept.
+// PutModel creates the model or updates its descriptive metadata (name,
+// version, family, training data, params, preprocessing, owner); CreatedAt
+// and File of an existing model are kept. Use CreateModel to record an
+// entry without changing an existing one.
 func (r *Registry) PutModel(ctx context.Context, m Model) error {
 	if err := checkModelHash(m.Hash); err != nil {
 		return fmt.Errorf("registry: put model: %w", err)
+	}
+	if err := checkFileHash(m.File); err != nil {
+		return fmt.Errorf("registry: put model %s: %w", m.Hash, err)
 	}
 	if m.Name == "" {
 		return fmt.Errorf("registry: put model %s: %w", m.Hash, invalid("name is empty"))
@@ -280,6 +299,37 @@ func (r *Registry) PutModel(ctx context.Context, m Model) error {
 		return fmt.Errorf("registry: put model %s: %w", m.Hash, err)
 	}
 	return nil
+}
+
+// CreateModel records the model unless a model with its hash exists, and
+// returns the stored record: the existing one (created false), whose
+// metadata is left as it was, or m (created true).
+func (r *Registry) CreateModel(ctx context.Context, m Model) (Model, bool, error) {
+	if err := checkModelHash(m.Hash); err != nil {
+		return m, false, fmt.Errorf("registry: create model: %w", err)
+	}
+	if err := checkFileHash(m.File); err != nil {
+		return m, false, fmt.Errorf("registry: create model %s: %w", m.Hash, err)
+	}
+	if m.Name == "" {
+		return m, false, fmt.Errorf("registry: create model %s: %w", m.Hash, invalid("name is empty"))
+	}
+	if err := checkJSON("preprocessing spec", m.Preprocessing); err != nil {
+		return m, false, fmt.Errorf("registry: create model %s: %w", m.Hash, err)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now().UTC()
+	}
+	row := modelToRow(m)
+	res := r.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return m, false, fmt.Errorf("registry: create model %s: %w", m.Hash, res.Error)
+	}
+	got, err := r.GetModel(ctx, m.Hash)
+	if err != nil {
+		return m, false, err
+	}
+	return got, res.RowsAffected > 0, nil
 }
 
 // GetModel returns the model with the given hash.

@@ -12,7 +12,8 @@ import (
 // are pointers: NULL stands for NaN.
 
 type modelRow struct {
-	Hash          string `gorm:"primaryKey;size:64"`
+	Hash          string `gorm:"primaryKey;size:64"` // the entry ID
+	File          string `gorm:"not null;default:'';size:64;index"`
 	Name          string `gorm:"not null;index"`
 	Version       string `gorm:"not null;default:''"`
 	Family        string `gorm:"not null;default:'';index"`
@@ -78,14 +79,14 @@ type layerJSON struct {
 
 func modelToRow(m Model) modelRow {
 	return modelRow{
-		Hash: m.Hash, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData,
+		Hash: m.Hash, File: m.File, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData,
 		Params: m.Params, Preprocessing: string(m.Preprocessing), Owner: m.Owner, CreatedAt: m.CreatedAt.UTC(),
 	}
 }
 
 func (r modelRow) toModel() Model {
 	m := Model{
-		Hash: r.Hash, Name: r.Name, Version: r.Version, Family: r.Family, TrainingData: r.TrainingData,
+		Hash: r.Hash, File: r.File, Name: r.Name, Version: r.Version, Family: r.Family, TrainingData: r.TrainingData,
 		Params: r.Params, Owner: r.Owner, CreatedAt: r.CreatedAt.UTC(),
 	}
 	if r.Preprocessing != "" {

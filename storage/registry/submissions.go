@@ -111,6 +111,9 @@ func (r *Registry) CreateSubmission(ctx context.Context, s Submission, m Model, 
 	if err := checkModelHash(m.Hash); err != nil {
 		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
 	}
+	if err := checkFileHash(m.File); err != nil {
+		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
+	}
 	if err := checkJSON("preprocessing spec", m.Preprocessing); err != nil {
 		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
 	}
@@ -157,6 +160,25 @@ func (r *Registry) CreateSubmission(ctx context.Context, s Submission, m Model, 
 		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
 	}
 	return nil
+}
+
+// PendingJobs returns the queued and running jobs of every submission of
+// the model with the given hash (whoever submitted it).
+func (r *Registry) PendingJobs(ctx context.Context, modelHash string) ([]SubmissionJob, error) {
+	var jobs []submissionJobRow
+	err := r.db.WithContext(ctx).
+		Where("state IN ? AND submission_id IN (?)", []string{string(JobQueued), string(JobRunning)},
+			r.db.Model(&submissionRow{}).Select("id").Where("model_hash = ?", modelHash)).
+		Order("submission_id, position").Find(&jobs).Error
+	if err != nil {
+		return nil, fmt.Errorf("registry: pending jobs of model %s: %w", modelHash, err)
+	}
+	out := make([]SubmissionJob, len(jobs))
+	for i, j := range jobs {
+		out[i] = SubmissionJob{Position: j.Position, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion,
+			State: JobState(j.State), Stage: j.Stage, Attempt: j.Attempt, UpdatedAt: j.UpdatedAt.UTC()}
+	}
+	return out, nil
 }
 
 // GetSubmission returns a submission with its jobs.

@@ -230,7 +230,7 @@ func TestSubmitStatusAndOwnership(t *testing.T) {
 	if acc.Status.Estimate.Seconds <= 0 || acc.Status.Estimate.Bytes <= 0 || acc.Status.Estimate.Formula == "" {
 		t.Errorf("estimate %+v", acc.Status.Estimate)
 	}
-	if ok, _ := e.bucket.Exists(t.Context(), models.FileKey(acc.ModelHash)); !ok {
+	if ok, _ := e.bucket.Exists(t.Context(), models.FileKey(e.queue.jobs[0].FileHash)); !ok {
 		t.Error("model file not stored")
 	}
 	var status wire.Status

@@ -38,17 +38,34 @@ type Scorer struct {
 	models map[string]*onnxrun.Model
 }
 
-func (s *Scorer) model(ctx context.Context, hash string) (*onnxrun.Model, error) {
+// model loads the job's model entry: its file by sha256 (checked) with
+// the job's own spec. The entry's stored metadata (checked against its ID)
+// must agree with the job: a job whose file or spec is not its entry's is
+// refused. A job queued before jobs carried file and spec takes both from
+// the entry's metadata.
+func (s *Scorer) model(ctx context.Context, job submissions.JobSpec) (*onnxrun.Model, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m, ok := s.models[hash]; ok {
+	if m, ok := s.models[job.ModelHash]; ok {
 		return m, nil
 	}
-	md, err := s.Models.Get(ctx, hash)
+	md, err := s.Models.Get(ctx, job.ModelHash)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", hash, err)
+		return nil, fmt.Errorf("model %s: %w", job.ModelHash, err)
 	}
-	data, err := s.Models.File(ctx, hash)
+	file, spec := md.File, md.Spec
+	if job.FileHash != "" || job.Spec != "" {
+		if spec, err = models.ParseSpec(job.Spec); err != nil {
+			return nil, fmt.Errorf("job %s/%s: its preprocessing spec %q: %w", job.SubmissionID, job.BenchmarkID, job.Spec, err)
+		}
+		file = job.FileHash
+		if file != md.File || spec.String() != md.Spec.String() {
+			return nil, fmt.Errorf("job %s/%s refused: it scores file %s with spec %q, but model entry %s is file %s with spec %q: "+
+				"a job must score its entry as registered (requeue the submission)",
+				job.SubmissionID, job.BenchmarkID, file, spec, job.ModelHash, md.File, md.Spec)
+		}
+	}
+	data, err := s.Models.File(ctx, file)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +73,7 @@ func (s *Scorer) model(ctx context.Context, hash string) (*onnxrun.Model, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", scoring.ErrBadModel, err)
 	}
-	info := onnxrun.Info{Name: md.Name, Family: md.Family, Version: md.Version, TrainingData: md.TrainingData, Spec: md.Spec}
+	info := onnxrun.Info{Name: md.Name, Family: md.Family, Version: md.Version, TrainingData: md.TrainingData, Spec: spec, ID: md.ID}
 	m, err := onnxrun.New(s.Runtime, c, info, s.PoolTo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", scoring.ErrBadModel, err)
@@ -65,7 +82,7 @@ func (s *Scorer) model(ctx context.Context, hash string) (*onnxrun.Model, error)
 	if s.models == nil {
 		s.models = map[string]*onnxrun.Model{}
 	}
-	s.models[hash] = m
+	s.models[job.ModelHash] = m
 	return m, nil
 }
 
@@ -88,7 +105,7 @@ func (c *captureResults) PutScore(ctx context.Context, s scoring.Score) error {
 // ScoreOne implements submissions.Scorer.
 func (s *Scorer) ScoreOne(ctx context.Context, job submissions.JobSpec, progress func(submissions.Stage)) (scoring.Score, error) {
 	progress(submissions.StageValidating)
-	m, err := s.model(ctx, job.ModelHash)
+	m, err := s.model(ctx, job)
 	if err != nil {
 		return scoring.Score{}, err
 	}

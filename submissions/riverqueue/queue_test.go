@@ -45,9 +45,11 @@ type failingScorer struct {
 	calls     atomic.Int32
 	badModel  atomic.Bool
 	next      submissions.Scorer
+	last      atomic.Pointer[submissions.JobSpec] // the last job run, as the queue handed it over
 }
 
 func (f *failingScorer) ScoreOne(ctx context.Context, job submissions.JobSpec, progress func(submissions.Stage)) (scoring.Score, error) {
+	f.last.Store(&job)
 	n := f.calls.Add(1)
 	if f.badModel.Load() {
 		return scoring.Score{}, fmt.Errorf("load: %w: the Conv node has no weights: re-export the model", submissions.ErrBadModel)
@@ -147,6 +149,12 @@ func testQueue(t *testing.T, b backend) {
 	}
 	if n := scorer.calls.Load(); n != 3 {
 		t.Errorf("scorer called %d times, want 3 (one transient failure retried)", n)
+	}
+	// The job carries its own file and spec through the queue's JSON.
+	spec, _ := models.ParseSpec(submissionstest.Spec)
+	if job := scorer.last.Load(); job == nil || job.ModelHash != sub.ModelHash || job.Spec != spec.String() ||
+		models.EntryID(job.FileHash, spec) != job.ModelHash {
+		t.Errorf("the scorer got job %+v", job)
 	}
 
 	// A bad model: one attempt, failed with its class and message.

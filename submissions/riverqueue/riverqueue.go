@@ -124,8 +124,12 @@ func (c Config) Validate() error {
 
 // scoreArgs is a job's payload.
 type scoreArgs struct {
-	SubmissionID     string `json:"submission_id"`
-	ModelHash        string `json:"model_hash"`
+	SubmissionID string `json:"submission_id"`
+	ModelHash    string `json:"model_hash"`
+	// FileHash and Spec are absent from jobs queued before jobs carried
+	// them (the scorer then reads them from the model entry).
+	FileHash         string `json:"file_hash,omitempty"`
+	Spec             string `json:"spec,omitempty"`
 	BenchmarkID      string `json:"benchmark_id"`
 	BenchmarkVersion string `json:"benchmark_version"`
 }
@@ -133,7 +137,8 @@ type scoreArgs struct {
 func (scoreArgs) Kind() string { return "cortexbench_score" }
 
 func (a scoreArgs) spec() submissions.JobSpec {
-	return submissions.JobSpec{SubmissionID: a.SubmissionID, ModelHash: a.ModelHash, BenchmarkID: a.BenchmarkID, BenchmarkVersion: a.BenchmarkVersion}
+	return submissions.JobSpec{SubmissionID: a.SubmissionID, ModelHash: a.ModelHash, FileHash: a.FileHash, Spec: a.Spec,
+		BenchmarkID: a.BenchmarkID, BenchmarkVersion: a.BenchmarkVersion}
 }
 
 // backoff doubles the delay from RetryBase with each attempt.
@@ -321,7 +326,8 @@ func (q *Queue) Enqueue(ctx context.Context, jobs []submissions.JobSpec) error {
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, j := range jobs {
 		params[i] = river.InsertManyParams{
-			Args:       scoreArgs{SubmissionID: j.SubmissionID, ModelHash: j.ModelHash, BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion},
+			Args: scoreArgs{SubmissionID: j.SubmissionID, ModelHash: j.ModelHash, FileHash: j.FileHash, Spec: j.Spec,
+				BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion},
 			InsertOpts: &river.InsertOpts{Queue: q.cfg.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}},
 		}
 	}

@@ -258,7 +258,8 @@ async function modelPage() {
   document.getElementById("title").textContent = m.name;
   const meta = document.getElementById("meta");
   const rows = [["Rank", m.rank ? `${m.rank}` : "unranked"], ["Average", fmt(m.average) + (m.complete ? "" : " (incomplete: missing scores count as 0)")],
-    ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"], ["sha256", m.hash]];
+    ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"],
+    ["Preprocessing", m.preprocessing || "—"], ["Model id", m.hash], ["File sha256", m.file || "—"]];
   for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: v }));
   const box = document.getElementById("scores");
   if (m.missing && m.missing.length) {

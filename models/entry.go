@@ -1,0 +1,36 @@
+package models
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+)
+
+// A model entry is one ONNX file scored with one preprocessing spec: the
+// same file with another spec is another entry, with its own scores. Its
+// ID is derived from both, so it cannot be claimed by different content:
+//
+//	EntryID = hex(sha256("cortexbench model entry v1\x00" + file sha256 + "\x00" + spec.String()))
+//
+// file sha256 is the lowercase hex sha256 of the ONNX file and
+// spec.String() the canonical text of the spec (Spec.Canonical). The ID
+// is 64 lowercase hex digits, like a file hash, so it goes wherever a model
+// hash went before (score keys, the registry database, API routes).
+const entryDomain = "cortexbench model entry v1\x00"
+
+// EntryID returns the ID of the model entry (file, spec); fileSHA256 is the
+// lowercase hex sha256 of the ONNX file.
+func EntryID(fileSHA256 string, spec Spec) string {
+	h := sha256.New()
+	h.Write([]byte(entryDomain))
+	h.Write([]byte(fileSHA256))
+	h.Write([]byte{0})
+	h.Write([]byte(spec.String()))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// IsSHA256Hex reports whether s is 64 lowercase hex digits (a file hash or
+// an entry ID).
+func IsSHA256Hex(s string) bool { return sha256Hex.MatchString(s) }
