@@ -34,6 +34,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
 	"github.com/cortexbench/cortexbench/leaderboard/stores"
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
@@ -86,7 +87,8 @@ type platform struct {
 	tokens    map[string]string // alice, bob, carol, revoked and expired (bob's), disabled (dave's, a disabled maintainer)
 	aliceSub  string            // alice's submission
 	aliceHash string            // alice's model
-	scored    []string          // hashes of the models scored on both benchmarks
+	scored    []string          // entry IDs of the models scored on both benchmarks
+	files     []string          // sha256 of every model file stored (alice's first)
 	modelKeys []string          // models/<hash>.onnx of every model
 
 	privRDMKey, privStimKey string // blob keys of the private RDM file and a private stimulus
@@ -282,7 +284,8 @@ func startPlatform(t *testing.T) *platform {
 			t.Fatal(err)
 		}
 		sec.addBytes("model file "+name, data)
-		p.scored = append(p.scored, sha(data))
+		p.scored = append(p.scored, entryID(t, data))
+		p.files = append(p.files, sha(data))
 		p.cli(t, "score", "--model", file, "--name", name, "--preprocess", tinySpec, "--benchmark", pubBench+","+privBench,
 			"--store", p.store, "--db", p.db, "--bootstrap", "50")
 	}
@@ -406,11 +409,12 @@ func startPlatform(t *testing.T) *platform {
 		ModelHash string `json:"model_hash"`
 	}
 	out := p.cli(t, "submit", file, "--name", "alice-net", "--preprocess", tinySpec, "--server", p.api, "--token", p.tokens["alice"], "--json")
-	if err := json.Unmarshal([]byte(out), &acc); err != nil || acc.ID == "" || acc.ModelHash != sha(data2) {
+	if err := json.Unmarshal([]byte(out), &acc); err != nil || acc.ID == "" || acc.ModelHash != entryID(t, data2) {
 		t.Fatalf("alice's submission: %v\n%s", err, out)
 	}
 	p.aliceSub, p.aliceHash = acc.ID, acc.ModelHash
-	for _, h := range append([]string{p.aliceHash}, p.scored...) {
+	p.files = append([]string{sha(data2)}, p.files...)
+	for _, h := range p.files {
 		p.modelKeys = append(p.modelKeys, "models/"+h+".onnx")
 	}
 	if d := time.Until(expiredAt); d > 0 {
@@ -624,4 +628,15 @@ func (p *platform) unchanged(t *testing.T, before snapshotState) snapshotState {
 		t.Errorf("the registry changed:\nbefore:\n%s\nafter:\n%s", a, b)
 	}
 	return after
+}
+
+// entryID is the model entry (file, tinySpec) of an ONNX file: what scores,
+// routes and model RDMs are keyed by.
+func entryID(t *testing.T, file []byte) string {
+	t.Helper()
+	spec, err := models.ParseSpec(tinySpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return models.EntryID(sha(file), spec)
 }

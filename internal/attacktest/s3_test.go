@@ -116,7 +116,7 @@ func s3Attacks(t *testing.T, p *platform) {
 			entryKey = k
 		}
 	}
-	rdmKey, stimKey, modelKey := p.privRDMKey, p.privStimKey, "models/"+p.aliceHash+".onnx"
+	rdmKey, stimKey, modelKey := p.privRDMKey, p.privStimKey, "models/"+p.files[0]+".onnx"
 	// The keys are the real ones: signed, each is there.
 	for _, k := range []string{entryKey, rdmKey, stimKey, modelKey} {
 		rc, err := priv.Get(t.Context(), k)

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/models/onnxpb"
 	"github.com/cortexbench/cortexbench/models/ort"
@@ -58,8 +59,12 @@ func TestUploadStagedPrivatelyAndRemoved(t *testing.T) {
 		t.Fatalf("%d %+v", st, eb)
 	}
 	sum := sha256.Sum256(file)
-	if acc.ModelHash != hex.EncodeToString(sum[:]) {
-		t.Errorf("model hash %s, want the sha256 of the upload", acc.ModelHash)
+	spec, err := models.ParseSpec(submissionstest.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := models.EntryID(hex.EncodeToString(sum[:]), spec); acc.ModelHash != want {
+		t.Errorf("model hash %s, want the entry of the upload's sha256 and spec, %s", acc.ModelHash, want)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil || fi.Mode().Perm() != 0o700 {

@@ -26,6 +26,9 @@ func tiny(seed uint64) *onnxmodel.Builder {
 	for i := range w {
 		w[i] = float32((int(seed)+i)%5-2) / 10
 	}
+	// The pattern repeats every 5 seeds; the last weight keeps every seed's
+	// file distinct.
+	w[len(w)-1] += float32(seed) / 1000
 	b.Initializer("w", []int64{2, 3, 3, 3}, w)
 	b.Node("Conv", []string{"image", "w"}, []string{"conv"}, onnxmodel.AttrInts("kernel_shape", 3, 3))
 	b.Node("Relu", []string{"conv"}, []string{"relu"})
