@@ -32,8 +32,11 @@ const (
 	ETOOLARGE    Code = "too_large"   // the file is over the size limit
 	ELIMIT       Code = "limit"       // daily submission limit reached
 	ECONFLICT    Code = "conflict"    // e.g. the user already exists
-	EUNAVAILABLE Code = "unavailable" // e.g. no benchmark to score against
-	EINTERNAL    Code = "internal"    // anything else: details never reach a client
+	EUNAVAILABLE Code = "unavailable" // e.g. no benchmark to score against, the registry database unreachable
+	// EINSUFFICIENTSTORAGE: the server ran out of disk space (or quota)
+	// while storing what the request sent; nothing was stored.
+	EINSUFFICIENTSTORAGE Code = "insufficient_storage"
+	EINTERNAL            Code = "internal" // anything else: details never reach a client
 )
 
 // statusOf maps each code to its HTTP status: the one table.
@@ -49,7 +52,9 @@ var statusOf = map[Code]int{
 	ELIMIT:       http.StatusTooManyRequests,
 	ECONFLICT:    http.StatusConflict,
 	EUNAVAILABLE: http.StatusServiceUnavailable,
-	EINTERNAL:    http.StatusInternalServerError,
+	// 507 (RFC 4918): the server cannot store what the request needs.
+	EINSUFFICIENTSTORAGE: http.StatusInsufficientStorage,
+	EINTERNAL:            http.StatusInternalServerError,
 }
 
 // Known reports whether c is one of the codes.
@@ -100,8 +105,9 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// CodeOf returns the code of the *Error in err's chain, EINTERNAL for any
-// other error, and "" for nil.
+// CodeOf returns the code of the *Error in err's chain; for any other
+// error the code Classify finds (a full disk, an unreachable database),
+// else EINTERNAL; "" for nil.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
@@ -110,16 +116,30 @@ func CodeOf(err error) Code {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	if c := Classify(err); c != "" {
+		return c
+	}
 	return EINTERNAL
 }
 
 // MessageOf returns what may be shown to a client: the message of the
-// *Error in err's chain, "internal error" for anything else and for
-// EINTERNAL.
+// *Error in err's chain; for an infrastructure failure Classify
+// recognises, a fixed message saying what happened and what to do (never
+// the details, which name paths and hosts); "internal error" for anything
+// else and for EINTERNAL.
 func MessageOf(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
-		return e.Message
+	if errors.As(err, &e) {
+		if e.Code != EINTERNAL {
+			return e.Message
+		}
+		return "internal error"
+	}
+	switch Classify(err) {
+	case EINSUFFICIENTSTORAGE:
+		return MsgInsufficientStorage
+	case EUNAVAILABLE:
+		return MsgUnavailable
 	}
 	return "internal error"
 }
