@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -22,8 +23,16 @@ func (s *Server) serveError(c *gin.Context, err error) {
 	if !apierr.Known(code) {
 		code = leaderboard.EINTERNAL
 	}
-	if code == leaderboard.EINTERNAL {
+	switch {
+	case code == leaderboard.EINTERNAL:
 		s.cfg.Logger.Error("leaderboard request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	case code == apierr.Classify(err):
+		// A full disk or an unreachable database (no generation loaded
+		// yet): a fixed message for the client, the details for the log.
+		s.cfg.Logger.Error("leaderboard request failed: "+string(code), "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	if code == apierr.EUNAVAILABLE && apierr.Classify(err) == code {
+		c.Header("Retry-After", strconv.Itoa(int(apierr.RetryAfter.Seconds())))
 	}
 	c.Header("Cache-Control", "no-store")
 	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: string(code), Message: leaderboard.ErrorMessage(err)}})

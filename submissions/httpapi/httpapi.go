@@ -179,8 +179,13 @@ func (a *api) serveError(c *gin.Context, err error) {
 	if !apierr.Known(code) {
 		code = submissions.EINTERNAL
 	}
-	if code == submissions.EINTERNAL {
+	switch {
+	case code == submissions.EINTERNAL:
 		a.log.Error("submissions request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	case code == apierr.Classify(err):
+		// A full disk or an unreachable database: the client gets a fixed
+		// message, the operator the error naming the path or host.
+		a.log.Error("submissions request failed: "+string(code), "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	body := wire.ErrorBody{Code: string(code), Message: submissions.ErrorMessage(err)}
 	for _, p := range submissions.ErrorProblems(err) {
@@ -192,6 +197,8 @@ func (a *api) serveError(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.Itoa(int(re.after.Seconds())+1))
 	case code == submissions.EUNAUTHORIZED:
 		c.Header("WWW-Authenticate", `Bearer realm="cortexbench"`)
+	case code == apierr.EUNAVAILABLE && apierr.Classify(err) == code:
+		c.Header("Retry-After", strconv.Itoa(int(apierr.RetryAfter.Seconds())))
 	case code == submissions.ELIMIT:
 		now := a.now().UTC()
 		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
