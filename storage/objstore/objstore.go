@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -30,7 +31,18 @@ var (
 	// ErrInvalidArgument: the caller passed a bad key, a nil reader or bad
 	// list options. The wrapping message says what was wrong.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInsufficientStorage: the server ran out of space (or quota)
+	// storing the object, and kept nothing of it. It wraps syscall.ENOSPC,
+	// so errors.Is(err, syscall.ENOSPC) holds on either side of an S3
+	// connection; IsInsufficientStorage also accepts EDQUOT.
+	ErrInsufficientStorage = fmt.Errorf("insufficient storage: %w", syscall.ENOSPC)
 )
+
+// IsInsufficientStorage reports whether err means the store (a local disk
+// or an S3 server) is out of space or quota.
+func IsInsufficientStorage(err error) bool {
+	return errors.Is(err, ErrInsufficientStorage) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
 
 // IsNotFound reports whether err means the object does not exist.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -377,6 +377,10 @@ func mapError(err error) error {
 	switch {
 	case errors.As(err, &nsk), errors.As(err, &nf):
 		return fmt.Errorf("%w: %w", objstore.ErrNotFound, err)
+	case isStatus(err, http.StatusInsufficientStorage) || hasCode(err, "InsufficientStorage", "XMinioStorageFull"):
+		// The embedded endpoint (and MinIO) answer 507 when their disk is
+		// full; the error then also satisfies errors.Is(err, syscall.ENOSPC).
+		return fmt.Errorf("%w: %w", objstore.ErrInsufficientStorage, err)
 	case isStatus(err, http.StatusPreconditionFailed):
 		return fmt.Errorf("%w: %w", objstore.ErrExists, err)
 	case isStatus(err, http.StatusNotFound):
@@ -387,6 +391,19 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", objstore.ErrNotFound, err)
 	}
 	return err
+}
+
+func hasCode(err error, codes ...string) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	for _, c := range codes {
+		if ae.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
 }
 
 func isStatus(err error, status int) bool {
