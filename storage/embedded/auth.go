@@ -117,6 +117,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !gw.wroteHeader {
 		gw.WriteHeader(http.StatusOK)
 	}
+	gw.release()
 }
 
 // check decides whether r may reach gofakes3. When the body is checked as
@@ -629,6 +630,7 @@ type guardedWriter struct {
 	body        *verifyingBody
 	wroteHeader bool
 	replaced    bool
+	hold        held // a 500 held back until its body is known (full.go)
 }
 
 func (w *guardedWriter) WriteHeader(code int) {
@@ -649,6 +651,10 @@ func (w *guardedWriter) WriteHeader(code int) {
 		writeRefusal(w.ResponseWriter, w.req, refuse(http.StatusBadRequest, "XAmzContentSHA256Mismatch", errPayloadMismatch.Error()))
 		return
 	}
+	if code == http.StatusInternalServerError {
+		w.hold.on, w.hold.code = true, code
+		return
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -658,6 +664,9 @@ func (w *guardedWriter) Write(p []byte) (int, error) {
 	}
 	if w.replaced {
 		return len(p), nil
+	}
+	if w.hold.on {
+		return w.hold.buf.Write(p)
 	}
 	return w.ResponseWriter.Write(p)
 }

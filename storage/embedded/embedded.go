@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -48,6 +49,10 @@ type Config struct {
 	SecretKey string
 	// PartSize is passed to the S3 adapter Open returns; 0 means its default.
 	PartSize int64
+	// Logger receives a line for each write refused because the disk or
+	// quota is full, naming the object and the file (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -127,6 +132,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open folder: %w", err)
 	}
+	backend.log = logger(cfg.Logger)
 	credsFile := ""
 	if cfg.AccessKey == "" {
 		credsFile = CredentialsPath(dir)

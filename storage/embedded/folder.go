@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,6 +46,7 @@ import (
 type folder struct {
 	root string
 	mu   sync.RWMutex
+	log  *slog.Logger // a line per write refused for lack of space (full.go)
 
 	uploadsMu  sync.Mutex
 	uploads    map[gofakes3.UploadID]*upload
@@ -72,7 +74,7 @@ func newFolder(root string) (*folder, error) {
 	for _, e := range tmps {
 		os.RemoveAll(filepath.Join(root, ".tmp", e.Name()))
 	}
-	return &folder{root: root, uploads: map[gofakes3.UploadID]*upload{}}, nil
+	return &folder{root: root, log: slog.Default(), uploads: map[gofakes3.UploadID]*upload{}}, nil
 }
 
 func (f *folder) bucketDir(bucket string) string { return filepath.Join(f.root, bucket) }
@@ -425,7 +427,7 @@ func (f *folder) PutObject(bucket, key string, meta map[string]string, input io.
 	}
 	tmp, sum, n, err := f.writeTemp(input)
 	if err != nil {
-		return result, fmt.Errorf("put %s/%s: write body: %w", bucket, key, err)
+		return result, f.writeFailed("put", bucket, key, fmt.Errorf("write body: %w", err), input)
 	}
 	defer os.Remove(tmp) // a no-op once renamed
 	if size >= 0 && n != size {
@@ -477,9 +479,15 @@ func (f *folder) commit(bucket, key, tmp string, sum []byte, meta map[string]str
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if objstore.IsInsufficientStorage(err) {
+			return f.writeFailed("put", bucket, key, err, nil)
+		}
 		return conflict(key, err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
+		if objstore.IsInsufficientStorage(err) {
+			return f.writeFailed("put", bucket, key, err, nil)
+		}
 		return conflict(key, err)
 	}
 	st, err := os.Stat(dst)

@@ -64,7 +64,7 @@ func (f *folder) CreateMultipartUpload(bucket, key string, meta map[string]strin
 	f.lastUpload++
 	id := gofakes3.UploadID(strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(f.lastUpload, 10))
 	if err := os.Mkdir(f.uploadDir(id), 0o755); err != nil {
-		return "", fmt.Errorf("create multipart upload of %s/%s: %w", bucket, key, err)
+		return "", f.writeFailed("create multipart upload of", bucket, key, err, nil)
 	}
 	f.uploads[id] = &upload{id: id, bucket: bucket, key: key, meta: meta, initiated: time.Now(), parts: map[int]part{}}
 	return id, nil
@@ -84,7 +84,7 @@ func (f *folder) UploadPart(bucket, key string, id gofakes3.UploadID, partNumber
 	}
 	tmp, sum, n, err := f.writeTemp(input)
 	if err != nil {
-		return "", fmt.Errorf("upload part %d of %s/%s: %w", partNumber, bucket, key, err)
+		return "", f.writeFailed(fmt.Sprintf("upload part %d of", partNumber), bucket, key, err, input)
 	}
 	if n != contentLength {
 		os.Remove(tmp)
@@ -217,7 +217,7 @@ func (f *folder) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadI
 	}
 	out, err := os.CreateTemp(filepath.Join(f.root, ".tmp"), "object-*")
 	if err != nil {
-		return "", "", fmt.Errorf("complete %s/%s: %w", bucket, key, err)
+		return "", "", f.writeFailed("complete", bucket, key, err, nil)
 	}
 	defer os.Remove(out.Name()) // a no-op once committed
 	h := md5.New()
@@ -231,7 +231,7 @@ func (f *folder) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadI
 		err = cerr
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("complete %s/%s: assemble parts: %w", bucket, key, err)
+		return "", "", f.writeFailed("complete", bucket, key, fmt.Errorf("assemble parts: %w", err), nil)
 	}
 	sum := h.Sum(nil)
 	if err := f.commit(bucket, key, out.Name(), sum, u.meta, nil); err != nil {
