@@ -20,6 +20,8 @@ import (
 //	models/index.json          the sorted list of entry ids
 //
 // An entry is (file, preprocessing spec); its id is EntryID(file, spec).
+// Add writes the file, the index, then the metadata: an entry is
+// registered once its metadata exists, so a failed Add registers nothing.
 // Adding an entry that exists changes nothing: the first Metadata stays
 // (name, version, ...), so no later submitter rewrites what an earlier
 // score was computed with. Reading an entry checks that its id matches its
@@ -73,30 +75,40 @@ func (r *Registry) Add(ctx context.Context, m Metadata, file io.Reader) (stored 
 	if !IsNotFound(err) {
 		return m, false, fmt.Errorf("add model %s: %w", id, err)
 	}
-	if err := r.putFile(ctx, m.File, file); err != nil {
-		return m, false, fmt.Errorf("add model %s: %w", id, err)
-	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return m, false, fmt.Errorf("add model %s: %w", id, err)
 	}
+	// The file, then the index, then the metadata: the metadata is the
+	// commit point. A write that fails (a full disk, issue 15 finding 5)
+	// leaves at most a stored file and an index line without metadata,
+	// which Get and List treat as not registered, and which the next Add
+	// of the entry completes.
+	if err := r.putFile(ctx, m.File, file); err != nil {
+		return m, false, fmt.Errorf("add model %s: %w", id, err)
+	}
+	if err := r.index(ctx, id); err != nil {
+		return m, false, fmt.Errorf("add model %s: index: %w", id, err)
+	}
 	if err := r.Store.Put(ctx, MetadataKey(id), bytes.NewReader(data)); err != nil {
 		return m, false, fmt.Errorf("add model %s: %w", id, err)
 	}
+	return m, true, nil
+}
+
+// index adds id to the index unless it is there.
+func (r *Registry) index(ctx context.Context, id string) error {
 	ids, err := r.ids(ctx)
 	if err != nil {
-		return m, false, fmt.Errorf("add model %s: %w", id, err)
+		return err
 	}
 	i := sort.SearchStrings(ids, id)
 	if i < len(ids) && ids[i] == id {
-		return m, true, nil
+		return nil
 	}
 	ids = append(ids[:i], append([]string{id}, ids[i:]...)...)
-	data, _ = json.Marshal(ids)
-	if err := r.Store.Put(ctx, indexKey, bytes.NewReader(data)); err != nil {
-		return m, false, fmt.Errorf("add model %s: index: %w", id, err)
-	}
-	return m, true, nil
+	data, _ := json.Marshal(ids)
+	return r.Store.Put(ctx, indexKey, bytes.NewReader(data))
 }
 
 // putFile stores the ONNX file under its sha256 unless it is there: a
@@ -215,7 +227,9 @@ func (r *Registry) File(ctx context.Context, fileSHA256 string) ([]byte, error) 
 	return data, nil
 }
 
-// List returns every registered entry, sorted by name then id.
+// List returns every registered entry, sorted by name then id. An id in
+// the index without metadata is an Add that failed before its commit
+// point (see Add): not registered, so not listed.
 func (r *Registry) List(ctx context.Context) ([]Metadata, error) {
 	ids, err := r.ids(ctx)
 	if err != nil {
@@ -224,6 +238,9 @@ func (r *Registry) List(ctx context.Context) ([]Metadata, error) {
 	out := make([]Metadata, 0, len(ids))
 	for _, id := range ids {
 		m, err := r.Get(ctx, id)
+		if IsSHA256Hex(id) && IsNotFound(err) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list models: %w", err)
 		}
