@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -109,14 +110,15 @@ func sqlState(err error) string {
 }
 
 // sqliteCode returns the primary result code of a SQLite error in err's
-// chain: an error with Code() int whose message names an SQLITE_ code, as
-// the pure-Go drivers' errors do ("database is locked (5) (SQLITE_BUSY)").
+// chain: an error with Code() int whose message ends its text with the
+// code in parentheses, as the pure-Go drivers' errors do ("database is
+// locked (5) (SQLITE_BUSY)", "database or disk is full (13)").
 func sqliteCode(err error) (int, bool) {
 	var e interface {
 		error
 		Code() int
 	}
-	if errors.As(err, &e) && strings.Contains(e.Error(), "SQLITE_") {
+	if errors.As(err, &e) && strings.Contains(e.Error(), "("+strconv.Itoa(e.Code())+")") {
 		return e.Code() & 0xff, true
 	}
 	return 0, false

@@ -60,12 +60,13 @@ func TestClassify(t *testing.T) {
 		{"connection exception", &pgconn.PgError{Code: "08006"}, apierr.EUNAVAILABLE},
 		{"SQLite busy", &sqliteError{"database is locked (5) (SQLITE_BUSY)", 5}, apierr.EUNAVAILABLE},
 		{"SQLite busy snapshot", &sqliteError{"database is locked (517) (SQLITE_BUSY_SNAPSHOT)", 517}, apierr.EUNAVAILABLE},
+		{"SQLite full, no name", &sqliteError{"database or disk is full (13)", 13}, apierr.EINSUFFICIENTSTORAGE},
 		{"deadline connecting", fmt.Errorf("failed to connect to `user=x`: %w", context.DeadlineExceeded), apierr.EUNAVAILABLE},
 		// Not infrastructure: internal as before.
 		{"unique violation", &pgconn.PgError{Code: "23505"}, apierr.EINTERNAL},
 		{"other deadline", fmt.Errorf("score: %w", context.DeadlineExceeded), apierr.EINTERNAL},
 		{"SQLite constraint", &sqliteError{"constraint failed (19) (SQLITE_CONSTRAINT)", 19}, apierr.EINTERNAL},
-		{"code without SQLITE", &sqliteError{"five", 5}, apierr.EINTERNAL},
+		{"Code() of something else", &sqliteError{"five", 5}, apierr.EINTERNAL},
 		{"plain", errors.New("no space here"), apierr.EINTERNAL},
 		// An *Error's own code wins.
 		{"apierr wins", fmt.Errorf("%w: %w", apierr.Errorf(apierr.EINVALID, "bad"), full), apierr.EINVALID},
