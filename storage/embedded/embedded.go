@@ -132,7 +132,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open folder: %w", err)
 	}
-	backend.log = logger(cfg.Logger)
+	backend.log = cfg.Logger
 	credsFile := ""
 	if cfg.AccessKey == "" {
 		credsFile = CredentialsPath(dir)

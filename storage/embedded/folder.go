@@ -46,7 +46,7 @@ import (
 type folder struct {
 	root string
 	mu   sync.RWMutex
-	log  *slog.Logger // a line per write refused for lack of space (full.go)
+	log  *slog.Logger // a line per write refused for lack of space (full.go); nil: slog.Default()
 
 	uploadsMu  sync.Mutex
 	uploads    map[gofakes3.UploadID]*upload
@@ -74,7 +74,7 @@ func newFolder(root string) (*folder, error) {
 	for _, e := range tmps {
 		os.RemoveAll(filepath.Join(root, ".tmp", e.Name()))
 	}
-	return &folder{root: root, log: slog.Default(), uploads: map[gofakes3.UploadID]*upload{}}, nil
+	return &folder{root: root, uploads: map[gofakes3.UploadID]*upload{}}, nil
 }
 
 func (f *folder) bucketDir(bucket string) string { return filepath.Join(f.root, bucket) }

@@ -35,7 +35,7 @@ func (f *folder) writeFailed(op, bucket, key string, err error, body io.Reader) 
 	if !objstore.IsInsufficientStorage(err) {
 		return fmt.Errorf("%s %s/%s: %w", op, bucket, key, err)
 	}
-	f.log.Error("embedded object store: out of disk space, nothing stored", "op", op, "object", bucket+"/"+key, "err", err)
+	logger(f.log).Error("embedded object store: out of disk space, nothing stored", "op", op, "object", bucket+"/"+key, "err", err)
 	if body != nil {
 		_, _ = io.Copy(io.Discard, body)
 	}
