@@ -8,7 +8,10 @@
 // it (submissions, cmd) share it. Layers below (scoring, benchmarks,
 // models, storage) return their own sentinel errors (benchmarks.ErrNotFound,
 // objstore.ErrNotFound, ...), wrapped with %w, which the layer that serves
-// a client maps to a code here.
+// a client maps to a code here. Failures of the infrastructure itself (a
+// full disk, an unreachable database) are recognised in their error
+// chains by Classify, the one place that maps them, so every layer only
+// has to keep the cause wrapped.
 package apierr
 
 import (
