@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -95,5 +96,34 @@ func TestClassify(t *testing.T) {
 	}
 	if !strings.Contains(apierr.MsgInsufficientStorage, "nothing was stored") || !strings.Contains(apierr.MsgInsufficientStorage, "operator") {
 		t.Errorf("the 507 message must say nothing was stored and to tell the operator: %q", apierr.MsgInsufficientStorage)
+	}
+}
+
+// A real connection attempt to a PostgreSQL address that accepts but never
+// answers, cut by the caller's deadline: unavailable, as a refused one.
+func TestClassifyConnectDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, "postgres://x@"+ln.Addr().String()+"/db?sslmode=disable")
+	if err == nil {
+		conn.Close(t.Context())
+		t.Fatal("connected to a silent listener")
+	}
+	if got := apierr.CodeOf(fmt.Errorf("registry: get user: %w", err)); got != apierr.EUNAVAILABLE {
+		t.Errorf("CodeOf(%v) = %s, want unavailable", err, got)
 	}
 }
