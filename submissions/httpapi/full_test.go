@@ -141,3 +141,18 @@ func TestFullDiskAnswered507(t *testing.T) {
 		t.Errorf("%d entries listed, want 1", len(all))
 	}
 }
+
+// A large upload onto a full staging disk: the client, still sending, gets
+// the 507 answer (not a reset connection), and nothing is recorded.
+func TestFullStagingDiskLargeUpload(t *testing.T) {
+	staging := faulttest.Tmpfs(t, "2m")
+	e := newEnv(t, submissions.Config{UploadDir: filepath.Join(staging, "uploads"), MaxFileBytes: 100 << 20})
+	faulttest.Fill(t, filepath.Join(staging, "filler"))
+	st, eb, _ := e.submit(t, "ada", "large", make([]byte, 40<<20))
+	if st != http.StatusInsufficientStorage || eb.Code != string(apierr.EINSUFFICIENTSTORAGE) {
+		t.Fatalf("%d %+v, want 507", st, eb)
+	}
+	if s := e.stored(t); s != "" {
+		t.Errorf("stored after a full staging disk: %s", s)
+	}
+}
