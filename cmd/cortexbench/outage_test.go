@@ -26,7 +26,8 @@ import (
 // While it is down, every submissions route (token check, list, status,
 // submit) is answered 503 with Retry-After and a message to retry, and the
 // leaderboard (API, CSV, page) keeps serving its last good copy with 200;
-// once it is up again everything works, new scores included, without a
+// once it is up again everything works, new submissions and scores
+// included, without a
 // restart of the server.
 func TestPostgresOutageAnswered503(t *testing.T) {
 	pg := faulttest.StartPostgres(t)
@@ -123,17 +124,17 @@ func TestPostgresOutageAnswered503(t *testing.T) {
 	if err := putScore("before-outage", 0.3); err != nil {
 		t.Fatal(err)
 	}
-	submit := func() (*http.Response, string) {
+	submit := func(seed uint64) (*http.Response, string) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		mw.WriteField(wire.FieldName, "tiny")
 		mw.WriteField(wire.FieldPreprocessing, submissionstest.Spec)
 		fw, _ := mw.CreateFormFile(wire.FieldFile, "tiny.onnx")
-		fw.Write(submissionstest.TinyCNN(4))
+		fw.Write(submissionstest.TinyCNN(seed))
 		mw.Close()
 		return req(http.MethodPost, "/api/v1/submissions", &buf, mw.FormDataContentType())
 	}
-	resp, body := submit()
+	resp, body := submit(4)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("submit while up: %d %s", resp.StatusCode, body)
 	}
@@ -170,7 +171,7 @@ func TestPostgresOutageAnswered503(t *testing.T) {
 		var resp *http.Response
 		var body string
 		if c.method == http.MethodPost {
-			resp, body = submit()
+			resp, body = submit(5)
 		} else {
 			resp, body = req(c.method, c.path, nil, "")
 		}
@@ -206,6 +207,10 @@ func TestPostgresOutageAnswered503(t *testing.T) {
 	if resp, body := req(http.MethodGet, "/api/v1/submissions/"+acc.ID, nil, ""); resp.StatusCode != 200 {
 		t.Errorf("status after the restart: %d %s", resp.StatusCode, body)
 	}
+	waitFor("a submission accepted after the restart", func() bool {
+		resp, _ := submit(5)
+		return resp.StatusCode == http.StatusAccepted
+	})
 	// The test's own pool also has connections PostgreSQL closed: the
 	// first use of each fails, as it does once in the server (503).
 	waitFor("a score stored after the restart", func() bool { return putScore("after-outage", 0.4) == nil })
