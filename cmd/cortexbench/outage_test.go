@@ -27,8 +27,7 @@ import (
 // submit) is answered 503 with Retry-After and a message to retry, and the
 // leaderboard (API, CSV, page) keeps serving its last good copy with 200;
 // once it is up again everything works, new submissions and scores
-// included, without a
-// restart of the server.
+// included, without a restart of the server.
 func TestPostgresOutageAnswered503(t *testing.T) {
 	pg := faulttest.StartPostgres(t)
 	dsn := pg.DSN()
