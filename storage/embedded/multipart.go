@@ -17,7 +17,7 @@ import (
 
 // Multipart uploads on disk: gofakes3's fallback keeps every part in memory
 // until completion, which does not suit model files and cached activations.
-// Parts go to <root>/.tmp/upload-<id>/<part number>; completion concatenates
+// Parts go to <root>/.tmp/<owner>/upload-<id>/<part number>; completion concatenates
 // them into one temporary file and commits it like a PutObject. The index of
 // uploads in progress is in memory only.
 
@@ -39,7 +39,7 @@ type part struct {
 }
 
 func (f *folder) uploadDir(id gofakes3.UploadID) string {
-	return filepath.Join(f.root, ".tmp", "upload-"+string(id))
+	return filepath.Join(f.tmp, "upload-"+string(id))
 }
 
 // getUpload returns the upload; call with uploadsMu held.
@@ -215,7 +215,7 @@ func (f *folder) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadI
 			return "", "", gofakes3.ErrorMessagef(gofakes3.ErrInvalidPart, "part %d was not uploaded with ETag %s", in.PartNumber, in.ETag)
 		}
 	}
-	out, err := os.CreateTemp(filepath.Join(f.root, ".tmp"), "object-*")
+	out, err := os.CreateTemp(f.tmp, "object-*")
 	if err != nil {
 		return "", "", fmt.Errorf("complete %s/%s: %w", bucket, key, err)
 	}
