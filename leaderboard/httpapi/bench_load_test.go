@@ -29,7 +29,8 @@ import (
 //
 // It reports p50 and p99 latency (ms), process CPU per request (ms; client
 // and server share the process, so this is an upper bound on the server's)
-// and the process's peak RSS (MB).
+// the process's peak RSS (MB), and the fraction of requests the server
+// shed with 503 and Retry-After.
 func BenchmarkLoad(b *testing.B) {
 	const clients = 200
 	src := lbtest.Synthetic(1000, 20, 0, 1)
@@ -83,6 +84,7 @@ func BenchmarkLoad(b *testing.B) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true, ReadBufferSize: 64 << 10}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var busy atomic.Int64 // 503 answers: the server shedding load, counted, not failures
 	get := func(u string) (time.Duration, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		req.Header.Set("Accept-Encoding", "gzip")
@@ -94,6 +96,10 @@ func BenchmarkLoad(b *testing.B) {
 		_, err = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		d := time.Since(t0)
+		if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "" {
+			busy.Add(1)
+			return d, err
+		}
 		if err == nil && res.StatusCode != http.StatusOK {
 			err = fmt.Errorf("GET %s: status %d", u, res.StatusCode)
 		}
@@ -143,6 +149,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/req")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(float64(busy.Load())/float64(b.N), "503/req")
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil && b.N > 1 {
 		b.Logf("%d requests by %d clients; load average %s (the cores may be shared)", b.N, clients, strings.Join(strings.Fields(string(la))[:3], " "))
 	}

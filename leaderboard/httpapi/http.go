@@ -26,6 +26,9 @@ func (s *Server) serveError(c *gin.Context, err error) {
 		s.cfg.Logger.Error("leaderboard request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
 	c.Header("Cache-Control", "no-store")
+	if ErrorStatus(err) == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
 	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: string(code), Message: leaderboard.ErrorMessage(err)}})
 }
 
