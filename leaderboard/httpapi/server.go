@@ -30,8 +30,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/scoring"
 )
 
 // Config configures a Server. The zero value is valid: every zero field
@@ -176,6 +179,7 @@ type Server struct {
 
 	loadMu sync.Mutex // serialises Invalidate
 	gen    uint64     // guarded by loadMu
+	last   *loaded    // guarded by loadMu
 	state  atomic.Pointer[state]
 
 	builds chan struct{} // a token per build under way (MaxBuilds)
@@ -211,6 +215,15 @@ type state struct {
 
 	sumOnce sync.Once
 	sums    map[string]wire.ModelSummary
+}
+
+// loaded is what the current generation was built from, so that Refresh
+// can tell whether anything changed.
+type loaded struct {
+	models        []leaderboard.ModelInfo
+	benchmarks    []leaderboard.BenchmarkInfo
+	scores        []scoring.Score
+	scoresVersion string // "" when the source cannot tell
 }
 
 type build struct {
@@ -295,14 +308,53 @@ func (s *Server) Generation() uint64 {
 func (s *Server) Invalidate(ctx context.Context) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	return s.reload(ctx)
+	_, err := s.reload(ctx, true)
+	return err
 }
 
-func (s *Server) reload(ctx context.Context) error {
-	ix, err := leaderboard.Load(ctx, s.src)
-	if err != nil {
-		return fmt.Errorf("httpapi: reload: %w", err)
+// Refresh is Invalidate when something changed: it reads the models and
+// benchmarks (small) and, when the Source is a
+// leaderboard.ScoresVersioner, the scores' version, and reloads the
+// scores only when that version moved. With nothing changed it keeps the
+// current generation and reports false. Serve calls it periodically.
+func (s *Server) Refresh(ctx context.Context) (reloaded bool, err error) {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reload(ctx, false)
+}
+
+// reload builds a new generation; unless force, it does not when the
+// source's content is what the current one was built from.
+func (s *Server) reload(ctx context.Context, force bool) (bool, error) {
+	version := ""
+	if v, ok := s.src.(leaderboard.ScoresVersioner); ok {
+		var err error
+		if version, err = v.ScoresVersion(ctx); err != nil {
+			return false, fmt.Errorf("httpapi: reload: scores version: %w", err)
+		}
 	}
+	// Read after the version: a score added in between is loaded now and
+	// reloaded once more on the next refresh, never missed.
+	models, err := s.src.Models(ctx)
+	if err != nil {
+		return false, fmt.Errorf("httpapi: reload: load models: %w", err)
+	}
+	benchmarks, err := s.src.Benchmarks(ctx)
+	if err != nil {
+		return false, fmt.Errorf("httpapi: reload: load benchmarks: %w", err)
+	}
+	last := s.last
+	sameScores := !force && last != nil && version != "" && version == last.scoresVersion
+	if sameScores && slices.Equal(models, last.models) && sameBenchmarks(benchmarks, last.benchmarks) {
+		return false, nil
+	}
+	var scores []scoring.Score
+	if sameScores {
+		scores = last.scores
+	} else if scores, err = s.src.Scores(ctx); err != nil {
+		return false, fmt.Errorf("httpapi: reload: load scores: %w", err)
+	}
+	ix := leaderboard.NewIndex(models, benchmarks, scores)
 	st := newState(s.gen+1, ix)
 	// Precompute what the landing page and most clients ask for.
 	for _, limit := range []int{s.cfg.DefaultLimit, pageLimit} {
@@ -312,22 +364,32 @@ func (s *Server) reload(ctx context.Context) error {
 		q := leaderboardQuery{limit: limit}
 		rb, err := st.board(s, q.filter, false)
 		if err != nil {
-			return fmt.Errorf("httpapi: precompute %s: %w", q.key(), err)
+			return false, fmt.Errorf("httpapi: precompute %s: %w", q.key(), err)
 		}
 		st.pinned[q.key()] = rb.page(q.offset, q.limit)
 	}
 	if err := st.pin("csv?"+(leaderboard.Filter{}).Key(), csvType, func() ([]byte, error) { return wire.CSV(ix.Rank(leaderboard.Filter{})) }); err != nil {
-		return err
+		return false, err
 	}
 	if err := st.pin("models", "application/json", func() ([]byte, error) { return s.buildModels(st) }); err != nil {
-		return err
+		return false, err
 	}
 	if err := st.pin("benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) }); err != nil {
-		return err
+		return false, err
 	}
 	s.gen++
 	s.state.Store(st)
-	return nil
+	s.last = &loaded{models: models, benchmarks: benchmarks, scores: scores, scoresVersion: version}
+	return true, nil
+}
+
+// sameBenchmarks compares benchmark lists, a NaN ceiling equal to a NaN.
+func sameBenchmarks(a, b []leaderboard.BenchmarkInfo) bool {
+	return slices.EqualFunc(a, b, func(x, y leaderboard.BenchmarkInfo) bool {
+		xc, yc := x.Ceiling, y.Ceiling
+		x.Ceiling, y.Ceiling = 0, 0
+		return x == y && (xc == yc || math.IsNaN(xc) && math.IsNaN(yc))
+	})
 }
 
 // pageLimit is the page size the web page asks for.
@@ -345,7 +407,7 @@ func (s *Server) current(ctx context.Context) (*state, error) {
 	if st := s.state.Load(); st != nil {
 		return st, nil
 	}
-	if err := s.reload(ctx); err != nil {
+	if _, err := s.reload(ctx, true); err != nil {
 		return nil, err
 	}
 	return s.state.Load(), nil
