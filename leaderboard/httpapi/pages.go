@@ -27,7 +27,8 @@ import (
 type rankedBoard struct {
 	head, tail []byte   // the document around `,"offset":N,"rows":[...]`
 	rows       [][]byte // each row's JSON
-	zrows      [][]byte // deflate chunks (sync-flushed) of "," + row
+	zhead      []byte   // deflate chunk (sync-flushed) of head
+	zrows      [][]byte // deflate chunks of each row
 	ztail      []byte   // deflate chunk of "]" + tail
 	size       int64    // bytes held
 }
@@ -49,18 +50,17 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 	}
 	i := bytes.Index(tmpl, []byte(rowsMark))
 	rb := &rankedBoard{head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)), zrows: make([][]byte, len(rows))}
-	rb.size = int64(len(tmpl))
-	buf := []byte{','}
+	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
+	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
+	rb.size = int64(len(tmpl) + len(rb.zhead) + len(rb.ztail))
 	for k := range rows {
 		if rb.rows[k], err = marshal(rows[k]); err != nil {
 			return nil, err
 		}
-		buf = append(buf[:1], rb.rows[k]...)
-		rb.zrows[k] = deflateChunk(buf, flate.DefaultCompression)
+		// The fastest level: half the CPU of the default for 17% more bytes.
+		rb.zrows[k] = deflateChunk(rb.rows[k], flate.BestSpeed)
 		rb.size += int64(len(rb.rows[k]) + len(rb.zrows[k]))
 	}
-	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
-	rb.size += int64(len(rb.ztail))
 	return rb, nil
 }
 
@@ -73,6 +73,7 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	open = append(open, `,"offset":`...)
 	open = strconv.AppendInt(open, int64(offset), 10)
 	open = append(open, `,"rows":[`...)
+	mid := open[len(rb.head):] // what follows the head up to the first row
 
 	n := len(open) + 1 + len(rb.tail)
 	for k := lo; k < hi; k++ {
@@ -95,24 +96,26 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	if len(body) < 1024 {
 		return e
 	}
-	// The gzip member: the page's opening and first row compressed now,
-	// the other rows and the tail as compressed once.
-	first := open
-	if hi > lo {
-		first = append(open, rb.rows[lo]...)
-	}
-	zfirst := deflateChunk(first, flate.BestSpeed)
-	zn := 10 + len(zfirst) + len(rb.ztail) + 2 + 8
-	for k := lo + 1; k < hi; k++ {
+	// The gzip member: the chunks compressed once, joined by the few
+	// bytes that vary (the offset, the commas) as stored blocks.
+	zn := 10 + len(rb.zhead) + storedLen(len(mid)) + len(rb.ztail) + 2 + 8
+	for k := lo; k < hi; k++ {
 		zn += len(rb.zrows[k])
+		if k > lo {
+			zn += storedLen(1)
+		}
 	}
 	if zn >= len(body) {
 		return e
 	}
 	gz := make([]byte, 0, zn)
 	gz = append(gz, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff) // gzip header: deflate, no name, no mtime, OS unknown
-	gz = append(gz, zfirst...)
-	for k := lo + 1; k < hi; k++ {
+	gz = append(gz, rb.zhead...)
+	gz = appendStored(gz, mid)
+	for k := lo; k < hi; k++ {
+		if k > lo {
+			gz = appendStored(gz, []byte{','})
+		}
 		gz = append(gz, rb.zrows[k]...)
 	}
 	gz = append(gz, rb.ztail...)
@@ -121,6 +124,18 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	gz = binary.LittleEndian.AppendUint32(gz, uint32(len(body)))
 	e.gz, e.gzEtag = gz, `"`+tag+`-gz"`
 	return e
+}
+
+// storedLen is the length of b stored uncompressed (len(b) < 64 KiB).
+func storedLen(n int) int { return 5 + n }
+
+// appendStored appends b (shorter than 64 KiB) as a non-final stored
+// deflate block; the stream before it must end on a byte boundary, as a
+// sync-flushed chunk does, and so does the block.
+func appendStored(dst, b []byte) []byte {
+	n := uint16(len(b))
+	dst = append(dst, 0x00, byte(n), byte(n>>8), byte(^n), byte(^n>>8))
+	return append(dst, b...)
 }
 
 var flateWriters = map[int]*sync.Pool{}
