@@ -324,7 +324,7 @@ func (s *Server) getRDM(c *gin.Context) error {
 		return leaderboard.Errorf(leaderboard.ENOTFOUND, "this server has no RDMs")
 	}
 	ctx := c.Request.Context()
-	e, err := st.get(s, "rdm/"+hash+"/"+id, "application/json", func() ([]byte, error) {
+	e, err := st.getUnlimited(s, "rdm/"+hash+"/"+id, "application/json", func() ([]byte, error) {
 		n, model, err := s.rdms.ModelRDM(ctx, hash, id)
 		if err != nil {
 			return nil, fmt.Errorf("model RDM %s on %s: %w", hash, id, err)

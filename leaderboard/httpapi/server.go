@@ -4,9 +4,13 @@
 //
 // Every response body is computed once per generation of the source's data
 // and kept with its strong ETag and a gzip copy, so a request costs a map
-// lookup and a write. Call Server.Invalidate after the data change (a
-// scoring run finished, a benchmark was added): it reloads the Source,
-// re-ranks and re-encodes the common responses before swapping them in.
+// lookup and a write. Leaderboard pages are sliced from one ranking per
+// filter, encoded row by row (pages.go); what is kept is bounded in count
+// and bytes, and the builds running at once are limited (Config).
+// Call Server.Invalidate after the data change (a scoring run finished, a
+// benchmark was added): it reloads the Source, re-ranks and re-encodes the
+// common responses before swapping them in. Server.Refresh does the same
+// only when something changed (Serve calls it periodically).
 //
 // Mounting: the handler owns the whole path space ("/", "/models/…",
 // "/benchmarks/…", "/static/…", "/api/v1/…"), so serve it at the root:
@@ -66,8 +70,9 @@ type Config struct {
 	// MaxBuilds bounds the responses (and rankings) built at once (default
 	// GOMAXPROCS); MaxQueuedBuilds the distinct builds waiting for a turn
 	// (default 256, half of MaxConns): past it a request is answered 503
-	// with Retry-After.
-	// Requests for a response being built wait for that build.
+	// with Retry-After. Requests for a response being built wait for that
+	// build. RDMs (read from storage) and comparisons (long, memoized)
+	// are not counted: they must not hold the tokens of the quick builds.
 	MaxBuilds, MaxQueuedBuilds int
 	// Logger receives internal errors (default: discarded).
 	Logger *slog.Logger
@@ -427,7 +432,19 @@ func (st *state) pin(key, ctype string, fn func() ([]byte, error)) error {
 // get returns the response for key, building and caching it on a miss.
 // Concurrent misses on one key wait for a single build.
 func (st *state) get(s *Server, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
-	return st.getEntry(s, key, true, func() (*entry, error) {
+	return st.getBody(s, key, ctype, true, fn)
+}
+
+// getUnlimited is get for builds that do not count against MaxBuilds:
+// those that wait on storage (RDMs) or run long on their own schedule
+// (comparisons, memoized across generations), which must not hold the
+// tokens the quick CPU-bound builds (rankings, CSV, details) share.
+func (st *state) getUnlimited(s *Server, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
+	return st.getBody(s, key, ctype, false, fn)
+}
+
+func (st *state) getBody(s *Server, key, ctype string, limit bool, fn func() ([]byte, error)) (*entry, error) {
+	return st.getEntry(s, key, limit, func() (*entry, error) {
 		body, err := fn()
 		if err != nil {
 			return nil, err
