@@ -315,3 +315,30 @@ func TestSecondServerKeepsUploads(t *testing.T) {
 		t.Fatalf("stored object: %d bytes, %v; want the %d bytes sent", len(got), err, len(data))
 	}
 }
+
+// TestTmpRemovedUnderServer: a server whose temporary directory was
+// removed under it (by hand, or by an older version that emptied .tmp at
+// start) makes it again and keeps accepting uploads, whole and multipart.
+func TestTmpRemovedUnderServer(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	b, srv, err := embedded.Open(ctx, embedded.Config{Dir: dir, PartSize: s3.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	if err := os.RemoveAll(filepath.Join(dir, ".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "small.json", strings.NewReader(`{}`)); err != nil {
+		t.Fatalf("small upload after .tmp was removed: %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, ".tmp"))
+	data := bytes.Repeat([]byte{9}, s3.MinPartSize+12345)
+	if err := b.Put(ctx, "big.bin", struct{ io.Reader }{bytes.NewReader(data)}); err != nil {
+		t.Fatalf("multipart upload after .tmp was removed: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, embedded.DefaultBucket, "big.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes, %v; want %d", len(got), err, len(data))
+	}
+}

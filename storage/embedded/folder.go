@@ -261,7 +261,7 @@ func (f *folder) saveMeta(bucket string, rec metaRecord) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(f.tmp, "meta-*")
+	tmp, err := f.createTemp("meta-*")
 	if err != nil {
 		return err
 	}
@@ -443,7 +443,7 @@ func (f *folder) PutObject(bucket, key string, meta map[string]string, input io.
 // writeTemp copies r into a new file under .tmp and returns its path, MD5
 // and length.
 func (f *folder) writeTemp(r io.Reader) (path string, sum []byte, n int64, err error) {
-	tmp, err := os.CreateTemp(f.tmp, "object-*")
+	tmp, err := f.createTemp("object-*")
 	if err != nil {
 		return "", nil, 0, err
 	}

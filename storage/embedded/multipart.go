@@ -63,7 +63,7 @@ func (f *folder) CreateMultipartUpload(bucket, key string, meta map[string]strin
 	defer f.uploadsMu.Unlock()
 	f.lastUpload++
 	id := gofakes3.UploadID(strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(f.lastUpload, 10))
-	if err := os.Mkdir(f.uploadDir(id), 0o755); err != nil {
+	if err := f.mkdirTemp(f.uploadDir(id)); err != nil {
 		return "", fmt.Errorf("create multipart upload of %s/%s: %w", bucket, key, err)
 	}
 	f.uploads[id] = &upload{id: id, bucket: bucket, key: key, meta: meta, initiated: time.Now(), parts: map[int]part{}}
@@ -215,7 +215,7 @@ func (f *folder) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadI
 			return "", "", gofakes3.ErrorMessagef(gofakes3.ErrInvalidPart, "part %d was not uploaded with ETag %s", in.PartNumber, in.ETag)
 		}
 	}
-	out, err := os.CreateTemp(f.tmp, "object-*")
+	out, err := f.createTemp("object-*")
 	if err != nil {
 		return "", "", fmt.Errorf("complete %s/%s: %w", bucket, key, err)
 	}

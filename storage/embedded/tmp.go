@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -131,3 +132,31 @@ func cleanAbandoned(dir string, now time.Time) {
 // removeTmp removes this folder's temporary directory (on Close): the
 // uploads in progress die with the server.
 func (f *folder) removeTmp() error { return os.RemoveAll(f.tmp) }
+
+// createTemp creates a temporary file in the folder's directory. Should
+// the directory have gone (removed by hand, or by an older version that
+// emptied .tmp at start), it is created again rather than failing every
+// upload from then on.
+func (f *folder) createTemp(pattern string) (*os.File, error) {
+	file, err := os.CreateTemp(f.tmp, pattern)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(f.tmp, 0o755); err != nil {
+			return nil, err
+		}
+		file, err = os.CreateTemp(f.tmp, pattern)
+	}
+	return file, err
+}
+
+// mkdirTemp creates dir inside the folder's directory, recreating that
+// as createTemp does.
+func (f *folder) mkdirTemp(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(f.tmp, 0o755); err != nil {
+			return err
+		}
+		err = os.Mkdir(dir, 0o755)
+	}
+	return err
+}
