@@ -29,9 +29,15 @@ type rankedBoard struct {
 	rows       [][]byte // each row's JSON
 	zhead      []byte   // deflate chunk (sync-flushed) of head
 	zrows      [][]byte // deflate chunks of each row
+	zblocks    [][]byte // deflate chunks of rows [i*blockRows, (i+1)*blockRows), comma-joined
 	ztail      []byte   // deflate chunk of "]" + tail
 	size       int64    // bytes held
 }
+
+// blockRows is the rows compressed together for the inner part of a
+// gzip page: rows compressed one by one lose the repetition between rows
+// (a page twice as large as compressed whole); in blocks they keep most of it.
+const blockRows = 16
 
 // rowsMark is where the template document (offset 0, no rows) is cut.
 const rowsMark = `,"offset":0,"rows":[]`
@@ -60,6 +66,17 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 		// The fastest level: half the CPU of the default for 17% more bytes.
 		rb.zrows[k] = deflateChunk(rb.rows[k], flate.BestSpeed)
 		rb.size += int64(len(rb.rows[k]) + len(rb.zrows[k]))
+	}
+	var block []byte
+	for lo := 0; lo+blockRows <= len(rows); lo += blockRows {
+		block = append(block[:0], rb.rows[lo]...)
+		for k := lo + 1; k < lo+blockRows; k++ {
+			block = append(block, ',')
+			block = append(block, rb.rows[k]...)
+		}
+		z := deflateChunk(block, flate.BestSpeed)
+		rb.zblocks = append(rb.zblocks, z)
+		rb.size += int64(len(z))
 	}
 	return rb, nil
 }
@@ -96,12 +113,23 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	if len(body) < 1024 {
 		return e
 	}
-	// The gzip member: the chunks compressed once, joined by the few
-	// bytes that vary (the offset, the commas) as stored blocks.
+	// The gzip member: the chunks compressed once (whole blocks of rows
+	// inside the page, single rows at its edges), joined by the few bytes
+	// that vary (the offset, the commas) as stored blocks.
+	var chunks [][]byte
+	for k := lo; k < hi; {
+		if k%blockRows == 0 && k+blockRows <= hi && k/blockRows < len(rb.zblocks) {
+			chunks = append(chunks, rb.zblocks[k/blockRows])
+			k += blockRows
+		} else {
+			chunks = append(chunks, rb.zrows[k])
+			k++
+		}
+	}
 	zn := 10 + len(rb.zhead) + storedLen(len(mid)) + len(rb.ztail) + 2 + 8
-	for k := lo; k < hi; k++ {
-		zn += len(rb.zrows[k])
-		if k > lo {
+	for i, c := range chunks {
+		zn += len(c)
+		if i > 0 {
 			zn += storedLen(1)
 		}
 	}
@@ -112,11 +140,11 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	gz = append(gz, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff) // gzip header: deflate, no name, no mtime, OS unknown
 	gz = append(gz, rb.zhead...)
 	gz = appendStored(gz, mid)
-	for k := lo; k < hi; k++ {
-		if k > lo {
+	for i, c := range chunks {
+		if i > 0 {
 			gz = appendStored(gz, []byte{','})
 		}
-		gz = append(gz, rb.zrows[k]...)
+		gz = append(gz, c...)
 	}
 	gz = append(gz, rb.ztail...)
 	gz = append(gz, 0x03, 0x00) // the final block: empty, fixed Huffman
