@@ -64,7 +64,7 @@ type Config struct {
 	MaxCachedResponses int
 	MaxCacheBytes      int64
 	// MaxRankedFilters bounds the filters whose ranking is kept per
-	// generation to slice pages from (default 16; one is about 3 MB at
+	// generation to slice pages from (default 16; one is about 3.3 MB at
 	// 1000 models × 20 benchmarks); past it the oldest is dropped.
 	MaxRankedFilters int
 	// MaxBuilds bounds the responses (and rankings) built at once (default
