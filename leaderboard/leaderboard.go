@@ -96,6 +96,16 @@ type Source interface {
 	Benchmarks(ctx context.Context) ([]BenchmarkInfo, error)
 }
 
+// ScoresVersioner is implemented by a Source that can tell cheaply
+// whether its scores may have changed: ScoresVersion returns a token that
+// changes whenever Scores would return something else ("" when it cannot
+// tell). The leaderboard's periodic refresh then reloads the scores only
+// when the token moves; models and benchmarks, which are small, are read
+// every time and compared (issue 15, finding 7).
+type ScoresVersioner interface {
+	ScoresVersion(ctx context.Context) (string, error)
+}
+
 // RDMSource gives the representational dissimilarity matrices shown as heat
 // maps: n stimuli and the upper triangle without diagonal, row by row
 // (length n(n-1)/2).

@@ -3,6 +3,7 @@ package leaderboard
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/cortexbench/cortexbench/scoring"
@@ -15,6 +16,7 @@ type MemSource struct {
 	models     []ModelInfo
 	benchmarks []BenchmarkInfo
 	scores     []scoring.Score
+	scoresGen  int // bumped by AddScores (ScoresVersion)
 	modelRDMs  map[[2]string]rdm
 	brainRDMs  map[string]rdm
 }
@@ -40,6 +42,14 @@ func (m *MemSource) AddScores(s ...scoring.Score) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.scores = append(m.scores, s...)
+	m.scoresGen++
+}
+
+// ScoresVersion implements ScoresVersioner: it moves with every AddScores.
+func (m *MemSource) ScoresVersion(context.Context) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return "mem " + strconv.Itoa(m.scoresGen), nil
 }
 
 // SetModelRDM stores a model's RDM on a benchmark's stimuli.

@@ -27,7 +27,7 @@ func (s *Server) getComparisons(c *gin.Context) error {
 	// The bootstrap takes a while and its result is shared by every
 	// waiting request: a client that gives up does not cancel it.
 	ctx := context.WithoutCancel(c.Request.Context())
-	e, err := st.get(s.cfg, "comparisons/"+id, "application/json", func() ([]byte, error) { return s.buildComparisons(ctx, st, b) })
+	e, err := st.getUnlimited(s, "comparisons/"+id, "application/json", func() ([]byte, error) { return s.buildComparisons(ctx, st, b) })
 	if err != nil {
 		return err
 	}

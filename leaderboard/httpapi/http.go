@@ -35,6 +35,9 @@ func (s *Server) serveError(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.Itoa(int(apierr.RetryAfter.Seconds())))
 	}
 	c.Header("Cache-Control", "no-store")
+	if ErrorStatus(err) == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
 	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: string(code), Message: leaderboard.ErrorMessage(err)}})
 }
 

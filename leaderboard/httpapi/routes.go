@@ -133,16 +133,18 @@ func (s *Server) getLeaderboard(c *gin.Context) error {
 	if err := st.ix.CheckFilter(f); err != nil {
 		return err
 	}
-	e, err := st.get(s.cfg, q.key(), "application/json", func() ([]byte, error) { return s.buildLeaderboard(st, q) })
+	e, err := st.getEntry(s, q.key(), false, func() (*entry, error) {
+		rb, err := st.board(s, q.filter, true)
+		if err != nil {
+			return nil, err
+		}
+		return rb.page(q.offset, q.limit), nil
+	})
 	if err != nil {
 		return err
 	}
 	serveEntry(c, e, s.apiCache())
 	return nil
-}
-
-func (s *Server) buildLeaderboard(st *state, q leaderboardQuery) ([]byte, error) {
-	return marshal(wire.FromLeaderboard(st.ix.Rank(q.filter), q.offset, q.limit))
 }
 
 func (s *Server) getLeaderboardCSV(c *gin.Context) error {
@@ -157,7 +159,7 @@ func (s *Server) getLeaderboardCSV(c *gin.Context) error {
 	if err := st.ix.CheckFilter(f); err != nil {
 		return err
 	}
-	e, err := st.get(s.cfg, "csv?"+f.Key(), csvType, func() ([]byte, error) { return wire.CSV(st.ix.Rank(f)) })
+	e, err := st.get(s, "csv?"+f.Key(), csvType, func() ([]byte, error) { return wire.CSV(st.ix.Rank(f)) })
 	if err != nil {
 		return err
 	}
@@ -201,7 +203,7 @@ func (s *Server) getModels(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := st.get(s.cfg, "models", "application/json", func() ([]byte, error) { return s.buildModels(st) })
+	e, err := st.get(s, "models", "application/json", func() ([]byte, error) { return s.buildModels(st) })
 	if err != nil {
 		return err
 	}
@@ -265,7 +267,7 @@ func (s *Server) getModel(c *gin.Context) error {
 	if _, ok := st.ix.Model(hash); !ok {
 		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no model with hash %s; list them at /api/v1/models", hash)
 	}
-	e, err := st.get(s.cfg, "model/"+hash, "application/json", func() ([]byte, error) {
+	e, err := st.get(s, "model/"+hash, "application/json", func() ([]byte, error) {
 		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
 		for _, b := range st.ix.Benchmarks() {
 			if !b.Ranked() {
@@ -322,7 +324,7 @@ func (s *Server) getRDM(c *gin.Context) error {
 		return leaderboard.Errorf(leaderboard.ENOTFOUND, "this server has no RDMs")
 	}
 	ctx := c.Request.Context()
-	e, err := st.get(s.cfg, "rdm/"+hash+"/"+id, "application/json", func() ([]byte, error) {
+	e, err := st.getUnlimited(s, "rdm/"+hash+"/"+id, "application/json", func() ([]byte, error) {
 		n, model, err := s.rdms.ModelRDM(ctx, hash, id)
 		if err != nil {
 			return nil, fmt.Errorf("model RDM %s on %s: %w", hash, id, err)
@@ -359,7 +361,7 @@ func (s *Server) getBenchmarks(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := st.get(s.cfg, "benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) })
+	e, err := st.get(s, "benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) })
 	if err != nil {
 		return err
 	}
@@ -403,7 +405,7 @@ func (s *Server) getBenchmark(c *gin.Context) error {
 		return err
 	}
 	id := b.ID
-	e, err := st.get(s.cfg, "benchmark/"+id, "application/json", func() ([]byte, error) {
+	e, err := st.get(s, "benchmark/"+id, "application/json", func() ([]byte, error) {
 		ranking := st.ix.RankBenchmark(id)
 		d := wire.BenchmarkDetail{
 			BenchmarkSummary: wire.BenchmarkSummary{Benchmark: wire.FromBenchmark(b), ScoredModels: len(ranking)},

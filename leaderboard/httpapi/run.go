@@ -15,9 +15,10 @@ import (
 // Serve answers on ln, at most cfg.MaxConns connections at once and with
 // the header, idle and body timeouts of the Config, with s's handler at "/" and the extra handlers at
 // their patterns (the submissions API), until ctx ends; then it shuts
-// down gracefully (5 s). Every refresh it calls Invalidate, so scores
-// committed by workers appear: the leaderboard is precomputed per
-// generation, not per request. A failed refresh is written to errs.
+// down gracefully (5 s). Every refresh it calls Refresh, so scores
+// committed by workers appear (and nothing is reloaded while nothing
+// changed): the leaderboard is precomputed per generation, not per
+// request. A failed refresh is written to errs.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, extra map[string]http.Handler, refresh time.Duration, errs io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.Handler())
@@ -40,7 +41,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, extra map[string]ht
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := s.Invalidate(ctx); err != nil && ctx.Err() == nil {
+				if _, err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 					fmt.Fprintf(errs, "leaderboard refresh: %v\n", err)
 				}
 			}

@@ -4,9 +4,13 @@
 //
 // Every response body is computed once per generation of the source's data
 // and kept with its strong ETag and a gzip copy, so a request costs a map
-// lookup and a write. Call Server.Invalidate after the data change (a
-// scoring run finished, a benchmark was added): it reloads the Source,
-// re-ranks and re-encodes the common responses before swapping them in.
+// lookup and a write. Leaderboard pages are sliced from one ranking per
+// filter, encoded row by row (pages.go); what is kept is bounded in count
+// and bytes, and the builds running at once are limited (Config).
+// Call Server.Invalidate after the data change (a scoring run finished, a
+// benchmark was added): it reloads the Source, re-ranks and re-encodes the
+// common responses before swapping them in. Server.Refresh does the same
+// only when something changed (Serve calls it periodically).
 //
 // Mounting: the handler owns the whole path space ("/", "/models/…",
 // "/benchmarks/…", "/static/…", "/api/v1/…"), so serve it at the root:
@@ -30,7 +34,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +45,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/scoring"
 )
 
 // Config configures a Server. The zero value is valid: every zero field
@@ -50,8 +59,21 @@ type Config struct {
 	// (default 100); MaxLimit the largest limit accepted (default 5000).
 	DefaultLimit, MaxLimit int
 	// MaxCachedResponses bounds the encoded responses kept per generation
-	// (default 4096); past it the cache starts over.
+	// (default 4096), MaxCacheBytes their bytes, gzip copies included
+	// (default 64 MiB); past either the oldest are dropped.
 	MaxCachedResponses int
+	MaxCacheBytes      int64
+	// MaxRankedFilters bounds the filters whose ranking is kept per
+	// generation to slice pages from (default 16; one is about 3.3 MB at
+	// 1000 models × 20 benchmarks); past it the oldest is dropped.
+	MaxRankedFilters int
+	// MaxBuilds bounds the responses (and rankings) built at once (default
+	// GOMAXPROCS); MaxQueuedBuilds the distinct builds waiting for a turn
+	// (default 256, half of MaxConns): past it a request is answered 503
+	// with Retry-After. Requests for a response being built wait for that
+	// build. RDMs (read from storage) and comparisons (long, memoized)
+	// are not counted: they must not hold the tokens of the quick builds.
+	MaxBuilds, MaxQueuedBuilds int
 	// Logger receives internal errors (default: discarded).
 	Logger *slog.Logger
 	// Comparer computes the model comparisons of a benchmark (nil: the
@@ -91,6 +113,18 @@ func (c Config) withDefaults() Config {
 	if c.MaxCachedResponses == 0 {
 		c.MaxCachedResponses = 4096
 	}
+	if c.MaxCacheBytes == 0 {
+		c.MaxCacheBytes = 64 << 20
+	}
+	if c.MaxRankedFilters == 0 {
+		c.MaxRankedFilters = 16
+	}
+	if c.MaxBuilds == 0 {
+		c.MaxBuilds = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxQueuedBuilds == 0 {
+		c.MaxQueuedBuilds = 256
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +156,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("httpapi: need 1 <= DefaultLimit (%d) <= MaxLimit (%d)", c.DefaultLimit, c.MaxLimit)
 	case c.MaxCachedResponses < 1:
 		return fmt.Errorf("httpapi: MaxCachedResponses %d < 1", c.MaxCachedResponses)
+	case c.MaxCacheBytes < 1:
+		return fmt.Errorf("httpapi: MaxCacheBytes %d < 1", c.MaxCacheBytes)
+	case c.MaxRankedFilters < 1:
+		return fmt.Errorf("httpapi: MaxRankedFilters %d < 1", c.MaxRankedFilters)
+	case c.MaxBuilds < 1 || c.MaxQueuedBuilds < 0:
+		return fmt.Errorf("httpapi: need MaxBuilds (%d) >= 1 and MaxQueuedBuilds (%d) >= 0", c.MaxBuilds, c.MaxQueuedBuilds)
 	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0:
 		return fmt.Errorf("httpapi: negative timeout (ReadHeaderTimeout %v, IdleTimeout %v, BodyReadTimeout %v)", c.ReadHeaderTimeout, c.IdleTimeout, c.BodyReadTimeout)
 	case c.MinBodyRate < 1:
@@ -144,7 +184,11 @@ type Server struct {
 
 	loadMu sync.Mutex // serialises Invalidate
 	gen    uint64     // guarded by loadMu
+	last   *loaded    // guarded by loadMu
 	state  atomic.Pointer[state]
+
+	builds chan struct{} // a token per build under way (MaxBuilds)
+	queued atomic.Int64  // builds waiting for a token
 
 	// cmpMemo keeps encoded comparisons by the fingerprint of their inputs
 	// (benchmark version, and each model's score record), so a new
@@ -163,18 +207,45 @@ type state struct {
 	// never evicted.
 	pinned map[string]*entry
 
-	mu       sync.Mutex
-	cache    map[string]*entry // built on demand, bounded
-	inflight map[string]*build // builds under way, so a burst builds once
+	mu         sync.Mutex
+	cache      map[string]*entry // built on demand, bounded
+	order      []string          // cache keys, oldest first
+	cacheBytes int64
+	inflight   map[string]*build // builds under way, so a burst builds once
+
+	boardMu     sync.Mutex
+	boards      map[string]*rankedBoard // by filter key, bounded
+	boardOrder  []string
+	boardFlight map[string]*boardBuild
 
 	sumOnce sync.Once
 	sums    map[string]wire.ModelSummary
+}
+
+// loaded is what the current generation was built from, so that Refresh
+// can tell whether anything changed.
+type loaded struct {
+	models        []leaderboard.ModelInfo
+	benchmarks    []leaderboard.BenchmarkInfo
+	scores        []scoring.Score
+	scoresVersion string // "" when the source cannot tell
 }
 
 type build struct {
 	done chan struct{}
 	e    *entry
 	err  error
+}
+
+type boardBuild struct {
+	done chan struct{}
+	rb   *rankedBoard
+	err  error
+}
+
+func newState(gen uint64, ix *leaderboard.Index) *state {
+	return &state{gen: gen, ix: ix, pinned: make(map[string]*entry), cache: make(map[string]*entry), inflight: make(map[string]*build),
+		boards: make(map[string]*rankedBoard), boardFlight: make(map[string]*boardBuild)}
 }
 
 // summaries returns every model's overall standing, computed once.
@@ -203,6 +274,7 @@ func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (
 		return nil, errors.New("httpapi: nil Source")
 	}
 	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms, cmpMemo: make(map[string][]byte)}
+	s.builds = make(chan struct{}, s.cfg.MaxBuilds)
 	var err error
 	if s.static, s.openapi, err = loadStatic(); err != nil {
 		return nil, fmt.Errorf("httpapi: embedded files: %w", err)
@@ -241,37 +313,90 @@ func (s *Server) Generation() uint64 {
 func (s *Server) Invalidate(ctx context.Context) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	return s.reload(ctx)
+	_, err := s.reload(ctx, true)
+	return err
 }
 
-func (s *Server) reload(ctx context.Context) error {
-	ix, err := leaderboard.Load(ctx, s.src)
-	if err != nil {
-		return fmt.Errorf("httpapi: reload: %w", err)
+// Refresh is Invalidate when something changed: it reads the models and
+// benchmarks (small) and, when the Source is a
+// leaderboard.ScoresVersioner, the scores' version, and reloads the
+// scores only when that version moved. With nothing changed it keeps the
+// current generation and reports false. Serve calls it periodically.
+func (s *Server) Refresh(ctx context.Context) (reloaded bool, err error) {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reload(ctx, false)
+}
+
+// reload builds a new generation; unless force, it does not when the
+// source's content is what the current one was built from.
+func (s *Server) reload(ctx context.Context, force bool) (bool, error) {
+	version := ""
+	if v, ok := s.src.(leaderboard.ScoresVersioner); ok {
+		var err error
+		if version, err = v.ScoresVersion(ctx); err != nil {
+			return false, fmt.Errorf("httpapi: reload: scores version: %w", err)
+		}
 	}
-	st := &state{gen: s.gen + 1, ix: ix, pinned: make(map[string]*entry), cache: make(map[string]*entry), inflight: make(map[string]*build)}
+	// Read after the version: a score added in between is loaded now and
+	// reloaded once more on the next refresh, never missed.
+	models, err := s.src.Models(ctx)
+	if err != nil {
+		return false, fmt.Errorf("httpapi: reload: load models: %w", err)
+	}
+	benchmarks, err := s.src.Benchmarks(ctx)
+	if err != nil {
+		return false, fmt.Errorf("httpapi: reload: load benchmarks: %w", err)
+	}
+	last := s.last
+	sameScores := !force && last != nil && version != "" && version == last.scoresVersion
+	if sameScores && slices.Equal(models, last.models) && sameBenchmarks(benchmarks, last.benchmarks) {
+		return false, nil
+	}
+	var scores []scoring.Score
+	if sameScores {
+		scores = last.scores
+	} else if scores, err = s.src.Scores(ctx); err != nil {
+		return false, fmt.Errorf("httpapi: reload: load scores: %w", err)
+	}
+	ix := leaderboard.NewIndex(models, benchmarks, scores)
+	st := newState(s.gen+1, ix)
 	// Precompute what the landing page and most clients ask for.
 	for _, limit := range []int{s.cfg.DefaultLimit, pageLimit} {
 		if limit > s.cfg.MaxLimit {
 			continue
 		}
 		q := leaderboardQuery{limit: limit}
-		if err := st.pin(q.key(), "application/json", func() ([]byte, error) { return s.buildLeaderboard(st, q) }); err != nil {
-			return err
+		rb, err := st.board(s, q.filter, false)
+		if err != nil {
+			return false, fmt.Errorf("httpapi: precompute %s: %w", q.key(), err)
 		}
+		// Precomputed once per generation: worth the best compression
+		// (a page's chunked gzip is about twice as large).
+		st.pinned[q.key()] = newEntry("application/json", rb.page(q.offset, q.limit).body)
 	}
 	if err := st.pin("csv?"+(leaderboard.Filter{}).Key(), csvType, func() ([]byte, error) { return wire.CSV(ix.Rank(leaderboard.Filter{})) }); err != nil {
-		return err
+		return false, err
 	}
 	if err := st.pin("models", "application/json", func() ([]byte, error) { return s.buildModels(st) }); err != nil {
-		return err
+		return false, err
 	}
 	if err := st.pin("benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) }); err != nil {
-		return err
+		return false, err
 	}
 	s.gen++
 	s.state.Store(st)
-	return nil
+	s.last = &loaded{models: models, benchmarks: benchmarks, scores: scores, scoresVersion: version}
+	return true, nil
+}
+
+// sameBenchmarks compares benchmark lists, a NaN ceiling equal to a NaN.
+func sameBenchmarks(a, b []leaderboard.BenchmarkInfo) bool {
+	return slices.EqualFunc(a, b, func(x, y leaderboard.BenchmarkInfo) bool {
+		xc, yc := x.Ceiling, y.Ceiling
+		x.Ceiling, y.Ceiling = 0, 0
+		return x == y && (xc == yc || math.IsNaN(xc) && math.IsNaN(yc))
+	})
 }
 
 // pageLimit is the page size the web page asks for.
@@ -289,7 +414,7 @@ func (s *Server) current(ctx context.Context) (*state, error) {
 	if st := s.state.Load(); st != nil {
 		return st, nil
 	}
-	if err := s.reload(ctx); err != nil {
+	if _, err := s.reload(ctx, true); err != nil {
 		return nil, err
 	}
 	return s.state.Load(), nil
@@ -308,7 +433,38 @@ func (st *state) pin(key, ctype string, fn func() ([]byte, error)) error {
 
 // get returns the response for key, building and caching it on a miss.
 // Concurrent misses on one key wait for a single build.
-func (st *state) get(cfg Config, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
+func (st *state) get(s *Server, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
+	return st.getBody(s, key, ctype, true, fn)
+}
+
+// getUnlimited is get for builds that do not count against MaxBuilds:
+// those that wait on storage (RDMs) or run long on their own schedule
+// (comparisons, memoized across generations), which must not hold the
+// tokens the quick CPU-bound builds (rankings, CSV, details) share.
+func (st *state) getUnlimited(s *Server, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
+	return st.getBody(s, key, ctype, false, fn)
+}
+
+func (st *state) getBody(s *Server, key, ctype string, limit bool, fn func() ([]byte, error)) (*entry, error) {
+	return st.getEntry(s, key, limit, func() (*entry, error) {
+		body, err := fn()
+		if err != nil {
+			return nil, err
+		}
+		// Built on a request: compressed well, but not at the best
+		// level, which costs ~150 ms on a 1 MB CSV.
+		level := gzip.DefaultCompression
+		if len(body) > 256<<10 {
+			level = gzip.BestSpeed
+		}
+		return newEntryLevel(ctype, body, level), nil
+	})
+}
+
+// getEntry is get for a builder that makes the entry itself; limit says
+// whether the build counts against MaxBuilds (a page sliced from a
+// ranking does not: the ranking does).
+func (st *state) getEntry(s *Server, key string, limit bool, fn func() (*entry, error)) (*entry, error) {
 	if e, ok := st.pinned[key]; ok {
 		return e, nil
 	}
@@ -326,33 +482,123 @@ func (st *state) get(cfg Config, key, ctype string, fn func() ([]byte, error)) (
 	st.inflight[key] = b
 	st.mu.Unlock()
 
-	body, err := fn()
-	if err == nil {
-		b.e = newEntry(ctype, body)
+	if limit {
+		b.e, b.err = s.limited(fn)
+	} else {
+		b.e, b.err = fn()
 	}
-	b.err = err
 
 	st.mu.Lock()
 	delete(st.inflight, key)
-	if err == nil {
-		if len(st.cache) >= cfg.MaxCachedResponses {
-			clear(st.cache)
-		}
-		st.cache[key] = b.e
+	if b.err == nil {
+		st.insert(s.cfg, key, b.e)
 	}
 	st.mu.Unlock()
 	close(b.done)
 	return b.e, b.err
 }
 
+// insert caches e under key, dropping the oldest entries past the
+// bounds; call with st.mu held. An entry larger than the whole byte
+// budget is served but not kept.
+func (st *state) insert(cfg Config, key string, e *entry) {
+	size := e.size()
+	if size > cfg.MaxCacheBytes {
+		return
+	}
+	for len(st.order) > 0 && (len(st.cache) >= cfg.MaxCachedResponses || st.cacheBytes+size > cfg.MaxCacheBytes) {
+		old := st.order[0]
+		st.order = st.order[1:]
+		if oe, ok := st.cache[old]; ok {
+			st.cacheBytes -= oe.size()
+			delete(st.cache, old)
+		}
+	}
+	st.cache[key] = e
+	st.order = append(st.order, key)
+	st.cacheBytes += size
+}
+
+// board returns the ranking of f encoded for slicing pages, ranking it on
+// the first request; concurrent requests for one filter wait for it. The
+// ranking counts against MaxBuilds when limit is set (requests; reload
+// does not wait for them).
+func (st *state) board(s *Server, f leaderboard.Filter, limit bool) (*rankedBoard, error) {
+	key := f.Key()
+	st.boardMu.Lock()
+	if rb, ok := st.boards[key]; ok {
+		st.boardMu.Unlock()
+		return rb, nil
+	}
+	if b, ok := st.boardFlight[key]; ok {
+		st.boardMu.Unlock()
+		<-b.done
+		return b.rb, b.err
+	}
+	b := &boardBuild{done: make(chan struct{})}
+	st.boardFlight[key] = b
+	st.boardMu.Unlock()
+
+	if limit {
+		_, b.err = s.limited(func() (*entry, error) {
+			var err error
+			b.rb, err = newRankedBoard(st.ix, f)
+			return nil, err
+		})
+	} else {
+		b.rb, b.err = newRankedBoard(st.ix, f)
+	}
+
+	st.boardMu.Lock()
+	delete(st.boardFlight, key)
+	if b.err == nil {
+		for len(st.boardOrder) > 0 && len(st.boards) >= s.cfg.MaxRankedFilters {
+			delete(st.boards, st.boardOrder[0])
+			st.boardOrder = st.boardOrder[1:]
+		}
+		st.boards[key] = b.rb
+		st.boardOrder = append(st.boardOrder, key)
+	}
+	st.boardMu.Unlock()
+	close(b.done)
+	return b.rb, b.err
+}
+
+// errBusy answers a request whose build cannot even queue.
+var errBusy = apierr.Errorf(apierr.EUNAVAILABLE, "the server is busy building other responses; retry in a second")
+
+// limited runs fn when one of the MaxBuilds tokens is free; with
+// MaxQueuedBuilds builds already waiting it refuses at once (errBusy).
+func (s *Server) limited(fn func() (*entry, error)) (*entry, error) {
+	select {
+	case s.builds <- struct{}{}:
+	default:
+		if s.queued.Add(1) > int64(s.cfg.MaxQueuedBuilds) {
+			s.queued.Add(-1)
+			return nil, errBusy
+		}
+		s.builds <- struct{}{}
+		s.queued.Add(-1)
+	}
+	defer func() { <-s.builds }()
+	return fn()
+}
+
+func (e *entry) size() int64 { return int64(len(e.body) + len(e.gz) + 200) }
+
+// newEntry encodes a response precomputed once per generation (or once
+// per process), compressed at the best level.
 func newEntry(ctype string, body []byte) *entry {
+	return newEntryLevel(ctype, body, gzip.BestCompression)
+}
+
+func newEntryLevel(ctype string, body []byte, level int) *entry {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
 	e := &entry{ctype: ctype, body: body, etag: `"` + tag + `"`}
-	// Compressed once per generation, so the best level costs nothing per request.
 	if len(body) >= 1024 {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw, _ := gzip.NewWriterLevel(&buf, level)
 		zw.Write(body)
 		zw.Close()
 		if buf.Len() < len(body) {

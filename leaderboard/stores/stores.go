@@ -47,6 +47,16 @@ func (s Board) Scores(ctx context.Context) ([]scoring.Score, error) {
 	return s.DB.ListScores(ctx, registry.ScoreFilter{ScorerVersion: scoring.ScorerVersion})
 }
 
+// ScoresVersion implements leaderboard.ScoresVersioner when the
+// registry can tell (storage/registry does); otherwise it returns "" and
+// every refresh reloads the scores.
+func (s Board) ScoresVersion(ctx context.Context) (string, error) {
+	if v, ok := s.DB.(leaderboard.ScoresVersioner); ok {
+		return v.ScoresVersion(ctx)
+	}
+	return "", nil
+}
+
 func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
 	ms, err := s.DB.ListModels(ctx, registry.ModelFilter{})
 	if err != nil {

@@ -110,6 +110,7 @@ type Server struct {
 	credsFile string // "" when the keys came from Config
 	srv       *http.Server
 	done      chan error
+	backend   *folder
 
 	// Connections that have not sent a request yet: Shutdown would wait
 	// up to 5s for each, so Close closes them at once.
@@ -147,6 +148,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		backend.removeTmp()
 		return nil, fmt.Errorf("embedded: listen on %s: %w", cfg.Addr, err)
 	}
 	faker := gofakes3.New(backend, gofakes3.WithHostBucket(false))
@@ -163,6 +165,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		endpoint:  "http://" + host,
 		credsFile: credsFile,
+		backend:   backend,
 		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		done:      make(chan error, 1),
 		fresh:     map[net.Conn]struct{}{},
@@ -250,6 +253,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.connsMu.Unlock()
 	err := <-shut
+	if err == nil {
+		s.backend.removeTmp() // nothing in flight: no upload outlives the server
+	}
 	if serveErr := <-s.done; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/storage/embedded"
 	"github.com/cortexbench/cortexbench/storage/objstore"
@@ -232,7 +233,12 @@ func TestMultipartOnDisk(t *testing.T) {
 	if err != nil || st.Size() != int64(len(data)) {
 		t.Fatalf("assembled file: %v, %v; want %d bytes", st, err, len(data))
 	}
-	if left, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(left) != 0 {
+	// .tmp holds this server's own directory (tmp.go), empty again.
+	owned, _ := os.ReadDir(filepath.Join(dir, ".tmp"))
+	if len(owned) != 1 {
+		t.Fatalf("%d entries in .tmp, want this server's directory only", len(owned))
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, ".tmp", owned[0].Name())); len(left) != 0 {
 		t.Errorf("%d leftovers in .tmp after the upload", len(left))
 	}
 }
@@ -255,5 +261,84 @@ func TestListStaysInBucket(t *testing.T) {
 		if strings.Contains(string(body), "secret") || strings.Contains(string(body), "<Key>") {
 			t.Errorf("prefix %q listed outside the bucket:\n%s", prefix, body)
 		}
+	}
+}
+
+// TestSecondServerKeepsUploads (issue 15, finding 9): a multipart upload is
+// in progress through one embedded server when a second one starts on
+// the same folder (as `models list` does during `models add`); the
+// upload completes, whole.
+func TestSecondServerKeepsUploads(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	b, srv, err := embedded.Open(ctx, embedded.Config{Dir: dir, PartSize: s3.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3*s3.MinPartSize/16+1)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- b.Put(ctx, "models/big.onnx", pr) }()
+	// Send the first part and a bit, then wait until a part is on disk.
+	half := s3.MinPartSize + 1000
+	go pw.Write(data[:half])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		parts, _ := filepath.Glob(filepath.Join(dir, ".tmp", "*", "upload-*", "*"))
+		flat, _ := filepath.Glob(filepath.Join(dir, ".tmp", "upload-*", "*")) // the layout before issue 15
+		if len(parts)+len(flat) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no part of the upload reached the disk within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A second process's server starts on the same store meanwhile.
+	second, err := embedded.Start(embedded.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		pw.Write(data[half:])
+		pw.Close()
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("upload failed after a second server started on its store: %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, embedded.DefaultBucket, "models", "big.onnx"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored object: %d bytes, %v; want the %d bytes sent", len(got), err, len(data))
+	}
+}
+
+// TestTmpRemovedUnderServer: a server whose temporary directory was
+// removed under it (by hand, or by an older version that emptied .tmp at
+// start) makes it again and keeps accepting uploads, whole and multipart.
+func TestTmpRemovedUnderServer(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	b, srv, err := embedded.Open(ctx, embedded.Config{Dir: dir, PartSize: s3.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	if err := os.RemoveAll(filepath.Join(dir, ".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "small.json", strings.NewReader(`{}`)); err != nil {
+		t.Fatalf("small upload after .tmp was removed: %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, ".tmp"))
+	data := bytes.Repeat([]byte{9}, s3.MinPartSize+12345)
+	if err := b.Put(ctx, "big.bin", struct{ io.Reader }{bytes.NewReader(data)}); err != nil {
+		t.Fatalf("multipart upload after .tmp was removed: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, embedded.DefaultBucket, "big.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes, %v; want %d", len(got), err, len(data))
 	}
 }

@@ -28,8 +28,10 @@ import (
 //
 //	<root>/<bucket>/<key>          the object's bytes, readable as a plain file
 //	<root>/.meta/<bucket>/<sha256(key)>.json   its MD5 and user metadata
-//	<root>/.tmp/                    uploads in progress (parts of
-//	                                multipart uploads included)
+//	<root>/.tmp/<owner>/            uploads in progress (parts of
+//	                                multipart uploads included), in a
+//	                                directory per open folder named
+//	                                after its process (tmp.go)
 //
 // Writes go to .tmp and are renamed into place under the lock, so a reader
 // sees the old or the new object, never a torn one, and a conditional create
@@ -45,6 +47,7 @@ import (
 // do not survive a restart.
 type folder struct {
 	root string
+	tmp  string // this folder's own directory under <root>/.tmp (tmp.go)
 	mu   sync.RWMutex
 	log  *slog.Logger // a line per write refused for lack of space (full.go); nil: slog.Default()
 
@@ -69,12 +72,15 @@ func newFolder(root string) (*folder, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	// Leftovers of uploads interrupted by a crash.
-	tmps, _ := os.ReadDir(filepath.Join(root, ".tmp"))
-	for _, e := range tmps {
-		os.RemoveAll(filepath.Join(root, ".tmp", e.Name()))
+	// Other processes (CLI commands, workers, a server) may share the
+	// folder and be writing to .tmp right now: only what is provably
+	// abandoned is removed (issue 15, finding 9).
+	cleanAbandoned(filepath.Join(root, ".tmp"), time.Now())
+	tmp, err := os.MkdirTemp(filepath.Join(root, ".tmp"), ownerPrefix()+"*")
+	if err != nil {
+		return nil, fmt.Errorf("create this process's temporary folder: %w", err)
 	}
-	return &folder{root: root, uploads: map[gofakes3.UploadID]*upload{}}, nil
+	return &folder{root: root, tmp: tmp, uploads: map[gofakes3.UploadID]*upload{}}, nil
 }
 
 func (f *folder) bucketDir(bucket string) string { return filepath.Join(f.root, bucket) }
@@ -257,7 +263,7 @@ func (f *folder) saveMeta(bucket string, rec metaRecord) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(f.root, ".tmp"), "meta-*")
+	tmp, err := f.createTemp("meta-*")
 	if err != nil {
 		return err
 	}
@@ -439,7 +445,7 @@ func (f *folder) PutObject(bucket, key string, meta map[string]string, input io.
 // writeTemp copies r into a new file under .tmp and returns its path, MD5
 // and length.
 func (f *folder) writeTemp(r io.Reader) (path string, sum []byte, n int64, err error) {
-	tmp, err := os.CreateTemp(filepath.Join(f.root, ".tmp"), "object-*")
+	tmp, err := f.createTemp("object-*")
 	if err != nil {
 		return "", nil, 0, err
 	}

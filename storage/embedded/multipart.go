@@ -17,7 +17,7 @@ import (
 
 // Multipart uploads on disk: gofakes3's fallback keeps every part in memory
 // until completion, which does not suit model files and cached activations.
-// Parts go to <root>/.tmp/upload-<id>/<part number>; completion concatenates
+// Parts go to <root>/.tmp/<owner>/upload-<id>/<part number>; completion concatenates
 // them into one temporary file and commits it like a PutObject. The index of
 // uploads in progress is in memory only.
 
@@ -39,7 +39,7 @@ type part struct {
 }
 
 func (f *folder) uploadDir(id gofakes3.UploadID) string {
-	return filepath.Join(f.root, ".tmp", "upload-"+string(id))
+	return filepath.Join(f.tmp, "upload-"+string(id))
 }
 
 // getUpload returns the upload; call with uploadsMu held.
@@ -63,7 +63,7 @@ func (f *folder) CreateMultipartUpload(bucket, key string, meta map[string]strin
 	defer f.uploadsMu.Unlock()
 	f.lastUpload++
 	id := gofakes3.UploadID(strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(f.lastUpload, 10))
-	if err := os.Mkdir(f.uploadDir(id), 0o755); err != nil {
+	if err := f.mkdirTemp(f.uploadDir(id)); err != nil {
 		return "", f.writeFailed("create multipart upload of", bucket, key, err, nil)
 	}
 	f.uploads[id] = &upload{id: id, bucket: bucket, key: key, meta: meta, initiated: time.Now(), parts: map[int]part{}}
@@ -215,7 +215,7 @@ func (f *folder) CompleteMultipartUpload(bucket, key string, id gofakes3.UploadI
 			return "", "", gofakes3.ErrorMessagef(gofakes3.ErrInvalidPart, "part %d was not uploaded with ETag %s", in.PartNumber, in.ETag)
 		}
 	}
-	out, err := os.CreateTemp(filepath.Join(f.root, ".tmp"), "object-*")
+	out, err := f.createTemp("object-*")
 	if err != nil {
 		return "", "", f.writeFailed("complete", bucket, key, err, nil)
 	}
