@@ -35,7 +35,8 @@ func (s *Server) serveError(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.Itoa(int(apierr.RetryAfter.Seconds())))
 	}
 	c.Header("Cache-Control", "no-store")
-	if ErrorStatus(err) == http.StatusServiceUnavailable {
+	if ErrorStatus(err) == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		// Too many page builds queued: retry soon.
 		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(ErrorStatus(err), wire.Error{Error: wire.ErrorBody{Code: string(code), Message: leaderboard.ErrorMessage(err)}})
