@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/embedded"
@@ -55,10 +56,16 @@ func TestCorruptStoredObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(onnx)
-	hash := hex.EncodeToString(sum[:])
+	hash := hex.EncodeToString(sum[:]) // activations are keyed by the file
+	const spec = "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW"
+	parsed, err := models.ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := models.EntryID(hash, parsed) // scores and model RDMs by the entry
 	score := func(extra ...string) (map[string]any, string, error) {
 		t.Helper()
-		args := append([]string{"score", "--model", model, "--name", "tiny", "--preprocess", "size=8,crop=1,scale=0.0039,offset=0,layout=NCHW",
+		args := append([]string{"score", "--model", model, "--name", "tiny", "--preprocess", spec,
 			"--benchmark", "lab2026.IT", "--store", store, "--db", db, "--bootstrap", "50", "--json"}, extra...)
 		out, errOut, err := scoreRun(t, args...)
 		if err != nil {
@@ -158,9 +165,9 @@ func TestCorruptStoredObjects(t *testing.T) {
 	})
 
 	t.Run("model RDM", func(t *testing.T) {
-		file := filepath.Join(bucket, "rdms", "models", hash, "lab2026.IT.npy")
+		file := filepath.Join(bucket, "rdms", "models", entry, "lab2026.IT.npy")
 		good := readFile(t, file)
-		route := "/api/v1/models/" + hash + "/rdm/lab2026.IT"
+		route := "/api/v1/models/" + entry + "/rdm/lab2026.IT"
 		base, logs, stop := serveStore(t, store, db)
 		// As in the issue: a well-formed RDM of -123 written over it. It
 		// has no checksum, so it is not served.
@@ -181,7 +188,7 @@ func TestCorruptStoredObjects(t *testing.T) {
 			t.Errorf("corrupt model RDM: %d %s, want 500 internal error, naming nothing", code, body)
 		}
 		stop()
-		if !strings.Contains(logs.String(), "rdms/models/"+hash+"/lab2026.IT.npy") {
+		if !strings.Contains(logs.String(), "rdms/models/"+entry+"/lab2026.IT.npy") {
 			t.Errorf("the server log does not name the corrupt object:\n%s", logs.String())
 		}
 
