@@ -317,7 +317,7 @@ type OpenJob struct {
 func (r *Registry) OpenJobs(ctx context.Context) ([]OpenJob, error) {
 	var rows []struct {
 		SubmissionID, Owner, ModelHash, File, BenchmarkID, BenchmarkVersion, State string
-		CreatedAt                                                                   time.Time
+		CreatedAt                                                                  time.Time
 	}
 	err := r.db.WithContext(ctx).Table("submission_jobs AS sj").
 		Select("sj.submission_id, s.owner, s.model_hash, COALESCE(m.file, '') AS file, sj.benchmark_id, sj.benchmark_version, sj.state, s.created_at").

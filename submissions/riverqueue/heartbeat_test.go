@@ -28,7 +28,7 @@ import (
 // with hbWorkerEnv set (to "sqlite:PATH" or "postgres:SCHEMA:DSN"),
 // TestMain runs a worker with hbQueue's windows instead of the tests.
 const (
-	hbWorkerEnv = "CORTEXBENCH_RIVERQUEUE_HB_WORKER"
+	hbWorkerEnv  = "CORTEXBENCH_RIVERQUEUE_HB_WORKER"
 	hbDelayEnv   = "CORTEXBENCH_RIVERQUEUE_HB_DELAY"
 	hbWorkersEnv = "CORTEXBENCH_RIVERQUEUE_HB_WORKERS"
 )
