@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(hbWorkerEnv); spec != "" {
 		os.Exit(hbWorkerProcess(spec))
 	}
+	if spec := os.Getenv(submitterEnv); spec != "" {
+		os.Exit(submitterProcess(spec))
+	}
 	os.Exit(m.Run())
 }
 
