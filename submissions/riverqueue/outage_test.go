@@ -213,4 +213,3 @@ func (p *cutProxy) cut(down bool) {
 		clear(p.conns)
 	}
 }
-
