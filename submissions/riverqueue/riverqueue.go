@@ -7,15 +7,24 @@
 // score and its completion commit in one transaction: the score row is
 // written with the registry's PutScoreTx into the transaction River's
 // JobCompleteTx completes the job in, so a job that dies before the commit
-// leaves neither (and is retried: a killed worker's job is rescued once it
-// has been running longer than Config.RescueAfter), and a job that
-// committed is never run again. Transient failures are retried with
-// exponential backoff; a bad model, running out of memory and a timeout
-// are recorded and cancelled (river.JobCancel), never retried. A worker
-// killed outright (by the kernel, for memory) records nothing: when a
-// job's attempts vanish twice, its third attempt records it as out of
-// memory and cancels it (submissions.Executor), before River would drop
-// it silently.
+// leaves neither (and is retried), and a job that committed is never run
+// again. A submission's rows and its jobs are created in one transaction
+// too (EnqueueTx), and Reconcile repairs, at start-up, any submission an
+// older version left without its jobs.
+//
+// A running job heartbeats every Config.HeartbeatInterval; every working
+// process rescues a job whose attempt has been silent for
+// Config.HeartbeatTimeout (its worker died: rescue.go), so a killed
+// worker's job resumes within about a minute and a half by default, while
+// a healthy job, however long, is never rescued. Platform failures (disk,
+// storage, database, network) are retried with exponential backoff; a bad
+// model, running out of memory and a timeout are recorded and cancelled
+// (river.JobCancel), never retried. A worker killed outright (by the
+// kernel, for memory) records nothing: when the job engine has rescued
+// two of a job's attempts, its third attempt records it as out of memory
+// and cancels it (submissions.Executor), before River would drop it
+// silently. An attempt that failed in any other way (the database down at
+// its commit) is not counted as lost.
 package riverqueue
 
 import (
