@@ -69,6 +69,12 @@ func TestStatusOf(t *testing.T) {
 			t.Errorf("failure %q %q", st.FailureClass, st.Message)
 		}
 	}
+	// A job waiting for a retry after a platform problem says so.
+	waiting := jobs(registry.JobDone, registry.JobQueued)
+	waiting[1].Message = "platform problem, will retry: attempt 1 of 5 stopped (the database is unavailable)"
+	if st := submissions.StatusOf(registry.Submission{ID: "s", Jobs: waiting}); st.State != submissions.StageQueued || st.Message != waiting[1].Message {
+		t.Errorf("waiting for a retry: %s %q", st.State, st.Message)
+	}
 }
 
 // errScorer fails with err; with wait, it first waits for the job's
