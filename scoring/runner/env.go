@@ -68,12 +68,19 @@ func (f *features) Consume(_ context.Context, l models.Layer, first int, rows []
 }
 
 // platformError reports whether an extraction error comes from storage
-// rather than from the model: a corrupt or missing stored object, or a
-// file system error (ENOSPC when the activation cache fills the disk).
+// rather than from the model: a corrupt or missing stored object, a file
+// system error (ENOSPC when the activation cache fills the disk), or the
+// object store answering 5xx (its disk full, it is down).
 func platformError(err error) bool {
-	var pathErr *fs.PathError
+	var (
+		pathErr *fs.PathError
+		// The object store's answer (S3 client response errors): 5xx is
+		// the store failing, e.g. 507 when its disk is full.
+		status interface{ HTTPStatusCode() int }
+	)
 	return objstore.IsCorrupt(err) || errors.Is(err, objstore.ErrNotFound) || errors.Is(err, syscall.ENOSPC) ||
-		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EIO) || errors.As(err, &pathErr)
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EIO) || errors.As(err, &pathErr) ||
+		errors.As(err, &status) && status.HTTPStatusCode() >= 500
 }
 
 func finite(row []float32) error {
