@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/cortexbench/cortexbench/storage/objstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
+	"github.com/cortexbench/cortexbench/storage/s3"
 	"github.com/cortexbench/cortexbench/submissions"
 )
 
@@ -67,6 +71,23 @@ func TestClassifyPlatformErrors(t *testing.T) {
 	store := objstore.NewMemory()
 	_, missing := store.Get(ctx, "activations/absent")
 
+	// The activation cache in an S3 store whose disk is full: the
+	// endpoint answers 507, as a real S3 client sees it.
+	full := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusInsufficientStorage)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InsufficientStorage</Code><Message>no space left on device</Message></Error>`)
+	}))
+	defer full.Close()
+	s3b, err := s3.New(ctx, s3.Config{Endpoint: full.URL, Bucket: "cortexbench", PathStyle: true, AccessKey: "k", SecretKey: "s", MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3Full := s3b.Put(ctx, "activations/x", strings.NewReader("layer"))
+	if s3Full == nil {
+		t.Fatal("put to a full store succeeded")
+	}
+
 	at := submissions.Attempt{Number: 1, Max: 5, Timeout: time.Hour}
 	for _, tc := range []struct {
 		name  string
@@ -79,6 +100,7 @@ func TestClassifyPlatformErrors(t *testing.T) {
 		{"the database's deadline", fmt.Errorf("start attempt: %w", dbDeadline), "timed out"},
 		{"a corrupt stored object", fmt.Errorf("%w: extract: read stimuli: %w", submissions.ErrBadModel, fmt.Errorf("stimuli/x: %w", objstore.ErrCorrupt)), "checksum"},
 		{"a missing stored object", fmt.Errorf("open model: %w", missing), "missing"},
+		{"the S3 store's disk full while caching activations", fmt.Errorf("%w: extract 3 layers, pass 1 of 1: cache conv1: %w", submissions.ErrBadModel, s3Full), "disk"},
 	} {
 		class, msg, permanent := submissions.Classify(ctx, tc.err, at)
 		if class != submissions.ClassInternal || permanent || !submissions.Transient(tc.err) {

@@ -229,6 +229,11 @@ func Transient(err error) bool {
 		netErr   net.Error
 		sqlState interface{ SQLState() string }
 	)
+	if code, ok := serverStatus(err); ok && code >= 500 {
+		// The object store (S3, the embedded endpoint) failed: its disk
+		// is full (507), it is down or overloaded (5xx).
+		return true
+	}
 	switch {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EIO),
 		errors.Is(err, objstore.ErrCorrupt), errors.Is(err, objstore.ErrNotFound),
@@ -242,6 +247,16 @@ func Transient(err error) bool {
 		strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect")
 }
 
+// serverStatus returns the HTTP status of a service's answer in err's
+// chain (the S3 client's response errors carry one).
+func serverStatus(err error) (int, bool) {
+	var re interface{ HTTPStatusCode() int }
+	if err != nil && errors.As(err, &re) {
+		return re.HTTPStatusCode(), true
+	}
+	return 0, false
+}
+
 // PlatformCause names the kind of platform problem err is, for the
 // submitter's status (never the raw error, which may name paths or hosts).
 func PlatformCause(err error) string {
@@ -249,9 +264,12 @@ func PlatformCause(err error) string {
 		netErr   net.Error
 		sqlState interface{ SQLState() string }
 	)
+	code, _ := serverStatus(err)
 	switch {
-	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || code == 507:
 		return "a disk of the platform is full"
+	case code >= 500:
+		return "the object store is unavailable"
 	case errors.Is(err, objstore.ErrCorrupt):
 		return "a stored object failed its checksum"
 	case errors.Is(err, objstore.ErrNotFound):
