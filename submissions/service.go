@@ -443,12 +443,13 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
-	// The file first, then the rows and the jobs in one transaction, so a
-	// committed job always finds its file and a crash anywhere leaves either
-	// nothing or at most a stored file nothing refers to (harmless: files
-	// are content addressed, and the next submission of it reuses it). A
-	// submission racing another over the daily limit is refused by the
-	// transaction, after its file was stored: the same harmless leftover.
+	// The file (and the entry's metadata) first, then the rows and the
+	// jobs in one transaction, so a committed job always finds its model
+	// and a crash anywhere leaves either nothing or at most a stored model
+	// no submission refers to (harmless: content addressed, and the next
+	// submission of it reuses it). A submission racing another over the
+	// daily limit is refused by the transaction after its file was stored:
+	// the same harmless leftover.
 	s.storeMu.Lock()
 	// An existing entry's metadata is kept (Add writes nothing then).
 	err = addFile(ctx, s.deps.Models, md, file.Path)

@@ -19,7 +19,7 @@ import (
 
 // 'cortexbench worker' checks the submissions at start-up (issue 15,
 // finding 1): one recorded without its queue job, as earlier versions
-// could leave it, is queued again and scored; one whose model file was
+// could leave it, is queued again and scored; one whose model entry was
 // never stored fails with a reason and gives its quota back.
 func TestWorkerReconcilesOrphans(t *testing.T) {
 	ctx := t.Context()
@@ -43,11 +43,16 @@ func TestWorkerReconcilesOrphans(t *testing.T) {
 	data := submissionstest.TinyCNN(4)
 	sum := sha256.Sum256(data)
 	file := hex.EncodeToString(sum[:])
-	if err := p.bucket.Put(ctx, models.FileKey(file), bytes.NewReader(data)); err != nil {
+	spec, err := models.ParseSpec(submissionstest.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := models.EntryID(file, spec)
+	if _, _, err := (&models.Registry{Store: p.bucket}).Add(ctx, models.Metadata{ID: entry, File: file, Name: "stored", Spec: spec}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	stored := registry.Model{Hash: models.EntryID(file, models.Spec{}), File: file, Name: "stored", Owner: "ada", Preprocessing: []byte("{}")}
+	stored := registry.Model{Hash: entry, File: file, Name: "stored", Owner: "ada", Preprocessing: []byte("{}")}
 	lost := registry.Model{Hash: strings.Repeat("7", 64), File: strings.Repeat("8", 64), Name: "lost", Owner: "ada", Preprocessing: []byte("{}")}
 	for _, s := range []struct {
 		id string

@@ -71,15 +71,22 @@ func openSubmissions(ctx context.Context, p *platform, postgresDSN string, cfg s
 // reconcileQueue runs at start-up of 'serve' and 'worker': every queued
 // or running job of a submission that has no job in the queue (left by
 // versions that recorded a submission and queued it in two steps) is
-// queued again when its model file is stored, or else its submission
-// fails with a reason and no longer counts against the daily limit
+// queued again when its model entry and file are stored, or else its
+// submission fails with a reason and no longer counts against the daily limit
 // (riverqueue.Queue.Reconcile, issue 15, finding 1). A failure is logged,
 // not fatal: the next start-up tries again.
 func reconcileQueue(ctx context.Context, env *Env, p *platform, q *riverqueue.Queue) {
-	hasFile := func(ctx context.Context, fileSHA256 string) (bool, error) {
+	// A job can be scored when its entry's metadata and its file are
+	// stored (an upload killed in between left only the file).
+	stored := func(ctx context.Context, entryID, fileSHA256 string) (bool, error) {
+		if _, err := (&models.Registry{Store: p.bucket}).Get(ctx, entryID); models.IsNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
 		return p.bucket.Exists(ctx, models.FileKey(fileSHA256))
 	}
-	rec, err := q.Reconcile(ctx, p.db, hasFile)
+	rec, err := q.Reconcile(ctx, p.db, stored)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "cortexbench: warning: start-up check of queued submissions: %v\n", err)
 	}

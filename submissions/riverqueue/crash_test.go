@@ -207,6 +207,14 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 	}
 	defer closeStore()
 	hasFile := func(ctx context.Context, f string) (bool, error) { return bucket.Exists(ctx, models.FileKey(f)) }
+	stored := func(ctx context.Context, entryID, f string) (bool, error) {
+		if _, err := (&models.Registry{Store: bucket}).Get(ctx, entryID); models.IsNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		return hasFile(ctx, f)
+	}
 	_, q, closeBackend, err := openBackend(ctx, b.spec)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +244,7 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 			t.Errorf("submission %s: %d queue jobs for %d jobs: orphaned", s.ID, n, len(s.Jobs))
 		}
 	}
-	rec, err := q.Reconcile(ctx, reg, hasFile)
+	rec, err := q.Reconcile(ctx, reg, stored)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,13 +256,13 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 	// queued. One's file is stored, the other's never was.
 	day := registry.Day(time.Now())
 	before, _ := reg.CountSubmissions(ctx, "ada", day)
-	stored, err := reg.GetModel(ctx, subs[0].ModelHash)
+	kept, err := reg.GetModel(ctx, subs[0].ModelHash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	orphan := registry.Submission{ID: "sub_orphan_stored", Owner: "ada", ModelHash: stored.Hash, ModelName: stored.Name,
+	orphan := registry.Submission{ID: "sub_orphan_stored", Owner: "ada", ModelHash: kept.Hash, ModelName: kept.Name,
 		Jobs: []registry.SubmissionJob{{BenchmarkID: "b9", BenchmarkVersion: "b9-v1"}}}
-	if err := reg.CreateSubmission(ctx, orphan, stored, 0); err != nil {
+	if err := reg.CreateSubmission(ctx, orphan, kept, 0); err != nil {
 		t.Fatal(err)
 	}
 	lost := registry.Model{Hash: fmt.Sprintf("%064x", 7), File: fmt.Sprintf("%064x", 8), Name: "never stored", Owner: "ada", Preprocessing: []byte("{}")}
@@ -262,7 +270,7 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 		Jobs: []registry.SubmissionJob{{BenchmarkID: "b1", BenchmarkVersion: "b1-v1"}, {BenchmarkID: "b2", BenchmarkVersion: "b2-v1"}}}, lost, 0); err != nil {
 		t.Fatal(err)
 	}
-	rec, err = q.Reconcile(ctx, reg, hasFile)
+	rec, err = q.Reconcile(ctx, reg, stored)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +293,7 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 		t.Errorf("daily count %d after two orphans and a refund, want %d", after, before+1)
 	}
 	// Idempotent: a second start-up finds nothing.
-	if rec, err = q.Reconcile(ctx, reg, hasFile); err != nil || rec.Requeued != 0 || rec.FailedSubmissions != 0 {
+	if rec, err = q.Reconcile(ctx, reg, stored); err != nil || rec.Requeued != 0 || rec.FailedSubmissions != 0 {
 		t.Errorf("second reconcile: %+v, %v", rec, err)
 	}
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))

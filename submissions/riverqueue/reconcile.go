@@ -21,7 +21,7 @@ type Reconciled struct {
 	Open     int `json:"open_jobs"`     // queued or running jobs looked at
 	Requeued int `json:"requeued_jobs"` // had no queue job: queued again
 	// FailedSubmissions had jobs without a queue job and no stored model
-	// file (their upload never completed): their open jobs failed, and
+	// entry or file (their upload never completed): their open jobs failed, and
 	// they no longer count against their owner's daily limit.
 	FailedSubmissions int `json:"failed_submissions"`
 	// Abandoned jobs the queue had given up on (cancelled or discarded)
@@ -39,14 +39,14 @@ const abandonedMessage = "the job queue gave up on this job without recording wh
 // Reconcile finds every queued or running job of a submission that has no
 // job in the queue (left by versions that recorded a submission and queued
 // its jobs in two steps, or any other gap) and queues it again when its
-// model file is stored (hasFile), or else fails the submission's open jobs
+// model entry and its file are stored (stored), or else fails the submission's open jobs
 // with the reason and refunds its daily quota: the platform lost it, not
 // the submitter (issue 15, finding 1). Jobs the queue gave up on while the
 // registry shows them open are failed as internal. 'cortexbench serve'
 // and 'cortexbench worker' run it at start-up; it is idempotent, and safe
 // while other processes run (a submission's rows and jobs now commit
 // together, so a live submission never looks orphaned).
-func (q *Queue) Reconcile(ctx context.Context, reg Orphans, hasFile func(ctx context.Context, fileSHA256 string) (bool, error)) (Reconciled, error) {
+func (q *Queue) Reconcile(ctx context.Context, reg Orphans, stored func(ctx context.Context, entryID, fileSHA256 string) (bool, error)) (Reconciled, error) {
 	var out Reconciled
 	open, err := reg.OpenJobs(ctx)
 	if err != nil {
@@ -76,14 +76,14 @@ func (q *Queue) Reconcile(ctx context.Context, reg Orphans, hasFile func(ctx con
 	var errs []error
 	for _, id := range order {
 		jobs := missing[id]
-		stored := false
+		ok := false
 		if f := jobs[0].FileHash; f != "" {
-			if stored, err = hasFile(ctx, f); err != nil {
-				errs = append(errs, fmt.Errorf("submission %s: model file %s: %w", id, f, err))
+			if ok, err = stored(ctx, jobs[0].ModelHash, f); err != nil {
+				errs = append(errs, fmt.Errorf("submission %s: model %s (file %s): %w", id, jobs[0].ModelHash, f, err))
 				continue
 			}
 		}
-		if !stored {
+		if !ok {
 			n, err := reg.FailOpenJobs(ctx, id, string(submissions.ClassInternal), orphanMessage, true)
 			if err != nil {
 				errs = append(errs, err)
