@@ -160,13 +160,23 @@ func (q *Queue) runRescuer(ctx context.Context) (stop func()) {
 		defer close(done)
 		t := time.NewTicker(q.cfg.HeartbeatInterval)
 		defer t.Stop()
+		gate := rescueGate{window: q.cfg.HeartbeatTimeout, healthySince: time.Now()}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
-			if n, err := q.RescueDead(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			now := time.Now()
+			if !gate.ready(now) {
+				// Not yet: only see whether the database answers.
+				if _, err := q.jobs.running(ctx); err != nil {
+					gate.failed(now)
+				}
+				continue
+			}
+			if n, err := q.RescueDead(ctx, now); err != nil && ctx.Err() == nil {
+				gate.failed(now)
 				q.cfg.Logger.Warn("heartbeat rescuer: will try again", "error", err)
 			} else if n > 0 {
 				q.cfg.Logger.Warn("heartbeat rescuer: rescued the jobs of dead workers", "jobs", n)
@@ -175,6 +185,20 @@ func (q *Queue) runRescuer(ctx context.Context) (stop func()) {
 	}()
 	return func() { cancel(); <-done }
 }
+
+// rescueGate holds the rescuer back until this process has reached the
+// database for a whole heartbeat window: after a database outage (or this
+// process's start), the live workers' heartbeats are as stale as a dead
+// one's until their next beat, and rescuing them would count an outage as
+// lost attempts (issue 15, finding 2: two outages must not fail a job as
+// out of memory). A dead worker's job is rescued one window later instead.
+type rescueGate struct {
+	window       time.Duration
+	healthySince time.Time
+}
+
+func (g *rescueGate) failed(now time.Time)     { g.healthySince = now }
+func (g *rescueGate) ready(now time.Time) bool { return now.Sub(g.healthySince) >= g.window }
 
 // RescueDead makes available again every running job whose attempt has
 // shown no sign of life for HeartbeatTimeout at now, and returns how many

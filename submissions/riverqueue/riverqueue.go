@@ -70,8 +70,12 @@ type Config struct {
 	// heartbeat before it is rescued (made available to any worker again,
 	// the attempt recorded as lost): its worker died. Default 1 min, so a
 	// killed worker's job resumes within HeartbeatTimeout +
-	// HeartbeatInterval + PollInterval (≈ 76 s); a healthy job, however
-	// long, keeps heartbeating and is never rescued.
+	// HeartbeatInterval + PollInterval (≈ 76 s) when another worker process
+	// runs, or that long after the restart of the only one; a healthy job,
+	// however long, keeps heartbeating and is never rescued. A process
+	// rescues only once it has reached the database for a whole
+	// HeartbeatTimeout (since its start or a failed query), so a database
+	// outage does not make live jobs look dead.
 	HeartbeatTimeout time.Duration
 	// MaxAttempts is how often a job is tried in all. Default 5.
 	MaxAttempts int
