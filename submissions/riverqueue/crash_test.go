@@ -2,12 +2,19 @@ package riverqueue_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,17 +26,19 @@ import (
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/storage/s3"
 	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/httpapi"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 	"github.com/cortexbench/cortexbench/submissions/submissionstest"
+	"github.com/cortexbench/cortexbench/submissions/wire"
 )
 
-// The test binary doubles as the submitting server of TestKilledSubmitter:
-// with submitterEnv set (the backend, as hbWorkerEnv), TestMain runs
-// submitterProcess instead of the tests.
+// The test binary doubles as the submissions server of
+// TestKilledSubmitter: with submitterEnv set (the backend, as
+// hbWorkerEnv), TestMain runs submitterProcess instead of the tests.
 const (
-	submitterEnv     = "CORTEXBENCH_RIVERQUEUE_SUBMITTER"
-	submitterDirEnv  = "CORTEXBENCH_RIVERQUEUE_SUBMITTER_OBJECTS"
-	submitterSeedEnv = "CORTEXBENCH_RIVERQUEUE_SUBMITTER_SEED"
+	submitterEnv    = "CORTEXBENCH_RIVERQUEUE_SUBMITTER"
+	submitterDirEnv = "CORTEXBENCH_RIVERQUEUE_SUBMITTER_OBJECTS"
+	submitterUpEnv  = "CORTEXBENCH_RIVERQUEUE_SUBMITTER_UPLOADS"
 )
 
 // openStore opens the on-disk object store of the test (the embedded S3
@@ -81,18 +90,14 @@ func openBackend(ctx context.Context, spec string) (*registry.Registry, *riverqu
 	return reg, q, func() { pool.Close(); reg.Close() }, nil
 }
 
-// submitterProcess submits model after model through the service (the
-// model file to the on-disk store, the rows and jobs to the database)
-// until it is killed, printing each submission's ID once it is accepted.
+// submitterProcess is the submissions API server (httpapi over the
+// service: model files to the on-disk store, rows and jobs to the
+// database) on a loopback port it prints, until it is killed.
 func submitterProcess(spec string) int {
 	ctx := context.Background()
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "submitter:", err)
 		return 1
-	}
-	var seed uint64
-	if _, err := fmt.Sscan(os.Getenv(submitterSeedEnv), &seed); err != nil {
-		return fail(err)
 	}
 	reg, q, closeBackend, err := openBackend(ctx, spec)
 	if err != nil {
@@ -104,33 +109,22 @@ func submitterProcess(spec string) int {
 		return fail(err)
 	}
 	defer closeStore()
-	svc, err := submissions.New(submissions.Config{DailyLimit: -1, UploadDir: os.TempDir()},
+	svc, err := submissions.New(submissions.Config{DailyLimit: -1, UploadDir: os.Getenv(submitterUpEnv)},
 		submissions.Deps{Registry: reg, Models: &models.Registry{Store: bucket}, Queue: q})
 	if err != nil {
 		return fail(err)
 	}
-	u, err := reg.GetUser(ctx, "ada")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Println("ready")
-	for i := seed; ; i++ {
-		data := submissionstest.TinyCNN(i)
-		up, err := submissions.StageUpload(os.TempDir(), strings.NewReader(string(data)), int64(len(data)))
-		if err != nil {
-			return fail(err)
-		}
-		sub, err := svc.Submit(ctx, u, submissions.Metadata{Name: fmt.Sprint("m", i), Preprocessing: submissionstest.Spec}, up)
-		up.Remove()
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Println("submitted", sub.ID)
-	}
+	fmt.Println("ready", "http://"+l.Addr().String())
+	return fail(http.Serve(l, httpapi.NewHandler(svc, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))))
 }
 
-// A server killed with SIGKILL at random points while it accepts
-// submissions (10 kills) leaves no submission without its jobs: each
+// A submissions API server killed with SIGKILL at random points while
+// three clients upload models to it (10 kills) leaves no submission
+// without its jobs: each
 // submission's rows and jobs commit in one transaction, after its file is
 // stored. Reconcile, run at start-up, then finds nothing to repair; given
 // orphans as older versions left them, it re-queues the one whose file is
@@ -149,15 +143,26 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 			t.Fatal(err)
 		}
 	}
-	if err := reg.CreateUser(ctx, registry.User{Name: "ada", Role: registry.RoleSubmitter, CreatedAt: time.Now().UTC()}); err != nil {
+	admin, err := submissions.New(submissions.Config{}, submissions.Deps{Registry: reg})
+	if err != nil {
 		t.Fatal(err)
 	}
-	objects := t.TempDir()
-	const kills = 10
-	accepted := 0
-	for k := range kills {
+	if _, err := admin.CreateUser(ctx, "ada", registry.RoleSubmitter); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := admin.CreateToken(ctx, "ada", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, uploads := t.TempDir(), t.TempDir()
+	if err := os.Chmod(uploads, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const kills, clients = 10, 3
+	var accepted, seed atomic.Int64
+	for range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), submitterEnv+"="+b.spec, submitterDirEnv+"="+objects, fmt.Sprint(submitterSeedEnv, "=", 1+k*1000))
+		cmd.Env = append(os.Environ(), submitterEnv+"="+b.spec, submitterDirEnv+"="+objects, submitterUpEnv+"="+uploads)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -166,40 +171,44 @@ func testKilledSubmitter(t *testing.T, b hbBackend) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		lines := make(chan string, 1000)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		select {
-		case l := <-lines:
-			if l != "ready" {
-				t.Fatalf("submitter said %q", l)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("submitter not ready")
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") {
+			t.Fatalf("submitter did not start: %q", sc.Text())
 		}
-		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		api := &wire.Client{BaseURL: strings.TrimPrefix(sc.Text(), "ready "), Token: token}
+		// Clients upload models until the server dies under them.
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for {
+					i := seed.Add(1)
+					data := submissionstest.TinyCNN(uint64(i))
+					_, err := api.Submit(ctx, "m.onnx", bytes.NewReader(data), wire.SubmitForm{Name: fmt.Sprint("m", i), Preprocessing: submissionstest.Spec})
+					if err != nil {
+						var ae *wire.APIError
+						if errors.As(err, &ae) {
+							t.Errorf("upload %d refused: %v", i, err)
+						}
+						return // the server is gone
+					}
+					accepted.Add(1)
+				}
+			})
+		}
+		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		for l := range lines {
-			if strings.HasPrefix(l, "submitted ") {
-				accepted++
-			}
-		}
+		wg.Wait()
 	}
 	subs, err := reg.ListSubmissions(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d kills: %d submissions accepted, %d recorded, in %v", kills, accepted, len(subs), time.Since(start).Round(time.Millisecond))
-	if len(subs) < accepted || accepted < kills {
-		t.Fatalf("%d submissions recorded, %d accepted: want at least one accepted per run and each recorded", len(subs), accepted)
+	t.Logf("%d kills: %d uploads started, %d accepted, %d recorded, in %v", kills, seed.Load(), accepted.Load(), len(subs), time.Since(start).Round(time.Millisecond))
+	if n := int64(len(subs)); n < accepted.Load() || accepted.Load() < kills {
+		t.Fatalf("%d submissions recorded, %d accepted: want at least one accepted per run and each recorded", n, accepted.Load())
 	}
 	bucket, closeStore, err := openStore(ctx, objects)
 	if err != nil {
