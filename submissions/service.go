@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -352,8 +353,8 @@ func (s *Service) CheckQuota(ctx context.Context, u User) error {
 }
 
 // Submit validates the staged model file and its metadata, and when both
-// are good records the submission, stores the file (streamed from disk)
-// and queues one job per benchmark. Nothing is stored when anything is
+// are good stores the file (streamed from disk), then records the
+// submission and queues one job per benchmark in one transaction. Nothing is stored when anything is
 // wrong: the *Error lists every problem. The caller removes the file.
 //
 // The model entry is (file, preprocessing spec), its ID
@@ -439,35 +440,39 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	// An existing row (this entry submitted before) is kept as it is.
 	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
-	// The database first: a submission over the daily limit (two racing
-	// requests) is refused before the file is stored.
-	if err := s.deps.Registry.CreateSubmission(ctx, sub, model, max(s.cfg.DailyLimit, 0)); err != nil {
-		if errors.Is(err, registry.ErrLimit) {
-			return Submission{}, s.limitError()
-		}
-		return Submission{}, err
-	}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
+	// The file (and the entry's metadata) first, then the rows and the
+	// jobs in one transaction, so a committed job always finds its model
+	// and a crash anywhere leaves either nothing or at most a stored model
+	// no submission refers to (harmless: content addressed, and the next
+	// submission of it reuses it). A submission racing another over the
+	// daily limit is refused by the transaction after its file was stored:
+	// the same harmless leftover.
 	s.storeMu.Lock()
 	// An existing entry's metadata is kept (Add writes nothing then).
 	err = addFile(ctx, s.deps.Models, md, file.Path)
 	s.storeMu.Unlock()
-	if err == nil {
-		jobs := make([]JobSpec, len(sub.Jobs))
-		for i, j := range sub.Jobs {
-			jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),
-				BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
-		}
-		err = s.deps.Queue.Enqueue(ctx, jobs)
-	}
 	if err != nil {
-		// Recorded but not queued: say so in the status rather than
-		// leave it queued forever.
-		for _, j := range sub.Jobs {
-			_ = s.deps.Registry.FailJob(context.WithoutCancel(ctx), id, j.BenchmarkID, string(ClassInternal),
-				"the submission could not be queued (internal error): submit it again later")
+		return Submission{}, fmt.Errorf("submission %s: store the model file: %w", id, err)
+	}
+	jobs := make([]JobSpec, len(sub.Jobs))
+	for i, j := range sub.Jobs {
+		jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),
+			BenchmarkID: j.BenchmarkID, BenchmarkVersion: j.BenchmarkVersion}
+	}
+	enqueue := func(ctx context.Context, tx *sql.Tx) error {
+		if q, ok := s.deps.Queue.(TxQueue); ok {
+			return q.EnqueueTx(ctx, tx, jobs)
+		}
+		// A queue outside the database (tests' fakes): queued before the
+		// commit, so a failure still records nothing.
+		return s.deps.Queue.Enqueue(ctx, jobs)
+	}
+	if err := s.deps.Registry.CreateSubmissionWith(ctx, sub, model, max(s.cfg.DailyLimit, 0), enqueue); err != nil {
+		if errors.Is(err, registry.ErrLimit) {
+			return Submission{}, s.limitError()
 		}
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}

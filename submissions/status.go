@@ -20,7 +20,9 @@ type Status struct {
 	Done       int
 	// Current is the benchmark of the earliest running job.
 	Current string
-	// FailureClass and Message explain the first failed job.
+	// FailureClass and Message explain the first failed job; while none
+	// failed, Message is the first waiting job's note (e.g. "platform
+	// problem, will retry: ...").
 	FailureClass FailureClass
 	Message      string
 	Estimate     Estimate
@@ -36,7 +38,7 @@ func StatusOf(sub Submission) Status {
 	st := Status{ID: sub.ID, Owner: sub.Owner, ModelHash: sub.ModelHash, ModelName: sub.ModelName,
 		Benchmarks: len(sub.Jobs), Estimate: Estimate{Seconds: sub.EstSeconds, Bytes: sub.EstBytes},
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.CreatedAt, Jobs: sub.Jobs, State: StageQueued}
-	var running, failed *SubmissionJob
+	var running, failed, noted *SubmissionJob
 	for i := range sub.Jobs {
 		j := &sub.Jobs[i]
 		if j.UpdatedAt.After(st.UpdatedAt) {
@@ -54,6 +56,9 @@ func StatusOf(sub Submission) Status {
 				failed = j
 			}
 		}
+		if j.State == JobQueued && j.Message != "" && noted == nil {
+			noted = j
+		}
 	}
 	st.Benchmark = min(st.Done+1, st.Benchmarks)
 	switch {
@@ -67,6 +72,9 @@ func StatusOf(sub Submission) Status {
 		if st.State == "" {
 			st.State = StageValidating
 		}
+	}
+	if failed == nil && noted != nil {
+		st.Message = noted.Message
 	}
 	return st
 }

@@ -2,6 +2,7 @@ package submissions
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/cortexbench/cortexbench/scoring"
@@ -62,7 +63,9 @@ type Tokens interface {
 // Submissions keeps submissions with their jobs; creating one over the
 // owner's daily limit is registry.ErrLimit.
 type Submissions interface {
-	CreateSubmission(ctx context.Context, s Submission, m registry.Model, dailyLimit int) error
+	// CreateSubmissionWith runs within (when not nil) inside the
+	// transaction that writes the rows (see registry.CreateSubmissionWith).
+	CreateSubmissionWith(ctx context.Context, s Submission, m registry.Model, dailyLimit int, within func(ctx context.Context, tx *sql.Tx) error) error
 	GetSubmission(ctx context.Context, id string) (Submission, error)
 	ListSubmissions(ctx context.Context, owner string, limit int) ([]Submission, error)
 }
@@ -89,9 +92,9 @@ type ModelRecords interface {
 
 // Attempts records the attempts of a job and their progress.
 type Attempts interface {
-	// StartAttempt marks the job running and returns how many earlier
-	// attempts vanished without a word.
-	StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt int) (lost int, err error)
+	// StartAttempt marks the job running on attempt (alive now), with
+	// lost, how many earlier attempts the job engine rescued.
+	StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt, lost int) error
 	SetJobProgress(ctx context.Context, submissionID, benchmarkID, stage string, attempt int) error
 }
 

@@ -69,11 +69,26 @@ func TestStatusOf(t *testing.T) {
 			t.Errorf("failure %q %q", st.FailureClass, st.Message)
 		}
 	}
+	// A job waiting for a retry after a platform problem says so.
+	waiting := jobs(registry.JobDone, registry.JobQueued)
+	waiting[1].Message = "platform problem, will retry: attempt 1 of 5 stopped (the database is unavailable)"
+	if st := submissions.StatusOf(registry.Submission{ID: "s", Jobs: waiting}); st.State != submissions.StageQueued || st.Message != waiting[1].Message {
+		t.Errorf("waiting for a retry: %s %q", st.State, st.Message)
+	}
 }
 
-type errScorer struct{ err error }
+// errScorer fails with err; with wait, it first waits for the job's
+// context to end (the job's own deadline).
+type errScorer struct {
+	err  error
+	wait bool
+}
 
-func (e errScorer) ScoreOne(context.Context, submissions.JobSpec, func(submissions.Stage)) (scoring.Score, error) {
+func (e errScorer) ScoreOne(ctx context.Context, _ submissions.JobSpec, _ func(submissions.Stage)) (scoring.Score, error) {
+	if e.wait {
+		<-ctx.Done()
+		return scoring.Score{}, fmt.Errorf("extract: %w", ctx.Err())
+	}
 	return scoring.Score{}, e.err
 }
 
@@ -90,15 +105,16 @@ func TestExecutorClasses(t *testing.T) {
 	sub := registry.Submission{ID: "s1", Owner: "ada", ModelHash: hash}
 	classes := []struct {
 		err     error
+		wait    bool // the job's own deadline passes
 		at      submissions.Attempt
 		outcome submissions.Outcome
 		class   submissions.FailureClass
 	}{
-		{fmt.Errorf("load: %w: node 3 has no weights", submissions.ErrBadModel), submissions.Attempt{Number: 1, Max: 5}, submissions.Cancel, submissions.ClassBadModel},
-		{fmt.Errorf("extract: %w", submissions.ErrOutOfMemory), submissions.Attempt{Number: 1, Max: 5}, submissions.Cancel, submissions.ClassOutOfMemory},
-		{fmt.Errorf("extract: %w", context.DeadlineExceeded), submissions.Attempt{Number: 1, Max: 5, Timeout: time.Hour}, submissions.Cancel, submissions.ClassTimeout},
-		{fmt.Errorf("s3: connection reset"), submissions.Attempt{Number: 1, Max: 5}, submissions.Retry, ""},
-		{fmt.Errorf("s3: connection reset by 10.1.2.3"), submissions.Attempt{Number: 5, Max: 5}, submissions.Cancel, submissions.ClassInternal},
+		{fmt.Errorf("load: %w: node 3 has no weights", submissions.ErrBadModel), false, submissions.Attempt{Number: 1, Max: 5}, submissions.Cancel, submissions.ClassBadModel},
+		{fmt.Errorf("extract: %w", submissions.ErrOutOfMemory), false, submissions.Attempt{Number: 1, Max: 5}, submissions.Cancel, submissions.ClassOutOfMemory},
+		{nil, true, submissions.Attempt{Number: 1, Max: 5, Timeout: 50 * time.Millisecond}, submissions.Cancel, submissions.ClassTimeout},
+		{fmt.Errorf("s3: connection reset"), false, submissions.Attempt{Number: 1, Max: 5}, submissions.Retry, ""},
+		{fmt.Errorf("s3: connection reset by 10.1.2.3"), false, submissions.Attempt{Number: 5, Max: 5}, submissions.Cancel, submissions.ClassInternal},
 	}
 	for i := range classes {
 		sub.Jobs = append(sub.Jobs, registry.SubmissionJob{BenchmarkID: fmt.Sprint("b", i), BenchmarkVersion: "v"})
@@ -107,9 +123,14 @@ func TestExecutorClasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, tc := range classes {
-		x := &submissions.Executor{Registry: reg, Scorer: errScorer{tc.err}}
+		x := &submissions.Executor{Registry: reg, Scorer: errScorer{tc.err, tc.wait}}
 		job := submissions.JobSpec{SubmissionID: "s1", ModelHash: hash, BenchmarkID: fmt.Sprint("b", i), BenchmarkVersion: "v"}
-		out, err := x.Run(ctx, job, tc.at, func(context.Context, scoring.Score) error { t.Fatal("commit called"); return nil })
+		jctx, cancel := context.WithTimeout(ctx, time.Hour)
+		if tc.wait {
+			jctx, cancel = context.WithTimeout(ctx, tc.at.Timeout)
+		}
+		out, err := x.Run(jctx, job, tc.at, func(context.Context, scoring.Score) error { t.Fatal("commit called"); return nil })
+		cancel()
 		if out != tc.outcome || err == nil {
 			t.Errorf("%v: outcome %v, %v; want %v", tc.err, out, err, tc.outcome)
 		}
@@ -123,7 +144,7 @@ func TestExecutorClasses(t *testing.T) {
 		if submissions.FailureClass(j.FailureClass) != tc.class {
 			t.Errorf("job %d: class %q, want %q", i, j.FailureClass, tc.class)
 		}
-		if tc.outcome == submissions.Retry && (j.State != registry.JobQueued || !strings.Contains(j.Message, "will be retried")) {
+		if tc.outcome == submissions.Retry && (j.State != registry.JobQueued || !strings.Contains(j.Message, "platform problem, will retry")) {
 			t.Errorf("job %d waiting for a retry: %s %q", i, j.State, j.Message)
 		}
 		if tc.class == submissions.ClassInternal && (j.Message == "" || strings.Contains(j.Message, "10.1.2.3")) {
@@ -132,9 +153,11 @@ func TestExecutorClasses(t *testing.T) {
 	}
 }
 
-// A job whose workers vanish twice (killed, most likely by the kernel for
-// memory) fails as out of memory instead of being retried until the queue
-// drops it silently.
+// A job whose attempts the job engine rescued twice (their worker killed,
+// most likely by the kernel for memory) fails as out of memory instead of
+// being retried until the queue drops it silently; attempts that failed
+// without being able to record it (the database down at the commit) are
+// not lost (issue 15, finding 2).
 func TestExecutorLostAttempts(t *testing.T) {
 	ctx := t.Context()
 	reg, err := registry.Open(ctx, registry.Config{SQLitePath: filepath.Join(t.TempDir(), "r.db")})
@@ -143,24 +166,40 @@ func TestExecutorLostAttempts(t *testing.T) {
 	}
 	defer reg.Close()
 	hash := fmt.Sprintf("%064x", 2)
-	sub := registry.Submission{ID: "s1", Owner: "ada", ModelHash: hash, Jobs: []registry.SubmissionJob{{BenchmarkID: "b", BenchmarkVersion: "v"}}}
+	sub := registry.Submission{ID: "s1", Owner: "ada", ModelHash: hash, Jobs: []registry.SubmissionJob{
+		{BenchmarkID: "b", BenchmarkVersion: "v"}, {BenchmarkID: "c", BenchmarkVersion: "v"}}}
 	if err := reg.CreateSubmission(ctx, sub, registry.Model{Hash: hash, Name: "m", Owner: "ada"}, 0); err != nil {
 		t.Fatal(err)
 	}
-	// Attempts 1 and 2 start and die without a word.
-	for attempt, want := range []int{0, 1} {
-		if lost, err := reg.StartAttempt(ctx, "s1", "b", attempt+1); err != nil || lost != want {
-			t.Fatalf("attempt %d: lost %d, %v; want %d", attempt+1, lost, err, want)
+	// Attempts 1 and 2 of both jobs start and record nothing more.
+	for _, b := range []string{"b", "c"} {
+		for attempt := 1; attempt <= 2; attempt++ {
+			if err := reg.StartAttempt(ctx, "s1", b, attempt, 0); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	x := &submissions.Executor{Registry: reg, Scorer: errScorer{fmt.Errorf("must not be called")}}
+	// b: the engine rescued both (their workers vanished).
+	x := &submissions.Executor{Registry: reg, Scorer: errScorer{err: fmt.Errorf("must not be called")}}
 	job := submissions.JobSpec{SubmissionID: "s1", ModelHash: hash, BenchmarkID: "b", BenchmarkVersion: "v"}
-	out, err := x.Run(ctx, job, submissions.Attempt{Number: 3, Max: 5}, nil)
+	out, err := x.Run(ctx, job, submissions.Attempt{Number: 3, Max: 5, Lost: 2}, nil)
 	if out != submissions.Cancel || !errors.Is(err, submissions.ErrOutOfMemory) {
 		t.Fatalf("outcome %v, %v; want Cancel, out of memory", out, err)
 	}
+	// c: its attempts failed at the commit (nothing rescued): it runs.
+	x.Scorer = submissions.DelayScorer{}
+	job.BenchmarkID = "c"
+	committed := false
+	out, err = x.Run(ctx, job, submissions.Attempt{Number: 3, Max: 5}, func(context.Context, scoring.Score) error { committed = true; return nil })
+	if out != submissions.Completed || err != nil || !committed {
+		t.Fatalf("job c: outcome %v, %v, committed %v; want Completed", out, err, committed)
+	}
 	got, _ := reg.GetSubmission(ctx, "s1")
-	if st := submissions.StatusOf(got); st.State != submissions.StageFailed || st.FailureClass != submissions.ClassOutOfMemory || !strings.Contains(st.Message, "2 times") {
+	if st := submissions.StatusOf(got); st.State != submissions.StageFailed || st.FailureClass != submissions.ClassOutOfMemory ||
+		!strings.Contains(st.Message, "2 times") || st.Current != "b" {
 		t.Errorf("status %+v", st)
+	}
+	if got.Jobs[0].Lost != 2 || got.Jobs[1].Lost != 0 {
+		t.Errorf("lost attempts recorded %d and %d, want 2 and 0", got.Jobs[0].Lost, got.Jobs[1].Lost)
 	}
 }

@@ -143,6 +143,7 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 	if err != nil {
 		return nil, nil, err
 	}
+	reconcileQueue(ctx, env, p, q)
 	stop := closeQueue
 	if scorer != nil {
 		if err := q.Start(context.WithoutCancel(ctx)); err != nil {

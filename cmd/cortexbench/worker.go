@@ -68,6 +68,34 @@ func openSubmissions(ctx context.Context, p *platform, postgresDSN string, cfg s
 	return svc, q, closeQueue, nil
 }
 
+// reconcileQueue runs at start-up of 'serve' and 'worker': every queued
+// or running job of a submission that has no job in the queue (left by
+// versions that recorded a submission and queued it in two steps) is
+// queued again when its model entry and file are stored, or else its
+// submission fails with a reason and no longer counts against the daily limit
+// (riverqueue.Queue.Reconcile, issue 15, finding 1). A failure is logged,
+// not fatal: the next start-up tries again.
+func reconcileQueue(ctx context.Context, env *Env, p *platform, q *riverqueue.Queue) {
+	// A job can be scored when its entry's metadata and its file are
+	// stored (an upload killed in between left only the file).
+	stored := func(ctx context.Context, entryID, fileSHA256 string) (bool, error) {
+		if _, err := (&models.Registry{Store: p.bucket}).Get(ctx, entryID); models.IsNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		return p.bucket.Exists(ctx, models.FileKey(fileSHA256))
+	}
+	rec, err := q.Reconcile(ctx, p.db, stored)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "cortexbench: warning: start-up check of queued submissions: %v\n", err)
+	}
+	if rec.Requeued > 0 || rec.FailedSubmissions > 0 || rec.Abandoned > 0 {
+		fmt.Fprintf(env.Stderr, "cortexbench: start-up check of %d open jobs: %d re-queued (they had no queue job), %d submission(s) failed (their model file was never stored; quota refunded), %d job(s) the queue had given up on failed\n",
+			rec.Open, rec.Requeued, rec.FailedSubmissions, rec.Abandoned)
+	}
+}
+
 // workerScorer returns what scores the jobs.
 func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
 	if d := env.Getenv(fakeScorerEnv); d != "" {
@@ -115,6 +143,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeQueue()
+	reconcileQueue(ctx, env, p, q)
 	// Jobs run under their own context, so an interrupt lets running jobs
 	// finish (up to the grace period) instead of cutting them off.
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {

@@ -2,9 +2,12 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
+	"io/fs"
 	"math"
+	"syscall"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
@@ -64,6 +67,22 @@ func (f *features) Consume(_ context.Context, l models.Layer, first int, rows []
 	return nil
 }
 
+// platformError reports whether an extraction error comes from storage
+// rather than from the model: a corrupt or missing stored object, a file
+// system error (ENOSPC when the activation cache fills the disk), or the
+// object store answering 5xx (its disk full, it is down).
+func platformError(err error) bool {
+	var (
+		pathErr *fs.PathError
+		// The object store's answer (S3 client response errors): 5xx is
+		// the store failing, e.g. 507 when its disk is full.
+		status interface{ HTTPStatusCode() int }
+	)
+	return objstore.IsCorrupt(err) || errors.Is(err, objstore.ErrNotFound) || errors.Is(err, syscall.ENOSPC) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EIO) || errors.As(err, &pathErr) ||
+		errors.As(err, &status) && status.HTTPStatusCode() >= 500
+}
+
 func finite(row []float32) error {
 	for j, v := range row {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -102,8 +121,10 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if objstore.IsCorrupt(err) {
-				// A damaged stored stimulus is the platform's fault, not the model's.
+			if platformError(err) {
+				// A damaged stored stimulus, a full disk while caching
+				// activations, an unreadable file: the platform's fault,
+				// not the model's (issue 15, finding 2).
 				return fmt.Errorf("%w: extract %s: %w", ErrInternal, msg, err)
 			}
 			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)

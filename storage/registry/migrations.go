@@ -28,13 +28,16 @@ var migrations = []migration{
 		return tx.Migrator().AutoMigrate(&modelRowV1{}, &benchmarkRow{}, &scoreRowV1{})
 	}},
 	{2, "users, tokens, submissions, submission jobs, daily counts, withdrawals", func(tx *gorm.DB) error {
-		return tx.Migrator().AutoMigrate(&userRowV2{}, &tokenRowV2{}, &submissionRow{}, &submissionJobRow{}, &submissionCountRow{}, &withdrawalRow{})
+		return tx.Migrator().AutoMigrate(&userRowV2{}, &tokenRowV2{}, &submissionRow{}, &submissionJobRowV2{}, &submissionCountRow{}, &withdrawalRow{})
 	}},
 	{3, "scores: typed selection (selection_data JSON)", func(tx *gorm.DB) error {
 		return tx.Migrator().AddColumn(&scoreRow{}, "SelectionData")
 	}},
 	{4, "users: disabled; api_tokens: token_id, expires_at, last_used_at, revoked_at", migrateTokenLifecycle},
 	{5, "models: file (sha256 of the ONNX file; hash is the entry id)", migrateModelFile},
+	{6, "submission_jobs: heartbeat_ms (a running attempt's last sign of life)", func(tx *gorm.DB) error {
+		return tx.Migrator().AddColumn(&submissionJobRow{}, "HeartbeatMS")
+	}},
 }
 
 // migrateModelFile is migration 5: a model row is an entry (ONNX file,
@@ -52,6 +55,24 @@ func migrateModelFile(tx *gorm.DB) error {
 	}
 	return m.CreateIndex(&modelRow{}, "File")
 }
+
+// submissionJobRowV2 is submissionJobRow as migration 2 created it
+// (before heartbeat_ms).
+type submissionJobRowV2 struct {
+	SubmissionID     string `gorm:"primaryKey;size:64"`
+	BenchmarkID      string `gorm:"primaryKey"`
+	Position         int    `gorm:"not null"`
+	BenchmarkVersion string `gorm:"not null"`
+	State            string `gorm:"not null"`
+	Stage            string `gorm:"not null;default:''"`
+	FailureClass     string `gorm:"not null;default:''"`
+	Message          string `gorm:"type:text"`
+	Attempt          int    `gorm:"not null;default:0"`
+	Lost             int    `gorm:"not null;default:0"`
+	UpdatedAt        time.Time
+}
+
+func (submissionJobRowV2) TableName() string { return "submission_jobs" }
 
 // modelRowV1 is modelRow as migration 1 created it (before file).
 type modelRowV1 struct {

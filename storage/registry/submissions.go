@@ -57,8 +57,11 @@ type submissionJobRow struct {
 	FailureClass     string `gorm:"not null;default:''"`
 	Message          string `gorm:"type:text"`
 	Attempt          int    `gorm:"not null;default:0"`
-	Lost             int    `gorm:"not null;default:0"` // attempts whose worker vanished
-	UpdatedAt        time.Time
+	Lost             int    `gorm:"not null;default:0"` // attempts the job engine rescued (their worker vanished)
+	// HeartbeatMS is when the running attempt last showed it is alive
+	// (Unix milliseconds of the worker's clock; 0 before any).
+	HeartbeatMS int64 `gorm:"column:heartbeat_ms;not null;default:0"`
+	UpdatedAt   time.Time
 }
 
 func (submissionJobRow) TableName() string { return "submission_jobs" }
@@ -105,6 +108,15 @@ func (r *Registry) CountSubmissions(ctx context.Context, owner, day string) (int
 // owner and metadata are then kept), and stores the submission with its
 // jobs, all queued.
 func (r *Registry) CreateSubmission(ctx context.Context, s Submission, m Model, dailyLimit int) error {
+	return r.CreateSubmissionWith(ctx, s, m, dailyLimit, nil)
+}
+
+// CreateSubmissionWith is CreateSubmission that also runs within, when not
+// nil, inside the same database transaction, after the rows are written:
+// the job queue inserts the submission's jobs through tx (River on the
+// registry's database), so the rows and their jobs commit together or not
+// at all (issue 15, finding 1). An error from within rolls everything back.
+func (r *Registry) CreateSubmissionWith(ctx context.Context, s Submission, m Model, dailyLimit int, within func(ctx context.Context, tx *sql.Tx) error) error {
 	if s.ID == "" || s.Owner == "" || s.ModelHash != m.Hash {
 		return fmt.Errorf("registry: create submission: %w", invalid("id %q, owner %q and model hash %q (model %q) must be set and agree", s.ID, s.Owner, s.ModelHash, m.Hash))
 	}
@@ -154,7 +166,14 @@ func (r *Registry) CreateSubmission(ctx context.Context, s Submission, m Model, 
 				return fmt.Errorf("job %s: %w", j.BenchmarkID, err)
 			}
 		}
-		return nil
+		if within == nil {
+			return nil
+		}
+		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+		if !ok {
+			return fmt.Errorf("the transaction is a %T, not a *sql.Tx: jobs cannot be queued in it", tx.Statement.ConnPool)
+		}
+		return within(ctx, sqlTx)
 	})
 	if err != nil {
 		return fmt.Errorf("registry: create submission %s: %w", s.ID, err)
@@ -237,31 +256,114 @@ func (r *Registry) withJobs(ctx context.Context, rows []submissionRow) ([]Submis
 	return out, nil
 }
 
-// StartAttempt records that attempt of a job starts, and returns how many
-// earlier attempts were lost: an attempt is lost when the next one starts
-// while the job still shows it running (its worker died before recording
-// any outcome). A job already done is left alone.
-func (r *Registry) StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt int) (lost int, err error) {
-	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var row submissionJobRow
-		if err := tx.Where("submission_id = ? AND benchmark_id = ?", submissionID, benchmarkID).Take(&row).Error; err != nil {
-			return notFound(err)
+// StartAttempt records that attempt of a job starts (and is alive now),
+// with lost, the number of earlier attempts the job engine rescued because
+// their worker vanished. A job already done is left alone.
+func (r *Registry) StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt, lost int) error {
+	now := time.Now().UTC()
+	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Updates(map[string]any{"state": string(JobRunning), "stage": "", "attempt": attempt, "lost": lost, "message": "",
+			"heartbeat_ms": now.UnixMilli(), "updated_at": now}).Error
+	if err != nil {
+		return fmt.Errorf("registry: start attempt %d of job %s/%s: %w", attempt, submissionID, benchmarkID, err)
+	}
+	return nil
+}
+
+// Heartbeat records that attempt of a running job is alive at now. It
+// reports false when the job no longer runs that attempt (it finished, or
+// was rescued and another attempt started): its worker should stop.
+func (r *Registry) Heartbeat(ctx context.Context, submissionID, benchmarkID string, attempt int, now time.Time) (bool, error) {
+	res := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND attempt = ? AND state = ?", submissionID, benchmarkID, attempt, string(JobRunning)).
+		Update("heartbeat_ms", now.UnixMilli())
+	if res.Error != nil {
+		return false, fmt.Errorf("registry: heartbeat of job %s/%s: %w", submissionID, benchmarkID, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// LastHeartbeat returns the attempt a job last started and when that
+// attempt last showed it was alive (zero time before any heartbeat).
+func (r *Registry) LastHeartbeat(ctx context.Context, submissionID, benchmarkID string) (attempt int, at time.Time, err error) {
+	var row submissionJobRow
+	err = r.db.WithContext(ctx).Select("attempt", "heartbeat_ms").
+		Where("submission_id = ? AND benchmark_id = ?", submissionID, benchmarkID).Take(&row).Error
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("registry: heartbeat of job %s/%s: %w", submissionID, benchmarkID, notFound(err))
+	}
+	if row.HeartbeatMS > 0 {
+		at = time.UnixMilli(row.HeartbeatMS).UTC()
+	}
+	return row.Attempt, at, nil
+}
+
+// OpenJob is a job of a submission that is neither done nor failed, with
+// what it takes to queue it again.
+type OpenJob struct {
+	SubmissionID     string
+	Owner            string
+	ModelHash        string // the entry's ID
+	FileHash         string // sha256 of its ONNX file ("" when the model row is missing)
+	BenchmarkID      string
+	BenchmarkVersion string
+	State            JobState
+	CreatedAt        time.Time // the submission's
+}
+
+// OpenJobs returns every queued or running job of every submission,
+// oldest submission first.
+func (r *Registry) OpenJobs(ctx context.Context) ([]OpenJob, error) {
+	var rows []struct {
+		SubmissionID, Owner, ModelHash, File, BenchmarkID, BenchmarkVersion, State string
+		CreatedAt                                                                  time.Time
+	}
+	err := r.db.WithContext(ctx).Table("submission_jobs AS sj").
+		Select("sj.submission_id, s.owner, s.model_hash, COALESCE(m.file, '') AS file, sj.benchmark_id, sj.benchmark_version, sj.state, s.created_at").
+		Joins("JOIN submissions AS s ON s.id = sj.submission_id").
+		Joins("LEFT JOIN models AS m ON m.hash = s.model_hash").
+		Where("sj.state IN ?", []string{string(JobQueued), string(JobRunning)}).
+		Order("s.created_at, sj.submission_id, sj.position").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("registry: open jobs: %w", err)
+	}
+	out := make([]OpenJob, len(rows))
+	for i, row := range rows {
+		out[i] = OpenJob{SubmissionID: row.SubmissionID, Owner: row.Owner, ModelHash: row.ModelHash, FileHash: row.File,
+			BenchmarkID: row.BenchmarkID, BenchmarkVersion: row.BenchmarkVersion, State: JobState(row.State), CreatedAt: row.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// FailOpenJobs fails every queued or running job of a submission with
+// class and message, in one transaction; with refund, and when it failed
+// any, the submission no longer counts against its owner's daily limit
+// (it failed for the platform's reason, not the submitter's). It returns
+// how many jobs it failed: 0 when another process did it first.
+func (r *Registry) FailOpenJobs(ctx context.Context, submissionID, class, message string, refund bool) (int, error) {
+	var n int64
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&submissionJobRow{}).
+			Where("submission_id = ? AND state IN ?", submissionID, []string{string(JobQueued), string(JobRunning)}).
+			Updates(map[string]any{"state": string(JobFailed), "failure_class": class, "message": message, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return res.Error
 		}
-		if row.State == string(JobDone) {
-			lost = row.Lost
+		if n = res.RowsAffected; n == 0 || !refund {
 			return nil
 		}
-		if row.State == string(JobRunning) && row.Attempt < attempt {
-			row.Lost++
+		var sub submissionRow
+		if err := tx.Where("id = ?", submissionID).Take(&sub).Error; err != nil {
+			return notFound(err)
 		}
-		lost = row.Lost
-		return tx.Model(&submissionJobRow{}).Where("submission_id = ? AND benchmark_id = ?", submissionID, benchmarkID).
-			Updates(map[string]any{"state": string(JobRunning), "stage": "", "attempt": attempt, "lost": row.Lost, "message": "", "updated_at": time.Now().UTC()}).Error
+		return tx.Model(&submissionCountRow{}).Where("owner = ? AND day = ? AND n > 0", sub.Owner, Day(sub.CreatedAt)).
+			Update("n", gorm.Expr("n - 1")).Error
 	})
 	if err != nil {
-		return 0, fmt.Errorf("registry: start attempt %d of job %s/%s: %w", attempt, submissionID, benchmarkID, err)
+		return 0, fmt.Errorf("registry: fail open jobs of submission %s: %w", submissionID, err)
 	}
-	return lost, nil
+	return int(n), nil
 }
 
 // SetJobProgress records that a job is running at stage on attempt. A job

@@ -295,3 +295,75 @@ func TestSubmissionsLimitAndScoreTx(t *testing.T) {
 		}
 	})
 }
+
+// A submission's rows commit with what within writes in the same
+// transaction, or not at all (issue 15, finding 1); heartbeats are
+// refused once another attempt runs (finding 4); failing a lost
+// submission's open jobs refunds its quota once, however often it runs.
+func TestSubmissionTxHeartbeatAndRefund(t *testing.T) {
+	forEachDB(t, func(t *testing.T, open func() *registry.Registry) {
+		r, ctx := open(), t.Context()
+		m := registry.Model{Hash: hash("m"), File: hash("f"), Name: "m", Owner: "ada", Preprocessing: []byte("{}")}
+		sub := registry.Submission{ID: "s1", Owner: "ada", ModelHash: m.Hash, CreatedAt: time.Now().UTC(),
+			Jobs: []registry.SubmissionJob{{BenchmarkID: "b1", BenchmarkVersion: "v1"}, {BenchmarkID: "b2", BenchmarkVersion: "v1"}}}
+		day := registry.Day(sub.CreatedAt)
+		// within fails: nothing is recorded or counted.
+		boom := errors.New("queue down")
+		if err := r.CreateSubmissionWith(ctx, sub, m, 0, func(ctx context.Context, tx *sql.Tx) error { return boom }); !errors.Is(err, boom) {
+			t.Fatalf("create with a failing within: %v", err)
+		}
+		if _, err := r.GetSubmission(ctx, "s1"); !registry.IsNotFound(err) {
+			t.Fatalf("rolled-back submission: %v", err)
+		}
+		if n, _ := r.CountSubmissions(ctx, "ada", day); n != 0 {
+			t.Fatalf("rolled-back submission counted: %d", n)
+		}
+		// within writes in the transaction: its write commits with the rows.
+		err := r.CreateSubmissionWith(ctx, sub, m, 0, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := sqlTxExec{tx}.Exec(ctx, "UPDATE submission_jobs SET message = 'written in the transaction' WHERE submission_id = 's1'")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.GetSubmission(ctx, "s1")
+		if err != nil || got.Jobs[0].Message != "written in the transaction" {
+			t.Fatalf("%+v, %v", got, err)
+		}
+		openJobs, err := r.OpenJobs(ctx)
+		if err != nil || len(openJobs) != 2 || openJobs[0].FileHash != m.File || openJobs[0].Owner != "ada" {
+			t.Fatalf("open jobs %+v, %v", openJobs, err)
+		}
+
+		if err := r.StartAttempt(ctx, "s1", "b1", 1, 0); err != nil {
+			t.Fatal(err)
+		}
+		beat := time.Now().Add(time.Minute)
+		if alive, err := r.Heartbeat(ctx, "s1", "b1", 1, beat); err != nil || !alive {
+			t.Fatalf("heartbeat of the running attempt: %v, %v", alive, err)
+		}
+		if attempt, at, err := r.LastHeartbeat(ctx, "s1", "b1"); err != nil || attempt != 1 || at.UnixMilli() != beat.UnixMilli() {
+			t.Fatalf("last heartbeat: attempt %d at %v, %v", attempt, at, err)
+		}
+		if err := r.StartAttempt(ctx, "s1", "b1", 2, 1); err != nil {
+			t.Fatal(err)
+		}
+		if alive, err := r.Heartbeat(ctx, "s1", "b1", 1, beat); err != nil || alive {
+			t.Fatalf("heartbeat of a superseded attempt: %v, %v; want refused", alive, err)
+		}
+
+		for i, want := range []int{2, 0} {
+			n, err := r.FailOpenJobs(ctx, "s1", "internal", "the upload never completed", true)
+			if err != nil || n != want {
+				t.Fatalf("fail open jobs, run %d: %d, %v; want %d", i+1, n, err, want)
+			}
+		}
+		if n, _ := r.CountSubmissions(ctx, "ada", day); n != 0 {
+			t.Errorf("daily count %d after the refund, want 0", n)
+		}
+		got, _ = r.GetSubmission(ctx, "s1")
+		if got.Jobs[1].State != registry.JobFailed || got.Jobs[1].Message != "the upload never completed" {
+			t.Errorf("%+v", got.Jobs)
+		}
+	})
+}

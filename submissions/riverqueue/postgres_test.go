@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 	if dsn := os.Getenv(workerDSNEnv); dsn != "" {
 		os.Exit(workerProcess(dsn, os.Getenv(workerSchemaEnv)))
 	}
+	if spec := os.Getenv(hbWorkerEnv); spec != "" {
+		os.Exit(hbWorkerProcess(spec))
+	}
+	if spec := os.Getenv(submitterEnv); spec != "" {
+		os.Exit(submitterProcess(spec))
+	}
 	os.Exit(m.Run())
 }
 

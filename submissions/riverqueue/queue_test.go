@@ -159,11 +159,13 @@ func testQueue(t *testing.T, b backend) {
 
 	// A bad model: one attempt, failed with its class and message.
 	scorer.badModel.Store(true)
+	// Counted before submitting: the running worker may take the jobs as
+	// soon as they commit, before Submit returns.
+	before := scorer.calls.Load()
 	sub2, err := svc.Submit(ctx, u, submissions.Metadata{Name: "tiny2", Preprocessing: submissionstest.Spec}, submissionstest.Staged(t, submissionstest.TinyCNN(2)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := scorer.calls.Load()
 	st = waitFor(t, reg, sub2.ID, 20*time.Second, func(s submissions.Status) bool {
 		for _, j := range s.Jobs {
 			if j.State != registry.JobFailed {

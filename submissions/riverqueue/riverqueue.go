@@ -7,20 +7,30 @@
 // score and its completion commit in one transaction: the score row is
 // written with the registry's PutScoreTx into the transaction River's
 // JobCompleteTx completes the job in, so a job that dies before the commit
-// leaves neither (and is retried: a killed worker's job is rescued once it
-// has been running longer than Config.RescueAfter), and a job that
-// committed is never run again. Transient failures are retried with
-// exponential backoff; a bad model, running out of memory and a timeout
-// are recorded and cancelled (river.JobCancel), never retried. A worker
-// killed outright (by the kernel, for memory) records nothing: when a
-// job's attempts vanish twice, its third attempt records it as out of
-// memory and cancels it (submissions.Executor), before River would drop
-// it silently.
+// leaves neither (and is retried), and a job that committed is never run
+// again. A submission's rows and its jobs are created in one transaction
+// too (EnqueueTx), and Reconcile repairs, at start-up, any submission an
+// older version left without its jobs.
+//
+// A running job heartbeats every Config.HeartbeatInterval; every working
+// process rescues a job whose attempt has been silent for
+// Config.HeartbeatTimeout (its worker died: rescue.go), so a killed
+// worker's job resumes within about a minute and a half by default, while
+// a healthy job, however long, is never rescued. Platform failures (disk,
+// storage, database, network) are retried with exponential backoff; a bad
+// model, running out of memory and a timeout are recorded and cancelled
+// (river.JobCancel), never retried. A worker killed outright (by the
+// kernel, for memory) records nothing: when the job engine has rescued
+// two of a job's attempts, its third attempt records it as out of memory
+// and cancels it (submissions.Executor), before River would drop it
+// silently. An attempt that failed in any other way (the database down at
+// its commit) is not counted as lost.
 package riverqueue
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -46,10 +57,26 @@ type Config struct {
 	Workers int
 	// JobTimeout bounds one job. Default 1h.
 	JobTimeout time.Duration
-	// RescueAfter is how long a job may run before it is considered
-	// abandoned (its worker died) and retried; it must exceed JobTimeout.
-	// Default JobTimeout + 5 min. River's rescuer looks every 30 s.
+	// RescueAfter is River's own rescue: how long a job may run at all
+	// before it is considered abandoned and retried; it must exceed
+	// JobTimeout. Default JobTimeout + 5 min. River's rescuer looks every
+	// 30 s. Dead workers are found much sooner by heartbeat (below).
 	RescueAfter time.Duration
+	// HeartbeatInterval is how often a running job shows it is alive (in
+	// the registry's job row), and how often every working process looks
+	// for jobs whose heartbeat stopped. Default 15 s.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout is how long a running job may go without a
+	// heartbeat before it is rescued (made available to any worker again,
+	// the attempt recorded as lost): its worker died. Default 1 min, so a
+	// killed worker's job resumes within HeartbeatTimeout +
+	// HeartbeatInterval + PollInterval (≈ 76 s) when another worker process
+	// runs, or that long after the restart of the only one; a healthy job,
+	// however long, keeps heartbeating and is never rescued. A process
+	// rescues only once it has reached the database for a whole
+	// HeartbeatTimeout (since its start or a failed query), so a database
+	// outage does not make live jobs look dead.
+	HeartbeatTimeout time.Duration
 	// MaxAttempts is how often a job is tried in all. Default 5.
 	MaxAttempts int
 	// RetryBase is the first retry's delay; each further retry doubles it,
@@ -81,6 +108,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 5
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 15 * time.Second
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = time.Minute
 	}
 	if c.RetryBase == 0 {
 		c.RetryBase = 10 * time.Second
@@ -116,6 +149,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("queue config: max attempts %d must be at least 3", c.MaxAttempts)
 	case c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
 		return fmt.Errorf("queue config: retry base %v must be positive and at most retry max %v", c.RetryBase, c.RetryMax)
+	case c.HeartbeatInterval <= 0 || c.HeartbeatTimeout < 2*c.HeartbeatInterval:
+		return fmt.Errorf("queue config: heartbeat timeout %v must be at least twice the heartbeat interval %v (positive), or a slow heartbeat looks like a dead worker",
+			c.HeartbeatTimeout, c.HeartbeatInterval)
 	case c.PollInterval < 100*time.Millisecond:
 		return fmt.Errorf("queue config: poll interval %v must be at least 100ms", c.PollInterval)
 	}
@@ -169,26 +205,40 @@ type Commits interface {
 }
 
 // Store is what the queue's workers record: the jobs' attempts and
-// outcomes, and the commit of a finished job. Dialect names the database
-// ("postgres" or "sqlite").
+// outcomes, their heartbeats, and the commit of a finished job. Dialect
+// names the database ("postgres" or "sqlite").
 type Store interface {
 	submissions.JobLog
 	Commits
+	Heartbeats
 	Dialect() string
+}
+
+// Heartbeats keeps running jobs' signs of life (storage/registry
+// implements it in the job's row).
+type Heartbeats interface {
+	// Heartbeat records that attempt of the job is alive at now; false
+	// when the job no longer runs that attempt.
+	Heartbeat(ctx context.Context, submissionID, benchmarkID string, attempt int, now time.Time) (bool, error)
+	// LastHeartbeat returns the attempt the job last started and when it
+	// last showed it was alive.
+	LastHeartbeat(ctx context.Context, submissionID, benchmarkID string) (attempt int, at time.Time, err error)
 }
 
 type worker[TTx any] struct {
 	river.WorkerDefaults[scoreArgs]
-	exec    *submissions.Executor
-	reg     Commits
-	tx      txFuncs[TTx]
-	timeout time.Duration
+	exec      *submissions.Executor
+	reg       Store
+	tx        txFuncs[TTx]
+	timeout   time.Duration
+	heartbeat time.Duration
 }
 
 func (w *worker[TTx]) Timeout(*river.Job[scoreArgs]) time.Duration { return w.timeout }
 
 func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[scoreArgs]) error {
-	at := submissions.Attempt{Number: job.Attempt, Max: job.MaxAttempts, Timeout: w.timeout}
+	at := submissions.Attempt{Number: job.Attempt, Max: job.MaxAttempts, Timeout: w.timeout, Lost: rescues(job.JobRow)}
+	defer w.beat(ctx, job)()
 	outcome, err := w.exec.Run(ctx, job.Args.spec(), at, func(ctx context.Context, s scoring.Score) error {
 		tx, err := w.tx.begin(ctx)
 		if err != nil {
@@ -217,14 +267,67 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[scoreArgs]) error
 	}
 }
 
-// Queue is the job queue: it takes jobs (Enqueue) and, when made with a
-// Scorer, works them (Start, Stop).
+// beat heartbeats the job every w.heartbeat until the returned stop is
+// called. A heartbeat that fails (the database is down) is skipped: the
+// next one may succeed, and only a job unheartbeated for the whole
+// HeartbeatTimeout is rescued. A worker whose job was rescued while it was
+// alive (it could not heartbeat for that long) carries on: its commit and
+// the new attempt's are idempotent (one score row, one completion), so
+// the score is still committed exactly once.
+func (w *worker[TTx]) beat(ctx context.Context, job *river.Job[scoreArgs]) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(w.heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = w.reg.Heartbeat(ctx, job.Args.SubmissionID, job.Args.BenchmarkID, job.Attempt, time.Now())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// rescueCountKey is the job metadata key River's rescuer counts its
+// rescues under; the heartbeat rescuer (rescue.go) counts its own there too.
+const rescueCountKey = "river:rescue_count"
+
+// rescues returns how many attempts of job the job engine rescued (River's
+// rescuer or the heartbeat rescuer): only those count as lost. An attempt
+// that ended in an error, even one the worker could not record, is not a
+// rescue.
+func rescues(job *rivertype.JobRow) int {
+	var md map[string]any
+	if len(job.Metadata) == 0 || json.Unmarshal(job.Metadata, &md) != nil {
+		return 0
+	}
+	if n, ok := md[rescueCountKey].(float64); ok && n > 0 {
+		return int(n)
+	}
+	return 0
+}
+
+// Queue is the job queue: it takes jobs (Enqueue, EnqueueTx) and, when
+// made with a Scorer, works them (Start, Stop) and rescues the jobs of
+// dead workers (rescue.go).
 type Queue struct {
-	cfg     Config
-	insert  func(ctx context.Context, params []river.InsertManyParams) error
-	start   func(ctx context.Context) error
-	stop    func(ctx context.Context) error
-	working bool
+	cfg      Config
+	insert   func(ctx context.Context, params []river.InsertManyParams) error
+	insertTx func(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error
+	start    func(ctx context.Context) error
+	stop     func(ctx context.Context) error
+	working  bool
+	jobs     jobTable
+	hb       Heartbeats
+	// rescuer runs while the workers run.
+	stopRescuer func()
 }
 
 func riverConfig[TTx any](cfg Config, w *worker[TTx]) *river.Config {
@@ -247,9 +350,9 @@ func riverConfig[TTx any](cfg Config, w *worker[TTx]) *river.Config {
 	return rc
 }
 
-func newQueue[TTx any](cfg Config, client *river.Client[TTx], working bool) *Queue {
+func newQueue[TTx any](cfg Config, client *river.Client[TTx], working bool, reg Store, jobs jobTable) *Queue {
 	return &Queue{
-		cfg: cfg, working: working,
+		cfg: cfg, working: working, hb: reg, jobs: jobs,
 		insert: func(ctx context.Context, params []river.InsertManyParams) error {
 			_, err := client.InsertMany(ctx, params)
 			return err
@@ -273,6 +376,7 @@ func NewPostgres(pool *pgxpool.Pool, reg Store, scorer submissions.Scorer, cfg C
 	var w *worker[pgx.Tx]
 	if scorer != nil {
 		w = &worker[pgx.Tx]{exec: &submissions.Executor{Registry: reg, Scorer: scorer}, reg: reg, timeout: cfg.JobTimeout,
+			heartbeat: cfg.HeartbeatInterval,
 			tx: txFuncs[pgx.Tx]{
 				begin:  func(ctx context.Context) (pgx.Tx, error) { return pool.Begin(ctx) },
 				execer: func(tx pgx.Tx) registry.Execer { return pgxExec{tx} },
@@ -288,7 +392,25 @@ func NewPostgres(pool *pgxpool.Pool, reg Store, scorer submissions.Scorer, cfg C
 	if err != nil {
 		return nil, fmt.Errorf("riverqueue: new client: %w", err)
 	}
-	return newQueue(cfg, client, w != nil), nil
+	q := newQueue(cfg, client, w != nil, reg, pgJobTable(pool, cfg.Schema))
+	// The registry writes a submission's rows through database/sql (gorm
+	// over pgx's stdlib); River's database/sql driver inserts its jobs in
+	// that same transaction.
+	if db, ok := reg.(interface{ SQLDB() (*sql.DB, error) }); ok {
+		sdb, err := db.SQLDB()
+		if err != nil {
+			return nil, err
+		}
+		inserter, err := river.NewClient(riverdatabasesql.New(sdb), &river.Config{Schema: cfg.Schema, Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts})
+		if err != nil {
+			return nil, fmt.Errorf("riverqueue: new inserting client: %w", err)
+		}
+		q.insertTx = func(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+			_, err := inserter.InsertManyTx(ctx, tx, params)
+			return err
+		}
+	}
+	return q, nil
 }
 
 // NewSQLite returns the queue on the registry's SQLite database (the
@@ -302,6 +424,7 @@ func NewSQLite(db *sql.DB, reg Store, scorer submissions.Scorer, cfg Config) (*Q
 	var w *worker[*sql.Tx]
 	if scorer != nil {
 		w = &worker[*sql.Tx]{exec: &submissions.Executor{Registry: reg, Scorer: scorer}, reg: reg, timeout: cfg.JobTimeout,
+			heartbeat: cfg.HeartbeatInterval,
 			tx: txFuncs[*sql.Tx]{
 				begin:  func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) },
 				execer: func(tx *sql.Tx) registry.Execer { return sqlExec{tx} },
@@ -317,12 +440,15 @@ func NewSQLite(db *sql.DB, reg Store, scorer submissions.Scorer, cfg Config) (*Q
 	if err != nil {
 		return nil, fmt.Errorf("riverqueue: new client: %w", err)
 	}
-	return newQueue(cfg, client, w != nil), nil
+	q := newQueue(cfg, client, w != nil, reg, sqliteJobTable(db))
+	q.insertTx = func(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+		_, err := client.InsertManyTx(ctx, tx, params)
+		return err
+	}
+	return q, nil
 }
 
-// Enqueue implements submissions.Queue. A job already queued for the same
-// submission and benchmark is not queued twice.
-func (q *Queue) Enqueue(ctx context.Context, jobs []submissions.JobSpec) error {
+func (q *Queue) params(jobs []submissions.JobSpec) []river.InsertManyParams {
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, j := range jobs {
 		params[i] = river.InsertManyParams{
@@ -331,14 +457,34 @@ func (q *Queue) Enqueue(ctx context.Context, jobs []submissions.JobSpec) error {
 			InsertOpts: &river.InsertOpts{Queue: q.cfg.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true}},
 		}
 	}
-	if err := q.insert(ctx, params); err != nil {
+	return params
+}
+
+// Enqueue implements submissions.Queue. A job already queued for the same
+// submission and benchmark is not queued twice.
+func (q *Queue) Enqueue(ctx context.Context, jobs []submissions.JobSpec) error {
+	if err := q.insert(ctx, q.params(jobs)); err != nil {
 		return fmt.Errorf("riverqueue: enqueue %d jobs: %w", len(jobs), err)
 	}
 	return nil
 }
 
-// Start starts the workers (a queue made without a scorer only inserts:
-// Start is then a no-op). They run until Stop or ctx ends.
+// EnqueueTx implements submissions.TxQueue: it inserts the jobs in tx, a
+// transaction on the registry's database (the one River's tables are in),
+// so they commit with whatever else tx writes (the submission's rows).
+func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobs []submissions.JobSpec) error {
+	if q.insertTx == nil {
+		return errors.New("riverqueue: this queue cannot insert jobs in the registry's transaction (its registry has no database/sql pool)")
+	}
+	if err := q.insertTx(ctx, tx, q.params(jobs)); err != nil {
+		return fmt.Errorf("riverqueue: enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// Start starts the workers and the heartbeat rescuer (a queue made
+// without a scorer only inserts: Start is then a no-op). They run until
+// Stop or ctx ends.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
@@ -346,6 +492,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.start(ctx); err != nil {
 		return fmt.Errorf("riverqueue: start: %w", err)
 	}
+	q.stopRescuer = q.runRescuer(ctx)
 	return nil
 }
 
@@ -353,6 +500,10 @@ func (q *Queue) Start(ctx context.Context) error {
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
+	}
+	if q.stopRescuer != nil {
+		q.stopRescuer()
+		q.stopRescuer = nil
 	}
 	if err := q.stop(ctx); err != nil {
 		return fmt.Errorf("riverqueue: stop: %w", err)

@@ -83,6 +83,9 @@ func PrintStatus(w io.Writer, s Status) {
 	fmt.Fprintf(w, "submission %s: %s\nmodel %s (%s)\n", s.ID, StateLine(s), s.ModelName, s.ModelHash)
 	if s.State == "failed" {
 		fmt.Fprintf(w, "why: %s\n", s.Message)
+	} else if s.Message != "" {
+		// e.g. "platform problem, will retry: ..."
+		fmt.Fprintf(w, "note: %s\n", s.Message)
 	}
 	fmt.Fprintf(w, "estimate: %s, %s peak memory\n", FormatSeconds(s.Estimate.Seconds), FormatBytes(s.Estimate.Bytes))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -91,6 +94,8 @@ func PrintStatus(w io.Writer, s Status) {
 		note := j.Stage
 		if j.State == "failed" {
 			note = j.FailureClass + ": " + j.Message
+		} else if j.State == "queued" && j.Message != "" {
+			note = j.Message
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", j.Position, j.BenchmarkID, j.State, j.Attempt, note)
 	}
