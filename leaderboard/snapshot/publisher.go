@@ -93,6 +93,9 @@ func (p *Publisher) Notify(ctx context.Context) {
 		}
 		p.runMu.Lock() // one publish at a time in this process
 		defer p.runMu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
 		p.mu.Lock()
 		p.scheduled = false // a change from now on asks for another
 		p.last = time.Now()
@@ -102,6 +105,8 @@ func (p *Publisher) Notify(ctx context.Context) {
 		p.failed = err != nil
 		p.mu.Unlock()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// Stopping: the next process to see a change publishes.
 		case err != nil:
 			p.log().Warn("leaderboard snapshot not published; retrying at the next change", "err", err)
 		case res.Published:
@@ -132,10 +137,12 @@ func (p *Publisher) PublishNow(ctx context.Context) (Result, error) {
 }
 
 // Run publishes when the source changed, until ctx ends: it reads the
-// change token (the scores' version, the models and the benchmarks) every
-// Poll and calls Notify when it moved, and once at the start (PublishVersion
-// skips when latest already holds the same content).
+// change token (the scores' generation, the models and the benchmarks)
+// every Poll and calls Notify when it moved, and once at the start
+// (PublishVersion skips when latest already holds the same content). It
+// returns once a publish in progress has ended.
 func (p *Publisher) Run(ctx context.Context) {
+	defer func() { p.runMu.Lock(); p.runMu.Unlock() }()
 	poll := p.Poll
 	if poll <= 0 {
 		poll = min(DefaultPoll, p.interval())
