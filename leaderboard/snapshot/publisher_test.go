@@ -3,10 +3,13 @@ package snapshot_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,21 +20,33 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard/stores"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/embedded"
+	"github.com/cortexbench/cortexbench/storage/objstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/storage/s3"
 )
 
-// oneBench is a catalogue of one public benchmark, "pub" version v1.
-type oneBench struct{}
-
-func (oneBench) List(context.Context) ([]benchmarks.Summary, error) {
-	return []benchmarks.Summary{{ID: "pub", Version: "v1", Region: "IT", Species: "macaque", Method: "rsa",
-		CeilingValid: true, CeilingUpper: 0.8}}, nil
+// oneBench is a catalogue of one public benchmark, "pub" version v1, and
+// a second, "new", once added.
+type oneBench struct {
+	mu    sync.Mutex
+	added bool
 }
-func (oneBench) Benchmark(_ context.Context, ref string) (*benchmarks.Benchmark, error) {
+
+func (c *oneBench) List(context.Context) ([]benchmarks.Summary, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := []benchmarks.Summary{{ID: "pub", Version: "v1", Region: "IT", Species: "macaque", Method: "rsa",
+		CeilingValid: true, CeilingUpper: 0.8}}
+	if c.added {
+		out = append(out, benchmarks.Summary{ID: "new", Version: "v1", Region: "V4", Species: "macaque", Method: "rsa"})
+	}
+	return out, nil
+}
+func (c *oneBench) add() { c.mu.Lock(); c.added = true; c.mu.Unlock() }
+func (*oneBench) Benchmark(_ context.Context, ref string) (*benchmarks.Benchmark, error) {
 	return nil, fmt.Errorf("benchmark %s: %w", ref, benchmarks.ErrNotFound)
 }
-func (oneBench) Open(_ context.Context, ref string) (*benchmarks.Loaded, error) {
+func (*oneBench) Open(_ context.Context, ref string) (*benchmarks.Loaded, error) {
 	return nil, fmt.Errorf("open %s: not in this fake", ref)
 }
 
@@ -42,6 +57,7 @@ type platform struct {
 	public *s3.Bucket
 	db     *registry.Registry
 	board  stores.Board
+	bench  *oneBench
 }
 
 func newPlatform(t *testing.T) *platform {
@@ -62,7 +78,8 @@ func newPlatform(t *testing.T) *platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &platform{srv: srv, public: pub, db: db, board: stores.Board{DB: db, Bench: oneBench{}}}
+	bench := &oneBench{}
+	return &platform{srv: srv, public: pub, db: db, board: stores.Board{DB: db, Bench: bench}, bench: bench}
 }
 
 // addScore stores a score as a worker does, for model number i.
@@ -80,9 +97,10 @@ func (p *platform) addScore(t *testing.T, i int) string {
 }
 
 type published struct {
-	Total    int
-	Rows     []struct{ Model struct{ Hash string } }
-	Snapshot snapshot.Meta
+	Total      int
+	Benchmarks []struct{ ID string }
+	Rows       []struct{ Model struct{ Hash string } }
+	Snapshot   snapshot.Meta
 }
 
 // latest reads the public latest.json anonymously over HTTP.
@@ -177,6 +195,18 @@ func TestPublisherFollowsScores(t *testing.T) {
 			t.Fatalf("after a withdrawal the published generation is still %d", doc.Snapshot.Generation)
 		}
 	}
+
+	// A new benchmark, before any score on it, is published too (within
+	// the interval, when the catalogue is read again).
+	p.bench.add()
+	for deadline := time.Now().Add(3 * interval); ; time.Sleep(50 * time.Millisecond) {
+		if d, _ := p.latest(t); len(d.Benchmarks) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a new benchmark was never published")
+		}
+	}
 }
 
 // Two publishers racing, each with its own generation, never leave the
@@ -247,3 +277,62 @@ func countLines(b []byte) int {
 	}
 	return n
 }
+
+// failingBucket fails every Put while fail is set.
+type failingBucket struct {
+	*objstore.Memory
+	mu   sync.Mutex
+	fail bool
+}
+
+func (b *failingBucket) set(fail bool) { b.mu.Lock(); b.fail = fail; b.mu.Unlock() }
+func (b *failingBucket) Put(ctx context.Context, key string, r io.Reader) error {
+	b.mu.Lock()
+	fail := b.fail
+	b.mu.Unlock()
+	if fail {
+		return errors.New("no space left on device")
+	}
+	return b.Memory.Put(ctx, key, r)
+}
+
+// A publish that fails is logged, not fatal, and retried without waiting
+// for another change.
+func TestPublisherRetriesAfterFailure(t *testing.T) {
+	p := newPlatform(t)
+	p.addScore(t, 0)
+	b := &failingBucket{Memory: objstore.NewMemory(), fail: true}
+	var logs syncLog
+	pub := &snapshot.Publisher{Bucket: b, Source: p.board, Interval: 200 * time.Millisecond, Poll: 50 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { pub.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "no space left on device"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure logged: %q", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "retrying") {
+		t.Errorf("the failure log does not say it retries: %q", logs.String())
+	}
+	b.set(false)
+	for deadline := time.Now().Add(5 * time.Second); pub.Published() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not published after the bucket recovered")
+		}
+	}
+	m, err := snapshot.ReadMeta(t.Context(), b, snapshot.LatestJSON)
+	if err != nil || m.Generation != 1 {
+		t.Errorf("latest after recovery: %+v, %v", m, err)
+	}
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
