@@ -14,8 +14,26 @@ import (
 // addPublishFlag adds --publish-every to a command that keeps the public
 // snapshot current (serve, worker, run).
 func addPublishFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("publish-every", snapshot.DefaultInterval,
-		"least time between two publishes of the public leaderboard snapshot (leaderboard/latest.json|csv), which is published whenever the scores change")
+	d := snapshot.DefaultInterval
+	fs.Var((*positiveDuration)(&d), "publish-every",
+		"least `duration` between two publishes of the public leaderboard snapshot (leaderboard/latest.json|csv), which is published whenever the scores change")
+	return &d
+}
+
+// positiveDuration is a flag.Value for a duration that must be > 0.
+type positiveDuration time.Duration
+
+func (d *positiveDuration) String() string { return time.Duration(*d).String() }
+func (d *positiveDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (e.g. 30s or 2m)", s)
+	}
+	if v <= 0 {
+		return fmt.Errorf("%s is not positive: give the least time between two publishes, e.g. 30s", s)
+	}
+	*d = positiveDuration(v)
+	return nil
 }
 
 // publisher is the platform's snapshot publisher: the board of the

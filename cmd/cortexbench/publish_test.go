@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,4 +158,14 @@ func TestWorkerPublishesNewScores(t *testing.T) {
 	start := time.Now()
 	waitPublic(t, url, "the new score", log, func(d publicDoc) bool { return d.Total == 1 && d.Snapshot.Generation == 1 })
 	t.Logf("published %v after the score was committed", time.Since(start))
+}
+
+// --publish-every must be a positive duration, with a message saying so.
+func TestPublishEveryFlagChecked(t *testing.T) {
+	for _, c := range []struct{ value, want string }{{"0", "is not positive"}, {"-5s", "is not positive"}, {"soon", "is not a duration"}} {
+		_, stderr, err := runWith(t.Context(), t, nil, "worker", "--publish-every", c.value, "--db", filepath.Join(t.TempDir(), "r.db"))
+		if err == nil || !strings.Contains(stderr+err.Error(), c.want) {
+			t.Errorf("--publish-every %s: %v\n%s", c.value, err, stderr)
+		}
+	}
 }
