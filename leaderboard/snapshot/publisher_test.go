@@ -336,3 +336,30 @@ type syncLog struct {
 
 func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// Two publishers (two processes' worth) on one bucket while scores keep
+// coming: latest ends at the last generation, with every model.
+func TestTwoPublishersConverge(t *testing.T) {
+	p := newPlatform(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	pubs := make([]*snapshot.Publisher, 2)
+	for i := range pubs {
+		pubs[i] = &snapshot.Publisher{Bucket: p.public, Source: p.board, Interval: 300 * time.Millisecond, Poll: 30 * time.Millisecond}
+		wg.Go(func() { pubs[i].Run(ctx) })
+	}
+	defer func() { cancel(); wg.Wait() }()
+	for i := range 15 {
+		p.addScore(t, i)
+		time.Sleep(time.Duration(i%4) * 40 * time.Millisecond)
+	}
+	doc := p.waitTotal(t, 15, 3*time.Second)
+	if doc.Snapshot.Generation != 15 {
+		t.Errorf("latest generation %d, want 15", doc.Snapshot.Generation)
+	}
+	time.Sleep(700 * time.Millisecond) // nothing older lands afterwards
+	if doc, _ := p.latest(t); doc.Total != 15 || doc.Snapshot.Generation != 15 {
+		t.Errorf("later: %d models, generation %d; want 15 and 15", doc.Total, doc.Snapshot.Generation)
+	}
+	t.Logf("publishes: %d and %d", pubs[0].Published(), pubs[1].Published())
+}
