@@ -108,7 +108,7 @@ func (p *Publisher) Notify(ctx context.Context) {
 		case err != nil && ctx.Err() != nil:
 			// Stopping: the next process to see a change publishes.
 		case err != nil:
-			p.log().Warn("leaderboard snapshot not published; retrying at the next change", "err", err)
+			p.log().Warn("leaderboard snapshot not published; retrying at the next poll", "err", err)
 		case res.Published:
 			p.log().Info("leaderboard snapshot published", "key", res.Keys.JSON)
 		}
@@ -151,6 +151,7 @@ func (p *Publisher) Run(ctx context.Context) {
 	defer t.Stop()
 	var gen int64 = -1
 	meta, metaAt := "", time.Time{}
+	var warned time.Time
 	for {
 		changed := false
 		g, err := p.Source.ScoresGeneration(ctx)
@@ -168,8 +169,10 @@ func (p *Publisher) Run(ctx context.Context) {
 		p.mu.Unlock()
 		switch {
 		case err != nil:
-			if ctx.Err() == nil {
-				p.log().Warn("leaderboard snapshot: cannot tell whether the scores changed", "err", err)
+			// Logged once per interval: an outage can last.
+			if ctx.Err() == nil && time.Since(warned) >= p.interval() {
+				warned = time.Now()
+				p.log().Warn("leaderboard snapshot: cannot tell whether the scores changed; trying again", "err", err)
 			}
 		case changed || retry:
 			p.Notify(ctx)
