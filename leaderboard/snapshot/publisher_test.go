@@ -363,3 +363,43 @@ func TestTwoPublishersConverge(t *testing.T) {
 	}
 	t.Logf("publishes: %d and %d", pubs[0].Published(), pubs[1].Published())
 }
+
+// Old versioned snapshots are deleted beyond the newest ones kept; latest
+// and the newest stay readable.
+func TestPruneVersions(t *testing.T) {
+	p := newPlatform(t)
+	ctx := t.Context()
+	p.addScore(t, 1)
+	ix, err := leaderboard.Load(ctx, p.board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := ix.Rank(leaderboard.Filter{})
+	at := time.Now()
+	for g := int64(1); g <= 5; g++ {
+		if _, err := snapshot.PublishVersion(ctx, p.public, lb, snapshot.Version{Generation: g, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := snapshot.PruneVersions(ctx, p.public, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want 3 of 5", n, err)
+	}
+	all, err := objstore.ListAll(ctx, p.public, snapshot.VersionedPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range all {
+		keys = append(keys, o.Key)
+	}
+	if len(keys) != 4 || !strings.Contains(keys[0], fmt.Sprintf("%020d", 4)) || !strings.Contains(keys[3], fmt.Sprintf("%020d", 5)) {
+		t.Fatalf("left %v, want the JSON and CSV of generations 4 and 5", keys)
+	}
+	if doc, ok := p.latest(t); !ok || doc.Snapshot.Generation != 5 {
+		t.Fatalf("latest after pruning: generation %d (%v), want 5", doc.Snapshot.Generation, ok)
+	}
+	if n, err := snapshot.PruneVersions(ctx, p.public, 2); err != nil || n != 0 {
+		t.Fatalf("pruning again: %d (%v), want nothing", n, err)
+	}
+}

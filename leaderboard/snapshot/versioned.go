@@ -81,6 +81,60 @@ type Result struct {
 	// Repointed counts the times latest was pointed at a newer snapshot
 	// another publisher wrote meanwhile.
 	Repointed int
+	// Pruned counts the versioned snapshots deleted (beyond the newest
+	// KeepVersions) after publishing.
+	Pruned int
+}
+
+// KeepVersions is how many versioned snapshots (JSON and CSV pairs) a
+// bucket keeps: PublishVersion deletes older ones after publishing, so a
+// platform publishing every 30 s does not fill its bucket. A publisher
+// racing with another only ever reads the newest few, which stay.
+const KeepVersions = 100
+
+// deleter is a Bucket that can delete (every objstore.Bucket can).
+type deleter interface {
+	Bucket
+	Delete(ctx context.Context, key string) error
+}
+
+// PruneVersions deletes every versioned snapshot but the newest keep
+// (by generation, then build time: the keys' byte order) and returns how
+// many snapshots it deleted.
+func PruneVersions(ctx context.Context, b interface {
+	List(ctx context.Context, opts objstore.ListOptions) (objstore.ListPage, error)
+	Delete(ctx context.Context, key string) error
+}, keep int) (int, error) {
+	var stems []string
+	opts := objstore.ListOptions{Prefix: VersionedPrefix}
+	for {
+		page, err := b.List(ctx, opts)
+		if err != nil {
+			return 0, fmt.Errorf("prune snapshots: list %s: %w", VersionedPrefix, err)
+		}
+		for _, o := range page.Objects {
+			if stem, ok := strings.CutSuffix(o.Key, ".json"); ok {
+				stems = append(stems, stem)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		opts.After = page.Next
+	}
+	if len(stems) <= keep {
+		return 0, nil
+	}
+	old := stems[:len(stems)-keep]
+	for _, stem := range old {
+		// The JSON first: a versioned JSON implies its CSV.
+		for _, k := range []string{stem + ".json", stem + ".csv"} {
+			if err := b.Delete(ctx, k); err != nil {
+				return 0, fmt.Errorf("prune snapshots: delete %s: %w", k, err)
+			}
+		}
+	}
+	return len(old), nil
 }
 
 // PublishVersion publishes lb, built from v, unless latest.json already
@@ -137,7 +191,13 @@ func PublishVersion(ctx context.Context, b Bucket, lb *leaderboard.Leaderboard, 
 	res.Published = true
 	for last := res.Keys.JSON; ; {
 		newest, err := newestAfter(ctx, b, last)
-		if err != nil || newest == "" {
+		if err != nil {
+			return res, err
+		}
+		if newest == "" {
+			if d, ok := b.(deleter); ok {
+				res.Pruned, err = PruneVersions(ctx, d, KeepVersions)
+			}
 			return res, err
 		}
 		if err := repoint(ctx, b, strings.TrimSuffix(newest, ".json")); err != nil {
