@@ -41,6 +41,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve the leaderboard on (loopback)")
 	noServe := fs.Bool("no-serve", false, "score, print and publish, then exit without serving")
 	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
+	publishEvery := addPublishFlag(fs)
 	asJSON := fs.Bool("json", false, "print the scores as JSON instead of tables")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -99,7 +100,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	lb := ix.Rank(leaderboard.Filter{})
-	keys, err := snapshot.Publish(ctx, p.public, lb, time.Now())
+	pub, err := p.publisher(env, *publishEvery).PublishNow(ctx)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout)
 		wire.WriteText(env.Stdout, lb)
 	}
-	fmt.Fprintf(env.Stderr, "published %s and %s to bucket %q at %s\n", keys.JSON, keys.CSV, p.public.Name(), p.endpoint)
+	printPublished(env, p, pub)
 	p.announce(env.Stderr)
 	if *noServe {
 		return nil
@@ -122,6 +123,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
+	defer startPublishing(ctx, env, p, *publishEvery)()
 	return serve(ctx, env, *addr, src, p.rdms(), p.comparer(), sub, *refresh)
 }
 
@@ -208,6 +210,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	pf := addPlatformFlags(env, fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve on (loopback)")
 	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
+	publishEvery := addPublishFlag(fs)
 	noWorkers := fs.Bool("no-workers", false, "accept submissions but run no scoring workers in this process (run 'cortexbench worker')")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -231,6 +234,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer stop()
+	defer startPublishing(ctx, env, p, *publishEvery)()
 	p.announce(env.Stderr)
 	return serve(ctx, env, *addr, p.board(), p.rdms(), p.comparer(), sub, *refresh)
 }

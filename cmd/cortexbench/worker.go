@@ -118,6 +118,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "worker", "worker [--workers N] [--job-timeout D] [--postgres DSN | --db FILE] [storage flags]")
 	pf := addPlatformFlags(env, fs)
 	qf := addQueueFlags(fs)
+	publishEvery := addPublishFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -149,6 +150,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	defer startPublishing(ctx, env, p, *publishEvery)()
 	fmt.Fprintf(env.Stderr, "cortexbench worker: running %d worker(s) on the %s queue; interrupt to stop\n", cfg.Workers, p.db.Dialect())
 	<-ctx.Done()
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -39,6 +39,9 @@ type Keys struct {
 // LatestJSON and LatestCSV. The versioned objects are written first so
 // "latest" never names something absent; a failure leaves "latest" as it was
 // or half-updated (JSON new, CSV old), never pointing at nothing.
+//
+// Publish overwrites latest unconditionally: a process that may race
+// others (serve, workers, run) uses PublishVersion or a Publisher.
 func Publish(ctx context.Context, w SnapshotWriter, lb *leaderboard.Leaderboard, at time.Time) (Keys, error) {
 	js, err := json.Marshal(wire.FromLeaderboard(lb, 0, -1))
 	if err != nil {

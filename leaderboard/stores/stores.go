@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -194,4 +195,32 @@ func (c Comparer) Compare(ctx context.Context, id string, hashes []string) (*lea
 		out.Pairs = append(out.Pairs, leaderboard.ModelPair{A: p.A, B: p.B, Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
 	}
 	return out, nil
+}
+
+// ScoresGeneration implements snapshot.Source: a number that grows
+// whenever the scored set changes. The registry never updates or deletes a
+// score and only adds withdrawals, so the count of scores plus the count
+// of withdrawals, both in its ScoresVersion token, grows with every
+// change: a later read never gives a smaller number, whichever process
+// reads. A registry without ScoresVersion is an error.
+func (s Board) ScoresGeneration(ctx context.Context) (int64, error) {
+	v, ok := s.DB.(leaderboard.ScoresVersioner)
+	if !ok {
+		return 0, fmt.Errorf("scores generation: the registry (%T) has no scores version", s.DB)
+	}
+	tok, err := v.ScoresVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return ParseScoresGeneration(tok)
+}
+
+// ParseScoresGeneration reads the generation (scores + withdrawals) from
+// storage/registry's ScoresVersion token.
+func ParseScoresGeneration(tok string) (int64, error) {
+	var n, maxID, sum, withdrawn int64
+	if _, err := fmt.Sscanf(tok, "scores %d max %d sum %d; withdrawn %d", &n, &maxID, &sum, &withdrawn); err != nil {
+		return 0, fmt.Errorf("scores generation: cannot read the registry's scores version %q: %w", tok, err)
+	}
+	return n + withdrawn, nil
 }
