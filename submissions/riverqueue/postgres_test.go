@@ -126,6 +126,12 @@ func newPostgres(t *testing.T) *pg {
 	if dsn == "" {
 		t.Skipf("%s not set: PostgreSQL tests skipped (.ci/run starts a server and sets it)", postgresEnv)
 	}
+	return newPostgresAt(t, dsn)
+}
+
+// newPostgresAt is newPostgres on the server at dsn.
+func newPostgresAt(t *testing.T, dsn string) *pg {
+	t.Helper()
 	ctx := t.Context()
 	schema := fmt.Sprintf("rq_%d_%d", time.Now().UnixNano(), rand.Uint32())
 	admin, err := pgxpool.New(ctx, dsn)
