@@ -118,7 +118,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if *noServe {
 		return nil
 	}
-	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, p.jobScorer(rt, *sf.poolTo))
+	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, p.jobScorer(rt, *sf.poolTo), nil)
 	if err != nil {
 		return err
 	}
@@ -130,9 +130,16 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 // startSubmissions opens the submissions service with its job queue and,
 // on the embedded default, starts in-process workers with scorer. On
 // PostgreSQL the server only enqueues: run 'cortexbench worker' processes.
-func startSubmissions(ctx context.Context, env *Env, p *platform, postgres string, scorer submissions.Scorer) (http.Handler, func(), error) {
+// hb, when not nil, sets the workers' heartbeat (else the defaults).
+func startSubmissions(ctx context.Context, env *Env, p *platform, postgres string, scorer submissions.Scorer, hb *heartbeatFlags) (http.Handler, func(), error) {
 	gin.SetMode(gin.ReleaseMode)
 	qf := riverqueue.Config{}.WithDefaults()
+	if hb != nil {
+		var err error
+		if qf, err = hb.apply(qf); err != nil {
+			return nil, nil, err
+		}
+	}
 	qf.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if postgres != "" {
 		scorer = nil
@@ -212,7 +219,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
 	publishEvery := addPublishFlag(fs)
 	noWorkers := fs.Bool("no-workers", false, "accept submissions but run no scoring workers in this process (run 'cortexbench worker')")
+	hb := addHeartbeatFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := hb.apply(riverqueue.Config{}); err != nil {
 		return err
 	}
 	p, err := pf.open(ctx)
@@ -229,7 +240,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	sub, stop, err := startSubmissions(ctx, env, p, *pf.postgres, scorer)
+	sub, stop, err := startSubmissions(ctx, env, p, *pf.postgres, scorer, hb)
 	if err != nil {
 		return err
 	}

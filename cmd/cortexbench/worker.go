@@ -25,6 +25,7 @@ type queueFlags struct {
 	jobTimeout, rescueAfter *time.Duration
 	maxAttempts             *int
 	poll                    *time.Duration
+	heartbeat               *heartbeatFlags
 }
 
 func addQueueFlags(fs *flag.FlagSet) *queueFlags {
@@ -34,13 +35,58 @@ func addQueueFlags(fs *flag.FlagSet) *queueFlags {
 		rescueAfter: fs.Duration("rescue-after", 0, "retry a job whose worker vanished after it ran this long (default job timeout + 5m)"),
 		maxAttempts: fs.Int("max-attempts", 5, "tries of a job that fails transiently (at least 3)"),
 		poll:        fs.Duration("poll", time.Second, "how often idle workers look for jobs"),
+		heartbeat:   addHeartbeatFlags(fs),
 	}
 }
 
-func (f *queueFlags) config(env *Env) riverqueue.Config {
-	return riverqueue.Config{Workers: *f.workers, JobTimeout: *f.jobTimeout, RescueAfter: *f.rescueAfter,
+// config is the queue configuration the flags give, with defaults and
+// validated; an error names the flag to fix.
+func (f *queueFlags) config(env *Env) (riverqueue.Config, error) {
+	c := riverqueue.Config{Workers: *f.workers, JobTimeout: *f.jobTimeout, RescueAfter: *f.rescueAfter,
 		MaxAttempts: *f.maxAttempts, PollInterval: *f.poll,
 		Logger: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	c, err := f.heartbeat.apply(c)
+	if err != nil {
+		return c, err
+	}
+	c = c.WithDefaults()
+	return c, c.Validate()
+}
+
+// heartbeatFlags set how a running job shows it is alive and when a job
+// that stopped doing so is rescued for another worker (issue 15, finding
+// 4): --heartbeat-every and --heartbeat-timeout, defaults from
+// riverqueue.Config.
+type heartbeatFlags struct{ every, timeout *time.Duration }
+
+// minHeartbeat bounds --heartbeat-every from below: each beat is a
+// database write per running job.
+const minHeartbeat = 100 * time.Millisecond
+
+func addHeartbeatFlags(fs *flag.FlagSet) *heartbeatFlags {
+	d := riverqueue.Config{}.WithDefaults()
+	return &heartbeatFlags{
+		every: fs.Duration("heartbeat-every", d.HeartbeatInterval,
+			"how often a running job records that its worker is alive (every worker process also looks for dead workers' jobs this often)"),
+		timeout: fs.Duration("heartbeat-timeout", d.HeartbeatTimeout,
+			"a running job without a heartbeat for this long is rescued for another worker (at least twice --heartbeat-every; the same in every process on one database)"),
+	}
+}
+
+// apply sets the heartbeat of c from the flags, or says which flag is
+// wrong and what to give instead.
+func (h *heartbeatFlags) apply(c riverqueue.Config) (riverqueue.Config, error) {
+	every, timeout := *h.every, *h.timeout
+	switch {
+	case every < minHeartbeat:
+		return c, fmt.Errorf("--heartbeat-every %v is too short: give at least %v (each beat is a database write per running job; default %v)",
+			every, minHeartbeat, riverqueue.Config{}.WithDefaults().HeartbeatInterval)
+	case timeout < 2*every:
+		return c, fmt.Errorf("--heartbeat-timeout %v must be at least twice --heartbeat-every %v (give --heartbeat-timeout %v or more): with less, one late beat makes a live worker's job look dead and it is run twice",
+			timeout, every, 2*every)
+	}
+	c.HeartbeatInterval, c.HeartbeatTimeout = every, timeout
+	return c, nil
 }
 
 // openSubmissions returns the submissions service on the platform, for a
@@ -115,7 +161,7 @@ func workerScorer(env *Env, p *platform) (submissions.Scorer, error) {
 // runWorker is "cortexbench worker": runs scoring jobs until interrupted.
 // Start any number, on any number of machines, against one PostgreSQL.
 func runWorker(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "worker", "worker [--workers N] [--job-timeout D] [--postgres DSN | --db FILE] [storage flags]")
+	fs := newFlagSet(env, "worker", "worker [--workers N] [--job-timeout D] [--heartbeat-every D] [--heartbeat-timeout D] [--postgres DSN | --db FILE] [storage flags]")
 	pf := addPlatformFlags(env, fs)
 	qf := addQueueFlags(fs)
 	publishEvery := addPublishFlag(fs)
@@ -126,8 +172,8 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg := qf.config(env).WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	cfg, err := qf.config(env)
+	if err != nil {
 		return err
 	}
 	p, err := pf.open(ctx)
