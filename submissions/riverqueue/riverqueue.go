@@ -257,6 +257,9 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[scoreArgs]) error
 		}
 		return w.tx.commit(ctx, tx)
 	})
+	if outcome != submissions.Completed {
+		w.awaitDatabase(ctx, job)
+	}
 	switch outcome {
 	case submissions.Completed:
 		return nil
@@ -264,6 +267,28 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[scoreArgs]) error
 		return river.JobCancel(err)
 	default:
 		return err
+	}
+}
+
+// awaitDatabase returns once the database answers (a heartbeat of the
+// attempt is recorded) or ctx ends, while the attempt keeps heartbeating.
+// An attempt that failed because the database was down (its commit met an
+// outage) must not hand its outcome to River before the database is back:
+// River could not record it, the job would stay running without
+// heartbeats, and once the database returned the heartbeat rescuer could
+// rescue it before River's completer retried, counting the outage as a
+// lost attempt (issue 15, finding 2; TestPostgresRestartDuringScoring).
+// With the database up, the first heartbeat succeeds at once.
+func (w *worker[TTx]) awaitDatabase(ctx context.Context, job *river.Job[scoreArgs]) {
+	for {
+		if _, err := w.reg.Heartbeat(ctx, job.Args.SubmissionID, job.Args.BenchmarkID, job.Attempt, time.Now()); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.heartbeat):
+		}
 	}
 }
 
