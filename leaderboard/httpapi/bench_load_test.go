@@ -78,7 +78,7 @@ const (
 	loadProfileEnv = "CORTEXBENCH_LOAD_CPUPROFILE"
 	loadModels     = 1000
 	loadBenchmarks = 20
-	benchClients    = 200
+	benchClients   = 200
 )
 
 // runLoadServerIfChild serves the benchmark's data when this process is

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
@@ -23,15 +24,52 @@ import (
 // its gzip form the concatenation of the pre-compressed rows. A page
 // costs copying and hashing its bytes, not ranking and compressing them.
 
-// rankedBoard is one filter's leaderboard, encoded row by row.
+// rankedBoard is one filter's leaderboard, encoded row by row. The
+// deflate chunks of rows and blocks are compressed on the first page
+// that needs them: a ranking is ready once its rows are JSON (a page
+// touches at most 2×(blockRows-1) single rows and limit/blockRows blocks,
+// so compressing all 1000 rows one by one up front was most of a
+// ranking's cost, issue 15). Deflate is deterministic, so a chunk is the
+// same bytes whoever compresses it first.
 type rankedBoard struct {
-	head, tail []byte   // the document around `,"offset":N,"rows":[...]`
-	rows       [][]byte // each row's JSON
-	zhead      []byte   // deflate chunk (sync-flushed) of head
-	zrows      [][]byte // deflate chunks of each row
-	zblocks    [][]byte // deflate chunks of rows [i*blockRows, (i+1)*blockRows), comma-joined
-	ztail      []byte   // deflate chunk of "]" + tail
-	size       int64    // bytes held
+	head, tail []byte                   // the document around `,"offset":N,"rows":[...]`
+	rows       [][]byte                 // each row's JSON
+	zhead      []byte                   // deflate chunk (sync-flushed) of head
+	ztail      []byte                   // deflate chunk of "]" + tail
+	zrows      []atomic.Pointer[[]byte] // deflate chunks of each row, once compressed
+	zblocks    []atomic.Pointer[[]byte] // deflate chunks of rows [i*blockRows, (i+1)*blockRows), comma-joined
+}
+
+// zrow returns row k's deflate chunk, compressing it on first use.
+func (rb *rankedBoard) zrow(k int) []byte {
+	if z := rb.zrows[k].Load(); z != nil {
+		return *z
+	}
+	// The fastest level: half the CPU of the default for 17% more bytes.
+	z := deflateChunk(rb.rows[k], flate.BestSpeed)
+	rb.zrows[k].Store(&z)
+	return z
+}
+
+// zblock returns block i's deflate chunk, compressing it on first use.
+func (rb *rankedBoard) zblock(i int) []byte {
+	if z := rb.zblocks[i].Load(); z != nil {
+		return *z
+	}
+	lo := i * blockRows
+	n := blockRows - 1
+	for k := lo; k < lo+blockRows; k++ {
+		n += len(rb.rows[k])
+	}
+	block := make([]byte, 0, n)
+	block = append(block, rb.rows[lo]...)
+	for k := lo + 1; k < lo+blockRows; k++ {
+		block = append(block, ',')
+		block = append(block, rb.rows[k]...)
+	}
+	z := deflateChunk(block, flate.BestSpeed)
+	rb.zblocks[i].Store(&z)
+	return z
 }
 
 // blockRows is the rows compressed together for the inner part of a
@@ -55,28 +93,14 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 		return nil, fmt.Errorf("leaderboard document has %d %q marks, want 1", bytes.Count(tmpl, []byte(rowsMark)), rowsMark)
 	}
 	i := bytes.Index(tmpl, []byte(rowsMark))
-	rb := &rankedBoard{head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)), zrows: make([][]byte, len(rows))}
+	rb := &rankedBoard{head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)),
+		zrows: make([]atomic.Pointer[[]byte], len(rows)), zblocks: make([]atomic.Pointer[[]byte], len(rows)/blockRows)}
 	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
 	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
-	rb.size = int64(len(tmpl) + len(rb.zhead) + len(rb.ztail))
 	for k := range rows {
 		if rb.rows[k], err = marshal(rows[k]); err != nil {
 			return nil, err
 		}
-		// The fastest level: half the CPU of the default for 17% more bytes.
-		rb.zrows[k] = deflateChunk(rb.rows[k], flate.BestSpeed)
-		rb.size += int64(len(rb.rows[k]) + len(rb.zrows[k]))
-	}
-	var block []byte
-	for lo := 0; lo+blockRows <= len(rows); lo += blockRows {
-		block = append(block[:0], rb.rows[lo]...)
-		for k := lo + 1; k < lo+blockRows; k++ {
-			block = append(block, ',')
-			block = append(block, rb.rows[k]...)
-		}
-		z := deflateChunk(block, flate.BestSpeed)
-		rb.zblocks = append(rb.zblocks, z)
-		rb.size += int64(len(z))
 	}
 	return rb, nil
 }
@@ -119,10 +143,10 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	var chunks [][]byte
 	for k := lo; k < hi; {
 		if k%blockRows == 0 && k+blockRows <= hi && k/blockRows < len(rb.zblocks) {
-			chunks = append(chunks, rb.zblocks[k/blockRows])
+			chunks = append(chunks, rb.zblock(k/blockRows))
 			k += blockRows
 		} else {
-			chunks = append(chunks, rb.zrows[k])
+			chunks = append(chunks, rb.zrow(k))
 			k++
 		}
 	}
