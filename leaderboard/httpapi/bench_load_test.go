@@ -298,6 +298,7 @@ func benchLoad(b *testing.B, open bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	allSent := make(chan struct{}) // open loop: closed when request b.N-1 is sent
 	b.ResetTimer()
 	t0 := time.Now()
 	for k := range benchClients {
@@ -322,10 +323,17 @@ func benchLoad(b *testing.B, open bool) {
 			defer mine.Wait()
 			for {
 				at = at.Add(time.Duration(rng.ExpFloat64() * mean))
-				time.Sleep(time.Until(at))
+				select {
+				case <-time.After(time.Until(at)):
+				case <-allSent: // do not wait out a gap past the last request
+					return
+				}
 				i := int(next.Add(1)) - 1
 				if i >= b.N || firstErr.Load() != nil {
 					return
+				}
+				if i == b.N-1 {
+					close(allSent)
 				}
 				mine.Add(1)
 				go func() { defer mine.Done(); record(i) }()

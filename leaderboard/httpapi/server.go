@@ -451,10 +451,13 @@ func (st *state) getBody(s *Server, key, ctype string, limit bool, fn func() ([]
 		if err != nil {
 			return nil, err
 		}
-		// Built on a request: compressed well, but not at the best
-		// level, which costs ~150 ms on a 1 MB CSV.
+		// Built on a request, while the request waits: compressed well,
+		// but not at the best level, which costs ~150 ms on a 1 MB CSV;
+		// past 16 KiB (CSV exports, model details) at the fastest level,
+		// which costs half the default's CPU for ~15% more bytes (most of
+		// the server's CPU after a refresh in BenchmarkLoad, issue 15).
 		level := gzip.DefaultCompression
-		if len(body) > 256<<10 {
+		if len(body) > 16<<10 {
 			level = gzip.BestSpeed
 		}
 		return newEntryLevel(ctype, body, level), nil
