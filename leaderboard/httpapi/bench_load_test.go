@@ -354,6 +354,23 @@ func benchLoad(b *testing.B, open bool) {
 	if err, _ := firstErr.Load().(error); err != nil {
 		b.Fatal(err)
 	}
+	// p99 by route, logged: where the tail comes from.
+	var byRoute []string
+	for _, r := range []struct {
+		name  string
+		kinds []int // values of i%10 in urlOf
+	}{{"page", []int{0, 1, 2, 3, 4, 5}}, {"csv", []int{6}}, {"model", []int{7}}, {"web", []int{8, 9}}} {
+		var l []time.Duration
+		for i, d := range lat {
+			if slices.Contains(r.kinds, i%10) {
+				l = append(l, d)
+			}
+		}
+		if len(l) > 0 {
+			slices.Sort(l)
+			byRoute = append(byRoute, fmt.Sprintf("%s %.1f", r.name, float64(l[int(0.99*float64(len(l)-1))])/1e6))
+		}
+	}
 	// The second half of the requests (by issue order) comes after the
 	// first build of every ranking and CSV: the warm server.
 	warm := slices.Clone(lat[b.N/2:])
@@ -373,7 +390,7 @@ func benchLoad(b *testing.B, open bool) {
 		if open {
 			mode = fmt.Sprintf("open loop, Poisson arrivals at %g req/s offered", *loadRate)
 		}
-		b.Logf("%d requests by %d clients (%s) in %v; load average %s (the cores may be shared)",
-			b.N, benchClients, mode, wall.Round(time.Millisecond), strings.Join(strings.Fields(string(la))[:3], " "))
+		b.Logf("%d requests by %d clients (%s) in %v; p99 ms by route: %s; load average %s (the cores may be shared)",
+			b.N, benchClients, mode, wall.Round(time.Millisecond), strings.Join(byRoute, ", "), strings.Join(strings.Fields(string(la))[:3], " "))
 	}
 }
