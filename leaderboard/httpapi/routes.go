@@ -64,8 +64,11 @@ type leaderboardQuery struct {
 	offset, limit int
 }
 
+// pageKeyPrefix starts the cache key of every leaderboard page.
+const pageKeyPrefix = "lb?"
+
 func (q leaderboardQuery) key() string {
-	return fmt.Sprintf("lb?%s&offset=%d&limit=%d", q.filter.Key(), q.offset, q.limit)
+	return fmt.Sprintf(pageKeyPrefix+"%s&offset=%d&limit=%d", q.filter.Key(), q.offset, q.limit)
 }
 
 // parseFilter reads the filter parameters from v, rejecting any parameter

@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,8 +210,10 @@ type state struct {
 
 	mu         sync.Mutex
 	cache      map[string]*entry // built on demand, bounded
-	order      []string          // cache keys, oldest first
+	order      []string          // cache keys of other responses, oldest first
+	pageOrder  []string          // cache keys of leaderboard pages, oldest first
 	cacheBytes int64
+	pageBytes  int64             // of cacheBytes, held by pages
 	inflight   map[string]*build // builds under way, so a burst builds once
 
 	boardMu     sync.Mutex
@@ -504,22 +507,47 @@ func (st *state) getEntry(s *Server, key string, limit bool, fn func() (*entry, 
 // insert caches e under key, dropping the oldest entries past the
 // bounds; call with st.mu held. An entry larger than the whole byte
 // budget is served but not kept.
+//
+// Leaderboard pages hold at most half the bytes and are dropped first: a
+// page is sliced again from its ranking for about what it cost the first
+// time, and pages of distinct offsets (limit=5000 ones are ~2 MB with
+// their gzip copy) would otherwise push out the CSV exports and model
+// details, which cost a ranking or an encoding to rebuild (issue 15).
 func (st *state) insert(cfg Config, key string, e *entry) {
 	size := e.size()
-	if size > cfg.MaxCacheBytes {
+	isPage := strings.HasPrefix(key, pageKeyPrefix)
+	if size > cfg.MaxCacheBytes || isPage && size > cfg.MaxCacheBytes/2 {
 		return
 	}
-	for len(st.order) > 0 && (len(st.cache) >= cfg.MaxCachedResponses || st.cacheBytes+size > cfg.MaxCacheBytes) {
-		old := st.order[0]
-		st.order = st.order[1:]
+	dropOldest := func() {
+		list := &st.order
+		if len(st.pageOrder) > 0 {
+			list = &st.pageOrder
+		}
+		old := (*list)[0]
+		*list = (*list)[1:]
 		if oe, ok := st.cache[old]; ok {
 			st.cacheBytes -= oe.size()
+			if list == &st.pageOrder {
+				st.pageBytes -= oe.size()
+			}
 			delete(st.cache, old)
 		}
 	}
+	for isPage && len(st.pageOrder) > 0 && st.pageBytes+size > cfg.MaxCacheBytes/2 {
+		dropOldest()
+	}
+	for len(st.order)+len(st.pageOrder) > 0 && (len(st.cache) >= cfg.MaxCachedResponses || st.cacheBytes+size > cfg.MaxCacheBytes) {
+		dropOldest()
+	}
 	st.cache[key] = e
-	st.order = append(st.order, key)
 	st.cacheBytes += size
+	if isPage {
+		st.pageOrder = append(st.pageOrder, key)
+		st.pageBytes += size
+	} else {
+		st.order = append(st.order, key)
+	}
 }
 
 // board returns the ranking of f encoded for slicing pages, ranking it on
