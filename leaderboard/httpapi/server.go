@@ -9,7 +9,8 @@
 // and bytes, and the builds running at once are limited (Config).
 // Call Server.Invalidate after the data change (a scoring run finished, a
 // benchmark was added): it reloads the Source, re-ranks and re-encodes the
-// common responses before swapping them in. Server.Refresh does the same
+// common responses (and ranks the filters asked for in the previous
+// generation) before swapping them in. Server.Refresh does the same
 // only when something changed (Serve calls it periodically).
 //
 // Mounting: the handler owns the whole path space ("/", "/models/…",
@@ -387,6 +388,20 @@ func (s *Server) reload(ctx context.Context, force bool) (bool, error) {
 	if err := st.pin("benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) }); err != nil {
 		return false, err
 	}
+	// Rank again the filters asked for in the previous generation (at
+	// most MaxRankedFilters), so that after a refresh their pages are
+	// slices of a ready ranking, not rankings built while users wait
+	// (issue 15). A filter the new data rejects is left to the request,
+	// which reports it.
+	if prev := s.state.Load(); prev != nil {
+		for _, f := range prev.rankedFilters() {
+			if ix.CheckFilter(f) == nil {
+				if _, err := st.board(s, f, false); err != nil {
+					s.cfg.Logger.Warn("httpapi: rank a filter of the previous generation", "filter", f.Key(), "err", err)
+				}
+			}
+		}
+	}
 	s.gen++
 	s.state.Store(st)
 	s.last = &loaded{models: models, benchmarks: benchmarks, scores: scores, scoresVersion: version}
@@ -559,6 +574,19 @@ func (st *state) insert(cfg Config, key string, e *entry) {
 	} else {
 		st.order = append(st.order, key)
 	}
+}
+
+// rankedFilters returns the filters whose ranking st keeps, oldest first.
+func (st *state) rankedFilters() []leaderboard.Filter {
+	st.boardMu.Lock()
+	defer st.boardMu.Unlock()
+	fs := make([]leaderboard.Filter, 0, len(st.boardOrder))
+	for _, k := range st.boardOrder {
+		if rb, ok := st.boards[k]; ok {
+			fs = append(fs, rb.lb.Filter)
+		}
+	}
+	return fs
 }
 
 // board returns the ranking of f encoded for slicing pages, ranking it on
