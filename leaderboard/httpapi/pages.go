@@ -100,8 +100,8 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
 	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
 	for k := range rows {
-		if rb.rows[k], err = marshal(rows[k]); err != nil {
-			return nil, err
+		if rb.rows[k], err = appendRow(nil, &rows[k]); err != nil {
+			return nil, fmt.Errorf("encode json: %w", err)
 		}
 	}
 	return rb, nil
