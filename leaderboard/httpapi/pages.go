@@ -32,7 +32,7 @@ import (
 // ranking's cost, issue 15). Deflate is deterministic, so a chunk is the
 // same bytes whoever compresses it first.
 type rankedBoard struct {
-	lb         *leaderboard.Leaderboard // the ranking (read only), for the CSV export
+	filter     leaderboard.Filter
 	head, tail []byte                   // the document around `,"offset":N,"rows":[...]`
 	rows       [][]byte                 // each row's JSON
 	zhead      []byte                   // deflate chunk (sync-flushed) of head
@@ -95,7 +95,7 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 		return nil, fmt.Errorf("leaderboard document has %d %q marks, want 1", bytes.Count(tmpl, []byte(rowsMark)), rowsMark)
 	}
 	i := bytes.Index(tmpl, []byte(rowsMark))
-	rb := &rankedBoard{lb: lb, head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)),
+	rb := &rankedBoard{filter: f, head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)),
 		zrows: make([]atomic.Pointer[[]byte], len(rows)), zblocks: make([]atomic.Pointer[[]byte], len(rows)/blockRows)}
 	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
 	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)

@@ -145,7 +145,7 @@ func TestRefreshRanksAskedFilters(t *testing.T) {
 	}
 	h := srv.Handler()
 	asked := []leaderboard.Filter{{Regions: []string{"V1"}}, {Regions: []string{"IT"}, Families: []string{"resnet"}}}
-	for _, p := range []string{"/api/v1/leaderboard?region=V1&offset=3", "/api/v1/leaderboard.csv?family=resnet&region=IT"} {
+	for _, p := range []string{"/api/v1/leaderboard?region=V1&offset=3", "/api/v1/leaderboard?family=resnet&region=IT&limit=5"} {
 		if res, body := get(t, h, p); res.StatusCode != 200 {
 			t.Fatalf("GET %s: %d %s", p, res.StatusCode, body)
 		}

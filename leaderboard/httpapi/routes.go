@@ -162,22 +162,9 @@ func (s *Server) getLeaderboardCSV(c *gin.Context) error {
 	if err := st.ix.CheckFilter(f); err != nil {
 		return err
 	}
-	// The export is built from the filter's ranking, shared with its
-	// pages; taken before the build's turn (st.get), whose token a
-	// ranking built inside it would wait for.
-	key := "csv?" + f.Key()
-	var rb *rankedBoard
-	if !st.has(key) {
-		if rb, err = st.board(s, f, true); err != nil {
-			return err
-		}
-	}
-	e, err := st.get(s, key, csvType, func() ([]byte, error) {
-		if rb == nil { // cached when checked, evicted since
-			return wire.CSV(st.ix.Rank(f))
-		}
-		return wire.CSV(rb.lb)
-	})
+	// Ranked again rather than kept with the pages' ranking: a ranking
+	// takes ~1 ms, a kept one ~2 MB per filter.
+	e, err := st.get(s, "csv?"+f.Key(), csvType, func() ([]byte, error) { return wire.CSV(st.ix.Rank(f)) })
 	if err != nil {
 		return err
 	}

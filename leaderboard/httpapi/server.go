@@ -449,17 +449,6 @@ func (st *state) pin(key, ctype string, fn func() ([]byte, error)) error {
 	return nil
 }
 
-// has reports whether the response for key is ready (pinned or cached).
-func (st *state) has(key string) bool {
-	if _, ok := st.pinned[key]; ok {
-		return true
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	_, ok := st.cache[key]
-	return ok
-}
-
 // get returns the response for key, building and caching it on a miss.
 // Concurrent misses on one key wait for a single build.
 func (st *state) get(s *Server, key, ctype string, fn func() ([]byte, error)) (*entry, error) {
@@ -583,7 +572,7 @@ func (st *state) rankedFilters() []leaderboard.Filter {
 	fs := make([]leaderboard.Filter, 0, len(st.boardOrder))
 	for _, k := range st.boardOrder {
 		if rb, ok := st.boards[k]; ok {
-			fs = append(fs, rb.lb.Filter)
+			fs = append(fs, rb.filter)
 		}
 	}
 	return fs
