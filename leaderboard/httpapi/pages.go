@@ -99,10 +99,19 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 		zrows: make([]atomic.Pointer[[]byte], len(rows)), zblocks: make([]atomic.Pointer[[]byte], len(rows)/blockRows)}
 	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
 	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
+	// The rows are encoded into one buffer (grown a few times, not a
+	// thousand) and sliced from it, each capped at its end.
+	var all []byte
+	ends := make([]int, len(rows))
 	for k := range rows {
-		if rb.rows[k], err = appendRow(nil, &rows[k]); err != nil {
+		if all, err = appendRow(all, &rows[k]); err != nil {
 			return nil, fmt.Errorf("encode json: %w", err)
 		}
+		ends[k] = len(all)
+	}
+	for k, start := 0, 0; k < len(rows); k++ {
+		rb.rows[k] = all[start:ends[k]:ends[k]]
+		start = ends[k]
 	}
 	return rb, nil
 }
