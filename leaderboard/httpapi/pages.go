@@ -17,8 +17,9 @@ import (
 )
 
 // Leaderboard pages are sliced from one ranking per filter (issue 15,
-// finding 7): a filter is ranked and every row encoded (as JSON and as a
-// deflate chunk) once per generation; a page of any offset and limit is
+// finding 7): a filter is ranked and every row encoded as JSON once per
+// generation (and as a deflate chunk, alone or in a block of rows, the
+// first time a page needs it); a page of any offset and limit is
 // then the concatenation of the document's head, its rows and its tail,
 // byte for byte what json.Marshal(wire.FromLeaderboard(...)) gives, and
 // its gzip form the concatenation of the pre-compressed rows. A page
