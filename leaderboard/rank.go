@@ -116,7 +116,11 @@ type Index struct {
 	benchmarks []BenchmarkInfo // sorted by parent, id
 	benchByID  map[string]int
 	scores     map[[2]string]scoring.Score // (model hash, benchmark id) → current score
-	facets     Facets
+	// cells[m*len(benchmarks)+b] is CellOf the current score of models[m]
+	// on benchmarks[b] (the zero Cell when there is none), so Rank reads
+	// a table instead of hashing two strings per cell (issue 15).
+	cells  []Cell
+	facets Facets
 }
 
 // Load reads src whole and indexes it.
@@ -187,6 +191,10 @@ func NewIndex(models []ModelInfo, benchmarks []BenchmarkInfo, scores []scoring.S
 	sort.Slice(ix.models, func(i, j int) bool { return ix.models[i].Hash < ix.models[j].Hash })
 	for i, m := range ix.models {
 		ix.modelByKey[m.Hash] = i
+	}
+	ix.cells = make([]Cell, len(ix.models)*len(ix.benchmarks))
+	for k, s := range ix.scores {
+		ix.cells[ix.modelByKey[k[0]]*len(ix.benchmarks)+ix.benchByID[k[1]]] = CellOf(s)
 	}
 	var f Facets
 	for _, b := range ix.benchmarks {
@@ -292,9 +300,11 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // It does not check f's values; see CheckFilter.
 func (ix *Index) Rank(f Filter) *Leaderboard {
 	lb := &Leaderboard{Filter: f, Facets: ix.facets}
-	for _, b := range ix.benchmarks {
+	var pos []int // of lb.Benchmarks in ix.benchmarks
+	for j, b := range ix.benchmarks {
 		if f.benchmark(b) {
 			lb.Benchmarks = append(lb.Benchmarks, b)
+			pos = append(pos, j)
 		}
 	}
 	// Parents in benchmark order; the benchmarks are sorted by group.
@@ -305,19 +315,18 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 		}
 		groupOf = append(groupOf, len(lb.Parents)-1)
 	}
-	for _, m := range ix.models {
+	for mi, m := range ix.models {
 		if !matches(f.Families, m.Family) {
 			continue
 		}
+		cells := ix.cells[mi*len(ix.benchmarks) : (mi+1)*len(ix.benchmarks)]
 		row := Row{Model: m, Cells: make([]Cell, len(lb.Benchmarks)), ParentMeans: make([]ParentMean, len(lb.Parents))}
 		for i, p := range lb.Parents {
 			row.ParentMeans[i].Parent = p
 		}
 		scored := 0
 		for i, b := range lb.Benchmarks {
-			if s, ok := ix.scores[[2]string{m.Hash, b.ID}]; ok {
-				row.Cells[i] = CellOf(s)
-			}
+			row.Cells[i] = cells[pos[i]]
 			if !b.Ranked() {
 				continue
 			}

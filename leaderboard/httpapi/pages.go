@@ -10,28 +10,68 @@ import (
 	"hash/crc32"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
 )
 
 // Leaderboard pages are sliced from one ranking per filter (issue 15,
-// finding 7): a filter is ranked and every row encoded (as JSON and as a
-// deflate chunk) once per generation; a page of any offset and limit is
+// finding 7): a filter is ranked and every row encoded as JSON once per
+// generation (and as a deflate chunk, alone or in a block of rows, the
+// first time a page needs it); a page of any offset and limit is
 // then the concatenation of the document's head, its rows and its tail,
 // byte for byte what json.Marshal(wire.FromLeaderboard(...)) gives, and
 // its gzip form the concatenation of the pre-compressed rows. A page
 // costs copying and hashing its bytes, not ranking and compressing them.
 
-// rankedBoard is one filter's leaderboard, encoded row by row.
+// rankedBoard is one filter's leaderboard, encoded row by row. The
+// deflate chunks of rows and blocks are compressed on the first page
+// that needs them: a ranking is ready once its rows are JSON (a page
+// touches at most 2×(blockRows-1) single rows and limit/blockRows blocks,
+// so compressing all 1000 rows one by one up front was most of a
+// ranking's cost, issue 15). Deflate is deterministic, so a chunk is the
+// same bytes whoever compresses it first.
 type rankedBoard struct {
-	head, tail []byte   // the document around `,"offset":N,"rows":[...]`
-	rows       [][]byte // each row's JSON
-	zhead      []byte   // deflate chunk (sync-flushed) of head
-	zrows      [][]byte // deflate chunks of each row
-	zblocks    [][]byte // deflate chunks of rows [i*blockRows, (i+1)*blockRows), comma-joined
-	ztail      []byte   // deflate chunk of "]" + tail
-	size       int64    // bytes held
+	filter     leaderboard.Filter
+	head, tail []byte                   // the document around `,"offset":N,"rows":[...]`
+	rows       [][]byte                 // each row's JSON
+	zhead      []byte                   // deflate chunk (sync-flushed) of head
+	ztail      []byte                   // deflate chunk of "]" + tail
+	zrows      []atomic.Pointer[[]byte] // deflate chunks of each row, once compressed
+	zblocks    []atomic.Pointer[[]byte] // deflate chunks of rows [i*blockRows, (i+1)*blockRows), comma-joined
+}
+
+// zrow returns row k's deflate chunk, compressing it on first use.
+func (rb *rankedBoard) zrow(k int) []byte {
+	if z := rb.zrows[k].Load(); z != nil {
+		return *z
+	}
+	// The fastest level: half the CPU of the default for 17% more bytes.
+	z := deflateChunk(rb.rows[k], flate.BestSpeed)
+	rb.zrows[k].Store(&z)
+	return z
+}
+
+// zblock returns block i's deflate chunk, compressing it on first use.
+func (rb *rankedBoard) zblock(i int) []byte {
+	if z := rb.zblocks[i].Load(); z != nil {
+		return *z
+	}
+	lo := i * blockRows
+	n := blockRows - 1
+	for k := lo; k < lo+blockRows; k++ {
+		n += len(rb.rows[k])
+	}
+	block := make([]byte, 0, n)
+	block = append(block, rb.rows[lo]...)
+	for k := lo + 1; k < lo+blockRows; k++ {
+		block = append(block, ',')
+		block = append(block, rb.rows[k]...)
+	}
+	z := deflateChunk(block, flate.BestSpeed)
+	rb.zblocks[i].Store(&z)
+	return z
 }
 
 // blockRows is the rows compressed together for the inner part of a
@@ -44,7 +84,8 @@ const rowsMark = `,"offset":0,"rows":[]`
 
 // newRankedBoard ranks f and encodes the result.
 func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, error) {
-	doc := wire.FromLeaderboard(ix.Rank(f), 0, -1)
+	lb := ix.Rank(f)
+	doc := wire.FromLeaderboard(lb, 0, -1)
 	rows := doc.Rows
 	doc.Rows = []wire.Row{}
 	tmpl, err := marshal(doc)
@@ -55,28 +96,23 @@ func newRankedBoard(ix *leaderboard.Index, f leaderboard.Filter) (*rankedBoard, 
 		return nil, fmt.Errorf("leaderboard document has %d %q marks, want 1", bytes.Count(tmpl, []byte(rowsMark)), rowsMark)
 	}
 	i := bytes.Index(tmpl, []byte(rowsMark))
-	rb := &rankedBoard{head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)), zrows: make([][]byte, len(rows))}
+	rb := &rankedBoard{filter: f, head: tmpl[:i], tail: tmpl[i+len(rowsMark):], rows: make([][]byte, len(rows)),
+		zrows: make([]atomic.Pointer[[]byte], len(rows)), zblocks: make([]atomic.Pointer[[]byte], len(rows)/blockRows)}
 	rb.zhead = deflateChunk(rb.head, flate.DefaultCompression)
 	rb.ztail = deflateChunk(append([]byte{']'}, rb.tail...), flate.DefaultCompression)
-	rb.size = int64(len(tmpl) + len(rb.zhead) + len(rb.ztail))
+	// The rows are encoded into one buffer (grown a few times, not a
+	// thousand) and sliced from it, each capped at its end.
+	var all []byte
+	ends := make([]int, len(rows))
 	for k := range rows {
-		if rb.rows[k], err = marshal(rows[k]); err != nil {
-			return nil, err
+		if all, err = appendRow(all, &rows[k]); err != nil {
+			return nil, fmt.Errorf("encode json: %w", err)
 		}
-		// The fastest level: half the CPU of the default for 17% more bytes.
-		rb.zrows[k] = deflateChunk(rb.rows[k], flate.BestSpeed)
-		rb.size += int64(len(rb.rows[k]) + len(rb.zrows[k]))
+		ends[k] = len(all)
 	}
-	var block []byte
-	for lo := 0; lo+blockRows <= len(rows); lo += blockRows {
-		block = append(block[:0], rb.rows[lo]...)
-		for k := lo + 1; k < lo+blockRows; k++ {
-			block = append(block, ',')
-			block = append(block, rb.rows[k]...)
-		}
-		z := deflateChunk(block, flate.BestSpeed)
-		rb.zblocks = append(rb.zblocks, z)
-		rb.size += int64(len(z))
+	for k, start := 0, 0; k < len(rows); k++ {
+		rb.rows[k] = all[start:ends[k]:ends[k]]
+		start = ends[k]
 	}
 	return rb, nil
 }
@@ -119,10 +155,10 @@ func (rb *rankedBoard) page(offset, limit int) *entry {
 	var chunks [][]byte
 	for k := lo; k < hi; {
 		if k%blockRows == 0 && k+blockRows <= hi && k/blockRows < len(rb.zblocks) {
-			chunks = append(chunks, rb.zblocks[k/blockRows])
+			chunks = append(chunks, rb.zblock(k/blockRows))
 			k += blockRows
 		} else {
-			chunks = append(chunks, rb.zrows[k])
+			chunks = append(chunks, rb.zrow(k))
 			k++
 		}
 	}

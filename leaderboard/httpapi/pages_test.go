@@ -162,6 +162,50 @@ func TestCacheBoundedByBytes(t *testing.T) {
 	}
 }
 
+// TestPagesDoNotEvictOtherResponses: pages of distinct offsets, cheap to
+// slice again, keep to half the byte budget and are dropped before a CSV
+// export or a model detail.
+func TestPagesDoNotEvictOtherResponses(t *testing.T) {
+	src := lbtest.Synthetic(200, 8, 0, 1)
+	const budget = 600 << 10
+	srv, err := NewServer(Config{MaxCacheBytes: budget}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	models, _ := src.Models(context.Background())
+	others := []string{"/api/v1/leaderboard.csv?region=V1", "/api/v1/models/" + models[3].Hash}
+	for _, p := range others {
+		if res, _ := get(t, h, p, "Accept-Encoding", "gzip"); res.StatusCode != 200 {
+			t.Fatalf("GET %s: status %d", p, res.StatusCode)
+		}
+	}
+	for i := range 100 {
+		res, _ := get(t, h, "/api/v1/leaderboard?limit=200&offset="+strconv.Itoa(i), "Accept-Encoding", "gzip")
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	st := srv.state.Load()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, k := range []string{"csv?" + (leaderboard.Filter{Regions: []string{"V1"}}).Key(), "model/" + models[3].Hash} {
+		if _, ok := st.cache[k]; !ok {
+			t.Errorf("%s evicted by pages", k)
+		}
+	}
+	var pages, all int64
+	for k, e := range st.cache {
+		all += e.size()
+		if strings.HasPrefix(k, pageKeyPrefix) {
+			pages += e.size()
+		}
+	}
+	if pages != st.pageBytes || all != st.cacheBytes || pages > budget/2 || pages == 0 || len(st.pageOrder) < 2 {
+		t.Errorf("pages hold %d bytes (counted %d) in %d entries, all %d (counted %d); want 0 < pages <= %d", pages, st.pageBytes, len(st.pageOrder), all, st.cacheBytes, budget/2)
+	}
+}
+
 // TestBuildsLimited: with every build token taken and the queue full, a
 // request needing a new build gets 503 with Retry-After at once, while
 // precomputed responses are still served; once the builds finish the

@@ -130,3 +130,36 @@ func TestRefreshWithoutVersionReloads(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshRanksAskedFilters: the filters ranked in a generation are
+// ranked again by the reload that replaces it, before it is served, so the
+// first page of a popular filter after a refresh is a slice, not a ranking.
+func TestRefreshRanksAskedFilters(t *testing.T) {
+	srv, err := NewServer(Config{}, lbtest.Synthetic(30, 5, 0, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := srv.Invalidate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	asked := []leaderboard.Filter{{Regions: []string{"V1"}}, {Regions: []string{"IT"}, Families: []string{"resnet"}}}
+	for _, p := range []string{"/api/v1/leaderboard?region=V1&offset=3", "/api/v1/leaderboard?family=resnet&region=IT&limit=5"} {
+		if res, body := get(t, h, p); res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", p, res.StatusCode, body)
+		}
+	}
+	if err := srv.Invalidate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.state.Load()
+	for _, f := range asked {
+		if _, ok := st.boards[f.Key()]; !ok {
+			t.Errorf("filter %s not ranked by the reload; ranked: %v", f.Key(), st.boardOrder)
+		}
+	}
+	if _, ok := st.boards[(leaderboard.Filter{Species: []string{"human"}}).Key()]; ok {
+		t.Error("a filter nobody asked for was ranked")
+	}
+}

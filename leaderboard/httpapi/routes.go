@@ -64,8 +64,11 @@ type leaderboardQuery struct {
 	offset, limit int
 }
 
+// pageKeyPrefix starts the cache key of every leaderboard page.
+const pageKeyPrefix = "lb?"
+
 func (q leaderboardQuery) key() string {
-	return fmt.Sprintf("lb?%s&offset=%d&limit=%d", q.filter.Key(), q.offset, q.limit)
+	return fmt.Sprintf(pageKeyPrefix+"%s&offset=%d&limit=%d", q.filter.Key(), q.offset, q.limit)
 }
 
 // parseFilter reads the filter parameters from v, rejecting any parameter
@@ -159,6 +162,8 @@ func (s *Server) getLeaderboardCSV(c *gin.Context) error {
 	if err := st.ix.CheckFilter(f); err != nil {
 		return err
 	}
+	// Ranked again rather than kept with the pages' ranking: a ranking
+	// takes ~1 ms, a kept one ~2 MB per filter.
 	e, err := st.get(s, "csv?"+f.Key(), csvType, func() ([]byte, error) { return wire.CSV(st.ix.Rank(f)) })
 	if err != nil {
 		return err

@@ -9,7 +9,8 @@
 // and bytes, and the builds running at once are limited (Config).
 // Call Server.Invalidate after the data change (a scoring run finished, a
 // benchmark was added): it reloads the Source, re-ranks and re-encodes the
-// common responses before swapping them in. Server.Refresh does the same
+// common responses (and ranks the filters asked for in the previous
+// generation) before swapping them in. Server.Refresh does the same
 // only when something changed (Serve calls it periodically).
 //
 // Mounting: the handler owns the whole path space ("/", "/models/…",
@@ -38,6 +39,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,8 +211,10 @@ type state struct {
 
 	mu         sync.Mutex
 	cache      map[string]*entry // built on demand, bounded
-	order      []string          // cache keys, oldest first
+	order      []string          // cache keys of other responses, oldest first
+	pageOrder  []string          // cache keys of leaderboard pages, oldest first
 	cacheBytes int64
+	pageBytes  int64             // of cacheBytes, held by pages
 	inflight   map[string]*build // builds under way, so a burst builds once
 
 	boardMu     sync.Mutex
@@ -384,6 +388,20 @@ func (s *Server) reload(ctx context.Context, force bool) (bool, error) {
 	if err := st.pin("benchmarks", "application/json", func() ([]byte, error) { return s.buildBenchmarks(st) }); err != nil {
 		return false, err
 	}
+	// Rank again the filters asked for in the previous generation (at
+	// most MaxRankedFilters), so that after a refresh their pages are
+	// slices of a ready ranking, not rankings built while users wait
+	// (issue 15). A filter the new data rejects is left to the request,
+	// which reports it.
+	if prev := s.state.Load(); prev != nil {
+		for _, f := range prev.rankedFilters() {
+			if ix.CheckFilter(f) == nil {
+				if _, err := st.board(s, f, false); err != nil {
+					s.cfg.Logger.Warn("httpapi: rank a filter of the previous generation", "filter", f.Key(), "err", err)
+				}
+			}
+		}
+	}
 	s.gen++
 	s.state.Store(st)
 	s.last = &loaded{models: models, benchmarks: benchmarks, scores: scores, scoresVersion: version}
@@ -451,10 +469,13 @@ func (st *state) getBody(s *Server, key, ctype string, limit bool, fn func() ([]
 		if err != nil {
 			return nil, err
 		}
-		// Built on a request: compressed well, but not at the best
-		// level, which costs ~150 ms on a 1 MB CSV.
+		// Built on a request, while the request waits: compressed well,
+		// but not at the best level, which costs ~150 ms on a 1 MB CSV;
+		// past 16 KiB (CSV exports, model details) at the fastest level,
+		// which costs half the default's CPU for ~15% more bytes (most of
+		// the server's CPU after a refresh in BenchmarkLoad, issue 15).
 		level := gzip.DefaultCompression
-		if len(body) > 256<<10 {
+		if len(body) > 16<<10 {
 			level = gzip.BestSpeed
 		}
 		return newEntryLevel(ctype, body, level), nil
@@ -501,22 +522,60 @@ func (st *state) getEntry(s *Server, key string, limit bool, fn func() (*entry, 
 // insert caches e under key, dropping the oldest entries past the
 // bounds; call with st.mu held. An entry larger than the whole byte
 // budget is served but not kept.
+//
+// Leaderboard pages hold at most half the bytes and are dropped first: a
+// page is sliced again from its ranking for about what it cost the first
+// time, and pages of distinct offsets (limit=5000 ones are ~2 MB with
+// their gzip copy) would otherwise push out the CSV exports and model
+// details, which cost a ranking or an encoding to rebuild (issue 15).
 func (st *state) insert(cfg Config, key string, e *entry) {
 	size := e.size()
-	if size > cfg.MaxCacheBytes {
+	isPage := strings.HasPrefix(key, pageKeyPrefix)
+	if size > cfg.MaxCacheBytes || isPage && size > cfg.MaxCacheBytes/2 {
 		return
 	}
-	for len(st.order) > 0 && (len(st.cache) >= cfg.MaxCachedResponses || st.cacheBytes+size > cfg.MaxCacheBytes) {
-		old := st.order[0]
-		st.order = st.order[1:]
+	dropOldest := func() {
+		list := &st.order
+		if len(st.pageOrder) > 0 {
+			list = &st.pageOrder
+		}
+		old := (*list)[0]
+		*list = (*list)[1:]
 		if oe, ok := st.cache[old]; ok {
 			st.cacheBytes -= oe.size()
+			if list == &st.pageOrder {
+				st.pageBytes -= oe.size()
+			}
 			delete(st.cache, old)
 		}
 	}
+	for isPage && len(st.pageOrder) > 0 && st.pageBytes+size > cfg.MaxCacheBytes/2 {
+		dropOldest()
+	}
+	for len(st.order)+len(st.pageOrder) > 0 && (len(st.cache) >= cfg.MaxCachedResponses || st.cacheBytes+size > cfg.MaxCacheBytes) {
+		dropOldest()
+	}
 	st.cache[key] = e
-	st.order = append(st.order, key)
 	st.cacheBytes += size
+	if isPage {
+		st.pageOrder = append(st.pageOrder, key)
+		st.pageBytes += size
+	} else {
+		st.order = append(st.order, key)
+	}
+}
+
+// rankedFilters returns the filters whose ranking st keeps, oldest first.
+func (st *state) rankedFilters() []leaderboard.Filter {
+	st.boardMu.Lock()
+	defer st.boardMu.Unlock()
+	fs := make([]leaderboard.Filter, 0, len(st.boardOrder))
+	for _, k := range st.boardOrder {
+		if rb, ok := st.boards[k]; ok {
+			fs = append(fs, rb.filter)
+		}
+	}
+	return fs
 }
 
 // board returns the ranking of f encoded for slicing pages, ranking it on

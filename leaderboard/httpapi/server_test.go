@@ -25,6 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	runLoadServerIfChild() // BenchmarkLoad's server process
 	gin.SetMode(gin.TestMode)
 	os.Exit(m.Run())
 }
