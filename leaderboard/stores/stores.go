@@ -198,29 +198,18 @@ func (c Comparer) Compare(ctx context.Context, id string, hashes []string) (*lea
 }
 
 // ScoresGeneration implements snapshot.Source: a number that grows
-// whenever the scored set changes. The registry never updates or deletes a
-// score and only adds withdrawals, so the count of scores plus the count
-// of withdrawals, both in its ScoresVersion token, grows with every
-// change: a later read never gives a smaller number, whichever process
-// reads. A registry without ScoresVersion is an error.
+// whenever the scored set changes (registry.ScoresState's Generation),
+// whichever process reads it. A registry without ScoresState is an error.
 func (s Board) ScoresGeneration(ctx context.Context) (int64, error) {
-	v, ok := s.DB.(leaderboard.ScoresVersioner)
+	v, ok := s.DB.(interface {
+		ScoresState(context.Context) (registry.ScoresState, error)
+	})
 	if !ok {
-		return 0, fmt.Errorf("scores generation: the registry (%T) has no scores version", s.DB)
+		return 0, fmt.Errorf("scores generation: the registry (%T) has no scores state", s.DB)
 	}
-	tok, err := v.ScoresVersion(ctx)
+	st, err := v.ScoresState(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return ParseScoresGeneration(tok)
-}
-
-// ParseScoresGeneration reads the generation (scores + withdrawals) from
-// storage/registry's ScoresVersion token.
-func ParseScoresGeneration(tok string) (int64, error) {
-	var n, maxID, sum, withdrawn int64
-	if _, err := fmt.Sscanf(tok, "scores %d max %d sum %d; withdrawn %d", &n, &maxID, &sum, &withdrawn); err != nil {
-		return 0, fmt.Errorf("scores generation: cannot read the registry's scores version %q: %w", tok, err)
-	}
-	return n + withdrawn, nil
+	return st.Generation(), nil
 }
