@@ -3,7 +3,10 @@ package benchmarks
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 )
 
 // Sentinel errors, wrapped with %w by every function of this package.
@@ -120,6 +123,10 @@ type Benchmark struct {
 	Ceiling  CeilingPolicy
 	Splits   Splits
 	Dataset  Dataset
+	// Conventions are the scoring conventions beyond the metric (issue
+	// 16); the zero value is the behaviour of every benchmark before them
+	// and does not enter the version.
+	Conventions Conventions
 
 	// CeilingValue is the ceiling computed at import.
 	CeilingValue Ceiling
@@ -195,6 +202,9 @@ type CeilingPolicy struct {
 	// scoring/ceiling); empty is the plain mean. Omitted from the version
 	// hash when empty.
 	Pool string `json:",omitempty"`
+	// rsa-nili: which estimate ceiled scores divide by; "" is the upper
+	// bound. Omitted from the version hash when empty.
+	Bound ceiling.Bound `json:",omitempty"`
 	// Split-half
 	Session string // the session whose repeats are used (KindSessions)
 	Splits  int    // random split-halves averaged
@@ -226,6 +236,71 @@ type Ceiling struct {
 	// (Pearson r); in Upper as well.
 	Reliability float64
 	Targets     int
+	// Bound is the policy's bound (rsa-nili; "" is upper). LOSO is the
+	// leave-one-subject-out consistency (plain mean of the others) and
+	// Halves the split-half ceiling of asymmetric input, each with its R²
+	// (mean squared per-subject value); zero when not computed.
+	Bound            ceiling.Bound `json:",omitempty"`
+	LOSO, LOSOR2     float64       `json:",omitempty"`
+	Halves, HalvesR2 float64       `json:",omitempty"`
+}
+
+// Value is the ceiling ceiled scores divide by, in the comparison's
+// units: the bound the policy chose (rsa-nili), the reliability
+// (split-half); NaN when there is none.
+func (c Ceiling) Value() float64 {
+	if !c.Valid {
+		return math.NaN()
+	}
+	switch c.Bound {
+	case ceiling.BoundLower:
+		return c.Lower
+	case ceiling.BoundLOSO:
+		return c.LOSO
+	case ceiling.BoundHalves:
+		return c.Halves
+	}
+	return c.Upper
+}
+
+// Conventions are a benchmark's scoring conventions beyond its metric
+// (issue 16). Every field's zero value is the behaviour before they
+// existed.
+type Conventions struct {
+	// Transform forms the ceiled score from raw and ceiling: "" (ratio)
+	// or squared-clipped (see scoring/ceiling).
+	Transform ceiling.Transform `json:",omitempty"`
+	// Features is how a layer's features are handled before its RDM: ""
+	// as extracted; FeaturesZScore: each unit z-scored across the
+	// stimuli; FeaturesZScoreReliable: the same, keeping only units whose
+	// mean response is reliably non-zero.
+	Features string `json:",omitempty"`
+	// Selection is how the reported layer is chosen: SelectionCommit (the
+	// layer the model commits to Region, chosen on CommitOn) or
+	// SelectionHeldOut (this benchmark's own seeded splits). "" is
+	// held-out, or the partner's layer for a benchmark with a Partner.
+	Selection string `json:",omitempty"`
+	// Region is the region a committed benchmark scores (from the
+	// metadata's region unless the manifest says otherwise).
+	Region string `json:",omitempty"`
+	// CommitOn are the region's commit benchmarks, by id.
+	CommitOn []string `json:",omitempty"`
+	// Degrees is the stimuli's size in degrees of visual angle; 0: not
+	// stated (the images are used as given).
+	Degrees float64 `json:",omitempty"`
+}
+
+// Feature handling and selection modes of Conventions.
+const (
+	FeaturesZScore         = "zscore"
+	FeaturesZScoreReliable = "zscore-reliable"
+	SelectionCommit        = "commit"
+	SelectionHeldOut       = "held-out"
+)
+
+// IsZero reports whether c is the behaviour before conventions existed.
+func (c Conventions) IsZero() bool {
+	return c.Transform == "" && c.Features == "" && c.Selection == "" && c.Region == "" && len(c.CommitOn) == 0 && c.Degrees == 0
 }
 
 // Dataset is the stored form of a benchmark's data: file references by
@@ -260,7 +335,18 @@ type Array struct {
 	// SessionMean is set for an RDM set subjects × sessions × n × n whose
 	// sessions are averaged into one RDM per subject.
 	SessionMean bool
+	// Form is how an RDM set's matrices are to be read: "" symmetric
+	// dissimilarities; FormSplitHalfSimilarity or FormCVDissimilarity
+	// asymmetric (row: one half/fold, column: the other). Omitted from the
+	// version when empty.
+	Form string `json:",omitempty"`
 }
+
+// Forms of an RDM set (Array.Form).
+const (
+	FormSplitHalfSimilarity = "split-half-similarity"
+	FormCVDissimilarity     = "cv-dissimilarity"
+)
 
 // File is a data file copied into the object store under its SHA256.
 type File struct {

@@ -280,15 +280,20 @@ type entry struct {
 // labels, shapes), metric, ceiling and split settings, privacy and partner.
 func versionOf(b *Benchmark) (string, error) {
 	h := sha256.New()
+	var conv *Conventions
+	if !b.Conventions.IsZero() {
+		conv = &b.Conventions
+	}
 	err := json.NewEncoder(h).Encode(struct {
-		Format  int
-		Private bool
-		Partner string
-		Metric  any
-		Ceiling CeilingPolicy
-		Splits  Splits
-		Dataset any
-	}{entryFormat, b.Private, b.Partner, versionMetric(b.Metric), b.Ceiling, b.Splits, versionDataset(b.Dataset)})
+		Format      int
+		Private     bool
+		Partner     string
+		Metric      any
+		Ceiling     CeilingPolicy
+		Splits      Splits
+		Dataset     any
+		Conventions *Conventions `json:",omitempty"`
+	}{entryFormat, b.Private, b.Partner, versionMetric(b.Metric), b.Ceiling, b.Splits, versionDataset(b.Dataset), conv})
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", b.ID, err)
 	}

@@ -47,11 +47,52 @@ type Score struct {
 	Candidates    string // which layers competed, e.g. "all-but-output"
 	Layers        []LayerScore
 	Seed          uint64
+	// Conventions says how Ceiling and Ceiled were formed and how the
+	// features were handled (issue 16). Scores stored before it existed
+	// read as the zero value, whose meaning is given by each field.
+	Conventions Conventions
 
 	Elapsed      time.Duration
 	PeakRSSBytes int64
 	CreatedAt    time.Time
 }
+
+// Conventions are the settings a score was computed under that a reader
+// needs to interpret its numbers. The zero value of every field is the
+// behaviour before conventions existed.
+type Conventions struct {
+	// Ceiling names the estimate in Score.Ceiling: "" or "upper" (Nili
+	// upper bound), "lower", "leave-one-subject-out", "halves",
+	// "split-half" (response reliability) or "none".
+	Ceiling string `json:"ceiling,omitempty"`
+	// Transform forms Ceiled from Raw and Ceiling: "" or "ratio",
+	// "squared-clipped".
+	Transform string `json:"transform,omitempty"`
+	// Features: "" (as extracted), "zscore" or "zscore-reliable".
+	Features string `json:"features,omitempty"`
+	// Reduction is how wide layers were reduced: "" (average pooling to
+	// at most 4096 values per image, the default), "pool:N", "pca:K@REF"
+	// or "none".
+	Reduction string `json:"reduction,omitempty"`
+	// Degrees and FieldOfView: the stimuli's size and the model's field
+	// of view in degrees of visual angle when images were placed
+	// accordingly; 0 when they were used as given.
+	Degrees     float64 `json:"degrees,omitempty"`
+	FieldOfView float64 `json:"field_of_view,omitempty"`
+	// Region is the region whose committed layer was scored, and
+	// Declared is set when that layer was declared by the submitter
+	// rather than chosen on the region's commit benchmarks.
+	Region   string `json:"region,omitempty"`
+	Declared bool   `json:"declared,omitempty"`
+	// Control names the control a score belongs to ("shuffled",
+	// "untrained") and Of the model entry it controls; empty for a
+	// model's own score.
+	Control string `json:"control,omitempty"`
+	Of      string `json:"of,omitempty"`
+}
+
+// IsZero reports whether c is the default of every field.
+func (c Conventions) IsZero() bool { return c == Conventions{} }
 
 // LayerScore is one layer's score on the whole benchmark: the per-layer
 // profile served next to the selected score.

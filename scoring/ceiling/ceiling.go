@@ -309,3 +309,143 @@ func Clip(c Ceiled) float64 {
 	}
 	return max(0, min(1, c.Value))
 }
+
+// Bound names which noise-ceiling estimate a ceiled score divides by
+// (issue 16). The zero value is BoundUpper, today's default.
+type Bound string
+
+const (
+	// BoundUpper: Nili et al.'s upper bound, the mean over subjects of
+	// compare(subject, mean of all subjects, pooled as Pool says).
+	BoundUpper Bound = "upper"
+	// BoundLower: Nili et al.'s lower bound, the mean over subjects of
+	// compare(subject, mean of the other subjects, pooled as Pool says).
+	BoundLower Bound = "lower"
+	// BoundLOSO: the leave-one-subject-out consistency as Brain-Score and
+	// the Algonauts authors compute it: each subject against the plain
+	// element-wise mean of the other subjects' RDMs, whatever Pool says.
+	// With Pool "mean" it equals BoundLower.
+	BoundLOSO Bound = "leave-one-subject-out"
+	// BoundHalves: for data given as split-half similarity or
+	// cross-validated dissimilarity matrices, each subject's reliability
+	// from its own two independent estimates of every pair (the upper and
+	// the lower triangle), Spearman–Brown corrected, averaged over
+	// subjects. See Halves.
+	BoundHalves Bound = "halves"
+)
+
+// ErrBound reports an unknown bound.
+var ErrBound = errors.New("ceiling: unknown bound")
+
+// ParseBound validates a bound name; "" is BoundUpper.
+func ParseBound(s string) (Bound, error) {
+	switch b := Bound(s); b {
+	case "", BoundUpper:
+		return BoundUpper, nil
+	case BoundLower, BoundLOSO, BoundHalves:
+		return b, nil
+	}
+	return "", fmt.Errorf("%w %q (want upper, lower, leave-one-subject-out or halves)", ErrBound, s)
+}
+
+// LeaveOneSubjectOut returns the mean over subjects of compare(subject,
+// plain mean of the other subjects) and the per-subject values (BoundLOSO).
+func LeaveOneSubjectOut(subjects [][]float64, m rsa.Method) (float64, []float64, error) {
+	c, err := RSACeilingPool(subjects, m, PoolMean)
+	if err != nil {
+		return math.NaN(), nil, err
+	}
+	return c.Lower, c.PerSubjectLower, nil
+}
+
+// RSABound returns the ceiling of subject RDM vectors under bound (not
+// BoundHalves, which needs the halves: see Halves), in the comparison's
+// units.
+func RSABound(subjects [][]float64, m rsa.Method, pool Pool, bound Bound) (float64, error) {
+	bound, err := ParseBound(string(bound))
+	if err != nil {
+		return math.NaN(), err
+	}
+	switch bound {
+	case BoundLOSO:
+		v, _, err := LeaveOneSubjectOut(subjects, m)
+		return v, err
+	case BoundHalves:
+		return math.NaN(), fmt.Errorf("%w: the halves bound needs each subject's two triangles (ceiling.Halves)", ErrBound)
+	}
+	c, err := RSACeilingPool(subjects, m, pool)
+	if err != nil {
+		return math.NaN(), err
+	}
+	if bound == BoundLower {
+		return c.Lower, nil
+	}
+	return c.Upper, nil
+}
+
+// Halves returns the BoundHalves ceiling: for each subject i, r_i =
+// compare(a[i], b[i]) between its two independent estimates of the same
+// pairs (for an asymmetric split-half matrix M, a = M's upper triangle
+// row by row and b = the same pairs read from the lower triangle, M[j][i]),
+// corrected by Spearman–Brown to the reliability of their average,
+// 2r/(1+r); the result is the mean over subjects, with the per-subject
+// values. A subject whose r is not finite is an error.
+func Halves(a, b [][]float64, m rsa.Method) (float64, []float64, error) {
+	if len(a) == 0 || len(a) != len(b) {
+		return math.NaN(), nil, fmt.Errorf("%w: %d first halves, %d second halves", ErrShape, len(a), len(b))
+	}
+	per := make([]float64, len(a))
+	var sum float64
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return math.NaN(), nil, fmt.Errorf("%w: subject %d halves have %d and %d entries", ErrShape, i, len(a[i]), len(b[i]))
+		}
+		r, err := rsa.Compare(a[i], b[i], m)
+		if err != nil {
+			return math.NaN(), nil, fmt.Errorf("subject %d, triangle against triangle: %w", i, err)
+		}
+		per[i] = 2 * r / (1 + r)
+		sum += per[i]
+	}
+	return sum / float64(len(a)), per, nil
+}
+
+// Transform names how a ceiled score is formed from the raw score and the
+// ceiling (issue 16). The zero value is TransformRatio, today's default.
+type Transform string
+
+const (
+	// TransformRatio: raw / ceiling, unclipped (Normalize).
+	TransformRatio Transform = "ratio"
+	// TransformSquaredClipped: (raw / ceiling)², the ratio first clipped
+	// to [0, 1] — a negative correlation scores 0 rather than its square,
+	// one above the ceiling scores 1: the convention of benchmarks that
+	// report explained variance relative to the noise ceiling.
+	TransformSquaredClipped Transform = "squared-clipped"
+)
+
+// ErrTransform reports an unknown transform.
+var ErrTransform = errors.New("ceiling: unknown transform")
+
+// ParseTransform validates a transform name; "" is TransformRatio.
+func ParseTransform(s string) (Transform, error) {
+	switch t := Transform(s); t {
+	case "", TransformRatio:
+		return TransformRatio, nil
+	case TransformSquaredClipped:
+		return t, nil
+	}
+	return "", fmt.Errorf("%w %q (want ratio or squared-clipped)", ErrTransform, s)
+}
+
+// Apply forms the ceiled score of raw under t; NaN when there is no usable
+// ceiling (NaN, zero, negative or infinite), as Normalize. An unknown t is
+// treated as TransformRatio (validate with ParseTransform first).
+func Apply(raw, ceiling float64, t Transform) float64 {
+	v := Normalize(raw, ceiling).Value
+	if t != TransformSquaredClipped || math.IsNaN(v) {
+		return v
+	}
+	v = max(0, min(1, v))
+	return v * v
+}
