@@ -84,11 +84,6 @@ type Conventions struct {
 	// rather than chosen on the region's commit benchmarks.
 	Region   string `json:"region,omitempty"`
 	Declared bool   `json:"declared,omitempty"`
-	// Control names the control a score belongs to ("shuffled",
-	// "untrained") and Of the model entry it controls; empty for a
-	// model's own score.
-	Control string `json:"control,omitempty"`
-	Of      string `json:"of,omitempty"`
 }
 
 // IsZero reports whether c is the default of every field.
