@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
@@ -243,6 +244,11 @@ type Ceiling struct {
 	Bound            ceiling.Bound `json:",omitempty"`
 	LOSO, LOSOR2     float64       `json:",omitempty"`
 	Halves, HalvesR2 float64       `json:",omitempty"`
+	// Diagonal is, for asymmetric input (Array.Form), the mean over
+	// subjects and stimuli of the matrices' diagonal: each stimulus's
+	// similarity between halves (split-half) or its cross-validated
+	// distance from itself — a data-quality number, not used in scoring.
+	Diagonal float64 `json:",omitempty"`
 }
 
 // Value is the ceiling ceiled scores divide by, in the comparison's
@@ -456,6 +462,9 @@ func (d Dataset) files() []File {
 func (b *Benchmark) SelectionPolicy() string {
 	if mk, _ := lookupKind(b.Metric.Kind); mk.crossValidated {
 		return fmt.Sprintf("cross-validated over %d stimulus folds (seed %d); nothing chosen on the data scored", b.Metric.Folds, b.Metric.Seed)
+	}
+	if b.Conventions.Selection == SelectionCommit {
+		return fmt.Sprintf("region commitment: the layer the model commits to %s, chosen on %s", b.Conventions.Region, strings.Join(b.Conventions.CommitOn, ", "))
 	}
 	if b.Partner != "" && !b.Metric.Kind.Advanced() {
 		return "committed on " + b.Partner

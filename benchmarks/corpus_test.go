@@ -41,6 +41,7 @@ metric:
   rsa: {distance: correlation, comparison: spearman}
 ceiling: {method: rsa-nili}
 splits: {count: 4, selection_fraction: 0.5, stratify_by_label: true, seed: 7}
+scoring: {selection: held-out}
 `
 
 // testRDMs returns s subjects' n×n RDMs: symmetric, zero diagonal, with

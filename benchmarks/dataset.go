@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
@@ -22,6 +23,8 @@ const (
 type imported struct {
 	dataset  Dataset
 	subjects [][]float64        // RDM kind: upper triangles per subject
+	halves   [2][][]float64     // RDM kind with a form: the two triangles per subject (see Loaded.Halves)
+	diagonal float64            // RDM kind with a form: the mean diagonal
 	timeRDMs [][][]float64      // time-RDM kind: [subject][time] upper triangles
 	times    []float64          // time-RDM kind: the time points
 	repeats  map[string]repeats // session ID → repeats, for split-half
@@ -68,12 +71,12 @@ func (s *source) readDataset(m *Manifest) (*imported, error) {
 		if err != nil {
 			return nil, err
 		}
-		subj, err := rdmSubjects(arr, data, len(set.Stimuli))
+		rs, err := rdmSubjects(arr, data, len(set.Stimuli))
 		if err != nil {
 			return nil, err
 		}
 		out.dataset.RDMs = &arr
-		out.subjects = subj
+		out.subjects, out.halves, out.diagonal = rs.subjects, rs.halves, rs.diagonal
 	case m.Responses != nil:
 		out.dataset.Kind = KindResponses
 		spec := SessionSpec{Responses: ArraySpec{File: m.Responses.File, Key: m.Responses.Key}, Repeats: m.Responses.Repeats, Stimuli: *m.Stimuli}
@@ -190,9 +193,22 @@ func stimuliPlace(s *StimuliSpec) string {
 	return s.Zip
 }
 
+// rdmSet is an RDM set read for scoring: one symmetric dissimilarity
+// upper triangle per subject and, for asymmetric input (Array.Form), the
+// two triangles and the mean diagonal.
+type rdmSet struct {
+	subjects [][]float64
+	halves   [2][][]float64
+	diagonal float64
+}
+
 // rdmSubjects checks an RDM set against the stimulus count and returns one
-// upper triangle per subject (sessions averaged when asked).
-func rdmSubjects(arr Array, data []float64, nStim int) ([][]float64, error) {
+// upper triangle per subject (sessions averaged when asked). An RDM set
+// with a Form is asymmetric: split-half similarities S become d_ij = 1 −
+// (S_ij + S_ji)/2, cross-validated dissimilarities D become (D_ij +
+// D_ji)/2; the halves are S's or D's two triangles (1 − S for
+// similarities) and the diagonal is left out of both (see Loaded.Halves).
+func rdmSubjects(arr Array, data []float64, nStim int) (rdmSet, error) {
 	f, sh := arr.File.Path, arr.Shape
 	var subjects, sessions int
 	switch len(sh) {
@@ -202,38 +218,49 @@ func rdmSubjects(arr Array, data []float64, nStim int) ([][]float64, error) {
 		subjects, sessions = sh[0], 1
 	case 4:
 		if !arr.SessionMean {
-			return nil, invalid(f, "shape %v is subjects × sessions × n × n; add \"sessions: mean\" under rdms to average the sessions", sh)
+			return rdmSet{}, invalid(f, "shape %v is subjects × sessions × n × n; add \"sessions: mean\" under rdms to average the sessions", sh)
 		}
 		subjects, sessions = sh[0], sh[1]
 	default:
-		return nil, invalid(f, "shape %v is not an RDM set: want (n, n), (subjects, n, n) or (subjects, sessions, n, n)", sh)
+		return rdmSet{}, invalid(f, "shape %v is not an RDM set: want (n, n), (subjects, n, n) or (subjects, sessions, n, n)", sh)
 	}
 	if arr.SessionMean && len(sh) != 4 {
-		return nil, invalid(f, "\"sessions: mean\" needs a 4-D array (subjects, sessions, n, n); this one has shape %v", sh)
+		return rdmSet{}, invalid(f, "\"sessions: mean\" needs a 4-D array (subjects, sessions, n, n); this one has shape %v", sh)
 	}
 	n := sh[len(sh)-1]
 	if sh[len(sh)-2] != n {
-		return nil, invalid(f, "shape %v: RDMs must be square (the last two dimensions equal)", sh)
+		return rdmSet{}, invalid(f, "shape %v: RDMs must be square (the last two dimensions equal)", sh)
 	}
 	if n != nStim {
-		return nil, invalid(f, "RDMs are %d×%d but there are %d images (image count must equal data columns)", n, n, nStim)
+		return rdmSet{}, invalid(f, "RDMs are %d×%d but there are %d images (image count must equal data columns)", n, n, nStim)
 	}
 	if n < 3 || subjects < 1 || sessions < 1 {
-		return nil, invalid(f, "shape %v: need at least 3 stimuli and 1 subject", sh)
+		return rdmSet{}, invalid(f, "shape %v: need at least 3 stimuli and 1 subject", sh)
 	}
-	out := make([][]float64, subjects)
+	where := func(i, j int) string {
+		w := fmt.Sprintf("subject %d", i)
+		if len(sh) == 2 {
+			w = "group RDM"
+		} else if len(sh) == 4 {
+			w += fmt.Sprintf(", session %d", j)
+		}
+		return w
+	}
+	var out rdmSet
+	out.subjects = make([][]float64, subjects)
+	if arr.Form != "" {
+		return asymmetricSubjects(arr, data, n, subjects, sessions, where)
+	}
 	for i := 0; i < subjects; i++ {
 		mean := make([]float64, n*(n-1)/2)
 		for j := 0; j < sessions; j++ {
 			full := data[(i*sessions+j)*n*n:][:n*n]
-			where := fmt.Sprintf("subject %d", i)
-			if len(sh) == 2 {
-				where = "group RDM"
-			} else if len(sh) == 4 {
-				where += fmt.Sprintf(", session %d", j)
-			}
 			if err := checkRDM(n, full); err != "" {
-				return nil, invalid(f, "%s: %s", where, err)
+				if !strings.HasPrefix(err, "entry") {
+					err += "; if the matrices are split-half similarities or cross-validated dissimilarities (asymmetric: row from one half, column from the other), " +
+						"say so under rdms with form: split-half-similarity or form: cv-dissimilarity"
+				}
+				return rdmSet{}, invalid(f, "%s: %s", where(i, j), err)
 			}
 			k := 0
 			for r := 0; r < n; r++ {
@@ -243,8 +270,60 @@ func rdmSubjects(arr Array, data []float64, nStim int) ([][]float64, error) {
 				}
 			}
 		}
-		out[i] = mean
+		out.subjects[i] = mean
 	}
+	return out, nil
+}
+
+// asymmetricSubjects reads an RDM set with a Form (see rdmSubjects).
+func asymmetricSubjects(arr Array, data []float64, n, subjects, sessions int, where func(i, j int) string) (rdmSet, error) {
+	f := arr.File.Path
+	m := n * (n - 1) / 2
+	out := rdmSet{subjects: make([][]float64, subjects)}
+	out.halves[0], out.halves[1] = make([][]float64, subjects), make([][]float64, subjects)
+	var diag float64
+	for i := 0; i < subjects; i++ {
+		up, lo := make([]float64, m), make([]float64, m)
+		for j := 0; j < sessions; j++ {
+			full := data[(i*sessions+j)*n*n:][:n*n]
+			scale, sym := 1.0, true
+			for k, v := range full {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return rdmSet{}, invalid(f, "%s: entry (%d, %d) is not finite (NaN or Inf)", where(i, j), k/n, k%n)
+				}
+				scale = max(scale, math.Abs(v))
+			}
+			for r := 0; r < n; r++ {
+				diag += full[r*n+r] / float64(sessions)
+			}
+			k := 0
+			for r := 0; r < n; r++ {
+				for c := r + 1; c < n; c++ {
+					if math.Abs(full[r*n+c]-full[c*n+r]) > rdmSymTol*scale {
+						sym = false
+					}
+					up[k] += full[r*n+c] / float64(sessions)
+					lo[k] += full[c*n+r] / float64(sessions)
+					k++
+				}
+			}
+			if sym {
+				return rdmSet{}, invalid(f, "%s: the matrix is symmetric, but form %s says its two triangles are independent estimates from two halves (row: one half, column: the other); "+
+					"give the unsymmetrised matrices, or omit form for symmetric dissimilarities", where(i, j), arr.Form)
+			}
+		}
+		d := make([]float64, m)
+		for k := range d {
+			if arr.Form == FormSplitHalfSimilarity {
+				d[k] = 1 - (up[k]+lo[k])/2
+				up[k], lo[k] = 1-up[k], 1-lo[k]
+			} else {
+				d[k] = (up[k] + lo[k]) / 2
+			}
+		}
+		out.subjects[i], out.halves[0][i], out.halves[1][i] = d, up, lo
+	}
+	out.diagonal = diag / float64(subjects*n)
 	return out, nil
 }
 
@@ -334,16 +413,7 @@ func computeCeiling(p CeilingPolicy, met Metric, in *imported) (Ceiling, error) 
 		if in.dataset.Kind == KindTimeRDM {
 			return timeCeiling(c, file, met, in)
 		}
-		if len(in.subjects) < 2 {
-			return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.subjects))
-		}
-		r, err := ceiling.RSACeilingPool(in.subjects, rsa.Method(met.Comparison), ceiling.Pool(p.Pool))
-		if err != nil {
-			return c, invalid(file, "cannot compute the rsa-nili ceiling: %v", err)
-		}
-		c.Valid = true
-		c.Upper, c.Lower, c.UpperR2, c.LowerR2 = r.Upper, r.Lower, r.UpperR2, r.LowerR2
-		return c, nil
+		return nili(c, p, file, rsa.Method(met.Comparison), in)
 	case CeilingSplitHalf:
 		rep, ok := in.repeats[p.Session]
 		if !ok {
@@ -369,6 +439,55 @@ func computeCeiling(p CeilingPolicy, met Metric, in *imported) (Ceiling, error) 
 		return c, nil
 	}
 	return c, fmt.Errorf("unknown ceiling method %q", p.Method)
+}
+
+// nili computes the rsa-nili bounds of an RDM set: upper and lower
+// (pooled as the policy says) and leave-one-subject-out with at least 2
+// subjects, halves for asymmetric input; Bound says which ceiled scores
+// divide by (Ceiling.Value).
+func nili(c Ceiling, p CeilingPolicy, file string, m rsa.Method, in *imported) (Ceiling, error) {
+	c.Bound = p.Bound
+	if len(in.subjects) >= 2 {
+		r, err := ceiling.RSACeilingPool(in.subjects, m, ceiling.Pool(p.Pool))
+		if err != nil {
+			return c, invalid(file, "cannot compute the rsa-nili ceiling: %v", err)
+		}
+		c.Upper, c.Lower, c.UpperR2, c.LowerR2 = r.Upper, r.Lower, r.UpperR2, r.LowerR2
+		loso, per, err := ceiling.LeaveOneSubjectOut(in.subjects, m)
+		if err != nil {
+			return c, invalid(file, "cannot compute the leave-one-subject-out ceiling: %v", err)
+		}
+		c.LOSO, c.LOSOR2 = loso, meanSquare(per)
+	} else if p.Bound != ceiling.BoundHalves {
+		return c, invalid(file, "ceiling rsa-nili needs at least 2 subjects, the RDM set has %d; use ceiling method none with a reason", len(in.subjects))
+	}
+	if in.halves[0] != nil {
+		h, per, err := ceiling.Halves(in.halves[0], in.halves[1], m)
+		if err != nil {
+			return c, invalid(file, "cannot compute the halves ceiling (each subject's upper triangle against its lower): %v", err)
+		}
+		c.Halves, c.HalvesR2, c.Diagonal = h, meanSquare(per), in.diagonal
+	}
+	c.Valid = true
+	return c, nil
+}
+
+// checkBound refuses a ceiling bound the data cannot give, before
+// anything is stored: lower and leave-one-subject-out need at least 2
+// subjects.
+func checkBound(m *Manifest, p CeilingPolicy, in *imported) error {
+	if (p.Bound == ceiling.BoundLower || p.Bound == ceiling.BoundLOSO) && len(in.subjects) < 2 {
+		return invalid(m.name(), "ceiling.bound %s compares each subject with the others and needs at least 2 subjects; the RDM set has %d", p.Bound, len(in.subjects))
+	}
+	return nil
+}
+
+func meanSquare(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	return s / float64(len(x))
 }
 
 func median(x []float64) float64 {

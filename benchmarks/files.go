@@ -129,7 +129,7 @@ func (s *source) readArray(spec ArraySpec) (Array, []float64, error) {
 	if err != nil {
 		return Array{}, nil, err
 	}
-	return Array{File: f.File, Key: spec.Key, Shape: a.Shape, SessionMean: spec.Sessions == "mean"}, a.Float64(), nil
+	return Array{File: f.File, Key: spec.Key, Shape: a.Shape, SessionMean: spec.Sessions == "mean", Form: spec.Form}, a.Float64(), nil
 }
 
 func decodeArray(data []byte, name, key string) (*npy.Array, error) {

@@ -20,7 +20,14 @@ import (
 //   - KindRDM: Stimuli and RDMs, one upper-triangle vector per subject
 //     (pairs i<j row-major, length n(n−1)/2, the layout of
 //     scoring/rdm.Upper); a group RDM is one "subject". Subject RDMs of a
-//     subjects × sessions set are session means.
+//     subjects × sessions set are session means. For asymmetric input
+//     (Dataset.RDMs.Form) RDMs are symmetrised dissimilarities: for
+//     split-half similarities S, d_ij = 1 − (S_ij + S_ji)/2; for
+//     cross-validated dissimilarities D, (D_ij + D_ji)/2. The diagonal
+//     is not used: a model has no cross-validated self-distance to
+//     compare it with (its own RDM's diagonal is zero by construction),
+//     so only pairs i<j are compared; its mean is a data-quality number
+//     (Ceiling.Diagonal). Halves then holds the two triangles.
 //   - KindResponses: Sessions has one session with an empty ID, and
 //     Stimuli is that session's stimuli.
 //   - KindSessions: Sessions, each with its own stimuli and responses;
@@ -37,6 +44,16 @@ type Loaded struct {
 	Sessions  []LoadedSession
 	TimeRDMs  [][][]float64
 	Times     []float64
+	// Halves is set for asymmetric input only (Dataset.RDMs.Form; nil
+	// otherwise): each subject's two independent estimates of every
+	// pair, in the layout of RDMs (pairs i<j, row by row). Halves[0][s]
+	// holds M[i][j] (row: half/fold A, column: half/fold B), Halves[1][s]
+	// holds M[j][i] for the same pairs, both as dissimilarities: 1 − S for
+	// split-half similarities S, D as is for cross-validated
+	// dissimilarities (session means for a subjects × sessions set).
+	// RDMs[s][k] is their mean. The halves ceiling of any stimulus subset
+	// is ceiling.Halves on the subset's entries of both.
+	Halves [2][][]float64
 	// Training is a remix benchmark's labelled training images.
 	Training *Stimuli
 }
@@ -226,8 +243,13 @@ func (r *Registry) Open(ctx context.Context, ref string) (*Loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", b.ID, err)
 		}
-		if l.RDMs, err = rdmSubjects(*d.RDMs, data, l.Stimuli.Len()); err != nil {
+		rs, err := rdmSubjects(*d.RDMs, data, l.Stimuli.Len())
+		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", b.ID, err)
+		}
+		l.RDMs = rs.subjects
+		if d.RDMs.Form != "" {
+			l.Halves = rs.halves
 		}
 	case KindTimeRDM:
 		l.Stimuli = &Stimuli{store: r.store, set: *d.Stimuli}

@@ -44,6 +44,10 @@ type Manifest struct {
 	Metric    MetricSpec       `yaml:"metric"`
 	Ceiling   CeilingSpec      `yaml:"ceiling"`
 	Splits    *SplitsSpec      `yaml:"splits,omitempty"`
+	// Scoring states the benchmark's scoring conventions (issue 16):
+	// ceiled-score transform, feature handling, layer selection
+	// (region commitment) and its region and commit benchmarks.
+	Scoring *ScoringSpec `yaml:"scoring,omitempty"`
 
 	file string // where the manifest came from, for errors
 }
@@ -68,6 +72,10 @@ type StimuliSpec struct {
 	Zip    string      `yaml:"zip,omitempty"`
 	Order  string      `yaml:"order,omitempty"`
 	Labels *LabelsSpec `yaml:"labels,omitempty"`
+	// Degrees is the images' size in degrees of visual angle as the
+	// subjects saw them (a positive number up to 180); omitted: not
+	// stated. Not for remix training images.
+	Degrees float64 `yaml:"degrees,omitempty"`
 }
 
 // LabelsSpec takes one label per stimulus from a CSV column: matched by
@@ -89,6 +97,11 @@ type ArraySpec struct {
 	// from stimulus onset, increasing) of an RDM set subjects × times ×
 	// n × n. Only for rdms, and only with metric time_resolved_rsa.
 	Times string `yaml:"times,omitempty"`
+	// Form says how asymmetric matrices are to be read (rdms only):
+	// split-half-similarity (row: pattern of half A, column: half B) or
+	// cv-dissimilarity (row: fold A, column: fold B). Omitted: symmetric
+	// dissimilarities with a zero diagonal.
+	Form string `yaml:"form,omitempty"`
 }
 
 // ResponsesSpec is a targets × stimuli matrix with optional repeats
@@ -231,7 +244,44 @@ type CeilingSpec struct {
 	Session string `yaml:"session,omitempty"`
 	Splits  int    `yaml:"splits,omitempty"` // default 100
 	Seed    uint64 `yaml:"seed,omitempty"`
+	// Bound (rsa-nili): which estimate ceiled scores divide by: upper
+	// (default), lower, leave-one-subject-out or halves (asymmetric rdms
+	// only).
+	Bound string `yaml:"bound,omitempty"`
 }
+
+// ScoringSpec is the scoring section of a manifest (issue 16); every key
+// is optional and its absence keeps the behaviour of benchmarks before it.
+//
+//   - transform: ratio (default: raw / ceiling) or squared-clipped
+//     ((raw / ceiling)² with the ratio clipped to [0, 1] first).
+//   - features (metric rsa): as-is (default), zscore (each unit z-scored
+//     across the stimuli before the model RDM) or zscore-reliable (the
+//     same, keeping only units whose mean response is reliably non-zero).
+//   - selection: commit (the layer the model commits to the region,
+//     chosen on the commit benchmarks) or held-out (this benchmark's own
+//     seeded splits). Default: commit for metric rsa or ridge with fewer
+//     than 50 stimuli, else held-out. held-out needs at least 20 stimuli.
+//   - region: the region a committed benchmark scores (default
+//     metadata.region).
+//   - commit_on: the commit benchmarks (ids); default from
+//     catalogue/regions.yaml by region.
+type ScoringSpec struct {
+	Transform string   `yaml:"transform,omitempty"`
+	Features  string   `yaml:"features,omitempty"`
+	Selection string   `yaml:"selection,omitempty"`
+	Region    string   `yaml:"region,omitempty"`
+	CommitOn  []string `yaml:"commit_on,flow,omitempty"`
+}
+
+// Thresholds of layer selection (stimuli of the benchmark, summed over
+// sessions).
+const (
+	// commitBelow: RSA and ridge benchmarks with fewer stimuli commit by
+	// default: choosing a layer on half of them is noise (issue 16: on 24
+	// stimuli trained and shuffled networks were indistinguishable).
+	commitBelow = 50
+)
 
 // SplitsSpec is the layer-selection policy (see Splits). Defaults: 10
 // splits, selection fraction 0.5.
@@ -300,8 +350,8 @@ func (m *Manifest) check() error {
 	if m.Parent != "" && !idPattern.MatchString(m.Parent) {
 		bad("parent %q must be letters, digits, '.', '_' or '-'", m.Parent)
 	}
-	if m.Private && m.Partner == "" {
-		bad("a private benchmark needs a partner: the public benchmark its layer is selected on")
+	if m.Private && m.Partner == "" && (m.Scoring == nil || m.Scoring.Selection == SelectionHeldOut) {
+		bad("a private benchmark needs a partner (the public benchmark its layer is selected on) or region commitment (scoring: {selection: commit})")
 	}
 	if m.Partner != "" && (!idPattern.MatchString(m.Partner) || m.Partner == m.ID) {
 		bad("partner %q must be the id of another benchmark", m.Partner)
@@ -355,6 +405,9 @@ func (m *Manifest) check() error {
 				bad("%s.labels.column is required", what)
 			}
 		}
+		if d := s.Degrees; d != 0 && !(d > 0 && d <= 180) {
+			bad("%s.degrees %v: want the images' size in degrees of visual angle, a number above 0 and at most 180", what, d)
+		}
 	}
 	checkArray := func(what string, a *ArraySpec, sessionsOK bool) {
 		checkPath(what+".file", a.File, true)
@@ -366,6 +419,15 @@ func (m *Manifest) check() error {
 			bad("%s.key is only for .npz files", what)
 		case a.File != "" && ext != ".npy" && ext != ".npz":
 			bad("%s.file must be a .npy or .npz file", what)
+		}
+		switch {
+		case a.Form == "":
+		case !sessionsOK:
+			bad("%s.form: only rdms have a form", what)
+		case a.Form != FormSplitHalfSimilarity && a.Form != FormCVDissimilarity:
+			bad("%s.form %q: want %s or %s (omit it for symmetric dissimilarities)", what, a.Form, FormSplitHalfSimilarity, FormCVDissimilarity)
+		case a.Times != "":
+			bad("%s: form is not supported for time-resolved RDMs (times)", what)
 		}
 		if a.Sessions != "" && (!sessionsOK || a.Sessions != "mean") {
 			bad("%s.sessions: only \"mean\" is supported, and only for rdms", what)
@@ -477,6 +539,21 @@ func (m *Manifest) check() error {
 		bad("ceiling.pool is only for rsa-nili")
 	}
 
+	if c.Bound != "" {
+		switch bound, err := ceiling.ParseBound(c.Bound); {
+		case err != nil:
+			bad("ceiling.bound %q: want upper, lower, leave-one-subject-out or halves", c.Bound)
+		case CeilingMethod(c.Method) != CeilingRSANili:
+			bad("ceiling.bound is only for rsa-nili")
+		case bound != ceiling.BoundUpper && m.Metric.RSA == nil:
+			bad("ceiling.bound %s is supported for metric rsa only (the other metrics divide by the upper bound)", c.Bound)
+		case bound == ceiling.BoundHalves && (m.RDMs == nil || m.RDMs.Form == ""):
+			bad("ceiling.bound halves needs asymmetric RDMs: rdms.form split-half-similarity or cv-dissimilarity")
+		}
+	}
+	m.checkDegrees(bad)
+	m.checkScoring(bad)
+
 	if s := m.Splits; s != nil {
 		if s.Count < 0 || s.Count > 1000 {
 			bad("splits.count %d: want 1 to 1000 (default 10)", s.Count)
@@ -492,6 +569,82 @@ func (m *Manifest) check() error {
 		return errors.New(strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// checkDegrees: one size in degrees for the benchmark; sessions state the
+// same (or none), remix training images none (they are not shown to
+// subjects).
+func (m *Manifest) checkDegrees(bad func(string, ...any)) {
+	if rx := m.Metric.Remix; rx != nil && rx.Training.Degrees != 0 {
+		bad("metric.remix.training.degrees: training images are not shown to subjects; state degrees under stimuli only")
+	}
+	var first float64
+	for i, s := range m.Sessions {
+		if i == 0 {
+			first = s.Stimuli.Degrees
+		} else if s.Stimuli.Degrees != first {
+			bad("sessions[%d].stimuli.degrees %v differs from sessions[0]'s %v: every session must state the same size (or none)", i, s.Stimuli.Degrees, first)
+			return
+		}
+	}
+}
+
+// checkScoring checks the scoring section; what depends on the data (the
+// stimulus count) or the registry (commit benchmarks) is checked at
+// import.
+func (m *Manifest) checkScoring(bad func(string, ...any)) {
+	sc := m.Scoring
+	if sc == nil {
+		return
+	}
+	if _, err := ceiling.ParseTransform(sc.Transform); err != nil {
+		bad("scoring.transform %q: want ratio or squared-clipped", sc.Transform)
+	} else if sc.Transform == string(ceiling.TransformSquaredClipped) && CeilingMethod(m.Ceiling.Method) == CeilingNone {
+		bad("scoring.transform squared-clipped needs a ceiling (ceiling method none gives no ceiled score)")
+	}
+	switch sc.Features {
+	case "", "as-is":
+	case FeaturesZScore, FeaturesZScoreReliable:
+		if m.Metric.RSA == nil {
+			bad("scoring.features %s is supported for metric rsa only", sc.Features)
+		}
+	default:
+		bad("scoring.features %q: want as-is, zscore or zscore-reliable", sc.Features)
+	}
+	simple := m.Metric.RSA != nil || m.Metric.Ridge != nil
+	switch sc.Selection {
+	case "", SelectionHeldOut:
+	case SelectionCommit:
+		if !simple {
+			bad("scoring.selection commit is for metric rsa or ridge; the advanced metrics fit and choose within the benchmark")
+		}
+	default:
+		bad("scoring.selection %q: want commit or held-out", sc.Selection)
+	}
+	if m.Partner != "" && (sc.Selection != "" || sc.Region != "" || len(sc.CommitOn) > 0) {
+		bad("partner is already region commitment on one benchmark: give either partner or scoring.selection/region/commit_on, not both")
+	}
+	if sc.Region != "" && !idPattern.MatchString(sc.Region) {
+		bad("scoring.region %q must be letters, digits, '.', '_' or '-' (e.g. IT, V4, EVC)", sc.Region)
+	}
+	if sc.Selection == SelectionHeldOut && (sc.Region != "" || len(sc.CommitOn) > 0) {
+		bad("scoring.region and scoring.commit_on are for selection commit, not held-out")
+	}
+	if len(sc.CommitOn) > 0 && !simple {
+		bad("scoring.commit_on is for metric rsa or ridge; the advanced metrics fit and choose within the benchmark")
+	}
+	seen := map[string]bool{}
+	for i, id := range sc.CommitOn {
+		switch {
+		case !idPattern.MatchString(id):
+			bad("scoring.commit_on[%d] %q is not a benchmark id", i, id)
+		case id == m.ID:
+			bad("scoring.commit_on[%d]: a benchmark cannot commit on itself (name the region's public commit benchmarks)", i)
+		case seen[id]:
+			bad("scoring.commit_on[%d] %q is repeated", i, id)
+		}
+		seen[id] = true
+	}
 }
 
 // name is the manifest's file name for errors (its id when it was not
@@ -537,6 +690,9 @@ func (m *Manifest) settings() (Metric, CeilingPolicy, Splits) {
 	c := CeilingPolicy{Method: CeilingMethod(m.Ceiling.Method), Reason: m.Ceiling.Reason}
 	if pool, _ := ceiling.ParsePool(m.Ceiling.Pool); pool != ceiling.PoolMean {
 		c.Pool = string(pool) // the default stays empty: versions of existing benchmarks do not change
+	}
+	if bound, _ := ceiling.ParseBound(m.Ceiling.Bound); bound != ceiling.BoundUpper {
+		c.Bound = bound // as Pool: upper stays empty
 	}
 	if c.Method == CeilingSplitHalf {
 		c.Session, c.Splits, c.Seed = m.Ceiling.Session, m.Ceiling.Splits, m.Ceiling.Seed

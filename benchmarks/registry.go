@@ -120,7 +120,7 @@ func (r *Registry) AddManifest(ctx context.Context, m *Manifest, dir string, opt
 		ID: m.ID, Title: m.Title, Parent: m.Parent, Private: m.Private, Partner: m.Partner,
 		Metadata: Metadata{Species: m.Metadata.Species, Region: m.Metadata.Region, Method: m.Metadata.Method,
 			Licence: m.Metadata.Licence, Citation: strings.TrimSpace(m.Metadata.Citation), Description: m.Metadata.Description},
-		Metric: met, Ceiling: pol, Splits: splits, Dataset: in.dataset,
+		Metric: met, Ceiling: pol, Splits: splits, Dataset: in.dataset, Conventions: m.conventions(),
 	}
 	if splits.StratifyByLabel {
 		for _, set := range b.stimulusSets() {
@@ -128,6 +128,12 @@ func (r *Registry) AddManifest(ctx context.Context, m *Manifest, dir string, opt
 				return AddResult{}, invalid(m.name(), "splits.stratify_by_label needs labels for every stimulus set")
 			}
 		}
+	}
+	if err := r.resolveSelection(ctx, m, &b); err != nil {
+		return AddResult{}, err
+	}
+	if err := checkBound(m, pol, in); err != nil {
+		return AddResult{}, err
 	}
 	b.Version, err = versionOf(&b)
 	if err != nil {

@@ -1,6 +1,11 @@
 package benchmarks
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
+)
 
 // Summary is what may be served about any benchmark, private ones
 // included: identifiers, settings, counts and the ceiling. It has only
@@ -38,7 +43,46 @@ type Summary struct {
 	CeilingTargets int    // split-half: targets with a defined reliability
 	CeilingSession string // split-half: session the repeats come from
 	CeilingSplits  int    // split-half: random splits averaged
+
+	// The ceiling ceiled scores divide by (issue 16). CeilingBound names
+	// it for rsa-nili: upper, lower, leave-one-subject-out or halves
+	// (empty for split-half, whose ceiling is the reliability, and for
+	// none). CeilingValue is it in the comparison's units (r), with
+	// CeilingValueR2 its R² (mean squared per-subject value; 0 for
+	// split-half); both 0 when CeilingValid is false. Scores divide by
+	// the same bound recomputed on each split's test stimuli, so their
+	// ceilings differ from this whole-set value.
+	CeilingBound   string
+	CeilingValue   float64
+	CeilingValueR2 float64
+	// Also computed (0 when not): leave-one-subject-out (each subject
+	// against the plain mean of the others; ≥ 2 subjects) and halves
+	// (asymmetric input), each in r and R².
+	CeilingLOSO, CeilingLOSOR2     float64
+	CeilingHalves, CeilingHalvesR2 float64
+	// Form is how the RDM matrices were given ("" symmetric
+	// dissimilarities, split-half-similarity, cv-dissimilarity);
+	// Diagonal the asymmetric matrices' mean diagonal (data quality).
+	Form     string
+	Diagonal float64
+
+	// Scoring conventions, defaults filled in: Transform ratio or
+	// squared-clipped; Features as-is, zscore or zscore-reliable;
+	// SelectionMode commit, partner or held-out (Selection above says it
+	// in words); CommitRegion and CommitOn (ids joined by ", ") for a
+	// committed benchmark; Degrees the stimuli's size in degrees of
+	// visual angle (0: not stated).
+	Transform     string
+	Features      string
+	SelectionMode string
+	CommitRegion  string
+	CommitOn      string
+	Degrees       float64
 }
+
+// Selection modes of Summary.SelectionMode beside SelectionCommit and
+// SelectionHeldOut.
+const SelectionPartner = "partner"
 
 // Summary returns the servable description of b.
 func (b *Benchmark) Summary() Summary {
@@ -64,5 +108,48 @@ func (b *Benchmark) Summary() Summary {
 	if b.Ceiling.Method == CeilingSplitHalf {
 		s.CeilingSession, s.CeilingSplits = b.Ceiling.Session, b.Ceiling.Splits
 	}
+	c := b.CeilingValue
+	if c.Method == CeilingRSANili {
+		s.CeilingBound = string(ceiling.BoundUpper)
+		if c.Bound != "" {
+			s.CeilingBound = string(c.Bound)
+		}
+	}
+	if c.Valid {
+		s.CeilingValue = c.Value()
+		switch c.Bound {
+		case ceiling.BoundLower:
+			s.CeilingValueR2 = c.LowerR2
+		case ceiling.BoundLOSO:
+			s.CeilingValueR2 = c.LOSOR2
+		case ceiling.BoundHalves:
+			s.CeilingValueR2 = c.HalvesR2
+		default:
+			s.CeilingValueR2 = c.UpperR2
+		}
+	}
+	s.CeilingLOSO, s.CeilingLOSOR2, s.CeilingHalves, s.CeilingHalvesR2 = c.LOSO, c.LOSOR2, c.Halves, c.HalvesR2
+	if b.Dataset.RDMs != nil {
+		s.Form = b.Dataset.RDMs.Form
+	}
+	s.Diagonal = c.Diagonal
+	cv := b.Conventions
+	s.Transform = string(ceiling.TransformRatio)
+	if cv.Transform != "" {
+		s.Transform = string(cv.Transform)
+	}
+	s.Features = "as-is"
+	if cv.Features != "" {
+		s.Features = cv.Features
+	}
+	switch {
+	case cv.Selection == SelectionCommit:
+		s.SelectionMode, s.CommitRegion, s.CommitOn = SelectionCommit, cv.Region, strings.Join(cv.CommitOn, ", ")
+	case b.Partner != "" && !b.Metric.Kind.Advanced():
+		s.SelectionMode = SelectionPartner
+	default:
+		s.SelectionMode = SelectionHeldOut
+	}
+	s.Degrees = cv.Degrees
 	return s
 }
