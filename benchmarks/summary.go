@@ -30,8 +30,12 @@ type Summary struct {
 	Files    int // data files, images included
 	Bytes    int64
 
-	Metric    string // one-line description of the metric settings
-	Selection string // how the layer is chosen
+	Metric string // one-line description of the metric settings
+	// Comparison is the correlation the ceiling and the raw scores are
+	// in: spearman, pearson or kendall-tau-a for RDM metrics, pearson
+	// for ridge and split-half reliabilities.
+	Comparison string
+	Selection  string // how the layer is chosen
 
 	CeilingMethod  CeilingMethod
 	CeilingValid   bool
@@ -107,6 +111,10 @@ func (b *Benchmark) Summary() Summary {
 	}
 	if b.Ceiling.Method == CeilingSplitHalf {
 		s.CeilingSession, s.CeilingSplits = b.Ceiling.Session, b.Ceiling.Splits
+	}
+	s.Comparison = b.Metric.Comparison
+	if s.Comparison == "" || b.Ceiling.Method == CeilingSplitHalf {
+		s.Comparison = "pearson"
 	}
 	c := b.CeilingValue
 	if c.Method == CeilingRSANili {
