@@ -455,6 +455,41 @@ func TestConventionsOnEveryMetric(t *testing.T) {
 			if !usesUnits[kind] && (err == nil || !strings.Contains(err.Error(), "does not apply")) {
 				t.Errorf("features zscore on %s: %v, want an error saying the metric does not apply it", kind, err)
 			}
+			l.Benchmark.Conventions.Features = ""
+
+			// The lower bound: a lower ceiling where there is one, said so;
+			// ridge encoding (its ceiling is the responses' reliability)
+			// refuses it.
+			l.Benchmark.Ceiling.Bound = ceiling.BoundLower
+			lo, err := scoreFresh(t, m, l)
+			switch {
+			case kind == benchmarks.MetricRidge:
+				if err == nil || !strings.Contains(err.Error(), "does not use") {
+					t.Errorf("bound lower on ridge: %v, want an error saying ridge does not use it", err)
+				}
+			case err != nil:
+				t.Errorf("bound lower: %v", err)
+			case math.IsNaN(s.Ceiling):
+				if !math.IsNaN(lo.Ceiling) || lo.Conventions.Ceiling != "none" {
+					t.Errorf("bound lower without a ceiling: %v (%q)", lo.Ceiling, lo.Conventions.Ceiling)
+				}
+			default:
+				if !(lo.Ceiling < s.Ceiling) || lo.Conventions.Ceiling != "lower" || lo.Raw != s.Raw {
+					t.Errorf("bound lower: ceiling %v (%q), raw %v; upper %v, raw %v", lo.Ceiling, lo.Conventions.Ceiling, lo.Raw, s.Ceiling, s.Raw)
+				}
+			}
+
+			// The halves bound needs each subject's two triangles: the
+			// synthetic data have none, and the metrics that compute their
+			// own Nili bounds cannot use them; each says so.
+			l.Benchmark.Ceiling.Bound = ceiling.BoundHalves
+			_, err = scoreFresh(t, m, l)
+			wantErr := map[benchmarks.MetricKind]string{benchmarks.MetricRSA: "two triangles", benchmarks.MetricRemix: "two triangles",
+				benchmarks.MetricReweightedRSA: "cannot compute", benchmarks.MetricFeatureWeightedRSA: "cannot compute",
+				benchmarks.MetricTimeResolvedRSA: "cannot compute", benchmarks.MetricRidge: "does not use"}[kind]
+			if wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+				t.Errorf("bound halves: %v, want an error saying %q", err, wantErr)
+			}
 		})
 	}
 }
