@@ -74,6 +74,13 @@ type BenchmarkInfo struct {
 	Ceiling       float64
 	StimulusCount int
 	Citation      string
+	// The benchmark's scoring conventions (issue 16), for people: which
+	// ceiling Ceiling is ("upper", "lower", "leave-one-subject-out",
+	// "halves", "split-half"; "" when there is none), how ceiled scores
+	// are formed ("ratio", "squared-clipped"), the model RDM's feature
+	// handling ("" as extracted, "zscore", "zscore-reliable") and how
+	// the reported layer is chosen (one line).
+	CeilingKind, Transform, Features, Selection string
 }
 
 // Group is the name the benchmark is averaged under.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 )
 
 // Filter narrows a leaderboard. Regions, Species and Methods select
@@ -67,9 +68,9 @@ type Facets struct {
 type Cell struct {
 	Present     bool
 	Ceiled      float64
-	CeiledSE    float64 // SE / Ceiling
-	CeiledCILow float64 // CILow / Ceiling
-	CeiledCIHi  float64 // CIHigh / Ceiling
+	CeiledSE    float64 // SE / Ceiling (see CellOf for other transforms)
+	CeiledCILow float64 // CILow / Ceiling, or its transform
+	CeiledCIHi  float64 // CIHigh / Ceiling, or its transform
 	Raw         float64
 	SE          float64
 	CILow       float64
@@ -275,12 +276,13 @@ func CellOf(s scoring.Score) Cell {
 	if !finite(s.Ceiled) || !finite(s.Ceiling) || s.Ceiling == 0 {
 		return Cell{}
 	}
+	t := ceiling.Transform(s.Conventions.Transform)
 	return Cell{
 		Present:     true,
 		Ceiled:      s.Ceiled,
-		CeiledSE:    s.SE / s.Ceiling,
-		CeiledCILow: s.CILow / s.Ceiling,
-		CeiledCIHi:  s.CIHigh / s.Ceiling,
+		CeiledSE:    ceiledSE(s, t),
+		CeiledCILow: ceiling.Apply(s.CILow, s.Ceiling, t),
+		CeiledCIHi:  ceiling.Apply(s.CIHigh, s.Ceiling, t),
 		Raw:         s.Raw,
 		SE:          s.SE,
 		CILow:       s.CILow,
@@ -288,6 +290,19 @@ func CellOf(s scoring.Score) Cell {
 		Ceiling:     s.Ceiling,
 		Layer:       s.Layer,
 	}
+}
+
+// ceiledSE is the SE of the ceiled score: SE / Ceiling for the ratio;
+// for squared-clipped, (r/c)² with the ratio clipped to [0, 1], the delta
+// method's 2·(r/c)·SE/c at the clipped ratio (0 where the ratio is
+// clipped at 0). The interval's ends are transformed exactly (the
+// transform is monotone), so it may be asymmetric around Ceiled.
+func ceiledSE(s scoring.Score, t ceiling.Transform) float64 {
+	if t != ceiling.TransformSquaredClipped {
+		return s.SE / s.Ceiling
+	}
+	v := max(0, min(1, s.Raw/s.Ceiling))
+	return 2 * v * s.SE / s.Ceiling
 }
 
 // Ranked reports whether the benchmark enters the average: only

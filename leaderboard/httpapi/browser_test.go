@@ -194,6 +194,10 @@ func TestBrowserPages(t *testing.T) {
 	if want := len(srvIndex(t, srv).RankBenchmark(bs[0].ID)); rankRows != want || ceiling == "" || ceiling == "—" {
 		t.Errorf("benchmark page: %d ranking rows (want %d), ceiling %q", rankRows, want, ceiling)
 	}
+	// How its scores are ceiled (issue 16).
+	if how := eval[string](t, ctx, `[...document.querySelectorAll("#meta dt")].find((e) => e.textContent === "Ceiled score").nextSibling.textContent`); how != "raw / ceiling" {
+		t.Errorf("benchmark page: ceiled score %q, want raw / ceiling", how)
+	}
 
 	// Comparisons: the matrix highlights every significant pair (the fake
 	// marks pairs two or more ranks apart and every pair with the first),

@@ -18,6 +18,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"github.com/cortexbench/cortexbench/scoring/compare"
 	"github.com/cortexbench/cortexbench/storage/objstore"
 	"github.com/cortexbench/cortexbench/storage/registry"
@@ -101,9 +102,50 @@ func (s Board) Benchmarks(ctx context.Context) ([]leaderboard.BenchmarkInfo, err
 			ceil = b.CeilingUpper
 		}
 		out[i] = leaderboard.BenchmarkInfo{ID: b.ID, Version: b.Version, Parent: b.Parent, Region: b.Region, Species: b.Species,
-			Method: b.Method, Private: b.Private, Ceiling: ceil, StimulusCount: b.Stimuli, Citation: b.Citation}
+			Method: b.Method, Private: b.Private, Ceiling: ceil, StimulusCount: b.Stimuli, Citation: b.Citation,
+			Selection: b.Selection}
+		if err := s.conventions(ctx, &out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// conventions fills the benchmark's scoring conventions (issue 16) from
+// its stored settings, and its ceiling with the bound its scores divide
+// by (the upper bound unless the benchmark says otherwise). A version
+// listed but gone when read (removed meanwhile) keeps the summary's
+// values, its conventions not stated.
+func (s Board) conventions(ctx context.Context, info *leaderboard.BenchmarkInfo) error {
+	b, err := s.Bench.Benchmark(ctx, info.ID+"@"+info.Version)
+	if errors.Is(err, benchmarks.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("benchmark %s@%s: %w", info.ID, info.Version, err)
+	}
+	c := b.CeilingValue
+	if c.Bound == "" {
+		c.Bound = b.Ceiling.Bound
+	}
+	info.Ceiling = c.Value()
+	switch {
+	case !c.Valid:
+	case b.Ceiling.Method == benchmarks.CeilingSplitHalf:
+		info.CeilingKind = string(benchmarks.CeilingSplitHalf)
+	default:
+		bound, err := ceiling.ParseBound(string(c.Bound))
+		if err != nil {
+			return fmt.Errorf("benchmark %s: %w", info.ID, err)
+		}
+		info.CeilingKind = string(bound)
+	}
+	t, err := ceiling.ParseTransform(string(b.Conventions.Transform))
+	if err != nil {
+		return fmt.Errorf("benchmark %s: %w", info.ID, err)
+	}
+	info.Transform, info.Features = string(t), b.Conventions.Features
+	return nil
 }
 
 // PublicBenchmark looks a benchmark up for serving its data or RDMs: an

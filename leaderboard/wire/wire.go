@@ -68,6 +68,10 @@ func FromModel(m leaderboard.ModelInfo) Model {
 }
 
 // Benchmark describes a benchmark: metadata, counts and ceiling, never data.
+// CeilingKind says which ceiling Ceiling is, Transform how ceiled scores
+// are formed from raw and ceiling, Features how the model RDM's units
+// are handled and Selection how the reported layer is chosen (issue 16;
+// each omitted when not known).
 type Benchmark struct {
 	ID            string `json:"id"`
 	Version       string `json:"version"`
@@ -79,12 +83,16 @@ type Benchmark struct {
 	Ceiling       Num    `json:"ceiling"`
 	StimulusCount int    `json:"stimulus_count"`
 	Citation      string `json:"citation,omitempty"`
+	CeilingKind   string `json:"ceiling_kind,omitempty"`
+	Transform     string `json:"transform,omitempty"`
+	Features      string `json:"features,omitempty"`
+	Selection     string `json:"selection,omitempty"`
 }
 
 // FromBenchmark converts a benchmark.
 func FromBenchmark(b leaderboard.BenchmarkInfo) Benchmark {
 	return Benchmark{b.ID, b.Version, b.Group(), b.Region, b.Species, b.Method, b.Private,
-		Num(b.Ceiling), b.StimulusCount, b.Citation}
+		Num(b.Ceiling), b.StimulusCount, b.Citation, b.CeilingKind, b.Transform, b.Features, b.Selection}
 }
 
 // Cell is a model's score on one benchmark, with its error bars, ceiled
@@ -257,13 +265,21 @@ type ModelScore struct {
 	Layers           []LayerScore `json:"layers"`
 	LayersWithheld   bool         `json:"layers_withheld,omitempty"`
 	RDM              string       `json:"rdm,omitempty"` // API path of the RDM pair
+	// Conventions say which ceiling the score used and how its ceiled
+	// value was formed (issue 16); {} for a score stored before they were
+	// recorded. Formula says it in a few characters ("raw/upper",
+	// "(raw/lower)² clipped"; "raw/ceiling" when not recorded; "" without
+	// a ceiling).
+	Conventions scoring.Conventions `json:"conventions"`
+	Formula     string              `json:"formula,omitempty"`
 }
 
 // FromScore converts a score on benchmark b; rdmPath is the RDM link or "".
 func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) ModelScore {
 	ms := ModelScore{Benchmark: FromBenchmark(b), Score: FromCell(leaderboard.CellOf(s)), Raw: Num(s.Raw), Layer: s.Layer,
 		Selection: s.Selection, Candidates: s.Candidates, BenchmarkVersion: s.BenchmarkVersion,
-		ScorerVersion: s.ScorerVersion, CreatedAt: s.CreatedAt.UTC(), Layers: []LayerScore{}}
+		ScorerVersion: s.ScorerVersion, CreatedAt: s.CreatedAt.UTC(), Layers: []LayerScore{},
+		Conventions: s.Conventions, Formula: s.Conventions.Formula()}
 	if b.Private {
 		ms.LayersWithheld = true
 		return ms

@@ -70,6 +70,15 @@ type ScoreJSON struct {
 	Seed             uint64  `json:"seed"`
 	Seconds          float64 `json:"seconds"`
 	PeakRSSBytes     int64   `json:"peak_rss_bytes"`
+	// CeilingKind names the ceiling ("upper", "lower",
+	// "leave-one-subject-out", "halves", "split-half", "none"; "" when
+	// the score predates recorded conventions), Transform how ceiled was
+	// formed from raw and ceiling ("ratio" or "squared-clipped").
+	CeilingKind string `json:"ceiling_kind"`
+	Transform   string `json:"transform"`
+	// Conventions are all the settings the score was computed under
+	// (scoring.Conventions; fields at their default are omitted).
+	Conventions scoring.Conventions `json:"conventions"`
 }
 
 // ScoresJSON converts scores to their CLI JSON form.
@@ -78,20 +87,30 @@ func ScoresJSON(ss []scoring.Score) []ScoreJSON {
 	for i, s := range ss {
 		out[i] = ScoreJSON{s.ModelName, s.ModelHash, s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion, num(s.Raw), num(s.SE),
 			[2]num{num(s.CILow), num(s.CIHigh)}, num(s.Ceiling), num(s.Ceiled), s.Layer, s.Selection, s.Candidates,
-			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes}
+			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes, s.Conventions.Ceiling, s.Conventions.TransformName(), s.Conventions}
 	}
 	return out
 }
 
-// PrintScores writes scores as a table.
+// PrintScores writes scores as a table. The ceiling is shown with its
+// kind ("0.620 upper") and the ceiled score with how it was formed
+// ("0.500 raw/upper", "0.250 (raw/lower)² clipped").
 func PrintScores(w io.Writer, ss []scoring.Score) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tBENCHMARK\tRAW ± SE\t95% CI\tCEILING\tCEILED\tLAYER\tSELECTION")
 	for _, s := range ss {
 		fmt.Fprintf(tw, "%s\t%s\t%.3f ± %.3f\t[%.3f, %.3f]\t%s\t%s\t%s\t%s\n", s.ModelName, s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh,
-			num3(s.Ceiling), num3(s.Ceiled), s.Layer, s.Selection)
+			labelled(s.Ceiling, s.Conventions.Ceiling), labelled(s.Ceiled, s.Conventions.Formula()), s.Layer, s.Selection)
 	}
 	tw.Flush()
+}
+
+// labelled is x with 3 decimals and its label ("—" when x is NaN).
+func labelled(x float64, label string) string {
+	if math.IsNaN(x) || label == "" || label == "none" {
+		return num3(x)
+	}
+	return num3(x) + " " + label
 }
 
 func num3(x float64) string {

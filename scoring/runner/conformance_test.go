@@ -71,7 +71,7 @@ func (leakyRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 	if err != nil {
 		return scoring.Score{}, err
 	}
-	v, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, layers, metric)
+	v, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, layers, metric, "")
 	if err != nil {
 		return scoring.Score{}, err
 	}

@@ -149,9 +149,14 @@ func (im images) Image(ctx context.Context, i int) (image.Image, error) {
 // Key names the stimulus set by content, for activation caches.
 func (im images) Key() string { return StimulusKey(im.s.Set()) }
 
-// modelRDMs computes every layer's RDM (upper-triangle vector) on stim.
-func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric) ([][]float64, error) {
-	key := StimulusKey(stim.s.Set()) + "/" + string(metric)
+// modelRDMs computes every layer's RDM (upper-triangle vector) on stim,
+// its units handled first as feat says ("" as extracted; see
+// handleUnits). A layer with no RDM (constant patterns, or no unit kept)
+// is nil.
+func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric, feat string) ([][]float64, error) {
+	// The memo is keyed by the feature handling too: RDMs of z-scored
+	// units are never reused for raw ones, nor the other way.
+	key := StimulusKey(stim.s.Set()) + "/" + string(metric) + "/features=" + feat
 	for _, l := range layers {
 		key += "/" + l.ID
 	}
@@ -166,18 +171,35 @@ func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images,
 	done := 0
 	err := e.forEachGroup(ctx, m, bench, stim, layers, func(group []models.Layer, f *features) error {
 		for _, l := range group {
-			full, err := rdm.Compute(f.data[l.ID], metric)
+			var full []float64
+			var err error
+			msg := "layer " + l.ID
+			if feat == "" {
+				full, err = rdm.Compute(f.data[l.ID], metric)
+			} else {
+				x, st, herr := handleUnits(f.data[l.ID], feat)
+				if herr != nil {
+					return herr
+				}
+				msg += " (" + feat + ": " + st.String() + ")"
+				if st.Kept == 0 {
+					err = fmt.Errorf("no unit kept")
+				} else {
+					full, err = rdm.Compute(x, metric)
+				}
+			}
 			if err != nil {
 				// A layer whose patterns are constant for some stimulus
-				// (a dead ReLU map) has no correlation RDM: it cannot
-				// compete, which is recorded as a NaN score.
+				// (a dead ReLU map), or with no unit kept by the feature
+				// handling, has no RDM: it cannot compete, which is
+				// recorded as a NaN score.
 				out[pos[l.ID]] = nil
 			} else {
 				out[pos[l.ID]] = rdm.Upper(stim.Len(), full)
 			}
 			delete(f.data, l.ID)
 			done++
-			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + l.ID})
+			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "scoring", Done: done, Total: len(layers), Message: msg})
 		}
 		return nil
 	})
@@ -198,7 +220,7 @@ func (e *Env) definedRDMs(ctx context.Context, m Model, l *benchmarks.Loaded, la
 	if err != nil {
 		return nil, nil, "", err
 	}
-	v, err := e.modelRDMs(ctx, m, l.Benchmark.ID, images{l.Stimuli}, layers, metric)
+	v, err := e.modelRDMs(ctx, m, l.Benchmark.ID, images{l.Stimuli}, layers, metric, l.Benchmark.Conventions.Features)
 	if err != nil {
 		return nil, nil, "", err
 	}

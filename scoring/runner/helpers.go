@@ -56,8 +56,9 @@ func stimulusFolds(b *benchmarks.Benchmark, n int) ([]int, error) {
 	return reweight.KFold(n, k, b.Metric.Seed), nil
 }
 
-// profile returns each layer's plain RSA score on all stimuli.
-func rsaProfile(n int, layerRDMs, subjects [][]float64, layers []models.Layer, method rsa.Method, ceil float64) ([]scoring.LayerScore, error) {
+// rsaProfile returns each layer's plain RSA score on all stimuli, ceiled
+// by ceil under b's transform.
+func rsaProfile(b *benchmarks.Benchmark, n int, layerRDMs, subjects [][]float64, layers []models.Layer, method rsa.Method, ceil float64) ([]scoring.LayerScore, error) {
 	ev := &RSAEvaluator{N: n, Layers: layerRDMs, Subjects: subjects, Method: method}
 	full, err := ev.Subset(allIndices(n))
 	if err != nil {
@@ -69,16 +70,9 @@ func rsaProfile(n int, layerRDMs, subjects [][]float64, layers []models.Layer, m
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		out[k] = scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiled(v, ceil)}
+		out[k] = scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, ceil)}
 	}
 	return out, nil
-}
-
-func nanIfInvalid(c benchmarks.Ceiling) float64 {
-	if c.Valid {
-		return c.Upper
-	}
-	return math.NaN()
 }
 
 // splitTable fills a selection Table over the benchmark's seeded splits

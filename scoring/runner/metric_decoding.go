@@ -29,6 +29,9 @@ type decoding struct{ spacedLayers }
 
 func (decoding) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if err := noFeatures(b); err != nil {
+		return scoring.Score{}, err
+	}
 	rcfg := ridge.Config{Folds: max(b.Metric.Folds, 2), Alphas: b.Metric.Alphas, Seed: b.Metric.Seed}
 	pos := map[string]int{}
 	for i, ly := range layers {

@@ -29,6 +29,16 @@ type featureWeightedRSA struct{ spacedLayers }
 
 func (featureWeightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if err := noFeatures(b); err != nil {
+		return scoring.Score{}, err
+	}
+	// The ceiling the policy asks for, from a cross-validation result.
+	ceilOf := func(res *reweight.Result) (float64, error) {
+		return upperOrLower(b, "feature-weighted RSA", res.CeilingUpper, res.CeilingLower)
+	}
+	if _, err := ceilOf(&reweight.Result{}); err != nil {
+		return scoring.Score{}, err
+	}
 	n := l.Stimuli.Len()
 	_, method, err := rdmSettings(b)
 	if err != nil {
@@ -88,7 +98,8 @@ func (featureWeightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchma
 			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: math.NaN(), Ceiled: math.NaN(), SE: math.NaN()})
 			continue
 		}
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: res.Mean, Ceiled: ceiled(res.Mean, res.CeilingUpper), SE: res.SE})
+		c, _ := ceilOf(res)
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: res.Mean, Ceiled: ceiledBy(b, res.Mean, c), SE: res.SE})
 	}
 	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3*max(b.Metric.Folds, 2)) // folds of at least 3
 	if err != nil {
@@ -99,7 +110,8 @@ func (featureWeightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchma
 		if res == nil {
 			return math.NaN(), math.NaN(), nil
 		}
-		return res.Mean, res.CeilingUpper, nil
+		c, _ := ceilOf(res)
+		return res.Mean, c, nil
 	})
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: feature-weighted RSA: %w", ErrBadModel, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/ceiling"
 	"github.com/cortexbench/cortexbench/scoring/remix"
 )
 
@@ -22,6 +23,9 @@ type remixRSA struct{ spacedLayers }
 
 func (remixRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if err := noFeatures(b); err != nil {
+		return scoring.Score{}, err
+	}
 	n := l.Stimuli.Len()
 	if l.Training == nil {
 		return scoring.Score{}, fmt.Errorf("%w: remix benchmark %s has no training images", ErrInternal, b.ID)
@@ -70,7 +74,7 @@ func (remixRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%s: %w", m.Name(), err)
 	}
-	if len(l.RDMs) < 2 {
+	if len(l.RDMs) < 2 && ev.Bound != ceiling.BoundHalves {
 		sel.Ceiling = math.NaN()
 	}
 	s := scoring.Score{Raw: sel.Raw, SE: sel.SE, Ceiling: sel.Ceiling, Layer: kept[sel.Layer].ID}
@@ -79,7 +83,7 @@ func (remixRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, kept)
 	s.SelectionData.Values = map[string]float64{"alpha": cfg.Alpha, "classes": float64(len(classes)), "training_images": float64(len(labels))}
 	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
-	if s.Layers, err = rsaProfile(n, ev.Layers, l.RDMs, kept, method, nanIfInvalid(l.Ceiling)); err != nil {
+	if s.Layers, err = rsaProfile(b, n, ev.Layers, l.RDMs, kept, method, fullCeiling(l)); err != nil {
 		return scoring.Score{}, err
 	}
 	if err := e.putModelRDM(ctx, m, b, n, ev.Layers[sel.Layer]); err != nil {

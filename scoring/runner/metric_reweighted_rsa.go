@@ -31,6 +31,9 @@ type reweightedRSA struct{ spacedLayers }
 
 func (reweightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if _, err := upperOrLower(b, "reweighted RSA", 0, 0); err != nil {
+		return scoring.Score{}, err
+	}
 	n := l.Stimuli.Len()
 	layerRDMs, kept, method, err := e.definedRDMs(ctx, m, l, layers)
 	if err != nil {
@@ -65,7 +68,11 @@ func (reweightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.L
 			best = k
 		}
 	}
-	s := scoring.Score{Raw: res.Mean, SE: res.SE, Ceiling: res.CeilingUpper, Layer: kept[top].ID}
+	ceil, err := upperOrLower(b, "reweighted RSA", res.CeilingUpper, res.CeilingLower)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	s := scoring.Score{Raw: res.Mean, SE: res.SE, Ceiling: ceil, Layer: kept[top].ID}
 	var sb strings.Builder
 	subjFolds := "leave-one-subject-out"
 	if len(l.RDMs) == 1 {
@@ -109,7 +116,7 @@ func (reweightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.L
 		}
 		return sum / float64(nf*ng)
 	})
-	if s.Layers, err = rsaProfile(n, layerRDMs, l.RDMs, kept, method, nanIfInvalid(l.Ceiling)); err != nil {
+	if s.Layers, err = rsaProfile(b, n, layerRDMs, l.RDMs, kept, method, fullCeiling(l)); err != nil {
 		return scoring.Score{}, err
 	}
 	if e.rdms != nil {

@@ -77,6 +77,9 @@ type ridgeMetric struct{ ridgeCandidates }
 // seeded halves of its stimuli.
 func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if err := ridgeConventions(b); err != nil {
+		return scoring.Score{}, err
+	}
 	policy := splitPolicy(b)
 	ceil := math.NaN()
 	if l.Ceiling.Valid {
@@ -111,7 +114,7 @@ func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 		}
 		profile := meanOver(res, all, len(layers))
 		for k, ly := range layers {
-			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: profile[k], Ceiled: ceiled(profile[k], ceil)})
+			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: profile[k], Ceiled: ceiledBy(b, profile[k], ceil)})
 		}
 		s.CILow, s.CIHigh = e.bootstrap(policy.Seed, sessionStat(res, splitSessions(splits), sel.Chosen))
 		return s, nil
@@ -213,7 +216,7 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	}
 	s.Layer, s.Raw, s.SE, s.Ceiling = layers[sel.Layer].ID, sel.Raw, sel.SE, ceil
 	for k, ly := range layers {
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: full[k].Mean, Ceiled: ceiled(full[k].Mean, ceil), SE: full[k].SE})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: full[k].Mean, Ceiled: ceiledBy(b, full[k].Mean, ceil), SE: full[k].SE})
 	}
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, layers)
 	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, targetStat(testRes, sel.Chosen))
@@ -223,6 +226,9 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 // ScoreLayer scores the committed layer on every session.
 func (ridgeMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layer models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if err := ridgeConventions(b); err != nil {
+		return scoring.Score{}, err
+	}
 	var s scoring.Score
 	res, err := sessionScores(ctx, e, m, l, []models.Layer{layer})
 	if err != nil {
@@ -246,4 +252,14 @@ func (ridgeMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmark
 	}
 	s.CILow, s.CIHigh = e.bootstrap(b.Metric.Seed, sessionStat(res, [][]int{all}, []int{0}))
 	return s, nil
+}
+
+// ridgeConventions refuses the conventions ridge encoding does not apply:
+// feature handling (the regression standardises its own features) and a
+// ceiling bound (its ceiling is the responses' split-half reliability).
+func ridgeConventions(b *benchmarks.Benchmark) error {
+	if err := noFeatures(b); err != nil {
+		return err
+	}
+	return onlyUpper(b)
 }

@@ -30,7 +30,7 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
-	layerRDMs, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, layers, metric)
+	layerRDMs, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, layers, metric, b.Conventions.Features)
 	if err != nil {
 		return scoring.Score{}, err
 	}
@@ -47,10 +47,7 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
-	fullCeil := math.NaN()
-	if l.Ceiling.Valid {
-		fullCeil = l.Ceiling.Upper
-	}
+	fullCeil := fullCeiling(l)
 	s := scoring.Score{Layer: kept[sel.Layer].ID, Selection: b.SelectionPolicy(), Seed: policy.Seed}
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, kept)
 	for k, ly := range kept {
@@ -58,11 +55,11 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 		if err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiled(v, fullCeil)})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, fullCeil)})
 	}
 	s.Raw, s.SE = sel.Raw, sel.SE
 	s.Ceiling = sel.Ceiling
-	if len(l.RDMs) < 2 {
+	if len(l.RDMs) < 2 && ev.Bound != ceiling.BoundHalves {
 		s.Ceiling = math.NaN()
 	}
 	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
@@ -85,7 +82,7 @@ func (rsaMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.
 		return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
 	n := l.Stimuli.Len()
-	v, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, []models.Layer{layer}, metric)
+	v, err := e.modelRDMs(ctx, m, b.ID, images{l.Stimuli}, []models.Layer{layer}, metric, b.Conventions.Features)
 	if err != nil {
 		return scoring.Score{}, err
 	}
@@ -99,15 +96,12 @@ func (rsaMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.
 		}
 	}
 	s.Raw, s.SE = MeanSE(per)
-	s.Ceiling = math.NaN()
-	if l.Ceiling.Valid {
-		s.Ceiling = l.Ceiling.Upper
-	}
+	s.Ceiling = fullCeiling(l)
 	// Kept for server-side comparisons; never served for a private benchmark.
 	if err := e.putModelRDM(ctx, m, b, n, v[0]); err != nil {
 		return scoring.Score{}, err
 	}
-	ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool)}
+	ev := &RSAEvaluator{N: n, Layers: v, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool), Bound: b.Ceiling.Bound, Halves: l.Halves}
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
@@ -122,7 +116,11 @@ func (rsaMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.
 func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Layer, method rsa.Method, what string) (*RSAEvaluator, []models.Layer, []Split, SplitPolicy, Selection, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
-	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool)}
+	bd, err := bound(b)
+	if err != nil {
+		return nil, nil, nil, SplitPolicy{}, Selection{}, err
+	}
+	ev := &RSAEvaluator{N: n, Subjects: l.RDMs, Method: method, Pool: ceiling.Pool(b.Ceiling.Pool), Bound: bd, Halves: l.Halves}
 	var cand []int
 	var kept []models.Layer
 	for i, v := range layerRDMs {

@@ -31,6 +31,9 @@ type timeResolvedRSA struct{ allCandidates }
 
 func (timeResolvedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) (scoring.Score, error) {
 	b := l.Benchmark
+	if _, err := upperOrLower(b, "time-resolved RSA", 0, 0); err != nil {
+		return scoring.Score{}, err
+	}
 	n := l.Stimuli.Len()
 	layerRDMs, kept, method, err := e.definedRDMs(ctx, m, l, layers)
 	if err != nil {
@@ -52,9 +55,9 @@ func (timeResolvedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks
 		c := curves[k]
 		ceil := math.NaN()
 		if ceilCurve.Upper != nil {
-			ceil = ceilCurve.Upper[c.Peak]
+			ceil, _ = upperOrLower(b, "time-resolved RSA", ceilCurve.Upper[c.Peak], ceilCurve.Lower[c.Peak])
 		}
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: c.PeakScore, Ceiled: ceiled(c.PeakScore, ceil), SE: c.SE[c.Peak]})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: c.PeakScore, Ceiled: ceiledBy(b, c.PeakScore, ceil), SE: c.SE[c.Peak]})
 	}
 	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3)
 	if err != nil {
@@ -117,7 +120,7 @@ func (timeResolvedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks
 			if err != nil {
 				return scoring.Score{}, fmt.Errorf("%w: split %d test ceiling: %w", ErrInternal, si, err)
 			}
-			ceil = c.Upper
+			ceil, _ = upperOrLower(b, "time-resolved RSA", c.Upper, c.Lower)
 		}
 		ceils = append(ceils, ceil)
 		picks = append(picks, best)

@@ -11,14 +11,20 @@ import (
 // RSAEvaluator scores model RDMs against subjects' RDMs on any subset of the
 // stimuli: the score of a layer is the mean over subjects of the comparison
 // between the layer's RDM and the subject's RDM restricted to the subset;
-// the ceiling is the Nili upper bound on the same subset (NaN with a single
-// subject or group RDM).
+// the ceiling is Bound on the same subset (ceiling.RSABound; NaN with a
+// single subject or group RDM), or for BoundHalves each subject's two
+// triangles compared on the subset (ceiling.Halves, defined for one
+// subject too).
 type RSAEvaluator struct {
 	N        int         // stimuli
 	Layers   [][]float64 // per layer, the model RDM as an upper-triangle vector
 	Subjects [][]float64 // per subject, the brain RDM as an upper-triangle vector
 	Method   rsa.Method
-	Pool     ceiling.Pool // how the ceiling pools subjects; "" is the plain mean
+	Pool     ceiling.Pool  // how the ceiling pools subjects; "" is the plain mean
+	Bound    ceiling.Bound // which ceiling; "" is the Nili upper bound
+	// Halves are the subjects' two triangles (benchmarks.Loaded.Halves),
+	// for BoundHalves.
+	Halves [2][][]float64
 }
 
 // Subset implements Evaluator.
@@ -82,14 +88,22 @@ func (s *rsaSubset) Score(layer int) (float64, error) {
 
 // Ceiling implements SubsetScorer.
 func (s *rsaSubset) Ceiling() (float64, error) {
+	if s.e.Bound == ceiling.BoundHalves {
+		h := s.e.Halves
+		if len(h[0]) == 0 || len(h[0]) != len(h[1]) {
+			return math.NaN(), fmt.Errorf("the ceiling bound halves needs each subject's two triangles, and the data have %d and %d (is the RDM set's form split-half-similarity or cv-dissimilarity?)", len(h[0]), len(h[1]))
+		}
+		a, b := make([][]float64, len(h[0])), make([][]float64, len(h[1]))
+		for i := range a {
+			a[i], b[i] = subUpper(s.e.N, h[0][i], s.idx), subUpper(s.e.N, h[1][i], s.idx)
+		}
+		c, _, err := ceiling.Halves(a, b, s.e.Method)
+		return c, err
+	}
 	if len(s.subj) < 2 {
 		return math.NaN(), nil
 	}
-	c, err := ceiling.RSACeilingPool(s.subj, s.e.Method, s.e.Pool)
-	if err != nil {
-		return math.NaN(), err
-	}
-	return c.Upper, nil
+	return ceiling.RSABound(s.subj, s.e.Method, s.e.Pool, s.e.Bound)
 }
 
 // subUpper returns the upper-triangle vector of the RDM restricted to idx,

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -254,7 +253,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	}
 	s.ModelHash, s.ModelName = m.Hash(), m.Name()
 	s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion = b.ID, b.Version, scoring.ScorerVersion
-	s.Ceiled = ceiled(s.Raw, s.Ceiling)
+	applyConventions(b, &s) // Ceiled under b's transform, and Conventions
 	s.CreatedAt = r.env.cfg.Now().UTC()
 	s.Elapsed = s.CreatedAt.Sub(start)
 	if r.env.cfg.PeakRSS != nil {
@@ -306,13 +305,6 @@ func (r *Runner) redoModelRDM(ctx context.Context, metric Metric, m Model, b *be
 	return true, nil
 }
 
-func ceiled(raw, ceiling float64) float64 {
-	if !(ceiling > 0) {
-		return math.NaN()
-	}
-	return raw / ceiling
-}
-
 // scoreHeldOut scores a benchmark with its metric on the metric's
 // candidate layers.
 func (r *Runner) scoreHeldOut(ctx context.Context, metric Metric, m Model, l *benchmarks.Loaded) (scoring.Score, error) {
@@ -360,7 +352,7 @@ func (r *Runner) scoreCommitted(ctx context.Context, metric Metric, m Model, l *
 	}
 	s.Layer, s.Selection, s.Candidates, s.Seed = layer.ID, "committed on "+b.Partner, partner.Candidates, b.Metric.Seed
 	s.SelectionData = scoring.Selection{Method: scoring.Committed, Partner: b.Partner}
-	s.Layers = []scoring.LayerScore{{Layer: layer.ID, Depth: layer.Depth, Raw: s.Raw, Ceiled: ceiled(s.Raw, s.Ceiling), SE: s.SE}}
+	s.Layers = []scoring.LayerScore{{Layer: layer.ID, Depth: layer.Depth, Raw: s.Raw, Ceiled: ceiledBy(b, s.Raw, s.Ceiling), SE: s.SE}}
 	return s, nil
 }
 

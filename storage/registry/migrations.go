@@ -38,6 +38,9 @@ var migrations = []migration{
 	{6, "submission_jobs: heartbeat_ms (a running attempt's last sign of life)", func(tx *gorm.DB) error {
 		return tx.Migrator().AddColumn(&submissionJobRow{}, "HeartbeatMS")
 	}},
+	{7, "scores: conventions (scoring.Conventions JSON: ceiling bound, transform, features, …)", func(tx *gorm.DB) error {
+		return tx.Migrator().AddColumn(&scoreRow{}, "Conventions")
+	}},
 }
 
 // migrateModelFile is migration 5: a model row is an entry (ONNX file,

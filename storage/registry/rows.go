@@ -60,6 +60,10 @@ type scoreRow struct {
 	// SelectionData is scoring.Selection as JSON; empty for rows stored
 	// before migration 3 (the selection text alone).
 	SelectionData string `gorm:"type:text;not null;default:''"`
+	// Conventions is scoring.Conventions as JSON (issue 16); empty for
+	// its zero value and for rows stored before migration 7, which read
+	// back as the zero value.
+	Conventions string `gorm:"type:text;not null;default:''"`
 
 	ElapsedNanos int64
 	PeakRSSBytes int64 `gorm:"column:peak_rss_bytes"`
@@ -135,6 +139,13 @@ func scoreToRow(s scoring.Score) (scoreRow, error) {
 		}
 		row.SelectionData = string(data)
 	}
+	if !s.Conventions.IsZero() {
+		data, err := json.Marshal(s.Conventions)
+		if err != nil {
+			return row, fmt.Errorf("encode conventions: %w", err)
+		}
+		row.Conventions = string(data)
+	}
 	return row, nil
 }
 
@@ -166,6 +177,11 @@ func (r scoreRow) toScore() (scoring.Score, error) {
 	if r.SelectionData != "" {
 		if err := json.Unmarshal([]byte(r.SelectionData), &s.SelectionData); err != nil {
 			return s, fmt.Errorf("registry: decode selection of score %d: %w", r.ID, err)
+		}
+	}
+	if r.Conventions != "" {
+		if err := json.Unmarshal([]byte(r.Conventions), &s.Conventions); err != nil {
+			return s, fmt.Errorf("registry: decode conventions of score %d: %w", r.ID, err)
 		}
 	}
 	return s, nil

@@ -444,10 +444,10 @@ func (r *Registry) PutScoreTx(ctx context.Context, ex Execer, s scoring.Score) (
 	// The column names are gorm's for scoreRow (see rows.go).
 	cols := []string{"model_hash", "model_name", "benchmark_id", "benchmark_version", "scorer_version",
 		"raw", "ceiling", "ceiled", "se", "ci_low", "ci_high", "layer", "selection", "candidates", "layers",
-		"seed", "elapsed_nanos", "peak_rss_bytes", "created_at"}
+		"seed", "selection_data", "conventions", "elapsed_nanos", "peak_rss_bytes", "created_at"}
 	args := []any{row.ModelHash, row.ModelName, row.BenchmarkID, row.BenchmarkVersion, row.ScorerVersion,
 		row.Raw, row.Ceiling, row.Ceiled, row.SE, row.CILow, row.CIHigh, row.Layer, row.Selection, row.Candidates, row.Layers,
-		row.Seed, row.ElapsedNanos, row.PeakRSSBytes, row.CreatedAt}
+		row.Seed, row.SelectionData, row.Conventions, row.ElapsedNanos, row.PeakRSSBytes, row.CreatedAt}
 	q := "INSERT INTO scores (" + strings.Join(cols, ", ") + ") VALUES (" + r.placeholders(len(cols)) +
 		") ON CONFLICT (model_hash, benchmark_version, scorer_version) DO NOTHING"
 	n, err := ex.Exec(ctx, q, args...)

@@ -271,7 +271,7 @@ async function modelPage() {
     card.append(el("h3", {}, el("a", { href: `/benchmarks/${encodeURIComponent(b.id)}`, text: b.id }), b.private ? el("span", { class: "badge private", text: "private" }) : null));
     const sc = ms.score;
     card.append(el("p", { class: "muted", text: sc
-      ? `ceiled ${fmt(sc.ceiled)} ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)} / ceiling ${fmt(sc.ceiling)} · layer ${sc.layer} (${ms.selection})`
+      ? `ceiled ${fmt(sc.ceiled)} (${ms.formula || "raw/ceiling"}) ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)}, ceiling ${fmt(sc.ceiling)}${ms.conventions && ms.conventions.ceiling ? " (" + ms.conventions.ceiling + ")" : ""} · layer ${sc.layer} (${ms.selection})`
       : `raw ${fmt(ms.raw)} (no ceiling: not averaged) · layer ${ms.layer} (${ms.selection})` }));
     const row = el("div", { class: "row" });
     card.append(row);
@@ -307,7 +307,9 @@ async function benchmarkPage() {
   document.getElementById("title").textContent = b.id;
   document.getElementById("private").hidden = !b.private;
   const meta = document.getElementById("meta");
-  const rows = [["Ceiling", fmt(b.ceiling)], ["Version", b.version], ["Region", `${b.region} (averaged under ${b.parent})`], ["Species", b.species],
+  const rows = [["Ceiling", fmt(b.ceiling) + (b.ceiling_kind ? ` (${b.ceiling_kind})` : "")],
+    ["Ceiled score", b.transform === "squared-clipped" ? "(raw / ceiling)², the ratio clipped to [0, 1]" : "raw / ceiling"],
+    ["Model features", b.features || "as extracted"], ["Layer selection", b.selection || "—"], ["Version", b.version], ["Region", `${b.region} (averaged under ${b.parent})`], ["Species", b.species],
     ["Method", b.method], ["Stimuli", b.stimulus_count], ["Scored models", b.scored_models], ["Citation", b.citation || "—"]];
   for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
   const table = document.getElementById("ranking");
