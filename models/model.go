@@ -7,8 +7,9 @@ import (
 
 // Metadata describes one registered model entry: an ONNX file with one
 // preprocessing spec. File is the hex sha256 of the ONNX file; ID is the
-// entry's ID, EntryID(File, Spec), so the same file with another spec is
-// another entry.
+// entry's ID, EntryIDFor(File, Spec, Commitments) (EntryID(File, Spec)
+// without commitments), so the same file with another spec is another
+// entry.
 //
 // Metadata written before entries existed has no File and its ID is the
 // file's sha256; Registry.Get reads it with File = ID (such a legacy entry
@@ -27,6 +28,10 @@ type Metadata struct {
 	Outputs      []Tensor
 	Spec         Spec
 	Layers       int // number of enumerated layers
+	// Commitments are the layers the submitter declared for brain regions
+	// (region → layer id, issue 16); they enter the ID (EntryIDFor).
+	// Empty for most entries, and then absent from the stored JSON.
+	Commitments map[string]string `json:",omitempty"`
 }
 
 // Tensor is a named graph input or output. Shape holds -1 for a dynamic

@@ -19,7 +19,7 @@ import (
 //	models/<entry id>.json     an entry's Metadata, written once
 //	models/index.json          the sorted list of entry ids
 //
-// An entry is (file, preprocessing spec); its id is EntryID(file, spec).
+// An entry is (file, preprocessing spec); its id is EntryIDFor(file, spec, declared commitments), EntryID(file, spec) without any.
 // Add writes the file, the index, then the metadata: an entry is
 // registered once its metadata exists, so a failed Add registers nothing.
 // Adding an entry that exists changes nothing: the first Metadata stays
@@ -52,7 +52,7 @@ const indexKey = "models/index.json"
 var ErrCorrupt = errors.New("stored model object does not match its key")
 
 // Add registers the entry m (m.File and m.Spec set; m.ID is computed, and
-// must be EntryID(m.File, m.Spec) when given) and stores file, the ONNX
+// must be EntryIDFor(m.File, m.Spec, m.Commitments) when given) and stores file, the ONNX
 // bytes whose sha256 is m.File, unless that file is stored already.
 //
 // When the entry exists, nothing is written: Add returns the stored
@@ -63,7 +63,10 @@ func (r *Registry) Add(ctx context.Context, m Metadata, file io.Reader) (stored 
 		return m, false, fmt.Errorf("add model: file hash %q must be 64 lowercase hex digits (the sha256 of the ONNX file)", m.File)
 	}
 	m.Spec = m.Spec.Canonical()
-	id := EntryID(m.File, m.Spec)
+	if err := CheckCommitments(m.Commitments); err != nil {
+		return m, false, fmt.Errorf("add model: %w", err)
+	}
+	id := EntryIDFor(m.File, m.Spec, m.Commitments)
 	if m.ID != "" && m.ID != id {
 		return m, false, fmt.Errorf("add model: id %s is not the entry id %s of file %s with spec %s", m.ID, id, m.File, m.Spec)
 	}
@@ -152,7 +155,7 @@ func (r *Registry) ids(ctx context.Context) ([]string, error) {
 
 // Get returns the metadata of entry id; ErrNotFound when absent. The
 // stored metadata must be the entry's: its ID is id and (unless legacy,
-// without File) EntryID(File, Spec) is id; otherwise the error wraps
+// without File) EntryIDFor(File, Spec, Commitments) is id; otherwise the error wraps
 // ErrCorrupt and names the object.
 func (r *Registry) Get(ctx context.Context, id string) (Metadata, error) {
 	var m Metadata
@@ -174,8 +177,8 @@ func (r *Registry) Get(ctx context.Context, id string) (Metadata, error) {
 		m.File = m.ID
 		return m, nil
 	}
-	if want := EntryID(m.File, m.Spec); want != id {
-		return m, fmt.Errorf("get model %s: %w: %s names file %s and spec %s, whose entry id is %s", id, ErrCorrupt, MetadataKey(id), m.File, m.Spec, want)
+	if want := EntryIDFor(m.File, m.Spec, m.Commitments); want != id {
+		return m, fmt.Errorf("get model %s: %w: %s names file %s, spec %s and commitments %q, whose entry id is %s", id, ErrCorrupt, MetadataKey(id), m.File, m.Spec, CommitmentsString(m.Commitments), want)
 	}
 	return m, nil
 }

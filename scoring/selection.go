@@ -17,8 +17,11 @@ const (
 	// HeldOutSessions: as HeldOutStimuli, splitting sessions (disjoint
 	// images and neurons) rather than stimuli.
 	HeldOutSessions SelectionMethod = "held-out-sessions"
-	// Committed: the layer chosen on the public Partner benchmark, scored
-	// on all of this one's data.
+	// Committed: the layer the model commits to a region, scored on all
+	// of this benchmark's data: chosen on the public Partner benchmark(s)
+	// (region commitment: Partner lists the region's commit benchmarks,
+	// comma-separated), or declared by the submitter
+	// (scoring.Conventions.Declared, Partner empty).
 	Committed SelectionMethod = "committed"
 	// CrossValidated: everything is fitted on some stimulus folds and
 	// scored on the others (Splits folds); no layer is chosen on the data
@@ -36,6 +39,13 @@ type Selection struct {
 	// Partner is the public benchmark a Committed layer was chosen on, or
 	// the unused partner of a private benchmark scored CrossValidated.
 	Partner string
+	// BestHere is a diagnostic of a Committed score, never the reported
+	// one: the candidate layer with the best raw score on all of this
+	// benchmark's stimuli, and BestHereRaw that score (in-sample: the
+	// layer is chosen on the data it is scored on). Empty when the
+	// profile was not computed.
+	BestHere    string
+	BestHereRaw float64
 	// PerSplit is the test-part score of each split; Chosen the layer
 	// chosen on each split's selection part (held-out methods).
 	PerSplit []float64
@@ -95,6 +105,8 @@ type selectionJSON struct {
 	Splits      int                             `json:"splits,omitempty"`
 	Seed        uint64                          `json:"seed,omitempty"`
 	Partner     string                          `json:"partner,omitempty"`
+	BestHere    string                          `json:"best_here,omitempty"`
+	BestHereRaw *jsonFloat                      `json:"best_here_raw,omitempty"`
 	PerSplit    []jsonFloat                     `json:"per_split,omitempty"`
 	Chosen      []string                        `json:"chosen,omitempty"`
 	Values      map[string]jsonFloat            `json:"values,omitempty"`
@@ -105,6 +117,11 @@ type selectionJSON struct {
 // MarshalJSON encodes the selection, NaN and ±Inf included.
 func (s Selection) MarshalJSON() ([]byte, error) {
 	w := selectionJSON{Method: s.Method, Splits: s.Splits, Seed: s.Seed, Partner: s.Partner, Chosen: s.Chosen, Sets: s.Sets}
+	if s.BestHere != "" {
+		w.BestHere = s.BestHere
+		v := jsonFloat(s.BestHereRaw)
+		w.BestHereRaw = &v
+	}
 	for _, v := range s.PerSplit {
 		w.PerSplit = append(w.PerSplit, jsonFloat(v))
 	}
@@ -132,7 +149,10 @@ func (s *Selection) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = Selection{Method: w.Method, Splits: w.Splits, Seed: w.Seed, Partner: w.Partner, Chosen: w.Chosen, Sets: w.Sets}
+	*s = Selection{Method: w.Method, Splits: w.Splits, Seed: w.Seed, Partner: w.Partner, Chosen: w.Chosen, Sets: w.Sets, BestHere: w.BestHere}
+	if w.BestHereRaw != nil {
+		s.BestHereRaw = float64(*w.BestHereRaw)
+	}
 	for _, v := range w.PerSplit {
 		s.PerSplit = append(s.PerSplit, float64(v))
 	}

@@ -117,6 +117,8 @@ type Runner struct {
 	results Results
 	env     *Env
 	metrics map[benchmarks.MetricKind]Metric
+	// commits memoises region commitments within a Run (commit.go).
+	commits map[commitKey]commitment
 }
 
 // NewRunner returns a runner. rdms and progress may be nil.
@@ -153,7 +155,8 @@ var (
 // the results store where they exist already.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
 	r.env.layerRDMs = map[string][][]float64{}
-	defer func() { r.env.layerRDMs = nil }()
+	r.commits = map[commitKey]commitment{}
+	defer func() { r.env.layerRDMs, r.commits = nil, nil }()
 	loaded := make([]*benchmarks.Loaded, 0, len(refs))
 	byID := map[string]*benchmarks.Loaded{}
 	var open func(ref string) (*benchmarks.Loaded, error)
@@ -176,9 +179,10 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Sco
 		loaded = append(loaded, l)
 	}
 	// Public ones first: a private benchmark scores the layer committed on
-	// its partner.
+	// its partner, a benchmark in commit mode the layer committed on its
+	// region's commit benchmarks (commit.go).
 	slices.SortStableFunc(loaded, func(a, b *benchmarks.Loaded) int {
-		return boolInt(a.Benchmark.Partner != "") - boolInt(b.Benchmark.Partner != "")
+		return boolInt(dependent(a.Benchmark)) - boolInt(dependent(b.Benchmark))
 	})
 	var out []scoring.Score
 	for _, l := range loaded {
@@ -232,7 +236,19 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	start := r.env.cfg.Now()
 	var s scoring.Score
 	var err error
-	if b.Partner != "" {
+	declared := false
+	if _, ok := metric.(Committer); ok && b.Partner != "" {
+		if _, declared, err = declaredLayer(m, region(b)); err != nil {
+			return scoring.Score{}, err
+		}
+	}
+	switch {
+	case commitMode(b) || declared:
+		s, err = r.scoreRegion(ctx, metric, m, l, open)
+		if err != nil {
+			return scoring.Score{}, err
+		}
+	case b.Partner != "":
 		partner, err := open(b.Partner)
 		if err != nil {
 			return scoring.Score{}, err
@@ -245,7 +261,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		if err != nil {
 			return scoring.Score{}, err
 		}
-	} else {
+	default:
 		s, err = r.scoreHeldOut(ctx, metric, m, l)
 		if err != nil {
 			return scoring.Score{}, err
@@ -292,7 +308,7 @@ func (r *Runner) redoModelRDM(ctx context.Context, metric Metric, m Model, b *be
 		return false, nil
 	}
 	_, committed := metric.(Committer)
-	if b.Partner == "" || !committed {
+	if !dependent(b) || !committed {
 		_, cand, err := metric.Candidates(r.env.cfg, m, b)
 		if err != nil || cand != stored.Candidates {
 			r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
