@@ -138,7 +138,8 @@ func newRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress fun
 	if cfg.Fresh {
 		rdms = nil // nothing is stored, the model RDMs neither
 	}
-	return &Runner{bench: b, results: r, env: &Env{cfg: cfg, rdms: rdms, progress: progress}, metrics: table}, nil
+	env := &Env{cfg: cfg, rdms: rdms, progress: progress}
+	return &Runner{bench: shownBenchmarks{b, env}, results: r, env: env, metrics: table}, nil
 }
 
 // Failure classes, wrapped by Run's errors so callers can tell a submitter
@@ -155,6 +156,7 @@ var (
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
 	r.env.layerRDMs = map[string][][]float64{}
 	defer func() { r.env.layerRDMs = nil }()
+	defer func() { r.env.degrees = nil }()
 	loaded := make([]*benchmarks.Loaded, 0, len(refs))
 	byID := map[string]*benchmarks.Loaded{}
 	var open func(ref string) (*benchmarks.Loaded, error)
@@ -257,6 +259,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	s.Ceiled = ceiled(s.Raw, s.Ceiling)
 	s.CreatedAt = r.env.cfg.Now().UTC()
 	s.Elapsed = s.CreatedAt.Sub(start)
+	s.Conventions.Degrees, s.Conventions.FieldOfView = shownAt(m, b)
 	if r.env.cfg.PeakRSS != nil {
 		s.PeakRSSBytes = r.env.cfg.PeakRSS()
 	}
