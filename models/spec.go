@@ -44,6 +44,13 @@ const (
 // with Mean/Std set, value = (pixel/255 − Mean[c]) / Std[c] (the torchvision
 // convention); with Scale set, value = (pixel − Offset[c]) × Scale[c]. A
 // uint8 input takes the raw pixels.
+//
+// Field of view: FieldOfView is the visual angle in degrees the model's
+// input is taken to span (0 is DefaultFieldOfView, 8°, as Brain-Score). A
+// benchmark that states its stimuli's size in degrees has its images
+// placed on that screen before the steps above (preprocess.Place: scaled
+// down onto grey, or cropped and zoomed in); a benchmark that does not
+// uses them as given, whatever the field of view.
 type Spec struct {
 	InputSize    int
 	ResizeSize   int
@@ -56,6 +63,23 @@ type Spec struct {
 	ChannelOrder string // "RGB" or "BGR"; ignored for 1 channel
 	Layout       Layout
 	Pixel        PixelType
+	// FieldOfView in degrees, 0 < F ≤ 180; 0 is DefaultFieldOfView. Its
+	// JSON is omitted at 0, so metadata stored before it existed is
+	// unchanged.
+	FieldOfView float64 `json:",omitempty"`
+}
+
+// DefaultFieldOfView is the field of view of a spec that states none, in
+// degrees of visual angle: Brain-Score's default for its models (8°).
+const DefaultFieldOfView = 8.0
+
+// FOV returns the spec's field of view in degrees (DefaultFieldOfView
+// when it states none).
+func (s Spec) FOV() float64 {
+	if s.FieldOfView == 0 {
+		return DefaultFieldOfView
+	}
+	return s.FieldOfView
 }
 
 // Builtin specs for the models in shared/models (see its README). The
@@ -154,6 +178,9 @@ func (s Spec) Validate() error {
 	if s.Pixel != PixelUint8 && s.Pixel != PixelFloat {
 		probs = append(probs, fmt.Sprintf("pixel type %q: want uint8 or float", s.Pixel))
 	}
+	if f := s.FieldOfView; math.IsNaN(f) || f < 0 || f > 180 {
+		probs = append(probs, fmt.Sprintf("field of view %g° is not in (0,180] degrees (fov=8 is the default)", f))
+	}
 	hasMS := len(s.Mean) > 0 || len(s.Std) > 0
 	hasSO := len(s.Scale) > 0 || len(s.Offset) > 0
 	if hasMS && hasSO {
@@ -188,7 +215,10 @@ func (s Spec) Validate() error {
 //     dropped (they are the defaults);
 //   - a uint8 input has no normalisation; a 1-channel input has order RGB;
 //   - a stretched spec has no resize; a kept-aspect spec with a resize has
-//     the default crop (crop is then unused); crop 0 without resize is 1.
+//     the default crop (crop is then unused); crop 0 without resize is 1;
+//   - a field of view of DefaultFieldOfView is 0 (not written), so every
+//     spec written before fields of view existed keeps its text and its
+//     entry ID.
 //
 // "resize=256" and "crop=0.875" (size 224) resize alike but stay two specs:
 // a resize length does not map back to one crop fraction.
@@ -250,6 +280,9 @@ func (s Spec) Canonical() Spec {
 	case s.CropFraction == 0:
 		s.CropFraction = 1
 	}
+	if s.FieldOfView == DefaultFieldOfView {
+		s.FieldOfView = 0
+	}
 	return s
 }
 
@@ -289,6 +322,9 @@ func (s Spec) String() string {
 	}
 	parts = append(parts, "channels="+strconv.Itoa(s.Channels), "order="+s.ChannelOrder,
 		"layout="+string(s.Layout), "pixel="+string(s.Pixel))
+	if s.FieldOfView != 0 {
+		parts = append(parts, "fov="+strconv.FormatFloat(s.FieldOfView, 'g', -1, 64))
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -299,8 +335,9 @@ func (s Spec) String() string {
 //	size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=RGB,layout=NCHW,pixel=float
 //
 // Keys: size, resize, crop, aspect (keep|stretch), mean, std, offset, scale (colon-separated lists,
-// one value or one per channel), channels, order, layout, pixel. Defaults:
-// crop=0.875, channels=3, order=RGB, pixel=float.
+// one value or one per channel), channels, order, layout, pixel, fov (the
+// model's field of view in degrees of visual angle, 0 < F ≤ 180). Defaults:
+// crop=0.875, channels=3, order=RGB, pixel=float, fov=8.
 func ParseSpec(text string) (Spec, error) {
 	s := Spec{CropFraction: 0.875, Channels: 3, ChannelOrder: "RGB", Pixel: PixelFloat}
 	fields := strings.Split(text, ",")
@@ -383,8 +420,14 @@ func ParseSpec(text string) (Spec, error) {
 			if s.Pixel == "float32" {
 				s.Pixel = PixelFloat
 			}
+		case "fov":
+			x, err = num(k, v)
+			if err == nil && !(x > 0 && x <= 180) {
+				err = fmt.Errorf("%w: fov=%s: the field of view is in degrees of visual angle, 0 < fov ≤ 180 (default 8)", ErrSpec, v)
+			}
+			s.FieldOfView = x
 		default:
-			err = fmt.Errorf("%w: unknown key %q (want size, resize, crop, aspect, mean, std, offset, scale, channels, order, layout, pixel)", ErrSpec, k)
+			err = fmt.Errorf("%w: unknown key %q (want size, resize, crop, aspect, mean, std, offset, scale, channels, order, layout, pixel, fov)", ErrSpec, k)
 		}
 		if err != nil {
 			return Spec{}, err

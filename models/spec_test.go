@@ -1,7 +1,9 @@
 package models
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +81,62 @@ func TestSpecCanonical(t *testing.T) {
 	id := EntryID("f", MobileNetV1Float)
 	if !IsSHA256Hex(id) || id == EntryID("g", MobileNetV1Float) || id == EntryID("f", MobileNetV2Float) {
 		t.Errorf("entry id %q", id)
+	}
+}
+
+// The field of view is part of the spec's text (and so of the entry ID)
+// only when it is not the default 8°: every spec written before it existed
+// keeps its text and ID (issue 16).
+func TestSpecFieldOfView(t *testing.T) {
+	base, err := ParseSpec("mobilenet_v2_float")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"mobilenet_v2_float,fov=8", "mobilenet_v2_float,fov=8.0", "size=224,crop=0.9,aspect=stretch,offset=127,scale=0.007843137718737125,layout=NHWC,fov=8"} {
+		s, err := ParseSpec(text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if s.String() != base.String() || EntryID("f", s) != EntryID("f", base) || s.FieldOfView != 0 || s.FOV() != 8 {
+			t.Errorf("%q → %q (fov %g), want %q", text, s, s.FieldOfView, base)
+		}
+	}
+	s, err := ParseSpec("mobilenet_v2_float,fov=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "size=224,crop=0.9,aspect=stretch,offset=127,scale=0.007843137718737125,channels=3,order=RGB,layout=NHWC,pixel=float,fov=10"
+	if s.String() != want || s.FOV() != 10 || s.FieldOfView != 10 {
+		t.Errorf("fov=10: %q (fov %g)", s, s.FOV())
+	}
+	if EntryID("f", s) == EntryID("f", base) {
+		t.Error("fov=10 and the default share an entry id")
+	}
+	again, err := ParseSpec(s.String())
+	if err != nil || again.String() != want {
+		t.Errorf("round trip: %q, %v", again, err)
+	}
+	if (Spec{}).FOV() != DefaultFieldOfView || MobileNetV2Float.FOV() != 8 {
+		t.Error("a spec without a field of view does not see 8°")
+	}
+	for _, bad := range []string{"fov=0", "fov=-3", "fov=181", "fov=NaN", "fov=inf", "fov=wide"} {
+		_, err := ParseSpec("mobilenet_v2_float," + bad)
+		if !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "fov") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+	if err := (Spec{InputSize: 224, CropFraction: 1, Channels: 3, ChannelOrder: "RGB", Layout: NCHW, Pixel: PixelFloat, FieldOfView: 200}).Validate(); !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "field of view") {
+		t.Errorf("Validate fov 200: %v", err)
+	}
+	// Metadata JSON of a default spec has no field of view: what was
+	// stored before is what is stored now.
+	b, err := json.Marshal(MobileNetV2Float)
+	if err != nil || strings.Contains(string(b), "FieldOfView") {
+		t.Errorf("JSON %s, %v", b, err)
+	}
+	b, _ = json.Marshal(s)
+	var back Spec
+	if err := json.Unmarshal(b, &back); err != nil || back.String() != want {
+		t.Errorf("JSON round trip %s → %q, %v", b, back, err)
 	}
 }

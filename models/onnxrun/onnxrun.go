@@ -79,6 +79,12 @@ func (m *Model) Hash() string {
 	return models.EntryID(m.checked.SHA256, m.info.Spec)
 }
 
+// FieldOfView is the model's field of view in degrees of visual angle
+// (its spec's fov, models.DefaultFieldOfView unless stated): the runner
+// places a benchmark's stimuli on this screen when the benchmark states
+// their size (issue 16).
+func (m *Model) FieldOfView() float64 { return m.info.Spec.FOV() }
+
 // FileHash is the hex sha256 of the ONNX file. Cached activations are
 // keyed by it together with the spec's text.
 func (m *Model) FileHash() string { return m.checked.SHA256 }

@@ -100,6 +100,10 @@ func (t *Timed) Extract(ctx context.Context, stim models.Stimuli, layers []model
 	return err
 }
 
+// FieldOfView forwards the model's field of view, so the runner places
+// stimuli for the timed model as for the model itself.
+func (t *Timed) FieldOfView() float64 { return runner.FieldOfView(t.Model) }
+
 // Elapsed is the time spent extracting so far.
 func (t *Timed) Elapsed() time.Duration {
 	t.mu.Lock()

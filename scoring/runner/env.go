@@ -29,6 +29,10 @@ type Env struct {
 	// stimulus set, so benchmarks sharing stimuli (the EVC and IT RDMs of
 	// one experiment) extract once.
 	layerRDMs map[string][][]float64
+
+	// degrees is the size of the stimuli of the run's benchmarks that
+	// state one (placement.go).
+	degrees map[*benchmarks.Stimuli]float64
 }
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
@@ -95,6 +99,7 @@ func finite(row []float32) error {
 // forEachGroup extracts the layers over stim in groups that fit the
 // feature budget and calls fn with each group's activations.
 func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, fn func(layers []models.Layer, f *features) error) error {
+	stim = e.place(m, stim) // as the model is to see them (placement.go)
 	n := stim.Len()
 	var groups [][]models.Layer
 	var cur []models.Layer
@@ -160,6 +165,7 @@ func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images,
 	for _, l := range layers {
 		key += "/" + l.ID
 	}
+	key += e.placementKey(m, stim)
 	if v, ok := e.layerRDMs[key]; ok {
 		return v, nil
 	}

@@ -139,7 +139,8 @@ func newRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress fun
 	if cfg.Fresh {
 		rdms = nil // nothing is stored, the model RDMs neither
 	}
-	return &Runner{bench: b, results: r, env: &Env{cfg: cfg, rdms: rdms, progress: progress}, metrics: table}, nil
+	env := &Env{cfg: cfg, rdms: rdms, progress: progress}
+	return &Runner{bench: shownBenchmarks{b, env}, results: r, env: env, metrics: table}, nil
 }
 
 // Failure classes, wrapped by Run's errors so callers can tell a submitter
@@ -157,6 +158,7 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Sco
 	r.env.layerRDMs = map[string][][]float64{}
 	r.commits = map[commitKey]commitment{}
 	defer func() { r.env.layerRDMs, r.commits = nil, nil }()
+	defer func() { r.env.degrees = nil }()
 	loaded := make([]*benchmarks.Loaded, 0, len(refs))
 	byID := map[string]*benchmarks.Loaded{}
 	var open func(ref string) (*benchmarks.Loaded, error)
@@ -272,6 +274,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	applyConventions(b, &s) // Ceiled under b's transform, and Conventions
 	s.CreatedAt = r.env.cfg.Now().UTC()
 	s.Elapsed = s.CreatedAt.Sub(start)
+	s.Conventions.Degrees, s.Conventions.FieldOfView = shownAt(m, b)
 	if r.env.cfg.PeakRSS != nil {
 		s.PeakRSSBytes = r.env.cfg.PeakRSS()
 	}
