@@ -26,7 +26,7 @@ import (
 
 type imageList []image.Image
 
-func (l imageList) Len() int                                          { return len(l) }
+func (l imageList) Len() int                                            { return len(l) }
 func (l imageList) Image(_ context.Context, i int) (image.Image, error) { return l[i], nil }
 
 func randomImage(rng *rand.Rand) image.Image {
