@@ -25,6 +25,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	sf := addScoreFlags(env, fs)
 	file := fs.String("model", "", "ONNX `file`")
 	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float)")
+	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -63,6 +64,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	forward := time.Since(start)
 	fmt.Fprintf(env.Stderr, "bare forward passes: %d images in %.1f s\n", stimuli, forward.Seconds())
+	// The reduction (--reduce) applies to scoring, not to the bare passes.
+	if err := sf.reduce.apply(m, *sf.poolTo); err != nil {
+		return err
+	}
 
 	// 2. Scoring from scratch, extraction timed apart.
 	timed := &perf.Timed{Model: m}

@@ -37,6 +37,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "run", "run [--data DIR] [--models DIR] [--addr 127.0.0.1:8080] [--no-serve] [--json]")
 	sf := addScoreFlags(env, fs)
 	data := fs.String("data", defaultDataDir, "datasets `folder` (../shared/datasets)")
+	sf.reduce.data = data
 	modelsDir := fs.String("models", defaultModelsDir, "models `folder` (../shared/models)")
 	addr := fs.String("addr", "127.0.0.1:8080", "`address` to serve the leaderboard on (loopback)")
 	noServe := fs.Bool("no-serve", false, "score, print and publish, then exit without serving")

@@ -62,6 +62,7 @@ type scoreFlags struct {
 	plat        *platformFlags
 	lib         *string
 	poolTo      *int64
+	reduce      *reduceFlags
 	bootstrap   *int
 	candidates  *string
 	ridgeLayers *string
@@ -77,7 +78,8 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 	return &scoreFlags{
 		plat:        addPlatformFlags(env, fs),
 		lib:         fs.String("onnxruntime-lib", ortLibDefault(env), "libonnxruntime.so `path` (installed by scripts/setup.sh; $CORTEXBENCH_ONNXRUNTIME_LIB)"),
-		poolTo:      fs.Int64("pool-to", onnxrun.DefaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image"),
+		poolTo:      fs.Int64("pool-to", onnxrun.DefaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image (the same as --reduce pool:N)"),
+		reduce:      addReduceFlags(fs),
 		bootstrap:   fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
 		candidates:  fs.String("layers", string(runner.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
 		ridgeLayers: fs.String("ridge-layers", string(runner.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
@@ -132,7 +134,8 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
-	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --pool-to, --bootstrap…) and store nothing (no score, no model entry): a stored score is kept once per model entry (file and preprocessing) and benchmark version")
+	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
+	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --bootstrap…) and store nothing (no score, no model entry): a stored score is kept once per model entry (file and preprocessing) and benchmark version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -198,6 +201,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 func scoreModel(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, run *runner.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
 	m, err := onnxrun.Load(rt, info, *sf.poolTo)
 	if err != nil {
+		return nil, err
+	}
+	if err := sf.reduce.apply(m, *sf.poolTo); err != nil {
 		return nil, err
 	}
 	m.Cache, m.CacheLimit, m.Log = p.bucket, *sf.cacheLimit, sf.warn

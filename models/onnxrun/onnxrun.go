@@ -20,6 +20,7 @@ import (
 	"github.com/cortexbench/cortexbench/models/activations"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/models/reference"
 )
 
 // DefaultCacheLimit is the largest stimulus set's activations (bytes per
@@ -48,6 +49,15 @@ type Model struct {
 	info    Info
 	layers  []models.Layer
 	poolTo  int64
+
+	// The reduction (SetReduction; zero: pool to poolTo), pca's settings
+	// and the reference set drawn for the benchmark being scored.
+	reduction Reduction
+	pca       *PCASettings
+	ref       *reference.Set
+	// MaxLayerBytes bounds one layer's activations under --reduce none
+	// (DefaultMaxLayerBytes when 0).
+	MaxLayerBytes int64
 
 	// Cache keeps reduced activations; nil: none.
 	Cache models.BlobStore
@@ -109,9 +119,19 @@ func (m *Model) Metadata() models.Metadata {
 		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
 }
 
-// Features is the layer's values per image after in-graph pooling; a
-// layer of unknown shape counts as poolTo (only the feature budget uses it).
+// Features is the layer's values per image after in-graph pooling (and
+// PCA, under pca:K); a layer of unknown shape counts as poolTo (only the
+// feature budget uses it).
 func (m *Model) Features(l models.Layer) int {
+	q := m.pooled(l)
+	if m.pca != nil {
+		return m.pcaFeatures(q)
+	}
+	return q
+}
+
+// pooled is the layer's values per image after in-graph pooling.
+func (m *Model) pooled(l models.Layer) int {
 	q := l.Features()
 	if m.poolTo > 0 {
 		q = onnxmodel.PooledFeatures(m.checked.Model, l, m.poolTo)
@@ -134,7 +154,7 @@ func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []model
 		return m.extract(ctx, stim, layers, opts, c, p)
 	}
 	key := func(l models.Layer) activations.Key {
-		return activations.Key{Model: m.FileHash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: opts.Reduction()}
+		return activations.Key{Model: m.FileHash(), Stimuli: keyed.Key(), Layer: l.ID, Preprocess: m.info.Spec.String(), Reduction: m.cacheReduction(opts)}
 	}
 	missing, err := activations.Missing(ctx, m.Cache, layers, key)
 	if err != nil {
@@ -183,6 +203,9 @@ func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []model
 }
 
 func (m *Model) extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, opts ort.Options, c models.Consumer, p models.Progress) error {
+	if m.pca != nil {
+		return m.extractPCA(ctx, stim, layers, opts, c, p)
+	}
 	ex, err := m.rt.NewExtractor(m.checked, m.info.Spec, layers, opts)
 	if err != nil {
 		return err

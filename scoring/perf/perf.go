@@ -104,6 +104,15 @@ func (t *Timed) Extract(ctx context.Context, stim models.Stimuli, layers []model
 // stimuli for the timed model as for the model itself.
 func (t *Timed) FieldOfView() float64 { return runner.FieldOfView(t.Model) }
 
+// ReductionFor passes the runner's question on to the model when it is
+// a runner.Reducer (issue 16: --reduce), and names the default otherwise.
+func (t *Timed) ReductionFor(ctx context.Context, used models.UsedImages) (string, error) {
+	if r, ok := t.Model.(runner.Reducer); ok {
+		return r.ReductionFor(ctx, used)
+	}
+	return "", nil
+}
+
 // Elapsed is the time spent extracting so far.
 func (t *Timed) Elapsed() time.Duration {
 	t.mu.Lock()

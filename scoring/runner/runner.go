@@ -211,7 +211,11 @@ func boolInt(b bool) int {
 // score returns the stored score of m on l, computing it if absent.
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
 	b := l.Benchmark
-	key := scoring.Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: scoring.ScorerVersion}
+	red, err := reductionFor(ctx, m, l)
+	if err != nil {
+		return scoring.Score{}, err
+	}
+	key := scoring.Key{ModelHash: m.Hash(), BenchmarkVersion: b.Version, ScorerVersion: scorerVersion(red)}
 	metric, ok := r.metrics[b.Metric.Kind]
 	if !ok {
 		return scoring.Score{}, fmt.Errorf("%w: benchmark %s has unknown metric %q", ErrInternal, b.ID, b.Metric.Kind)
@@ -259,6 +263,9 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		if err != nil {
 			return scoring.Score{}, fmt.Errorf("partner %s: %w", b.Partner, err)
 		}
+		if _, err := reductionFor(ctx, m, l); err != nil { // scoring the partner readied m for it
+			return scoring.Score{}, err
+		}
 		s, err = r.scoreCommitted(ctx, metric, m, l, ps)
 		if err != nil {
 			return scoring.Score{}, err
@@ -270,8 +277,9 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		}
 	}
 	s.ModelHash, s.ModelName = m.Hash(), m.Name()
-	s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion = b.ID, b.Version, scoring.ScorerVersion
+	s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion = b.ID, b.Version, key.ScorerVersion
 	applyConventions(b, &s) // Ceiled under b's transform, and Conventions
+	s.Conventions.Reduction = red
 	s.CreatedAt = r.env.cfg.Now().UTC()
 	s.Elapsed = s.CreatedAt.Sub(start)
 	s.Conventions.Degrees, s.Conventions.FieldOfView = shownAt(m, b)
