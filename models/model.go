@@ -26,7 +26,9 @@ type Metadata struct {
 	Input        Tensor
 	Outputs      []Tensor
 	Spec         Spec
-	Layers       int // number of enumerated layers
+	Layers       int    // number of enumerated layers
+	ControlOf    string // a control's: the entry ID of the model it controls; "" for a model
+	Control      string // a control's kind ("shuffled", "untrained"); "" for a model
 }
 
 // Tensor is a named graph input or output. Shape holds -1 for a dynamic
