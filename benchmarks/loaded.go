@@ -56,12 +56,6 @@ type Loaded struct {
 	Halves [2][][]float64
 	// Training is a remix benchmark's labelled training images.
 	Training *Stimuli
-	// Halves, for an RDM set given as split-half similarity or
-	// cross-validated dissimilarity matrices (Array.Form), holds per
-	// subject the upper-triangle vectors of M[i][j] (Halves[0]) and of
-	// M[j][i] (Halves[1]), pairs i<j in RDMs' order: the ceiling bound
-	// "halves" on any subset of the stimuli. Empty for symmetric input.
-	Halves [2][][]float64
 }
 
 // LoadedSession is one session's data.

@@ -32,6 +32,8 @@ type Metadata struct {
 	// (region → layer id, issue 16); they enter the ID (EntryIDFor).
 	// Empty for most entries, and then absent from the stored JSON.
 	Commitments map[string]string `json:",omitempty"`
+	ControlOf   string            `json:",omitempty"` // a control's: the entry ID of the model it controls; "" for a model
+	Control     string            `json:",omitempty"` // a control's kind ("shuffled", "untrained"); "" for a model
 }
 
 // Tensor is a named graph input or output. Shape holds -1 for a dynamic

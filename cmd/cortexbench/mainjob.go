@@ -187,7 +187,8 @@ func validationRuntime(rt onnxmodel.Runtime) (onnxmodel.Runtime, error) {
 // when sub is not nil, until ctx ends.
 func serve(ctx context.Context, env *Env, addr string, src leaderboard.Source, rdms leaderboard.RDMSource, cmp leaderboard.Comparer, sub http.Handler, refresh time.Duration) error {
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil)), Comparer: cmp,
+	ctl, _ := cmp.(leaderboard.ControlTester) // stores.Comparer tests models against controls too
+	srv, err := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil)), Comparer: cmp, Controls: ctl,
 		MoreAPI: []httpapi.API{{Name: "Submissions", Doc: subhttp.OpenAPI()}}}, src, rdms)
 	if err != nil {
 		return err

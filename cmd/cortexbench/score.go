@@ -126,7 +126,7 @@ func ortLibDefault(env *Env) string {
 
 // runScore scores ONNX files on benchmarks already in the store.
 func runScore(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "score", "score --model FILE [--model FILE…] [--benchmark ID,…|all] [--preprocess SPEC] [--name NAME] [--json]")
+	fs := newFlagSet(env, "score", "score --model FILE [--model FILE…] [--benchmark ID,…|all] [--preprocess SPEC] [--name NAME] [--control shuffled|untrained] [--json]")
 	sf := addScoreFlags(env, fs)
 	var files multiFlag
 	fs.Var(&files, "model", "ONNX `file` to score (repeat for several)")
@@ -135,6 +135,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	family := fs.String("family", "", "model `family`")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
+	cf := addControlFlags(fs)
 	fs.BoolVar(&sf.fresh, "fresh", false, "compute every score again with this run's settings (--layers, --bootstrap…) and store nothing (no score, no model entry): a stored score is kept once per model entry (file and preprocessing) and benchmark version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -142,6 +143,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if len(files) == 0 {
 		fmt.Fprintln(env.Stderr, "score: give at least one --model FILE")
 		return errUsage
+	}
+	if err := cf.check(); err != nil {
+		return err
 	}
 	p, err := sf.plat.open(ctx)
 	if err != nil {
@@ -161,6 +165,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var all []scoring.Score
+	var controls []controlRow
 	for _, file := range files {
 		info := onnxrun.Info{Path: file, Name: *name, Family: *family}
 		if info.Name == "" {
@@ -184,6 +189,22 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		all = append(all, scores...)
+		if cf.on() {
+			cs, rows, err := scoreControl(ctx, env, p, rt, run, info, scores, sf, ids, cf)
+			if err != nil {
+				return err
+			}
+			all, controls = append(all, cs...), append(controls, rows...)
+		}
+	}
+	if cf.on() && *asJSON {
+		return writeJSON(env.Stdout, controlJSON{Scores: report.ScoresJSON(all), Controls: controls})
+	}
+	if cf.on() {
+		report.PrintScores(env.Stdout, all)
+		fmt.Fprintln(env.Stdout)
+		printControls(env.Stdout, controls)
+		return nil
 	}
 	if *asJSON {
 		return writeJSON(env.Stdout, report.ScoresJSON(all))

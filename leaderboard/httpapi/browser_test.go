@@ -236,3 +236,31 @@ func cmpDesc(a, b float64) int {
 	}
 	return 0
 }
+
+// The benchmark page shows the controls: a benchmark where the trained
+// model beats the control reliably says so; one where no model does is
+// flagged not discriminating.
+func TestBrowserControls(t *testing.T) {
+	ctx := newBrowser(t)
+	src, tester := controlsBoard(t)
+	srv, err := NewServer(Config{Controls: tester}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newLoopbackServer(t, srv)
+	do(t, ctx, "discriminating benchmark",
+		chromedp.Navigate(ts+"/benchmarks/win.IT"),
+		chromedp.WaitVisible(chromedp.CSS(`#discriminating`)),
+	)
+	if rows := eval[int](t, ctx, `document.querySelectorAll("#controls table.controls tbody tr.sig").length`); rows != 1 {
+		t.Errorf("win.IT: %d models marked as beating the control, want 1", rows)
+	}
+	do(t, ctx, "not discriminating benchmark",
+		chromedp.Navigate(ts+"/benchmarks/lose.IT2"),
+		chromedp.WaitVisible(chromedp.CSS(`#not-discriminating`)),
+	)
+	if msg := eval[string](t, ctx, `document.querySelector("#not-discriminating").textContent`); !strings.Contains(msg, "no model beats the control reliably") {
+		t.Errorf("lose.IT2: flag %q", msg)
+	}
+	screenshot(t, ctx, "benchmark-controls.png")
+}

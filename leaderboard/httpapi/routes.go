@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -410,11 +411,19 @@ func (s *Server) getBenchmark(c *gin.Context) error {
 		return err
 	}
 	id := b.ID
+	// The controls' reliability tests run outside the build slots (they
+	// are bounded and memoized on their own, as comparisons are), and a
+	// client that gives up does not cancel them.
+	var controls *wire.BenchmarkControls
+	if _, cached := st.cached("benchmark/" + id); !cached {
+		controls = s.benchmarkControls(context.WithoutCancel(c.Request.Context()), st, b)
+	}
 	e, err := st.get(s, "benchmark/"+id, "application/json", func() ([]byte, error) {
 		ranking := st.ix.RankBenchmark(id)
 		d := wire.BenchmarkDetail{
 			BenchmarkSummary: wire.BenchmarkSummary{Benchmark: wire.FromBenchmark(b), ScoredModels: len(ranking)},
 			Ranking:          make([]wire.RankEntry, len(ranking)),
+			Controls:         controls,
 		}
 		for i, r := range ranking {
 			d.Ranking[i] = wire.RankEntry{Rank: r.Rank, Model: wire.FromModel(r.Model), Score: wire.FromCell(r.Cell)}

@@ -83,6 +83,15 @@ type Config struct {
 	// first request and kept while the benchmark's version and scores
 	// stay the same, across generations.
 	Comparer leaderboard.Comparer
+	// Controls tests the trained models against the controls (entries of
+	// family "control") of a benchmark, for the benchmark's detail (nil:
+	// only the controls' scores and intervals are shown). ControlTimeout
+	// bounds one benchmark's tests (default 60s) and MaxControlModels the
+	// trained models tested, the best ranked (default 200); a result is
+	// kept while the benchmark's version and scores stay the same.
+	Controls         leaderboard.ControlTester
+	ControlTimeout   time.Duration
+	MaxControlModels int
 	// MoreAPI lists OpenAPI 3 documents of other APIs mounted beside this
 	// one (the submissions API); their paths and schemas are merged into
 	// the document served at /api/v1/openapi.json.
@@ -145,6 +154,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
 		c.MaxConns = 512
 	}
+	if c.ControlTimeout == 0 {
+		c.ControlTimeout = 60 * time.Second
+	}
+	if c.MaxControlModels == 0 {
+		c.MaxControlModels = 200
+	}
 	return c
 }
 
@@ -170,6 +185,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("httpapi: MinBodyRate %d < 1 byte/s", c.MinBodyRate)
 	case c.MaxConns < 1:
 		return fmt.Errorf("httpapi: MaxConns %d < 1", c.MaxConns)
+	case c.ControlTimeout < 0 || c.MaxControlModels < 1:
+		return fmt.Errorf("httpapi: need ControlTimeout (%v) >= 0 and MaxControlModels (%d) >= 1", c.ControlTimeout, c.MaxControlModels)
 	}
 	return nil
 }
@@ -197,6 +214,11 @@ type Server struct {
 	// generation with the same scores does not rerun the bootstrap.
 	cmpMu   sync.Mutex
 	cmpMemo map[string][]byte
+
+	// ctlMemo keeps the benchmarks' controls sections the same way, by
+	// the fingerprint of their inputs.
+	ctlMu   sync.Mutex
+	ctlMemo map[string]*controlFlight
 }
 
 // state is one generation: the indexed data and the responses encoded from it.
@@ -277,7 +299,7 @@ func NewServer(cfg Config, src leaderboard.Source, rdms leaderboard.RDMSource) (
 	if src == nil {
 		return nil, errors.New("httpapi: nil Source")
 	}
-	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms, cmpMemo: make(map[string][]byte)}
+	s := &Server{cfg: cfg.withDefaults(), src: src, rdms: rdms, cmpMemo: make(map[string][]byte), ctlMemo: make(map[string]*controlFlight)}
 	s.builds = make(chan struct{}, s.cfg.MaxBuilds)
 	var err error
 	if s.static, s.openapi, err = loadStatic(); err != nil {

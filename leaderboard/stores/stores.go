@@ -255,3 +255,28 @@ func (s Board) ScoresGeneration(ctx context.Context) (int64, error) {
 	}
 	return st.Generation(), nil
 }
+
+// AgainstControl implements leaderboard.ControlTester over
+// scoring/compare, with Compare's error codes. It reads the stored model
+// RDMs directly, private benchmarks included: only differences, intervals
+// and p/q values leave it, never an RDM.
+func (c Comparer) AgainstControl(ctx context.Context, id, control string, hashes []string) (*leaderboard.ControlTest, error) {
+	r, err := c.Comparer.AgainstControl(ctx, id, control, hashes)
+	switch {
+	case errors.Is(err, compare.ErrNoBenchmark):
+		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
+	case errors.Is(err, compare.ErrUnsupported):
+		return nil, leaderboard.Errorf(leaderboard.EUNSUPPORTED, "%s", err.Error())
+	case err != nil:
+		return nil, err
+	}
+	out := &leaderboard.ControlTest{BenchmarkID: r.BenchmarkID, Method: r.Method, Resamples: r.Resamples, Failed: r.Failed, Seed: r.Seed,
+		Control: r.Control, ControlScore: r.ControlScore}
+	for _, s := range r.Skipped {
+		out.Skipped = append(out.Skipped, leaderboard.SkippedModel{Hash: s.Hash, Reason: s.Reason})
+	}
+	for i, p := range r.Pairs {
+		out.Pairs = append(out.Pairs, leaderboard.ControlPair{Model: p.A, Score: r.Scores[i], Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
+	}
+	return out, nil
+}

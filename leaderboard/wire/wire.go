@@ -321,6 +321,9 @@ type RankEntry struct {
 type BenchmarkDetail struct {
 	BenchmarkSummary
 	Ranking []RankEntry `json:"ranking"`
+	// Controls: the controls' scores and whether any trained model beats
+	// them reliably; null when no control is scored here (issue 16).
+	Controls *BenchmarkControls `json:"controls"`
 }
 
 // RDMPair is a model's RDM next to the brain's, for a public benchmark:

@@ -39,6 +39,9 @@ type Info struct {
 	// models.EntryID(file, Spec). Only a legacy entry (registered before
 	// entries existed, keyed by the file's sha256) has another one.
 	ID string
+	// ControlOf and Control, for a control (issue 16): the entry ID of
+	// the model it controls and its kind; see models.Metadata.
+	ControlOf, Control string
 }
 
 // Model is a validated ONNX model with its layers enumerated: the
@@ -116,7 +119,8 @@ func (m *Model) Info() Info { return m.info }
 func (m *Model) Metadata() models.Metadata {
 	c := m.checked
 	return models.Metadata{ID: m.Hash(), File: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
-		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers)}
+		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers),
+		ControlOf: m.info.ControlOf, Control: m.info.Control}
 }
 
 // Features is the layer's values per image after in-graph pooling (and

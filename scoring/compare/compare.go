@@ -88,23 +88,9 @@ type Pair struct {
 // Compare compares every pair of the models hashes (best ranked first) on
 // benchmark id.
 func (c Comparer) Compare(ctx context.Context, id string, hashes []string) (*Result, error) {
-	b, err := c.Bench.Benchmark(ctx, id)
-	if errors.Is(err, benchmarks.ErrNotFound) {
-		return nil, fmt.Errorf("benchmark %s: %w: %w", id, ErrNoBenchmark, err)
-	}
+	b, l, method, err := c.open(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("read benchmark %s: %w", id, err)
-	}
-	if b.Metric.Kind != benchmarks.MetricRSA || b.Dataset.Kind != benchmarks.KindRDM {
-		return nil, fmt.Errorf("%s is scored by %s: %w", id, b.Metric, ErrUnsupported)
-	}
-	method, err := rsa.ParseMethod(b.Metric.Comparison)
-	if err != nil {
-		return nil, fmt.Errorf("benchmark %s: %w", id, err)
-	}
-	l, err := c.Bench.Open(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("open benchmark %s: %w", id, err)
+		return nil, err
 	}
 	out := &Result{BenchmarkID: id, Method: b.Metric.String(), Resamples: c.Resamples, Seed: c.Seed,
 		Models: []string{}, Scores: []float64{}}
@@ -159,4 +145,114 @@ func (c Comparer) modelRDM(ctx context.Context, h, id string, m int, private boo
 		}
 	}
 	return "", v, nil
+}
+
+// ControlResult is every model compared with one control on a benchmark
+// (issue 16): does any trained model beat the control reliably?
+type ControlResult struct {
+	BenchmarkID string
+	Method      string
+	Resamples   int
+	Failed      int
+	Seed        uint64
+	// Control is the control's entry and ControlScore its raw score on
+	// all stimuli (NaN when it could not be compared).
+	Control      string
+	ControlScore float64
+	// Models are the models compared, in the order asked, with Scores[i]
+	// the raw score of Models[i] on all stimuli.
+	Models  []string
+	Scores  []float64
+	Skipped []Skipped
+	// Pairs holds (model, control) for every model in Models, in order:
+	// Diff = score(model) − score(control), and Q is the BH adjustment
+	// across the models (not across every pair of models).
+	Pairs []Pair
+}
+
+// AgainstControl compares every model hashes with the control on
+// benchmark id by the paired bootstrap of Compare, controlling the false
+// discovery rate across the models. A control without a usable RDM is
+// listed in Skipped and nothing is compared. ctx bounds the bootstrap:
+// when it ends, AgainstControl returns its error.
+func (c Comparer) AgainstControl(ctx context.Context, id, control string, hashes []string) (*ControlResult, error) {
+	b, l, method, err := c.open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := &ControlResult{BenchmarkID: id, Method: b.Metric.String(), Resamples: c.Resamples, Seed: c.Seed, Control: control,
+		ControlScore: math.NaN(), Models: []string{}, Scores: []float64{}}
+	reason, cv, err := c.modelRDM(ctx, control, id, len(l.RDMs[0]), b.Private)
+	if err != nil {
+		return nil, err
+	}
+	if reason != "" {
+		out.Skipped = append(out.Skipped, Skipped{Hash: control, Reason: reason})
+		return out, nil
+	}
+	vs := [][]float64{cv}
+	for _, h := range hashes {
+		if h == control {
+			continue
+		}
+		reason, v, err := c.modelRDM(ctx, h, id, len(l.RDMs[0]), b.Private)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			out.Skipped = append(out.Skipped, Skipped{Hash: h, Reason: reason})
+			continue
+		}
+		out.Models = append(out.Models, h)
+		vs = append(vs, v)
+	}
+	if len(vs) < 2 {
+		return out, nil
+	}
+	rs := modelcmp.Draw(l.Stimuli.Len(), len(l.RDMs), c.Resamples, c.Seed)
+	score, full, err := modelcmp.RSAScorer(vs, l.RDMs, method, rs)
+	if err != nil {
+		return nil, fmt.Errorf("compare models with the control on %s: %w", id, err)
+	}
+	bounded := func(r modelcmp.Resample) ([]float64, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return score(r)
+	}
+	res, err := modelcmp.PairedAgainst(len(vs), 0, rs, bounded, full)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("compare models with the control on %s: %w", id, ctx.Err())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compare models with the control on %s: %w", id, err)
+	}
+	out.ControlScore, out.Scores, out.Failed = res.Scores[0], res.Scores[1:], res.Failed
+	for _, p := range res.Pairs {
+		out.Pairs = append(out.Pairs, Pair{A: out.Models[p.A-1], B: control, Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
+	}
+	return out, nil
+}
+
+// open reads an RSA benchmark for comparisons.
+func (c Comparer) open(ctx context.Context, id string) (*benchmarks.Benchmark, *benchmarks.Loaded, rsa.Method, error) {
+	b, err := c.Bench.Benchmark(ctx, id)
+	if errors.Is(err, benchmarks.ErrNotFound) {
+		return nil, nil, "", fmt.Errorf("benchmark %s: %w: %w", id, ErrNoBenchmark, err)
+	}
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("read benchmark %s: %w", id, err)
+	}
+	if b.Metric.Kind != benchmarks.MetricRSA || b.Dataset.Kind != benchmarks.KindRDM {
+		return nil, nil, "", fmt.Errorf("%s is scored by %s: %w", id, b.Metric, ErrUnsupported)
+	}
+	method, err := rsa.ParseMethod(b.Metric.Comparison)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("benchmark %s: %w", id, err)
+	}
+	l, err := c.Bench.Open(ctx, id)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("open benchmark %s: %w", id, err)
+	}
+	return b, l, method, nil
 }

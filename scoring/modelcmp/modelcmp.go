@@ -104,25 +104,53 @@ type Result struct {
 // scores. models[m] and subjects[s] are RDM vectors (upper triangles, as
 // rdm.Upper) over the same n stimuli. Inputs are not modified.
 func RSA(models, subjects [][]float64, method rsa.Method, resamples []Resample) (*Result, error) {
+	score, full, err := RSAScorer(models, subjects, method, resamples)
+	if err != nil {
+		return nil, err
+	}
+	return Paired(len(models), resamples, score, full)
+}
+
+// RSAAgainst is RSA comparing every model with one reference, models[ref]
+// (a control): Result.Pairs holds (m, ref) for every m ≠ ref, in model
+// order, with Diff = score(m) − score(ref), and Q is BH-adjusted across
+// those len(models)−1 pairs only. The resamples' scores are those of RSA.
+func RSAAgainst(models, subjects [][]float64, method rsa.Method, resamples []Resample, ref int) (*Result, error) {
+	if ref < 0 || ref >= len(models) {
+		return nil, fmt.Errorf("%w: reference model %d of %d", ErrShape, ref, len(models))
+	}
+	score, full, err := RSAScorer(models, subjects, method, resamples)
+	if err != nil {
+		return nil, err
+	}
+	return PairedAgainst(len(models), ref, resamples, score, full)
+}
+
+// RSAScorer checks RSA's inputs and returns what RSA hands Paired: the
+// function scoring every model on a resample, and the resample that
+// stands for the original data. A caller runs Paired or PairedAgainst
+// with them itself when it needs to, e.g. to stop at a deadline (a score
+// function that fails leaves the resample out).
+func RSAScorer(models, subjects [][]float64, method rsa.Method, resamples []Resample) (func(Resample) ([]float64, error), Resample, error) {
 	if len(models) < 2 {
-		return nil, fmt.Errorf("%w: %d models, need at least 2", ErrTooFew, len(models))
+		return nil, Resample{}, fmt.Errorf("%w: %d models, need at least 2", ErrTooFew, len(models))
 	}
 	if len(subjects) == 0 {
-		return nil, fmt.Errorf("%w: no subjects", ErrShape)
+		return nil, Resample{}, fmt.Errorf("%w: no subjects", ErrShape)
 	}
 	m := len(subjects[0])
 	n := int(math.Round((1 + math.Sqrt(1+8*float64(m))) / 2))
 	if n*(n-1)/2 != m || n < 3 {
-		return nil, fmt.Errorf("%w: RDM vector length %d is not n(n−1)/2 with n ≥ 3", ErrShape, m)
+		return nil, Resample{}, fmt.Errorf("%w: RDM vector length %d is not n(n−1)/2 with n ≥ 3", ErrShape, m)
 	}
 	for what, vs := range map[string][][]float64{"model": models, "subject": subjects} {
 		for i, v := range vs {
 			if len(v) != m {
-				return nil, fmt.Errorf("%w: %s %d RDM vector has length %d, want %d", ErrShape, what, i, len(v), m)
+				return nil, Resample{}, fmt.Errorf("%w: %s %d RDM vector has length %d, want %d", ErrShape, what, i, len(v), m)
 			}
 			for j, x := range v {
 				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return nil, fmt.Errorf("%w: %s %d entry %d is %v", ErrNonFinite, what, i, j, x)
+					return nil, Resample{}, fmt.Errorf("%w: %s %d entry %d is %v", ErrNonFinite, what, i, j, x)
 				}
 			}
 		}
@@ -130,12 +158,12 @@ func RSA(models, subjects [][]float64, method rsa.Method, resamples []Resample) 
 	for b, r := range resamples {
 		for _, i := range r.Stimuli {
 			if i < 0 || i >= n {
-				return nil, fmt.Errorf("%w: resample %d draws stimulus %d of %d", ErrShape, b, i, n)
+				return nil, Resample{}, fmt.Errorf("%w: resample %d draws stimulus %d of %d", ErrShape, b, i, n)
 			}
 		}
 		for _, i := range r.Subjects {
 			if i < 0 || i >= len(subjects) {
-				return nil, fmt.Errorf("%w: resample %d draws subject %d of %d", ErrShape, b, i, len(subjects))
+				return nil, Resample{}, fmt.Errorf("%w: resample %d draws subject %d of %d", ErrShape, b, i, len(subjects))
 			}
 		}
 	}
@@ -157,7 +185,7 @@ func RSA(models, subjects [][]float64, method rsa.Method, resamples []Resample) 
 	for _, v := range subjects {
 		sc.subjects = append(sc.subjects, newSortedVector(v))
 	}
-	return Paired(len(models), resamples, sc.scores, Resample{Stimuli: all, Subjects: subj})
+	return sc.scores, Resample{Stimuli: all, Subjects: subj}, nil
 }
 
 // Paired runs the paired bootstrap for any benchmark score: score returns
@@ -168,14 +196,77 @@ func RSA(models, subjects [][]float64, method rsa.Method, resamples []Resample) 
 // whose per-resample score the caller computes; RSA is Paired with an RSA
 // score.
 func Paired(m int, resamples []Resample, score func(Resample) ([]float64, error), full Resample) (*Result, error) {
+	res, ok, err := bootstrap(m, resamples, score, full)
+	if err != nil {
+		return nil, err
+	}
+	var ps []float64
+	d := make([]float64, len(ok))
+	for a := 0; a < m; a++ {
+		for b := a + 1; b < m; b++ {
+			res.Pairs = append(res.Pairs, pair(res, ok, a, b, d))
+			ps = append(ps, res.Pairs[len(res.Pairs)-1].P)
+		}
+	}
+	for i, q := range BH(ps) {
+		res.Pairs[i].Q = q
+	}
+	return res, nil
+}
+
+// PairedAgainst is Paired comparing every model with the reference ref
+// only: Pairs holds (m, ref) for every m ≠ ref, Diff = score(m) −
+// score(ref), and Q is BH-adjusted across those m−1 pairs. It is the
+// test of "does any model beat the control": the family of tests is the
+// models, not every pair of them.
+func PairedAgainst(m, ref int, resamples []Resample, score func(Resample) ([]float64, error), full Resample) (*Result, error) {
+	if ref < 0 || ref >= m {
+		return nil, fmt.Errorf("%w: reference model %d of %d", ErrShape, ref, m)
+	}
+	res, ok, err := bootstrap(m, resamples, score, full)
+	if err != nil {
+		return nil, err
+	}
+	var ps []float64
+	d := make([]float64, len(ok))
+	for a := 0; a < m; a++ {
+		if a == ref {
+			continue
+		}
+		res.Pairs = append(res.Pairs, pair(res, ok, a, ref, d))
+		ps = append(ps, res.Pairs[len(res.Pairs)-1].P)
+	}
+	for i, q := range BH(ps) {
+		res.Pairs[i].Q = q
+	}
+	return res, nil
+}
+
+// pair is the comparison of models a and b over the resamples' scores
+// ok (d is scratch of len(ok)); Q is left to the caller.
+func pair(res *Result, ok [][]float64, a, b int, d []float64) Pair {
+	for k, s := range ok {
+		d[k] = s[a] - s[b]
+	}
+	p := Pair{A: a, B: b, Diff: res.Scores[a] - res.Scores[b], P: PValue(d)}
+	sorted := slices.Clone(d)
+	sort.Float64s(sorted)
+	p.Lower = stats.Percentile(sorted, 100*(1-stats.Level)/2)
+	p.Upper = stats.Percentile(sorted, 100*(1+stats.Level)/2)
+	return p
+}
+
+// bootstrap scores the m models on the original data and on every
+// resample; ok holds the resamples' scores where all were defined.
+func bootstrap(m int, resamples []Resample, score func(Resample) ([]float64, error), full Resample) (*Result, [][]float64, error) {
 	if m < 2 {
-		return nil, fmt.Errorf("%w: %d models, need at least 2", ErrTooFew, m)
+		return nil, nil, fmt.Errorf("%w: %d models, need at least 2", ErrTooFew, m)
 	}
 	res := &Result{}
 	var err error
 	res.Scores, err = score(full)
 	if err != nil {
-		return nil, fmt.Errorf("scores on the original data: %w", err)
+		return nil, nil, fmt.Errorf("scores on the original data: %w", err)
 	}
 	if len(res.Scores) != m {
 		panic("modelcmp: score returned the wrong number of models")
@@ -199,28 +290,9 @@ func Paired(m int, resamples []Resample, score func(Resample) ([]float64, error)
 		res.Boot = append(res.Boot, s)
 	}
 	if len(ok) < 2 {
-		return nil, fmt.Errorf("%w: %d of %d resamples gave defined scores", ErrTooFew, len(ok), len(resamples))
+		return nil, nil, fmt.Errorf("%w: %d of %d resamples gave defined scores", ErrTooFew, len(ok), len(resamples))
 	}
-	var ps []float64
-	d := make([]float64, len(ok))
-	for a := 0; a < m; a++ {
-		for b := a + 1; b < m; b++ {
-			for k, s := range ok {
-				d[k] = s[a] - s[b]
-			}
-			p := Pair{A: a, B: b, Diff: res.Scores[a] - res.Scores[b], P: PValue(d)}
-			sorted := slices.Clone(d)
-			sort.Float64s(sorted)
-			p.Lower = stats.Percentile(sorted, 100*(1-stats.Level)/2)
-			p.Upper = stats.Percentile(sorted, 100*(1+stats.Level)/2)
-			res.Pairs = append(res.Pairs, p)
-			ps = append(ps, p.P)
-		}
-	}
-	for i, q := range BH(ps) {
-		res.Pairs[i].Q = q
-	}
-	return res, nil
+	return res, ok, nil
 }
 
 // PValue is the two-sided bootstrap p-value of "the difference is zero"

@@ -86,6 +86,64 @@ func TestRSAReference(t *testing.T) {
 	}
 }
 
+// RSAAgainst with the last model as the reference gives, for every
+// other model m, the pair (m, ref) of the scipy reference above (the same
+// Diff, interval and p, to the same tolerances), with Q the BH adjustment
+// across those pairs only (BH is checked against scipy in TestBH).
+func TestRSAAgainstReference(t *testing.T) {
+	ref := loadReference(t)
+	dir := reftest.DataDir(t)
+	all := reftest.Uppers(t, filepath.Join(dir, "kriegeskorte2008-92", "rdms", "model_rdms.npy"))
+	subjects := reftest.Uppers(t, filepath.Join(dir, "algonauts2019-92", "rdms", "IT.npy"))
+	var models [][]float64
+	for _, m := range ref.Models {
+		models = append(models, all[m])
+	}
+	var rs []Resample
+	for b := range ref.ResampleStimuli {
+		rs = append(rs, Resample{Stimuli: ref.ResampleStimuli[b], Subjects: ref.ResampleSubjects[b]})
+	}
+	last := len(models) - 1
+	res, err := RSAAgainst(models, subjects, rsa.Spearman, rs, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pairs) != last {
+		t.Fatalf("%d pairs, want %d (every model against the reference)", len(res.Pairs), last)
+	}
+	var ps []float64
+	for i, p := range res.Pairs {
+		if p.A != i || p.B != last {
+			t.Fatalf("pair %d is (%d, %d), want (%d, %d)", i, p.A, p.B, i, last)
+		}
+		var w *struct {
+			A, B         int
+			Diff, P, Q   float64
+			Lower, Upper float64
+		}
+		for k := range ref.Pairs {
+			if ref.Pairs[k].A == i && ref.Pairs[k].B == last {
+				w = &ref.Pairs[k]
+			}
+		}
+		if w == nil {
+			t.Fatalf("no reference pair (%d, %d)", i, last)
+		}
+		if p.P != w.P || math.Abs(p.Diff-w.Diff) > 1e-10 || math.Abs(p.Lower-w.Lower) > 1e-10 || math.Abs(p.Upper-w.Upper) > 1e-10 {
+			t.Errorf("pair (%d, %d) = %+v, reference %+v", i, last, p, *w)
+		}
+		ps = append(ps, p.P)
+	}
+	for i, q := range BH(ps) {
+		if res.Pairs[i].Q != q {
+			t.Errorf("pair %d: q %g, want BH over the %d pairs %g", i, res.Pairs[i].Q, len(ps), q)
+		}
+	}
+	if _, err := RSAAgainst(models, subjects, rsa.Spearman, rs, len(models)); !errors.Is(err, ErrShape) {
+		t.Errorf("reference out of range: %v", err)
+	}
+}
+
 // Reference: Benjamini & Hochberg (1995, J R Stat Soc B 57:289, section 4)
 // — 15 p-values of which 4 are rejected at FDR 0.05 — and the BH
 // adjustment transcribed from scipy 1.11's false_discovery_control (absent

@@ -321,7 +321,42 @@ async function benchmarkPage() {
       el("td", { class: "left", text: r.model.family }), scoreCell(r.score, b.id), el("td", { text: fmt(r.score.raw) }),
       el("td", { class: "left", text: r.score.layer })));
   }
+  controls(b);
   await comparisons(b);
+}
+
+// controls shows each control's score and whether any trained model beats
+// it reliably (paired bootstrap, BH-corrected across the models); a
+// benchmark where none does is flagged not discriminating.
+function controls(b) {
+  const c = b.controls;
+  if (!c) return;
+  const box = document.getElementById("controls");
+  box.replaceChildren();
+  if (c.flag) box.append(el("p", { id: "not-discriminating", class: "error", text: `This benchmark is ${c.flag}.` }));
+  else if (c.discriminating) box.append(el("p", { id: "discriminating", class: "notice", text: "Discriminating: a trained model beats every control reliably (q < " + c.level + ")." }));
+  if (c.note) box.append(el("p", { class: "notice", text: c.note }));
+  for (const s of c.controls) {
+    const what = s.score ? `ceiled ${fmt(s.score.ceiled)}, raw ${fmt(s.score.raw)} [${fmt(s.score.ci_low)}, ${fmt(s.score.ci_high)}]` : "no score";
+    const head = el("p", { class: "control" }, el("a", { href: `/models/${s.model.hash}`, text: s.model.name }), ` — ${what}`);
+    if (c.test === "paired-bootstrap") head.append(`; beaten reliably by ${s.beaten_by} of ${s.tested} models tested`);
+    if (s.note) head.append(` (${s.note})`);
+    box.append(head);
+    const table = el("table", { class: "board controls" });
+    table.append(el("thead", {}, el("tr", {}, el("th", { class: "left", text: "Model" }), el("th", { text: "Ceiled" }),
+      el("th", { text: "Model − control" }), el("th", { text: "95% CI" }), el("th", { text: "q" }), el("th", { text: "Intervals overlap" }))));
+    const tb = el("tbody");
+    for (const v of s.models) {
+      const overlap = v.intervals_overlap == null ? "—" : (v.intervals_overlap ? "yes" : "no");
+      tb.append(el("tr", { class: v.beats ? "sig" : "" }, el("td", { class: "left", text: v.model.name }), el("td", { text: fmt(v.ceiled) }),
+        el("td", { text: v.diff == null ? "—" : (v.diff > 0 ? "+" : "") + fmt(v.diff) }),
+        el("td", { text: v.ci[0] == null ? "—" : `[${fmt(v.ci[0])}, ${fmt(v.ci[1])}]` }), el("td", { text: fmt(v.q, 4) }), el("td", { text: overlap })));
+    }
+    table.append(tb);
+    box.append(el("div", { class: "tablewrap" }, table));
+    for (const k of s.skipped) box.append(el("p", { class: "muted", text: `${k.model.name || k.model.hash.slice(0, 12)} not tested: ${k.reason}` }));
+  }
+  box.append(el("p", { class: "muted", text: c.rule }));
 }
 
 // comparisons shows which differences between the benchmark's models are
