@@ -241,7 +241,6 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	}
 	start := r.env.cfg.Now()
 	var s scoring.Score
-	var err error
 	declared := false
 	if _, ok := metric.(Committer); ok && b.Partner != "" {
 		if _, declared, err = declaredLayer(m, region(b)); err != nil {
