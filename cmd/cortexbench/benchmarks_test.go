@@ -83,6 +83,10 @@ func writeBenchDataset(t *testing.T, dir, manifest string, names []string, subje
 	}
 }
 
+// smallHeldOut opts a test benchmark of a few stimuli out of region
+// commitment, the default under 50 stimuli (issue 16).
+const smallHeldOut = "scoring: {selection: held-out}\n"
+
 const benchMaintainerManifest = `id: %s
 title: %s
 parent: test
@@ -108,14 +112,14 @@ func benchMaintainerRDM(s, i, j int) float64 {
 func TestBenchmarksMaintainerPath(t *testing.T) {
 	data, store := t.TempDir(), t.TempDir()
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	manifest := filepath.Join(data, "manifest.yaml")
 
 	out, _, err := benchRun(t, "benchmarks", "add", "--store", store, manifest)
 	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	for _, want := range []string{"added lab2026.IT", "ceiling:", "rsa-nili upper r", "4 subjects, 6 stimuli"} {
+	for _, want := range []string{"added lab2026.IT", "ceiling:", "(Nili upper bound, Spearman r; R² ", "scores are raw / ceiling", "also computed:", "4 subjects, 6 stimuli"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("add output lacks %q:\n%s", want, out)
 		}
@@ -251,7 +255,7 @@ func TestBenchmarksLeakedCatches(t *testing.T) {
 func TestBenchmarksPrivateNeverPrinted(t *testing.T) {
 	store := t.TempDir()
 	pub, priv := t.TempDir(), t.TempDir()
-	writeBenchDataset(t, pub, fmt.Sprintf(benchMaintainerManifest, "lab.public", "Public", "", "pub"), []string{"a.png", "b.png", "c.png", "d.png", "e.png"}, 3, benchMaintainerRDM)
+	writeBenchDataset(t, pub, fmt.Sprintf(benchMaintainerManifest, "lab.public", "Public", smallHeldOut, "pub"), []string{"a.png", "b.png", "c.png", "d.png", "e.png"}, 3, benchMaintainerRDM)
 	secretNames := []string{"secret-okapi.png", "secret-narwhal.png", "secret-axolotl.png", "secret-quokka.png", "secret-pangolin.png"}
 	secretVal := func(s, i, j int) float64 {
 		return 0.7313 + 0.0123457*float64(i+2*j) + 0.00173*float64((s*3+i*5+j)%7) + 1e-9*float64(s)
@@ -360,13 +364,17 @@ func TestBenchmarksBuiltin(t *testing.T) {
 		}
 	}
 	list := runOK("benchmarks", "list", "--store", store)
+	// The list's ceiling column says which bound, in r and R² (issue 16).
+	if !strings.Contains(list, "CEILING (BOUND r, R²") || !strings.Contains(list, "upper r 0.5346 (R² 0.3075)") {
+		t.Errorf("list's ceiling column is not labelled:\n%s", list)
+	}
 	runOK("benchmarks", "list", "--store", store, "--json")
 	for _, id := range ids {
 		if !strings.Contains(list, id) {
 			t.Errorf("list lacks %s", id)
 		}
 		show := runOK("benchmarks", "show", "--store", store, id)
-		if !strings.Contains(show, "\nceiling:") || !(strings.Contains(show, "upper r") || strings.Contains(show, "split-half r") || strings.Contains(show, "none: ")) {
+		if !strings.Contains(show, "\nceiling:") || !(strings.Contains(show, "Nili upper bound, Spearman r") || strings.Contains(show, "split-half reliability of the repeats") || strings.Contains(show, "none: ")) {
 			t.Errorf("show %s has no ceiling line:\n%s", id, show)
 		}
 		runOK("benchmarks", "show", "--store", store, "--json", id)
