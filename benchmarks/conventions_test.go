@@ -433,3 +433,26 @@ func TestBuiltinVersionsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestDocExamplesParse parses every complete manifest (a yaml
+// block starting with id:) in MANIFEST.md, the recipe's included.
+func TestManifestDocExamplesParse(t *testing.T) {
+	doc, err := os.ReadFile("MANIFEST.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, part := range strings.Split(string(doc), "```yaml\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		if !strings.HasPrefix(block, "id:") {
+			continue
+		}
+		n++
+		if _, err := ParseManifest(fmt.Sprintf("MANIFEST.md block %d", n), []byte(block)); err != nil {
+			t.Errorf("%v\n%s", err, block)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d complete manifests in MANIFEST.md, want the reference and the recipe", n)
+	}
+}
