@@ -348,6 +348,7 @@ func TestConventionsManifestErrors(t *testing.T) {
 	for sc, want := range map[string]string{
 		"scoring: {features: zscore}":  "scoring.features zscore is supported for metric rsa only",
 		"scoring: {selection: commit}": "scoring.selection commit is for metric rsa or ridge",
+		"scoring: {region: IT}":        "scoring.region and scoring.commit_on are for metric rsa or ridge",
 	} {
 		_, err := ParseManifest("m.yaml", []byte(strings.Replace(adv, "scoring: {selection: held-out}", sc, 1)))
 		if err == nil || !strings.Contains(err.Error(), want) {
