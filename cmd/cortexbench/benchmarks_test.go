@@ -403,3 +403,79 @@ func TestBenchmarksBuiltin(t *testing.T) {
 	}
 	assertNoBenchLeak(t, outputs, secrets)
 }
+
+// TestBenchmarksShowConventions adds a split-half similarity benchmark
+// (benchmarks/testdata/conventions) through the CLI and checks that show,
+// show --json and list label its ceiling and conventions (issue 16).
+func TestBenchmarksShowConventions(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	names := []string{"a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "g.png", "h.png"}
+	const m = `id: lab.halves
+title: Split-half test
+parent: test
+metadata: {species: human, region: IT, method: fMRI, licence: CC0-1.0, citation: "@misc{halves}"}
+stimuli: {dir: images, degrees: 8}
+rdms: {file: rdms.npy, form: split-half-similarity}
+metric: {rsa: {comparison: spearman}}
+ceiling: {method: rsa-nili, bound: halves}
+scoring: {selection: held-out, transform: squared-clipped, features: zscore}
+`
+	writeBenchDataset(t, dir, m, names, 3, func(s, i, j int) float64 { return float64(i + j) })
+	fixture, err := os.ReadFile(filepath.Join("..", "..", "benchmarks", "testdata", "conventions", "splithalf.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rdms.npy"), fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(dir, "manifest.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	show, _, err := benchRun(t, "benchmarks", "show", "--store", store, "lab.halves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("show:\n%s", show)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^ceiling: +0\.3735 \(split-half reliability of the two triangles, Spearman–Brown corrected, Spearman r; R² 0\.\d{4}; scores are \(raw / ceiling\)², the ratio clipped to \[0, 1\] first\)$`),
+		regexp.MustCompile(`(?m)^also computed: +upper -?0\.\d{4} \(R² 0\.\d{4}\); lower -?0\.\d{4} \(R² 0\.\d{4}\); leave-one-subject-out -?0\.\d{4} \(R² 0\.\d{4}\)$`),
+		regexp.MustCompile(`(?m)^form: +split-half-similarity matrices \(asymmetric; symmetrised for scoring, diagonal excluded\); mean diagonal -?\d\.\d{4}`),
+		regexp.MustCompile(`(?m)^features: +zscore$`),
+		regexp.MustCompile(`(?m)^stimulus size: +8° of visual angle$`),
+	} {
+		if !want.MatchString(show) {
+			t.Errorf("show lacks %s:\n%s", want, show)
+		}
+	}
+	out, _, err := benchRun(t, "benchmarks", "show", "--store", store, "--json", "lab.halves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Ceiling struct {
+			Bound, Units, Transform string
+			Value                   *float64
+			ValueR2                 *float64 `json:"value_r2"`
+			Halves                  *float64
+		}
+		Scoring struct {
+			Transform, Features, Selection, Form string
+			Degrees                              float64
+			Diagonal                             *float64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c, sc := js.Ceiling, js.Scoring
+	if c.Bound != "halves" || c.Units != "r" || c.Value == nil || c.Halves == nil || *c.Value != *c.Halves || math.Abs(*c.Value-0.3734865161562661) > 1e-10 || c.ValueR2 == nil {
+		t.Errorf("ceiling JSON %s", out)
+	}
+	if sc.Transform != "squared-clipped" || sc.Features != "zscore" || sc.Selection != "held-out" || sc.Form != "split-half-similarity" || sc.Degrees != 8 || sc.Diagonal == nil {
+		t.Errorf("scoring JSON %+v", sc)
+	}
+	list, _, err := benchRun(t, "benchmarks", "list", "--store", store)
+	if err != nil || !strings.Contains(list, "halves r 0.3735 (R² ") {
+		t.Errorf("list (%v):\n%s", err, list)
+	}
+}
