@@ -10,7 +10,9 @@
 // Registry.Add parses the manifest strictly, reads every file through an
 // os.Root rooted at the manifest's folder (so no path, symlink included,
 // can leave it), validates shapes and contents (RDMs square, symmetric,
-// zero diagonal, finite; one decodable JPEG/PNG image per data column;
+// zero diagonal, finite — or, for split-half similarity and cross-validated
+// dissimilarity matrices named by rdms.form, square, finite and
+// asymmetric; one decodable JPEG/PNG image per data column;
 // one label per image), computes the noise ceiling, copies every file into
 // the object store under its sha256 and writes the catalogue entry last.
 // Without an entry a benchmark does not exist, so a failed import leaves
@@ -37,7 +39,12 @@
 // private benchmark names a public Partner on which the runner selects the
 // layer it then scores on the private data (Brain-Score's public/private
 // design); a public benchmark selects layers on seeded stimulus splits
-// (Splits).
+// (Splits). Region commitment (issue 16) generalises the partner: a
+// committed benchmark (Conventions.Selection "commit", the default for
+// rsa and ridge benchmarks under 50 stimuli) scores the layer a model
+// commits to its region, chosen on the region's commit benchmarks
+// (Conventions.CommitOn, from the manifest or catalogue/regions.yaml,
+// resolved and checked at import).
 //
 // # Ceilings
 //
@@ -51,6 +58,11 @@
 //     of the session the ceiling names).
 //   - none: with a reason, e.g. a group RDM, which has no subjects to
 //     compare.
+//
+// With rsa-nili the import also computes the leave-one-subject-out
+// consistency (≥ 2 subjects) and, for asymmetric input, the halves
+// ceiling; CeilingPolicy.Bound says which one scores divide by
+// (Ceiling.Value), and Summary labels it.
 //
 // Kriegeskorte 2008 hIT comes as subjects × sessions × 92 × 92. The
 // built-in benchmark scores a model against each subject's session-mean RDM

@@ -263,7 +263,7 @@ type CeilingSpec struct {
 //     seeded splits). Default: commit for metric rsa or ridge with fewer
 //     than 50 stimuli, else held-out. held-out needs at least 20 stimuli.
 //   - region: the region a committed benchmark scores (default
-//     metadata.region).
+//     metadata.region); giving it (or commit_on) implies selection commit.
 //   - commit_on: the commit benchmarks (ids); default from
 //     catalogue/regions.yaml by region.
 type ScoringSpec struct {
@@ -630,8 +630,8 @@ func (m *Manifest) checkScoring(bad func(string, ...any)) {
 	if sc.Selection == SelectionHeldOut && (sc.Region != "" || len(sc.CommitOn) > 0) {
 		bad("scoring.region and scoring.commit_on are for selection commit, not held-out")
 	}
-	if len(sc.CommitOn) > 0 && !simple {
-		bad("scoring.commit_on is for metric rsa or ridge; the advanced metrics fit and choose within the benchmark")
+	if (len(sc.CommitOn) > 0 || sc.Region != "") && !simple {
+		bad("scoring.region and scoring.commit_on are for metric rsa or ridge (region commitment); the advanced metrics fit and choose within the benchmark")
 	}
 	seen := map[string]bool{}
 	for i, id := range sc.CommitOn {

@@ -293,5 +293,6 @@ func PrintCeilings(w io.Writer, rows []Ceiling) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Dataset, r.Region, subj, stim, f(r.Upper), f(r.Lower), f(r.UpperR2), f(r.LowerR2), note)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nRSA ceilings: Spearman between upper triangles; upper = vs mean of all subjects, lower = vs mean of the others (Nili et al. 2014); R² = mean of squared per-subject r.")
+	fmt.Fprintln(w, "\nRSA ceilings: Spearman between upper triangles; upper = vs mean of all subjects, lower = vs mean of the others (Nili et al. 2014; with plain means it is also the leave-one-subject-out ceiling of Brain-Score and the Algonauts authors); R² = mean of squared per-subject r. "+
+		"Which one a benchmark's scores divide by is its ceiling.bound: see 'cortexbench benchmarks show ID'.")
 }

@@ -83,6 +83,10 @@ func writeBenchDataset(t *testing.T, dir, manifest string, names []string, subje
 	}
 }
 
+// smallHeldOut opts a test benchmark of a few stimuli out of region
+// commitment, the default under 50 stimuli (issue 16).
+const smallHeldOut = "scoring: {selection: held-out}\n"
+
 const benchMaintainerManifest = `id: %s
 title: %s
 parent: test
@@ -108,14 +112,14 @@ func benchMaintainerRDM(s, i, j int) float64 {
 func TestBenchmarksMaintainerPath(t *testing.T) {
 	data, store := t.TempDir(), t.TempDir()
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	manifest := filepath.Join(data, "manifest.yaml")
 
 	out, _, err := benchRun(t, "benchmarks", "add", "--store", store, manifest)
 	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	for _, want := range []string{"added lab2026.IT", "ceiling:", "rsa-nili upper r", "4 subjects, 6 stimuli"} {
+	for _, want := range []string{"added lab2026.IT", "ceiling:", "(Nili upper bound, Spearman r; R² ", "scores are raw / ceiling", "also computed:", "4 subjects, 6 stimuli"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("add output lacks %q:\n%s", want, out)
 		}
@@ -251,7 +255,7 @@ func TestBenchmarksLeakedCatches(t *testing.T) {
 func TestBenchmarksPrivateNeverPrinted(t *testing.T) {
 	store := t.TempDir()
 	pub, priv := t.TempDir(), t.TempDir()
-	writeBenchDataset(t, pub, fmt.Sprintf(benchMaintainerManifest, "lab.public", "Public", "", "pub"), []string{"a.png", "b.png", "c.png", "d.png", "e.png"}, 3, benchMaintainerRDM)
+	writeBenchDataset(t, pub, fmt.Sprintf(benchMaintainerManifest, "lab.public", "Public", smallHeldOut, "pub"), []string{"a.png", "b.png", "c.png", "d.png", "e.png"}, 3, benchMaintainerRDM)
 	secretNames := []string{"secret-okapi.png", "secret-narwhal.png", "secret-axolotl.png", "secret-quokka.png", "secret-pangolin.png"}
 	secretVal := func(s, i, j int) float64 {
 		return 0.7313 + 0.0123457*float64(i+2*j) + 0.00173*float64((s*3+i*5+j)%7) + 1e-9*float64(s)
@@ -360,13 +364,17 @@ func TestBenchmarksBuiltin(t *testing.T) {
 		}
 	}
 	list := runOK("benchmarks", "list", "--store", store)
+	// The list's ceiling column says which bound, in r and R² (issue 16).
+	if !strings.Contains(list, "CEILING (BOUND r, R²") || !strings.Contains(list, "upper r 0.5346 (R² 0.3075)") {
+		t.Errorf("list's ceiling column is not labelled:\n%s", list)
+	}
 	runOK("benchmarks", "list", "--store", store, "--json")
 	for _, id := range ids {
 		if !strings.Contains(list, id) {
 			t.Errorf("list lacks %s", id)
 		}
 		show := runOK("benchmarks", "show", "--store", store, id)
-		if !strings.Contains(show, "\nceiling:") || !(strings.Contains(show, "upper r") || strings.Contains(show, "split-half r") || strings.Contains(show, "none: ")) {
+		if !strings.Contains(show, "\nceiling:") || !(strings.Contains(show, "Nili upper bound, Spearman r") || strings.Contains(show, "split-half reliability of the repeats") || strings.Contains(show, "none: ")) {
 			t.Errorf("show %s has no ceiling line:\n%s", id, show)
 		}
 		runOK("benchmarks", "show", "--store", store, "--json", id)
@@ -394,4 +402,80 @@ func TestBenchmarksBuiltin(t *testing.T) {
 		t.Fatalf("only %d distinctive private values", len(secrets))
 	}
 	assertNoBenchLeak(t, outputs, secrets)
+}
+
+// TestBenchmarksShowConventions adds a split-half similarity benchmark
+// (benchmarks/testdata/conventions) through the CLI and checks that show,
+// show --json and list label its ceiling and conventions (issue 16).
+func TestBenchmarksShowConventions(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	names := []string{"a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "g.png", "h.png"}
+	const m = `id: lab.halves
+title: Split-half test
+parent: test
+metadata: {species: human, region: IT, method: fMRI, licence: CC0-1.0, citation: "@misc{halves}"}
+stimuli: {dir: images, degrees: 8}
+rdms: {file: rdms.npy, form: split-half-similarity}
+metric: {rsa: {comparison: spearman}}
+ceiling: {method: rsa-nili, bound: halves}
+scoring: {selection: held-out, transform: squared-clipped, features: zscore}
+`
+	writeBenchDataset(t, dir, m, names, 3, func(s, i, j int) float64 { return float64(i + j) })
+	fixture, err := os.ReadFile(filepath.Join("..", "..", "benchmarks", "testdata", "conventions", "splithalf.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rdms.npy"), fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(dir, "manifest.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	show, _, err := benchRun(t, "benchmarks", "show", "--store", store, "lab.halves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("show:\n%s", show)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^ceiling: +0\.3735 \(split-half reliability of the two triangles, Spearman–Brown corrected, Spearman r; R² 0\.\d{4}; scores are \(raw / ceiling\)², the ratio clipped to \[0, 1\] first\)$`),
+		regexp.MustCompile(`(?m)^also computed: +upper -?0\.\d{4} \(R² 0\.\d{4}\); lower -?0\.\d{4} \(R² 0\.\d{4}\); leave-one-subject-out -?0\.\d{4} \(R² 0\.\d{4}\)$`),
+		regexp.MustCompile(`(?m)^form: +split-half-similarity matrices \(asymmetric; symmetrised for scoring, diagonal excluded\); mean diagonal -?\d\.\d{4}`),
+		regexp.MustCompile(`(?m)^features: +zscore$`),
+		regexp.MustCompile(`(?m)^stimulus size: +8° of visual angle$`),
+	} {
+		if !want.MatchString(show) {
+			t.Errorf("show lacks %s:\n%s", want, show)
+		}
+	}
+	out, _, err := benchRun(t, "benchmarks", "show", "--store", store, "--json", "lab.halves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Ceiling struct {
+			Bound, Units, Transform string
+			Value                   *float64
+			ValueR2                 *float64 `json:"value_r2"`
+			Halves                  *float64
+		}
+		Scoring struct {
+			Transform, Features, Selection, Form string
+			Degrees                              float64
+			Diagonal                             *float64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c, sc := js.Ceiling, js.Scoring
+	if c.Bound != "halves" || c.Units != "r" || c.Value == nil || c.Halves == nil || *c.Value != *c.Halves || math.Abs(*c.Value-0.3734865161562661) > 1e-10 || c.ValueR2 == nil {
+		t.Errorf("ceiling JSON %s", out)
+	}
+	if sc.Transform != "squared-clipped" || sc.Features != "zscore" || sc.Selection != "held-out" || sc.Form != "split-half-similarity" || sc.Degrees != 8 || sc.Diagonal == nil {
+		t.Errorf("scoring JSON %+v", sc)
+	}
+	list, _, err := benchRun(t, "benchmarks", "list", "--store", store)
+	if err != nil || !strings.Contains(list, "halves r 0.3735 (R² ") {
+		t.Errorf("list (%v):\n%s", err, list)
+	}
 }

@@ -236,7 +236,7 @@ func startPlatform(t *testing.T) *platform {
 	// A public benchmark and a private one selecting its layer on it.
 	data := t.TempDir()
 	pubDir, privDir := filepath.Join(data, "pub"), filepath.Join(data, "priv")
-	writeDataset(t, pubDir, fmt.Sprintf(manifest, pubBench, "Public", "", "pub"),
+	writeDataset(t, pubDir, fmt.Sprintf(manifest, pubBench, "Public", "scoring: {selection: held-out}\n", "pub"),
 		[]string{"a.png", "b.png", "c.png", "d.png", "e.png", "f.png"}, 3, 1,
 		func(s, i, j int) float64 { return 0.5 + 0.05*float64(i+j) + 0.02*float64((s*5+i*7+j*3)%5) })
 	secretNames := []string{"secret-okapi.png", "secret-narwhal.png", "secret-axolotl.png", "secret-quokka.png", "secret-pangolin.png", "secret-tapir.png"}

@@ -227,6 +227,7 @@ rdms: {file: pub.npy}
 metric: {rsa: {distance: correlation, comparison: spearman}}
 ceiling: {method: rsa-nili}
 splits: {count: 6, selection_fraction: 0.5, seed: 3}
+scoring: {selection: held-out}
 `,
 		"priv.yaml": `id: synth.priv
 title: synthetic private RSA
@@ -247,6 +248,7 @@ responses: {file: resp.npy}
 metric: {ridge: {folds: 3, alphas: [0.1, 1, 10, 100], seed: 1}}
 ceiling: {method: none, reason: synthetic}
 splits: {count: 3, selection_fraction: 0.5, seed: 2}
+scoring: {selection: held-out}
 `,
 	}
 	for name, text := range manifests {
