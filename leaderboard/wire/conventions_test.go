@@ -38,3 +38,24 @@ func TestScoreAndBenchmarkSayTheirConventions(t *testing.T) {
 		t.Errorf("old score document: %s", data)
 	}
 }
+
+// TestTextSaysHowColumnsAreCeiled: the text leaderboard names, per
+// benchmark whose conventions are known, the ceiling and how its column
+// is ceiled.
+func TestTextSaysHowColumnsAreCeiled(t *testing.T) {
+	lb := &leaderboard.Leaderboard{Benchmarks: []leaderboard.BenchmarkInfo{
+		{ID: "a.IT", Ceiling: 0.5346, CeilingKind: "upper", Transform: "ratio"},
+		{ID: "b.V1", Ceiling: 0.41, CeilingKind: "leave-one-subject-out", Transform: "squared-clipped"},
+		{ID: "c.V4", Ceiling: 0.7}}}
+	var buf strings.Builder
+	wire.WriteText(&buf, lb)
+	for _, want := range []string{"a.IT: ceiled = raw/upper, ceiling 0.5346 (upper)",
+		"b.V1: ceiled = (raw/leave-one-subject-out)² clipped, ceiling 0.4100 (leave-one-subject-out)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text leaderboard lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "c.V4: ceiled") {
+		t.Errorf("a benchmark without known conventions got a guess:\n%s", buf.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/scoring"
 )
 
 // WriteText writes the leaderboard as a text table, with its rules.
@@ -29,6 +30,14 @@ func WriteText(w io.Writer, lb *leaderboard.Leaderboard) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\naverage: %s\nmissing: %s\nunceiled: %s\n", leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.UnceiledRule)
+	// Which ceiling each column divides by, and how (issue 16).
+	for _, b := range lb.Benchmarks {
+		if b.CeilingKind == "" {
+			continue
+		}
+		c := scoring.Conventions{Ceiling: b.CeilingKind, Transform: b.Transform}
+		fmt.Fprintf(w, "%s: ceiled = %s, ceiling %.4f (%s)\n", b.ID, c.Formula(), b.Ceiling, b.CeilingKind)
+	}
 }
 
 // WriteComparisonText writes a comparison as text tables: the models'

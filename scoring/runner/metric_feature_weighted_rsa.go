@@ -21,7 +21,8 @@ import (
 //
 // Per layer, reweight.CV on the squared differences of its first
 // Components principal components; Raw is the mean over splits, SE over
-// splits, Ceiling the Nili upper bound of the test parts, CI a bootstrap
+// splits, Ceiling the Nili bound of the test parts (upper, or lower for
+// the policy's lower and leave-one-subject-out bounds), CI a bootstrap
 // of the splits. Layers holds each layer's cross-validated score on all
 // stimuli. SelectionData (HeldOutStimuli) has the Values "components" and
 // "stimulus_folds".
@@ -36,7 +37,7 @@ func (featureWeightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchma
 	ceilOf := func(res *reweight.Result) (float64, error) {
 		return upperOrLower(b, "feature-weighted RSA", res.CeilingUpper, res.CeilingLower)
 	}
-	if _, err := ceilOf(&reweight.Result{}); err != nil {
+	if _, err := upperOrLower(b, "feature-weighted RSA", 0, 0); err != nil {
 		return scoring.Score{}, err
 	}
 	n := l.Stimuli.Len()

@@ -18,6 +18,7 @@ import (
 // Raw is reweight.Result.Mean (mean over stimulus folds of the mean over
 // held-out subjects of compare(weighted RDM, subject) on held-out
 // stimuli), SE over stimulus folds, Ceiling the per-fold Nili upper bound
+// (the lower one under the policy's lower or leave-one-subject-out bound)
 // on the test pairs (averaged), CI a two-way bootstrap of the cells
 // (stimulus folds × subject folds). Layer is the layer with the largest
 // mean weight. SelectionData (CrossValidated) holds the Values

@@ -20,8 +20,9 @@ import (
 //
 // The layer and the time point are chosen on the selection part of each
 // seeded split of stimuli (largest mean-over-subjects score) and scored
-// on the test part at that time; Ceiling is the Nili upper bound of the
-// test part at that time. SelectionData (HeldOutStimuli) has the Values
+// on the test part at that time; Ceiling is the Nili upper bound (the
+// lower one under the policy's lower or leave-one-subject-out bound) of
+// the test part at that time. SelectionData (HeldOutStimuli) has the Values
 // "median_chosen_time", "peak_time" and "peak_score" (the chosen layer's
 // full-data peak) and, per split, the chosen layer. Layers holds each
 // layer's full-data peak score (SE over subjects at the peak). Seed stays
