@@ -48,8 +48,8 @@ func FieldOfView(m Model) float64 {
 	return models.DefaultFieldOfView
 }
 
-// shownBenchmarks opens benchmarks through b and notes, for each one that
-// states its stimuli's size, which stimuli are shown at which size.
+// shownBenchmarks opens benchmarks through b and notes, for each one, the
+// size its stimuli are shown at (Env.noteDegrees).
 type shownBenchmarks struct {
 	b   Benchmarks
 	env *Env
