@@ -27,6 +27,9 @@ subcommands:
 --preprocess is a builtin (mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float,
 mobilenet_v1_uint8, imagenet_nchw) and/or key=value pairs, e.g.
   size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,layout=NCHW,pixel=float
+fov=F is the model's field of view in degrees of visual angle (0 < F <= 180,
+default 8): a benchmark stating its images' size D in degrees has them placed on
+that screen first (D < F: shrunk onto grey; D > F: the centre zoomed in).
 A model entry is an ONNX file with one preprocessing spec: the same file with
 another --preprocess is another entry, with its own ID and scores. Entries are
 registered in the object store (--store, the embedded S3 store by default,

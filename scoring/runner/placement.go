@@ -27,7 +27,8 @@ import (
 // The runner learns which stimuli belong to which benchmark when it opens
 // the benchmark (shownBenchmarks wraps its Benchmarks), so every metric,
 // and every way of choosing a layer, sees placed images without passing
-// anything along.
+// anything along. Stimuli it did not open (none in a run) are used as
+// given.
 
 // FieldOfViewer is a Model that states its field of view in degrees of
 // visual angle (onnxrun.Model: its spec's fov). A Model that does not
@@ -47,8 +48,8 @@ func FieldOfView(m Model) float64 {
 	return models.DefaultFieldOfView
 }
 
-// shownBenchmarks opens benchmarks through b and notes, for each one that
-// states its stimuli's size, which stimuli are shown at which size.
+// shownBenchmarks opens benchmarks through b and notes, for each one, the
+// size its stimuli are shown at (Env.noteDegrees).
 type shownBenchmarks struct {
 	b   Benchmarks
 	env *Env
@@ -66,13 +67,12 @@ func (s shownBenchmarks) Open(ctx context.Context, ref string) (*benchmarks.Load
 }
 
 // noteDegrees records the size in degrees of l's stimuli (test, training
-// and session images) when l's benchmark states one. Only those are kept,
-// until the end of the run.
+// and session images; 0 when l's benchmark states none), until the end of
+// the run. One stimuli object opened for two benchmarks that show it at
+// two sizes is refused rather than shown at either (the registry opens
+// fresh stimuli for every benchmark, so it never happens there).
 func (e *Env) noteDegrees(l *benchmarks.Loaded) error {
 	d := l.Benchmark.Conventions.Degrees
-	if d == 0 {
-		return nil
-	}
 	if math.IsNaN(d) || math.IsInf(d, 0) || d < 0 {
 		return fmt.Errorf("%w: benchmark %s states its stimuli are %g degrees wide: want a positive number of degrees of visual angle", ErrInternal, l.Benchmark.ID, d)
 	}
@@ -88,7 +88,7 @@ func (e *Env) noteDegrees(l *benchmarks.Loaded) error {
 			continue
 		}
 		if was, ok := e.degrees[s]; ok && was != d {
-			return fmt.Errorf("%w: benchmark %s shows stimuli at %g degrees that another benchmark of this run shows at %g (one stimuli object, two sizes)", ErrInternal, l.Benchmark.ID, d, was)
+			return fmt.Errorf("%w: benchmark %s shows its stimuli at %g degrees (0: as given), but the same stimuli object was opened for another benchmark of this run that shows it at %g: open each benchmark's stimuli apart", ErrInternal, l.Benchmark.ID, d, was)
 		}
 		e.degrees[s] = d
 	}
