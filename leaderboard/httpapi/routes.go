@@ -411,13 +411,14 @@ func (s *Server) getBenchmark(c *gin.Context) error {
 		return err
 	}
 	id := b.ID
+	if e, ok := st.cached("benchmark/" + id); ok {
+		serveEntry(c, e, s.apiCache())
+		return nil
+	}
 	// The controls' reliability tests run outside the build slots (they
 	// are bounded and memoized on their own, as comparisons are), and a
 	// client that gives up does not cancel them.
-	var controls *wire.BenchmarkControls
-	if _, cached := st.cached("benchmark/" + id); !cached {
-		controls = s.benchmarkControls(context.WithoutCancel(c.Request.Context()), st, b)
-	}
+	controls := s.benchmarkControls(context.WithoutCancel(c.Request.Context()), st, b)
 	e, err := st.get(s, "benchmark/"+id, "application/json", func() ([]byte, error) {
 		ranking := st.ix.RankBenchmark(id)
 		d := wire.BenchmarkDetail{

@@ -10,6 +10,8 @@ package onnxrun
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -341,11 +343,13 @@ func Defaults(modelsDir, stateDir string) ([]Info, error) {
 		}
 	}
 	control := filepath.Join(stateDir, "models", "mobilenet_v2_1.0_224_float32_shuffled_seed1.onnx")
+	data, err := os.ReadFile(v2)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	v2Entry := models.EntryID(hex.EncodeToString(sum[:]), models.MobileNetV2Float)
 	if _, err := os.Stat(control); err != nil {
-		data, err := os.ReadFile(v2)
-		if err != nil {
-			return nil, err
-		}
 		out, _, err := onnxmodel.ShuffleWeights(data, 1)
 		if err != nil {
 			return nil, fmt.Errorf("make the shuffled control: %w", err)
@@ -364,6 +368,7 @@ func Defaults(modelsDir, stateDir string) ([]Info, error) {
 	return []Info{
 		{Path: v2, Name: "MobileNetV2-1.0-224", Family: "mobilenet", Version: "1.0", TrainingData: "ImageNet-1k", Spec: models.MobileNetV2Float},
 		{Path: v1, Name: "MobileNetV1-0.5-128", Family: "mobilenet", Version: "0.5", TrainingData: "ImageNet-1k", Spec: models.MobileNetV1Float},
-		{Path: control, Name: "MobileNetV2-shuffled (control)", Family: "control", Version: "seed1", TrainingData: "none (weights shuffled per tensor)", Spec: models.MobileNetV2Float},
+		{Path: control, Name: "MobileNetV2-shuffled (control)", Family: "control", Version: "seed1", TrainingData: "none (weights shuffled per tensor)", Spec: models.MobileNetV2Float,
+			ControlOf: v2Entry, Control: "shuffled"},
 	}, nil
 }
