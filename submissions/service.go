@@ -457,9 +457,13 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 			return Submission{}, err
 		}
 		if len(targets) == 0 {
-			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s): "+
+			what := "this model file with this preprocessing spec"
+			if len(commitments) > 0 {
+				what += " and layer commitments " + models.CommitmentsString(commitments)
+			}
+			return Submission{}, Errorf(ECONFLICT, "%s is already registered as %q (model %s): "+
 				"%d benchmark(s) scored, %d queued or running, none missing, so nothing was stored or queued. "+
-				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID, scored, pending)
+				"To score the file with other preprocessing, submit it with another spec (a new entry)", what, existing.Name, entryID, scored, pending)
 		}
 		modelName = existing.Name
 	case !registry.IsNotFound(err):

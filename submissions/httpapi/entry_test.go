@@ -206,6 +206,18 @@ func TestSubmitCommitments(t *testing.T) {
 	if st != http.StatusAccepted || plain.ModelHash != models.EntryID(fileHash, spec) {
 		t.Fatalf("plain submission: %d %+v %s", st, eb, plain.ModelHash)
 	}
+	// The Go client (cortexbench submit --commit) sends the same field.
+	tok, ok := e.tokens["bob"]
+	if !ok {
+		tok = "bob"
+	}
+	c := wire.Client{BaseURL: e.srv.URL, Token: tok}
+	// The declared entry exists with its job queued: a conflict naming it
+	// (without the field it would name the plain entry).
+	_, err = c.Submit(t.Context(), "tiny.onnx", bytes.NewReader(file), wire.SubmitForm{Name: "tiny", Preprocessing: submissionstest.Spec, Commitments: "IT=" + first.ID})
+	if err == nil || !strings.Contains(err.Error(), acc.ModelHash) || !strings.Contains(err.Error(), "IT="+first.ID) {
+		t.Fatalf("wire.Client with commitments: %v, want the conflict naming the declared entry %s", err, acc.ModelHash)
+	}
 	jobs := len(e.queue.jobs)
 	many := make([]string, models.MaxCommitments+1)
 	for i := range many {
