@@ -140,6 +140,8 @@ func TestCommitment24StimuliTrainedBeatsShuffled(t *testing.T) {
 	cutBenchmark(t, reg, dir, "cutA", a78, pickA, nil)
 	bench := withConventions{reg, map[string]benchmarks.Conventions{
 		"cutA.commit": {Selection: benchmarks.SelectionCommit, Region: "IT", CommitOn: commitOn},
+		// Explicit: under 50 stimuli the import's default is commitment.
+		"cutA.split": {Selection: benchmarks.SelectionHeldOut},
 	}}
 	ids := []string{"cutA.commit", "cutA.split"}
 	rdms := &memModelRDMs{}

@@ -64,7 +64,9 @@ func commitRegistry(t *testing.T) (*benchmarks.Registry, string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	writeDataset(t, dir, 40, 3)
+	// 60 stimuli: over the 50 under which a benchmark commits by default
+	// (issue 16), so the manifests import without a scoring section.
+	writeDataset(t, dir, 60, 3)
 	region := `id: synth.region
 title: synthetic RSA scored by region commitment
 parent: X
