@@ -49,7 +49,9 @@
 //     plus the metric's named Values, LayerValues and Sets). A metric that
 //     can score a layer committed on a private benchmark's public partner
 //     also implements Committer (rsaMetric.ScoreLayer); the runner's
-//     partner path uses that interface and names no metric. Wrap errors
+//     partner path and region commitment (scoring/runner/commit.go: a
+//     benchmark in commit mode scores the layer the model commits to its
+//     region) use that interface and name no metric. Wrap errors
 //     with %w, ErrBadModel for what the model causes and ErrInternal for
 //     the rest.
 //

@@ -334,6 +334,27 @@ type Metadata struct {
 	// Preprocessing is the spec in models.ParseSpec's text form: a builtin
 	// name ("imagenet_nchw") with optional overrides, or key=value pairs.
 	Preprocessing string
+	// Commitments declares the model's layer per brain region (issue 16):
+	// "IT=L062.Conv,V4=L040.Add" (models.ParseCommitments) or the JSON
+	// object {"IT": "L062.Conv"}; empty: none. Layers are layer ids, or
+	// tensor or node names resolved to ids. Part of the model entry.
+	Commitments string
+}
+
+// parseCommitments reads Metadata.Commitments in either form.
+func parseCommitments(text string) (map[string]string, error) {
+	t := strings.TrimSpace(text)
+	if !strings.HasPrefix(t, "{") {
+		return models.ParseCommitments(t)
+	}
+	var c map[string]string
+	if err := json.Unmarshal([]byte(t), &c); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object of region to layer id (%v); send e.g. {\"IT\": \"L062.Conv\"} or IT=L062.Conv,V4=L040.Add", models.ErrCommitments, err)
+	}
+	if len(c) == 0 {
+		return nil, nil
+	}
+	return c, models.CheckCommitments(c)
 }
 
 // CheckQuota returns an ELIMIT error when u has used up today's
@@ -357,8 +378,8 @@ func (s *Service) CheckQuota(ctx context.Context, u User) error {
 // submission and queues one job per benchmark in one transaction. Nothing is stored when anything is
 // wrong: the *Error lists every problem. The caller removes the file.
 //
-// The model entry is (file, preprocessing spec), its ID
-// models.EntryID(file sha256, spec). When the entry exists (whoever
+// The model entry is (file, preprocessing spec, declared commitments), its
+// ID models.EntryIDFor(file sha256, spec, commitments). When the entry exists (whoever
 // submitted it), nothing about it changes: its name and metadata stay; only
 // the benchmarks it has neither a score nor a queued or running job for
 // are queued, and when there is none the answer is an ECONFLICT error
@@ -393,6 +414,23 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	if checked != nil && len(meta.Preprocessing) <= s.cfg.MaxSpecBytes {
 		probs = append(probs, s.checkSpec(checked, meta.Preprocessing, &spec)...)
 	}
+	var commitments map[string]string
+	if len(meta.Commitments) <= s.cfg.MaxSpecBytes {
+		commitments, err = parseCommitments(meta.Commitments)
+		// The layers as the graph gives them (onnxmodel.Layers, no
+		// runtime): ids, tensor and node names. A layer ONNX Runtime later
+		// finds not to depend on the image is refused by the scoring job.
+		if err == nil && checked != nil && len(commitments) > 0 {
+			var layers []models.Layer
+			if layers, err = onnxmodel.Layers(checked.Model); err != nil {
+				return Submission{}, fmt.Errorf("enumerate the model's layers: %w", err)
+			}
+			commitments, err = models.ResolveCommitments(layers, commitments)
+		}
+		if err != nil {
+			probs = append(probs, Problem{Field: "commitments", Kind: "bad commitments", Message: err.Error()})
+		}
+	}
 	if len(probs) > 0 {
 		return Submission{}, &Error{Code: EINVALID, Message: fmt.Sprintf("the submission was refused (%d problem(s)); nothing was stored", len(probs)), Problems: probs}
 	}
@@ -408,7 +446,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	if err != nil {
 		return Submission{}, err
 	}
-	entryID := models.EntryID(checked.SHA256, spec)
+	entryID := models.EntryIDFor(checked.SHA256, spec, commitments)
 	modelName := meta.Name
 	existing, err := s.deps.Registry.GetModel(ctx, entryID)
 	switch {
@@ -419,9 +457,13 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 			return Submission{}, err
 		}
 		if len(targets) == 0 {
-			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is already registered as %q (model %s): "+
+			what := "this model file with this preprocessing spec"
+			if len(commitments) > 0 {
+				what += " and layer commitments " + models.CommitmentsString(commitments)
+			}
+			return Submission{}, Errorf(ECONFLICT, "%s is already registered as %q (model %s): "+
 				"%d benchmark(s) scored, %d queued or running, none missing, so nothing was stored or queued. "+
-				"To score the file with other preprocessing, submit it with another spec (a new entry)", existing.Name, entryID, scored, pending)
+				"To score the file with other preprocessing, submit it with another spec (a new entry)", what, existing.Name, entryID, scored, pending)
 		}
 		modelName = existing.Name
 	case !registry.IsNotFound(err):
@@ -442,7 +484,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
-		Input: checked.Input, Outputs: checked.Outputs, Spec: spec}
+		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments}
 	// The file (and the entry's metadata) first, then the rows and the
 	// jobs in one transaction, so a committed job always finds its model
 	// and a crash anywhere leaves either nothing or at most a stored model
@@ -546,6 +588,7 @@ func (s *Service) checkMetadata(m Metadata) []Problem {
 	field("family", m.Family, false, s.cfg.MaxNameBytes)
 	field("training_data", m.TrainingData, false, s.cfg.MaxNameBytes)
 	field("preprocessing", m.Preprocessing, false, s.cfg.MaxSpecBytes)
+	field("commitments", m.Commitments, false, s.cfg.MaxSpecBytes)
 	return probs
 }
 

@@ -133,6 +133,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model, e.g. mobilenet_v2_float or size=224,crop=0.875,mean=…,std=…,layout=NCHW")
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
+	commit := fs.String("commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=L040.Add (ids from 'cortexbench models inspect'): benchmarks scored by region commitment score these layers as given; another model entry than without")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	cf := addControlFlags(fs)
@@ -164,10 +165,14 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	commitments, err := models.ParseCommitments(*commit)
+	if err != nil {
+		return fmt.Errorf("%w: --commit: %w", errInput, err)
+	}
 	var all []scoring.Score
 	var controls []controlRow
 	for _, file := range files {
-		info := onnxrun.Info{Path: file, Name: *name, Family: *family}
+		info := onnxrun.Info{Path: file, Name: *name, Family: *family, Commitments: commitments}
 		if info.Name == "" {
 			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		}
@@ -221,6 +226,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 // so when info.Name differs.
 func scoreModel(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, run *runner.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
 	m, err := onnxrun.Load(rt, info, *sf.poolTo)
+	if errors.Is(err, models.ErrCommitments) {
+		return nil, fmt.Errorf("%w: --commit: %w", errInput, err)
+	}
 	if err != nil {
 		return nil, err
 	}

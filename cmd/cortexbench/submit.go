@@ -32,6 +32,7 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&form.Version, "version", "", "model `version`")
 	fs.StringVar(&form.Family, "family", "", "architecture `family`, e.g. resnet")
 	fs.StringVar(&form.TrainingData, "training-data", "", "training `data`, e.g. ImageNet-1k")
+	fs.StringVar(&form.Commitments, "commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=L040.Add (ids from 'cortexbench models inspect'): benchmarks scored by region commitment score these layers as given; another model entry than without")
 	fs.StringVar(&form.Preprocessing, "preprocess", "", "preprocessing `spec`: a builtin (imagenet_nchw, mobilenet_v2_float, ...) and/or key=value pairs (see 'cortexbench models')")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	cf := addClientFlags(env, fs)

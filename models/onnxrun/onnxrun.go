@@ -38,12 +38,20 @@ type Info struct {
 	Path, Name, Family, Version, TrainingData string
 	Spec                                      models.Spec
 	// ID, when set, is the model entry's ID as registered; empty means
-	// models.EntryID(file, Spec). Only a legacy entry (registered before
-	// entries existed, keyed by the file's sha256) has another one.
+	// models.EntryIDFor(file, Spec, Commitments). Only a legacy entry
+	// (registered before entries existed, keyed by the file's sha256) has
+	// another one.
 	ID string
 	// ControlOf and Control, for a control (issue 16): the entry ID of
 	// the model it controls and its kind; see models.Metadata.
 	ControlOf, Control string
+
+	// Commitments are the layers the submitter declared for brain regions
+	// (region → layer id, or a tensor or node name that New resolves to
+	// its id; issue 16). They are part of the entry (its ID), and the
+	// runner scores them as given on benchmarks scored by region
+	// commitment.
+	Commitments map[string]string
 }
 
 // Model is a validated ONNX model with its layers enumerated: the
@@ -84,14 +92,15 @@ func (m *Model) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Hash is the model entry's ID, models.EntryID(file, spec): what scores
-// and model RDMs are keyed by, since the same file preprocessed another
-// way is another model.
+// Hash is the model entry's ID, models.EntryIDFor(file, spec,
+// commitments): what scores and model RDMs are keyed by, since the same
+// file preprocessed another way, or with other declared layers, is
+// another model.
 func (m *Model) Hash() string {
 	if m.info.ID != "" {
 		return m.info.ID
 	}
-	return models.EntryID(m.checked.SHA256, m.info.Spec)
+	return models.EntryIDFor(m.checked.SHA256, m.info.Spec, m.info.Commitments)
 }
 
 // FieldOfView is the model's field of view in degrees of visual angle
@@ -99,6 +108,10 @@ func (m *Model) Hash() string {
 // places a benchmark's stimuli on this screen when the benchmark states
 // their size (issue 16).
 func (m *Model) FieldOfView() float64 { return m.info.Spec.FOV() }
+
+// Committed returns the declared commitments (region → layer id), for
+// the runner (runner.DeclaredCommitments); nil when none.
+func (m *Model) Committed() map[string]string { return m.info.Commitments }
 
 // FileHash is the hex sha256 of the ONNX file. Cached activations are
 // keyed by it together with the spec's text.
@@ -122,7 +135,7 @@ func (m *Model) Metadata() models.Metadata {
 	c := m.checked
 	return models.Metadata{ID: m.Hash(), File: c.SHA256, Name: m.info.Name, Version: m.info.Version, Family: m.info.Family, TrainingData: m.info.TrainingData,
 		Parameters: c.Parameters, FileBytes: int64(len(c.Data)), Opset: c.Opset, Input: c.Input, Outputs: c.Outputs, Spec: m.info.Spec, Layers: len(m.layers),
-		ControlOf: m.info.ControlOf, Control: m.info.Control}
+		ControlOf: m.info.ControlOf, Control: m.info.Control, Commitments: m.info.Commitments}
 }
 
 // Features is the layer's values per image after in-graph pooling (and
@@ -241,8 +254,10 @@ func Load(rt *ort.Runtime, info Info, poolTo int64) (*Model, error) {
 	return m, nil
 }
 
-// New checks the preprocessing against the model's input and enumerates
-// its layers.
+// New checks the preprocessing against the model's input, enumerates
+// its layers and resolves the declared commitments to layer ids (an
+// unknown layer is an error wrapping models.ErrCommitments that names the
+// closest ids).
 func New(rt *ort.Runtime, c *onnxmodel.Checked, info Info, poolTo int64) (*Model, error) {
 	if err := onnxmodel.CheckSpec(c, info.Spec); err != nil {
 		return nil, err
@@ -250,6 +265,9 @@ func New(rt *ort.Runtime, c *onnxmodel.Checked, info Info, poolTo int64) (*Model
 	layers, err := rt.Inspect(c.Model)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	if info.Commitments, err = models.ResolveCommitments(layers, info.Commitments); err != nil {
+		return nil, err
 	}
 	return &Model{rt: rt, checked: c, info: info, layers: layers, poolTo: poolTo}, nil
 }

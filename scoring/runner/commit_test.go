@@ -64,7 +64,9 @@ func commitRegistry(t *testing.T) (*benchmarks.Registry, string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	writeDataset(t, dir, 40, 3)
+	// 60 stimuli: over the 50 under which a benchmark commits by default
+	// (issue 16), so the manifests import without a scoring section.
+	writeDataset(t, dir, 60, 3)
 	region := `id: synth.region
 title: synthetic RSA scored by region commitment
 parent: X
@@ -204,8 +206,9 @@ func TestRegionCommitment(t *testing.T) {
 	}
 }
 
-// TestRegionCommitmentPartnerUnchanged: declarations for other regions
-// leave a private benchmark's partner path as it is.
+// TestRegionCommitmentDeclaredOtherRegion: a declaration for another
+// region leaves the commitment as it is; one for a private benchmark's
+// region (metadata.region) replaces its partner's layer.
 func TestRegionCommitmentDeclaredOtherRegion(t *testing.T) {
 	ctx := context.Background()
 	reg, _ := commitRegistry(t)
@@ -221,6 +224,22 @@ func TestRegionCommitmentDeclaredOtherRegion(t *testing.T) {
 	}
 	if got[0].Conventions.Declared || got[0].SelectionData.Partner != "synth.pub" {
 		t.Errorf("a declaration for V4 changed the commitment to X: %+v", got[0])
+	}
+	_, dir := commitRegistry(t)
+	reg2 := benchmarks.NewRegistry(objstore.NewMemory())
+	for _, m := range []string{"pub.yaml", "priv.yaml"} {
+		if _, err := reg2.Add(ctx, filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run2, _ := NewRunner(cfg, reg2, &memResults{}, nil, nil)
+	dx := declaredModel{newFakeModel(8, 40, 3), map[string]string{"X": "L002.Conv"}}
+	got, err = run2.Run(ctx, dx, []string{"synth.priv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got[0]; p.Layer != "L002.Conv" || !p.Conventions.Declared || p.SelectionData.Method != scoring.Committed {
+		t.Errorf("private benchmark of a model declaring X: layer %s, %+v, %q", p.Layer, p.Conventions, p.Selection)
 	}
 }
 
@@ -251,4 +270,44 @@ func mustOpen(t *testing.T, reg *benchmarks.Registry, id string) *benchmarks.Loa
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestRegionCommitmentRefusals: commit mode that cannot be honoured is an
+// internal error saying what to fix, never a silent fallback: a metric
+// that cannot score a given layer, no commit benchmark, a commit
+// benchmark that itself commits.
+func TestRegionCommitmentRefusals(t *testing.T) {
+	ctx := context.Background()
+	reg, dir := commitRegistry(t)
+	if err := os.WriteFile(filepath.Join(dir, "rw.yaml"), []byte(advancedManifests["rw.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Add(ctx, filepath.Join(dir, "rw.yaml"), benchmarks.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(on ...string) benchmarks.Conventions {
+		return benchmarks.Conventions{Selection: benchmarks.SelectionCommit, Region: "X", CommitOn: on}
+	}
+	cfg := DefaultConfig()
+	cfg.Bootstrap = 20
+	for _, c := range []struct {
+		conv map[string]benchmarks.Conventions
+		says string
+	}{
+		{map[string]benchmarks.Conventions{"synth.rw": commit("synth.pub")}, "cannot score a given layer"},
+		{map[string]benchmarks.Conventions{"synth.region": commit()}, "names no commit benchmark"},
+		{map[string]benchmarks.Conventions{"synth.region": commit("synth.region2"), "synth.region2": commit("synth.pub")}, "must select on its own data"},
+	} {
+		run, _ := NewRunner(cfg, withConventions{reg, c.conv}, &memResults{}, nil, nil)
+		var id string
+		for k := range c.conv {
+			if id == "" || k < id {
+				id = k
+			}
+		}
+		_, err := run.Run(ctx, newFakeModel(8, 40, 3), []string{id})
+		if !errors.Is(err, ErrInternal) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s with %+v: %v, want an internal error saying %q", id, c.conv[id], err, c.says)
+		}
+	}
 }

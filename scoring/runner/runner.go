@@ -152,8 +152,11 @@ var (
 )
 
 // Run scores model on every benchmark in refs (private benchmarks after the
-// public partners their layer is committed on) and returns the scores, from
-// the results store where they exist already.
+// public partners their layer is committed on, benchmarks in commit mode
+// after their region's commit benchmarks, see commit.go) and returns the
+// scores, from the results store where they exist already. The commit
+// benchmarks a committed layer was chosen on are scored (and stored) too,
+// but only the scores of refs are returned.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
 	r.env.layerRDMs = map[string][][]float64{}
 	r.commits = map[commitKey]commitment{}

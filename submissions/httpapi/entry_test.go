@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxpb"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/registry"
 	"github.com/cortexbench/cortexbench/submissions"
@@ -155,4 +158,102 @@ func TestResubmissionNeverRewritesAnotherUsersEntry(t *testing.T) {
 	if data, err := (&models.Registry{Store: e.bucket}).File(ctx, fileHash); err != nil || !bytes.Equal(data, file) {
 		t.Errorf("stored file: %v", err)
 	}
+}
+
+// Issue 16: a submission may declare the model's layer per region (field
+// commitments, text or JSON). The declared entry is another entry than the
+// same file and spec without them (models.EntryIDFor), its metadata
+// object carries the map by layer id; an unknown layer, a bad region name
+// or too many regions are refused naming the problem, storing nothing.
+func TestSubmitCommitments(t *testing.T) {
+	e := newEnv(t, submissions.Config{})
+	file := submissionstest.TinyCNN(2)
+	sum := sha256.Sum256(file)
+	fileHash := hex.EncodeToString(sum[:])
+	spec, _ := models.ParseSpec(submissionstest.Spec)
+	layers, err := onnxmodel.Layers(mustParse(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first models.Layer
+	for _, l := range layers {
+		if l.PerStimulus {
+			first = l
+			break
+		}
+	}
+	submit := func(commit string) (int, wire.ErrorBody, wire.Accepted) {
+		ct, body := form(t, map[string]string{wire.FieldName: "tiny", wire.FieldPreprocessing: submissionstest.Spec, wire.FieldCommitments: commit}, file)
+		var acc wire.Accepted
+		st, eb := e.do(t, "ada", http.MethodPost, "/api/v1/submissions", ct, body, &acc)
+		return st, eb, acc
+	}
+	// By tensor name in JSON: resolved to the layer id.
+	st, eb, acc := submit(`{"IT": "` + first.Tensor + `"}`)
+	if st != http.StatusAccepted {
+		t.Fatalf("declared submission: %d %+v", st, eb)
+	}
+	want := map[string]string{"IT": first.ID}
+	if acc.ModelHash != models.EntryIDFor(fileHash, spec, want) || acc.ModelHash == models.EntryID(fileHash, spec) {
+		t.Fatalf("entry %s, want EntryIDFor(file, spec, IT=%s)", acc.ModelHash, first.ID)
+	}
+	md, err := (&models.Registry{Store: e.bucket}).Get(t.Context(), acc.ModelHash)
+	if err != nil || models.CommitmentsString(md.Commitments) != "IT="+first.ID {
+		t.Fatalf("stored metadata %+v, %v", md, err)
+	}
+	// The same file and spec without commitments: another entry.
+	st, eb, plain := submit("")
+	if st != http.StatusAccepted || plain.ModelHash != models.EntryID(fileHash, spec) {
+		t.Fatalf("plain submission: %d %+v %s", st, eb, plain.ModelHash)
+	}
+	// The Go client (cortexbench submit --commit) sends the same field.
+	tok, ok := e.tokens["bob"]
+	if !ok {
+		tok = "bob"
+	}
+	c := wire.Client{BaseURL: e.srv.URL, Token: tok}
+	// The declared entry exists with its job queued: a conflict naming it
+	// (without the field it would name the plain entry).
+	_, err = c.Submit(t.Context(), "tiny.onnx", bytes.NewReader(file), wire.SubmitForm{Name: "tiny", Preprocessing: submissionstest.Spec, Commitments: "IT=" + first.ID})
+	if err == nil || !strings.Contains(err.Error(), acc.ModelHash) || !strings.Contains(err.Error(), "IT="+first.ID) {
+		t.Fatalf("wire.Client with commitments: %v, want the conflict naming the declared entry %s", err, acc.ModelHash)
+	}
+	jobs := len(e.queue.jobs)
+	many := make([]string, models.MaxCommitments+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("R%02d=%s", i, first.ID)
+	}
+	for commit, says := range map[string]string{
+		"IT=" + first.ID[:len(first.ID)-1] + "x": first.ID,
+		"I T=" + first.ID:                        "must be 1 to 64",
+		strings.Join(many, ","):                  "at most 16",
+		`{"IT": 3}`:                              "not a JSON object",
+	} {
+		st, eb, _ := submit(commit)
+		if st != http.StatusBadRequest && st != http.StatusUnprocessableEntity {
+			t.Errorf("%q: status %d, want a refusal", commit, st)
+			continue
+		}
+		found := false
+		for _, p := range eb.Problems {
+			if p.Field == "commitments" && strings.Contains(p.Message, says) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%q: problems %+v, want one on commitments saying %q", commit, eb.Problems, says)
+		}
+	}
+	if len(e.queue.jobs) != jobs {
+		t.Errorf("refused submissions queued %d jobs", len(e.queue.jobs)-jobs)
+	}
+}
+
+func mustParse(t *testing.T, data []byte) *onnxpb.ModelProto {
+	t.Helper()
+	m, err := onnxmodel.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -246,7 +246,7 @@ func (a *api) submit(c *gin.Context) (err error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return submissions.Errorf(submissions.EINVALID, "send multipart/form-data with the .onnx file in field %q and the metadata in fields %s",
-			wire.FieldFile, strings.Join([]string{wire.FieldName, wire.FieldVersion, wire.FieldFamily, wire.FieldTrainingData, wire.FieldPreprocessing}, ", "))
+			wire.FieldFile, strings.Join([]string{wire.FieldName, wire.FieldVersion, wire.FieldFamily, wire.FieldTrainingData, wire.FieldPreprocessing, wire.FieldCommitments}, ", "))
 	}
 	if c.Request.ContentLength > cfg.MaxFileBytes+formSlack {
 		return tooLarge(cfg.MaxFileBytes)
@@ -267,7 +267,7 @@ func (a *api) submit(c *gin.Context) (err error) {
 		}
 	}()
 	fields := map[string]*string{wire.FieldName: &meta.Name, wire.FieldVersion: &meta.Version, wire.FieldFamily: &meta.Family,
-		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing}
+		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing, wire.FieldCommitments: &meta.Commitments}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {

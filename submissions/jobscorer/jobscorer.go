@@ -73,7 +73,7 @@ func (s *Scorer) model(ctx context.Context, job submissions.JobSpec) (*onnxrun.M
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", scoring.ErrBadModel, err)
 	}
-	info := onnxrun.Info{Name: md.Name, Family: md.Family, Version: md.Version, TrainingData: md.TrainingData, Spec: spec, ID: md.ID}
+	info := onnxrun.Info{Name: md.Name, Family: md.Family, Version: md.Version, TrainingData: md.TrainingData, Spec: spec, ID: md.ID, Commitments: md.Commitments}
 	m, err := onnxrun.New(s.Runtime, c, info, s.PoolTo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", scoring.ErrBadModel, err)

@@ -97,3 +97,46 @@ func specJSON(t *testing.T, s models.Spec) string {
 }
 
 func jsonEncode(w *bytes.Buffer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+// Issue 16: a declared entry's job loads the model with the entry's
+// commitments, so its hash is the entry id and the runner scores the
+// declared layer (runner.DeclaredCommitments).
+func TestJobModelCommitments(t *testing.T) {
+	ctx := t.Context()
+	reg := &models.Registry{Store: &models.MemStore{}}
+	file := submissionstest.TinyCNN(4)
+	sum := sha256.Sum256(file)
+	fileHash := hex.EncodeToString(sum[:])
+	spec, err := models.ParseSpec(submissionstest.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &jobscorer.Scorer{Models: reg, Runtime: runtime(t)}
+	// The id of a layer that depends on the image, as ONNX Runtime sees it.
+	plain, _, err := reg.Add(ctx, models.Metadata{File: fileHash, Name: "tiny", Spec: spec}, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := s.ModelForTest(ctx, submissions.JobSpec{SubmissionID: "s", ModelHash: plain.ID, FileHash: fileHash, Spec: spec.String(), BenchmarkID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, l := range pm.Layers() {
+		if l.PerStimulus {
+			id = l.ID
+		}
+	}
+	c := map[string]string{"IT": id}
+	entry, _, err := reg.Add(ctx, models.Metadata{File: fileHash, Name: "tiny-it", Spec: spec, Commitments: c}, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.ModelForTest(ctx, submissions.JobSpec{SubmissionID: "s", ModelHash: entry.ID, FileHash: fileHash, Spec: spec.String(), BenchmarkID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hash() != entry.ID || entry.ID == plain.ID || models.CommitmentsString(m.Committed()) != "IT="+id {
+		t.Fatalf("declared entry's job model: %v (hash %s, entry %s, commitments %v)", err, m.Hash(), entry.ID, m.Committed())
+	}
+}

@@ -20,6 +20,9 @@ const (
 	FieldFamily        = "family"
 	FieldTrainingData  = "training_data"
 	FieldPreprocessing = "preprocessing" // models.ParseSpec text
+	// FieldCommitments declares the layer per brain region:
+	// "IT=L062.Conv,V4=L040.Add" or {"IT": "L062.Conv"} (issue 16).
+	FieldCommitments = "commitments"
 )
 
 // Client calls the submissions API.
@@ -47,6 +50,7 @@ func (e *APIError) Error() string {
 // SubmitForm is what Submit sends besides the file.
 type SubmitForm struct {
 	Name, Version, Family, TrainingData, Preprocessing string
+	Commitments                                        string // FieldCommitments; empty: none
 }
 
 // Submit uploads a model file (streamed) with its metadata.
@@ -56,7 +60,7 @@ func (c *Client) Submit(ctx context.Context, filename string, file io.Reader, f 
 	go func() {
 		err := func() error {
 			for _, kv := range [][2]string{{FieldName, f.Name}, {FieldVersion, f.Version}, {FieldFamily, f.Family},
-				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}} {
+				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}, {FieldCommitments, f.Commitments}} {
 				if kv[1] == "" {
 					continue
 				}
