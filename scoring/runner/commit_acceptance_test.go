@@ -77,11 +77,9 @@ var (
 // About 100 s on two shared cores (ORT extraction of 92 + 24 images × 2
 // networks dominates).
 //
-// TODO(integrator, issue 16): once H1's manifest keys are merged, state the
-// conventions in cutBenchmark's manifests — <name>.commit: "scoring:
-// {selection: commit, region: IT, commit_on: [algonauts2019-92.IT,
-// kriegeskorte2008.hIT]}", <name>.split: "scoring: {selection: held-out}"
-// — and drop withConventions, so the test goes through the import.
+// The two benchmarks state their conventions in their manifests and go
+// through the import: <name>.commit commits to IT on both 92-image IT
+// sets, <name>.split opts out (selection: held-out).
 func TestCommitment24StimuliTrainedBeatsShuffled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real model and data: skipped in -short mode")
@@ -138,11 +136,7 @@ func TestCommitment24StimuliTrainedBeatsShuffled(t *testing.T) {
 		pickA = append(pickA, (2*j+1)*78/48)
 	}
 	cutBenchmark(t, reg, dir, "cutA", a78, pickA, nil)
-	bench := withConventions{reg, map[string]benchmarks.Conventions{
-		"cutA.commit": {Selection: benchmarks.SelectionCommit, Region: "IT", CommitOn: commitOn},
-		// Explicit: under 50 stimuli the import's default is commitment.
-		"cutA.split": {Selection: benchmarks.SelectionHeldOut},
-	}}
+	bench := reg
 	ids := []string{"cutA.commit", "cutA.split"}
 	rdms := &memModelRDMs{}
 	rcfg := DefaultConfig()
@@ -268,6 +262,11 @@ func cutBenchmark(t *testing.T, reg *benchmarks.Registry, dir, name, src string,
 		stimuli = "stimuli:\n  dir: " + name + "/stimuli\n  labels: {csv: " + name + "/stimuli.csv, column: category, match: filename}\n"
 		splits = "splits: {count: 10, selection_fraction: 0.5, stratify_by_label: true, seed: 1}\n"
 	}
+	conv := map[string]string{
+		"commit": "scoring: {selection: commit, region: IT, commit_on: [algonauts2019-92.IT, kriegeskorte2008.hIT]}\n",
+		// Explicit: under 50 stimuli the import's default is commitment.
+		"split": "scoring: {selection: held-out}\n",
+	}
 	for _, mode := range []string{"commit", "split"} {
 		id := name + "." + mode
 		manifest := "id: " + id + "\n" + `title: "24 stimuli cut from Algonauts 2019 IT (issue 16 acceptance test)"
@@ -276,7 +275,7 @@ metadata: {species: human, region: IT, method: fMRI, licence: BSD-3-Clause (Net2
 ` + stimuli + "rdms: {file: " + name + `/IT.npy}
 metric: {rsa: {distance: correlation, comparison: spearman}}
 ceiling: {method: rsa-nili}
-` + splits
+` + splits + conv[mode]
 		p := filepath.Join(dir, id+".yaml")
 		if err := os.WriteFile(p, []byte(manifest), 0o644); err != nil {
 			t.Fatal(err)
