@@ -134,6 +134,9 @@ func (m *Model) SetReduction(r Reduction, ps PCASettings) error {
 // Reduction is the reduction SetReduction set.
 func (m *Model) Reduction() Reduction {
 	if m.reduction.Kind == "" {
+		if m.poolTo <= 0 { // New's poolTo 0: no pooling
+			return Reduction{Kind: ReduceNone}
+		}
 		return Reduction{Kind: ReducePool, N: m.poolTo}
 	}
 	return m.reduction
