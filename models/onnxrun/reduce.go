@@ -134,6 +134,9 @@ func (m *Model) SetReduction(r Reduction, ps PCASettings) error {
 // Reduction is the reduction SetReduction set.
 func (m *Model) Reduction() Reduction {
 	if m.reduction.Kind == "" {
+		if m.poolTo <= 0 { // New's poolTo 0: no pooling
+			return Reduction{Kind: ReduceNone}
+		}
 		return Reduction{Kind: ReducePool, N: m.poolTo}
 	}
 	return m.reduction
@@ -251,11 +254,11 @@ func (m *Model) extractPCA(ctx context.Context, stim models.Stimuli, layers []mo
 			delete(acc, l.ID)
 			rows := x.Slice(R, R+n, 0, x.Cols)
 			if x.Cols > m.reduction.K {
-				pc, err := reduce.FitPCA(x.Slice(0, R, 0, x.Cols), m.reduction.K)
+				pc, err := fitPCA(x.Slice(0, R, 0, x.Cols), m.reduction.K)
 				if err != nil {
 					return fmt.Errorf("fit pca:%d of layer %s on reference set %s: %w", m.reduction.K, l.ID, m.ref.Name(), err)
 				}
-				out := linalg.NewMatrix[float32](n, m.reduction.K)
+				out := linalg.NewMatrix[float32](n, pc.OutDim())
 				pc.Transform(out, rows)
 				rows = out
 			}
@@ -272,6 +275,33 @@ func (m *Model) extractPCA(ctx context.Context, stim models.Stimuli, layers []mo
 		return f.Finish(ctx)
 	}
 	return nil
+}
+
+// fitPCA fits k components on ref, or, when ref's centred rows span
+// fewer than k directions (a layer with dead units), as many as they span:
+// further components would be arbitrary directions of zero variance. The
+// largest k that fits is searched for by bisection (a refit each step),
+// which only such layers pay for.
+func fitPCA(ref linalg.Matrix[float32], k int) (*reduce.PCA, error) {
+	p, err := reduce.FitPCA(ref, k)
+	if !errors.Is(err, reduce.ErrRank) {
+		return p, err
+	}
+	lo, hi := 0, k // FitPCA(lo) fits (0: nothing yet), FitPCA(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if q, err := reduce.FitPCA(ref, mid); err == nil {
+			lo, p = mid, q
+		} else if errors.Is(err, reduce.ErrRank) {
+			hi = mid
+		} else {
+			return nil, err
+		}
+	}
+	if p == nil {
+		return nil, err // not even one direction: constant activations
+	}
+	return p, nil
 }
 
 // concat is two image sets one after the other.

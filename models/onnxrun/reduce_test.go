@@ -1,8 +1,13 @@
 package onnxrun
 
 import (
+	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/cortexbench/cortexbench/scoring/linalg"
+	"github.com/cortexbench/cortexbench/scoring/reduce"
 )
 
 func TestParseReduction(t *testing.T) {
@@ -27,5 +32,30 @@ func TestParseReduction(t *testing.T) {
 		if _, err := ParseReduction(bad); err == nil || !strings.Contains(err.Error(), "pool:N, pca:K or none") {
 			t.Errorf("ParseReduction(%q): %v, want an error saying what is accepted", bad, err)
 		}
+	}
+}
+
+// A layer whose reference activations span fewer directions than asked
+// for is projected on all the directions they span; constant ones are an
+// error.
+func TestFitPCABelowRank(t *testing.T) {
+	// 10 rows of 6 features spanning 3 directions (after centring).
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := linalg.NewMatrix[float32](10, 6)
+	for i := range 10 {
+		a, b, c := rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64()
+		copy(x.Row(i), []float32{float32(a), float32(b), float32(c), float32(a + b), float32(b - c), float32(2*a - c)})
+	}
+	p, err := fitPCA(x, 5)
+	if err != nil || p.OutDim() != 3 {
+		t.Fatalf("rank-3 data, 5 components asked for: %v components, %v", p, err)
+	}
+	full, err := fitPCA(x, 3)
+	if err != nil || full.OutDim() != 3 {
+		t.Fatalf("3 of rank 3: %v", err)
+	}
+	flat := linalg.NewMatrix[float32](10, 6)
+	if _, err := fitPCA(flat, 2); !errors.Is(err, reduce.ErrRank) {
+		t.Errorf("constant data: %v, want ErrRank", err)
 	}
 }

@@ -24,6 +24,11 @@ type Env struct {
 	cfg      Config
 	rdms     ModelRDMs // nil: model RDMs are not kept
 	progress func(Event)
+	// reduction names the model's reduction for the benchmark being
+	// scored ("" for the default; see Reducer). A reduced score keeps no
+	// model RDM: they are stored by model and benchmark only, for the
+	// leaderboard's default scores.
+	reduction string
 
 	// layerRDMs keeps, for the model being run, the layer RDMs of each
 	// stimulus set, so benchmarks sharing stimuli (the EVC and IT RDMs of
@@ -37,7 +42,7 @@ type Env struct {
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
 func (e *Env) putModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark, n int, upper []float64) error {
-	if e.rdms == nil {
+	if e.rdms == nil || e.reduction != "" {
 		return nil
 	}
 	if err := e.rdms.PutModelRDM(ctx, m.Hash(), b.ID, n, upper); err != nil {
@@ -161,7 +166,7 @@ func (im images) Key() string { return StimulusKey(im.s.Set()) }
 func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images, layers []models.Layer, metric rdm.Metric, feat string) ([][]float64, error) {
 	// The memo is keyed by the feature handling too: RDMs of z-scored
 	// units are never reused for raw ones, nor the other way.
-	key := StimulusKey(stim.s.Set()) + "/" + string(metric) + "/features=" + feat
+	key := StimulusKey(stim.s.Set()) + "/" + e.reduction + "/" + string(metric) + "/features=" + feat
 	for _, l := range layers {
 		key += "/" + l.ID
 	}

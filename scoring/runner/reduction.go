@@ -39,6 +39,18 @@ func reductionFor(ctx context.Context, m Model, l *benchmarks.Loaded) (string, e
 	return red, nil
 }
 
+// ready readies m for l (reductionFor) and notes the reduction in the
+// env: layer RDMs are shared between benchmarks only under the same one,
+// and only the default's model RDMs are kept.
+func (r *Runner) ready(ctx context.Context, m Model, l *benchmarks.Loaded) (string, error) {
+	red, err := reductionFor(ctx, m, l)
+	if err != nil {
+		return "", err
+	}
+	r.env.reduction = red
+	return red, nil
+}
+
 // scorerVersion is the scorer version of a score under reduction red.
 func scorerVersion(red string) string { return scoring.ScorerVersionFor(red) }
 

@@ -33,10 +33,19 @@ func (m *reducingModel) ReductionFor(ctx context.Context, used models.UsedImages
 	return m.name, nil
 }
 
+// keptRDMs records the model RDMs the runner keeps.
+type keptRDMs struct{ puts []string }
+
+func (k *keptRDMs) PutModelRDM(_ context.Context, modelHash, benchmarkID string, n int, upper []float64) error {
+	k.puts = append(k.puts, benchmarkID)
+	return nil
+}
+
 // Issue 16: scores under three reductions (the default, pool:1024 and a
 // pca) are stored under three keys, none overwriting another, each saying
 // its reduction; a private benchmark is readied again after its partner;
-// the images a benchmark shows are named by content.
+// the images a benchmark shows are named by content; only the default's
+// model RDMs are kept (they are stored by model and benchmark alone).
 func TestRunnerKeysReductionsApart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -51,8 +60,8 @@ func TestRunnerKeysReductionsApart(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Bootstrap = 50
 	cfg.RidgeCandidates = AllButOutput
-	res := &memResults{}
-	run, err := NewRunner(cfg, reg, res, nil, nil)
+	res, kept := &memResults{}, &keptRDMs{}
+	run, err := NewRunner(cfg, reg, res, kept, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +82,10 @@ func TestRunnerKeysReductionsApart(t *testing.T) {
 		if want := []string{"synth.pub", "synth.ridge", "synth.priv", "synth.pub", "synth.priv"}; !slices.Equal(m.asked, want) {
 			t.Errorf("under %q the runner asked for %v, want %v", red, m.asked, want)
 		}
+		if want := map[string]int{"": 2, "pool:1024": 0, "pca:3@0123456789ab": 0}[red]; len(kept.puts) != want {
+			t.Errorf("under %q the model RDMs of %v were kept, want %d (the default's RSA benchmarks)", red, kept.puts, want)
+		}
+		kept.puts = nil
 		if red == "" {
 			u := m.used["synth.pub"]
 			content, err := u.Content(ctx)

@@ -214,7 +214,7 @@ func boolInt(b bool) int {
 // score returns the stored score of m on l, computing it if absent.
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
 	b := l.Benchmark
-	red, err := reductionFor(ctx, m, l)
+	red, err := r.ready(ctx, m, l)
 	if err != nil {
 		return scoring.Score{}, err
 	}
@@ -230,9 +230,11 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
 		} else if ok {
-			redo, err := r.redoModelRDM(ctx, metric, m, b, s)
-			if err != nil {
-				return scoring.Score{}, err
+			redo := false
+			if red == "" { // a reduced score keeps no model RDM
+				if redo, err = r.redoModelRDM(ctx, metric, m, b, s); err != nil {
+					return scoring.Score{}, err
+				}
 			}
 			if !redo {
 				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
@@ -265,7 +267,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		if err != nil {
 			return scoring.Score{}, fmt.Errorf("partner %s: %w", b.Partner, err)
 		}
-		if _, err := reductionFor(ctx, m, l); err != nil { // scoring the partner readied m for it
+		if _, err := r.ready(ctx, m, l); err != nil { // scoring the partner readied m for it
 			return scoring.Score{}, err
 		}
 		s, err = r.scoreCommitted(ctx, metric, m, l, ps)
