@@ -27,7 +27,7 @@ func TestScoreControl(t *testing.T) {
 	data, state := t.TempDir(), t.TempDir()
 	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestScoreControl(t *testing.T) {
 	for i := range 16 {
 		rnames = append(rnames, fmt.Sprintf("s%02d.png", i))
 	}
-	writeBenchDataset(t, rdata, fmt.Sprintf(benchMaintainerManifest, "unused", "unused", "", "unused"), rnames, 2, benchMaintainerRDM)
+	writeBenchDataset(t, rdata, fmt.Sprintf(benchMaintainerManifest, "unused", "unused", smallHeldOut, "unused"), rnames, 2, benchMaintainerRDM)
 	resp := make([]float64, 3*len(rnames))
 	for i := range resp {
 		resp[i] = float64((i*5)%7) / 7

@@ -46,7 +46,7 @@ func TestCorruptStoredObjects(t *testing.T) {
 	bucket := filepath.Join(store, embedded.DefaultBucket)
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
 	manifest := filepath.Join(data, "manifest.yaml")
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, manifest); err != nil {
 		t.Fatal(err)
 	}

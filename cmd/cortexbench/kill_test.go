@@ -57,7 +57,7 @@ func TestKilledRunResumes(t *testing.T) {
 		dir := filepath.Join(data, fmt.Sprint(k))
 		id := fmt.Sprintf("kill%d.IT", k)
 		ids = append(ids, id)
-		writeBenchDataset(t, dir, fmt.Sprintf(benchMaintainerManifest, id, id, "", id), names, 3,
+		writeBenchDataset(t, dir, fmt.Sprintf(benchMaintainerManifest, id, id, smallHeldOut, id), names, 3,
 			func(s, i, j int) float64 { return benchMaintainerRDM(s+k, i, j) })
 	}
 	model := filepath.Join(data, "tiny.onnx")

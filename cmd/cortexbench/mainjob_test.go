@@ -45,7 +45,7 @@ func TestMaintainerPathScoresAModel(t *testing.T) {
 	data, state := t.TempDir(), t.TempDir()
 	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestMaintainerPathScoresAModel(t *testing.T) {
 	// A second benchmark on the same images: the activations come from the
 	// cache, nothing is extracted again.
 	data2 := t.TempDir()
-	writeBenchDataset(t, data2, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT2", "Lab 2026 IT, other subjects", "", "lab2026b"), names, 3,
+	writeBenchDataset(t, data2, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT2", "Lab 2026 IT, other subjects", smallHeldOut, "lab2026b"), names, 3,
 		func(s, i, j int) float64 { return benchMaintainerRDM(s+5, j, i) })
 	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data2, "manifest.yaml")); err != nil {
 		t.Fatal(err)

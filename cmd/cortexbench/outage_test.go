@@ -34,7 +34,7 @@ func TestPostgresOutageAnswered503(t *testing.T) {
 	data, state := t.TempDir(), t.TempDir()
 	store := filepath.Join(state, "objects")
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "outage.IT", "Outage IT", "", "outage"), names, 3, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "outage.IT", "Outage IT", smallHeldOut, "outage"), names, 3, benchMaintainerRDM)
 	if _, stderr, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err, stderr)
 	}

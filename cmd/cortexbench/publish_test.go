@@ -30,7 +30,7 @@ func newPublishState(t *testing.T) publishState {
 	state, data := t.TempDir(), t.TempDir()
 	s := publishState{data: data, store: filepath.Join(state, "objects"), db: filepath.Join(state, "registry.db")}
 	names := []string{"a.png", "b.png", "c.png", "d.png", "e.png", "f.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "pub2026.IT", "Pub 2026 IT", "", "pub2026"), names, 3, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "pub2026.IT", "Pub 2026 IT", smallHeldOut, "pub2026"), names, 3, benchMaintainerRDM)
 	if _, e, err := benchRun(t, "benchmarks", "add", "--store", s.store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err, e)
 	}

@@ -80,7 +80,7 @@ func TestReduceScoresAreKeyedApart(t *testing.T) {
 	data, state, refs := t.TempDir(), t.TempDir(), t.TempDir()
 	store, db := filepath.Join(state, "objects"), filepath.Join(state, "registry.db")
 	names := []string{"cat.png", "dog.png", "car.png", "cup.png", "tree.png", "face.png", "hand.png", "shoe.png"}
-	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", "", "lab2026"), names, 4, benchMaintainerRDM)
+	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	if _, _, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err)
 	}
