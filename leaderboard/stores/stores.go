@@ -220,23 +220,36 @@ func NewComparer(bench Benchmarks, rdms compare.ModelRDMs) Comparer {
 
 func (c Comparer) Compare(ctx context.Context, id string, hashes []string) (*leaderboard.Comparison, error) {
 	r, err := c.Comparer.Compare(ctx, id, hashes)
-	switch {
-	case errors.Is(err, compare.ErrNoBenchmark):
-		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
-	case errors.Is(err, compare.ErrUnsupported):
-		return nil, leaderboard.Errorf(leaderboard.EUNSUPPORTED, "%s", err.Error())
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, compareError(err, id)
 	}
 	out := &leaderboard.Comparison{BenchmarkID: r.BenchmarkID, Method: r.Method, Resamples: r.Resamples, Failed: r.Failed, Seed: r.Seed,
 		Models: r.Models, Scores: r.Scores}
-	for _, s := range r.Skipped {
-		out.Skipped = append(out.Skipped, leaderboard.SkippedModel{Hash: s.Hash, Reason: s.Reason})
-	}
+	out.Skipped = skipped(r.Skipped)
 	for _, p := range r.Pairs {
 		out.Pairs = append(out.Pairs, leaderboard.ModelPair{A: p.A, B: p.B, Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
 	}
 	return out, nil
+}
+
+// compareError maps scoring/compare's errors to the board's codes.
+func compareError(err error, id string) error {
+	switch {
+	case errors.Is(err, compare.ErrNoBenchmark):
+		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
+	case errors.Is(err, compare.ErrUnsupported):
+		return leaderboard.Errorf(leaderboard.EUNSUPPORTED, "%s", err.Error())
+	}
+	return err
+}
+
+// skipped lists the models a comparison left out, and why.
+func skipped(in []compare.Skipped) []leaderboard.SkippedModel {
+	var out []leaderboard.SkippedModel
+	for _, s := range in {
+		out = append(out, leaderboard.SkippedModel{Hash: s.Hash, Reason: s.Reason})
+	}
+	return out
 }
 
 // ScoresGeneration implements snapshot.Source: a number that grows
@@ -262,19 +275,12 @@ func (s Board) ScoresGeneration(ctx context.Context) (int64, error) {
 // and p/q values leave it, never an RDM.
 func (c Comparer) AgainstControl(ctx context.Context, id, control string, hashes []string) (*leaderboard.ControlTest, error) {
 	r, err := c.Comparer.AgainstControl(ctx, id, control, hashes)
-	switch {
-	case errors.Is(err, compare.ErrNoBenchmark):
-		return nil, leaderboard.Errorf(leaderboard.ENOTFOUND, "no benchmark %s", id)
-	case errors.Is(err, compare.ErrUnsupported):
-		return nil, leaderboard.Errorf(leaderboard.EUNSUPPORTED, "%s", err.Error())
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, compareError(err, id)
 	}
 	out := &leaderboard.ControlTest{BenchmarkID: r.BenchmarkID, Method: r.Method, Resamples: r.Resamples, Failed: r.Failed, Seed: r.Seed,
 		Control: r.Control, ControlScore: r.ControlScore}
-	for _, s := range r.Skipped {
-		out.Skipped = append(out.Skipped, leaderboard.SkippedModel{Hash: s.Hash, Reason: s.Reason})
-	}
+	out.Skipped = skipped(r.Skipped)
 	for i, p := range r.Pairs {
 		out.Pairs = append(out.Pairs, leaderboard.ControlPair{Model: p.A, Score: r.Scores[i], Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
 	}
