@@ -112,10 +112,13 @@ func (c *Client) Withdraw(ctx context.Context, id, reason string) (Withdrawn, er
 	return out, err
 }
 
-// Edit changes a model's metadata (id: its id or a unique prefix); the
-// change's nil fields stay as they are.
-func (c *Client) Edit(ctx context.Context, id string, change ModelChange) (Model, error) {
-	body, err := json.Marshal(change)
+// Edit changes a model's metadata (id: its id or a unique prefix): fields
+// maps the PATCH body's field names ("name", "version", "family",
+// "training_data", and whatever else the server takes, e.g. "paper") to
+// their new values; the fields not given stay as they are. A field the
+// server does not know is refused by it (400), nothing changed.
+func (c *Client) Edit(ctx context.Context, id string, fields map[string]string) (Model, error) {
+	body, err := json.Marshal(fields)
 	if err != nil {
 		return Model{}, err
 	}
