@@ -451,6 +451,14 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	existing, err := s.deps.Registry.GetModel(ctx, entryID)
 	switch {
 	case err == nil:
+		// A withdrawn entry stays withdrawn: it is not scored again.
+		if w, werr := s.deps.Registry.GetWithdrawal(ctx, entryID); werr == nil {
+			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is registered as %q (model %s) and was withdrawn on %s by %s%s: "+
+				"nothing was stored or queued. A withdrawn entry is not scored again; to score the file again, submit it with another spec (a new entry)",
+				existing.Name, entryID, w.At.Format("2006-01-02"), w.By, reasonSuffix(w.Reason))
+		} else if !registry.IsNotFound(werr) {
+			return Submission{}, werr
+		}
 		// Another submission of this entry: queue only what it lacks.
 		var scored, pending int
 		if targets, scored, pending, err = s.uncovered(ctx, entryID, targets); err != nil {
@@ -519,6 +527,14 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
 	return s.deps.Registry.GetSubmission(ctx, id)
+}
+
+// reasonSuffix is ": reason" for a withdrawal's reason, "" without one.
+func reasonSuffix(reason string) string {
+	if strings.TrimSpace(reason) == "" {
+		return ""
+	}
+	return ": " + reason
 }
 
 // addFile streams the file at path into the model store.
