@@ -1,0 +1,164 @@
+package stores_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
+	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
+	"github.com/cortexbench/cortexbench/leaderboard/stores"
+	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/storage/objstore"
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
+
+// pubCatalogue lists one public benchmark, "pub" v1 (its settings are
+// not stored: conventions unstated).
+type pubCatalogue struct{}
+
+func (pubCatalogue) List(context.Context) ([]benchmarks.Summary, error) {
+	return []benchmarks.Summary{{ID: "pub", Version: "v1", Region: "IT", Species: "macaque", Method: "rsa", CeilingValid: true, CeilingUpper: 0.8}}, nil
+}
+func (pubCatalogue) Benchmark(_ context.Context, ref string) (*benchmarks.Benchmark, error) {
+	return nil, fmt.Errorf("benchmark %s: %w", ref, benchmarks.ErrNotFound)
+}
+func (pubCatalogue) Open(_ context.Context, ref string) (*benchmarks.Loaded, error) {
+	return nil, fmt.Errorf("open %s: not in this fake", ref)
+}
+
+// Issue 17, finding 2: a withdrawn model leaves everything the board
+// feeds: the served leaderboard (after the server's periodic refresh,
+// which notices the withdrawal), its CSV, the benchmark's ranking, the
+// model list, the model's own route, and the next published snapshot.
+// Its record and scores stay in the registry.
+func TestWithdrawnModelLeavesEveryListing(t *testing.T) {
+	ctx := t.Context()
+	db, err := registry.Open(ctx, registry.Config{SQLitePath: filepath.Join(t.TempDir(), "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var hashes []string
+	for i, ceiled := range []float64{0.5, 0.7, 0.3} {
+		h := fmt.Sprintf("%064x", i+1)
+		hashes = append(hashes, h)
+		name := fmt.Sprintf("model-%d", i)
+		if err := db.PutModel(ctx, registry.Model{Hash: h, File: h, Name: name, Family: "f", Owner: "ada"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.PutScore(ctx, scoring.Score{ModelHash: h, ModelName: name, BenchmarkID: "pub", BenchmarkVersion: "v1",
+			ScorerVersion: scoring.ScorerVersion, Raw: ceiled * 0.8, Ceiling: 0.8, Ceiled: ceiled, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := hashes[1] // the best one
+	board := stores.Board{DB: db, Bench: pubCatalogue{}}
+	gin.SetMode(gin.TestMode)
+	srv, err := httpapi.NewServer(httpapi.Config{}, board, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Invalidate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(body)
+	}
+	type rows struct {
+		Total int
+		Rows  []struct{ Model struct{ Hash string } }
+	}
+	ranked := func() rows {
+		t.Helper()
+		code, body := get("/api/v1/leaderboard")
+		var r rows
+		if code != 200 || json.Unmarshal([]byte(body), &r) != nil {
+			t.Fatalf("GET /api/v1/leaderboard: %d %s", code, body)
+		}
+		return r
+	}
+	if r := ranked(); r.Total != 3 || r.Rows[0].Model.Hash != gone {
+		t.Fatalf("before: %+v, want 3 rows led by %s", r, gone)
+	}
+	if code, _ := get("/api/v1/models/" + gone); code != 200 {
+		t.Fatalf("model route before: %d", code)
+	}
+	bucket := objstore.NewMemory()
+	publish := func() {
+		t.Helper()
+		if _, err := (&snapshot.Publisher{Bucket: bucket, Source: board}).PublishNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := func() rows {
+		t.Helper()
+		rc, err := bucket.Get(ctx, snapshot.LatestJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		var r rows
+		if err := json.NewDecoder(rc).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	publish()
+	if r := latest(); r.Total != 3 {
+		t.Fatalf("first snapshot: %d models, want 3", r.Total)
+	}
+
+	if err := db.WithdrawModel(ctx, gone, "ada", "wrong preprocessing"); err != nil {
+		t.Fatal(err)
+	}
+	// The refresh notices the withdrawal (the scores' version counts it).
+	if reloaded, err := srv.Refresh(ctx); err != nil || !reloaded {
+		t.Fatalf("refresh after a withdrawal: reloaded %v, %v; want a reload", reloaded, err)
+	}
+	if r := ranked(); r.Total != 2 || r.Rows[0].Model.Hash != hashes[0] || r.Rows[1].Model.Hash != hashes[2] {
+		t.Errorf("after: %+v, want the two others", r)
+	}
+	for _, path := range []string{"/api/v1/leaderboard", "/api/v1/leaderboard.csv", "/api/v1/models", "/api/v1/benchmarks/pub", "/api/v1/benchmarks"} {
+		code, body := get(path)
+		if code != 200 || strings.Contains(body, gone) || strings.Contains(body, "model-1") {
+			t.Errorf("GET %s: %d, and it still names the withdrawn model: %.300s", path, code, body)
+		}
+	}
+	if code, body := get("/api/v1/models/" + gone); code != http.StatusNotFound {
+		t.Errorf("model route of a withdrawn model: %d %s, want 404", code, body)
+	}
+	publish()
+	if r := latest(); r.Total != 2 || strings.Contains(fmt.Sprint(r.Rows), gone) {
+		t.Errorf("the next snapshot: %+v, want the withdrawn model gone", r)
+	}
+	// Nothing is deleted: the record and its score are kept.
+	if m, err := db.GetModel(ctx, gone); err != nil || m.Name != "model-1" {
+		t.Errorf("record of the withdrawn model: %+v %v", m, err)
+	}
+	if scores, err := db.ListScores(ctx, registry.ScoreFilter{ModelHash: gone}); err != nil || len(scores) != 1 {
+		t.Errorf("scores of the withdrawn model: %d %v", len(scores), err)
+	}
+}
