@@ -490,9 +490,16 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	// An existing row (this entry submitted before) is kept as it is.
 	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
+	// The entry's layer count, as 'models add' and 'score' record it (the
+	// graph's layers; ONNX Runtime only adds their shapes): a submitted
+	// entry listed with 0 layers misled (issue 17, finding 3).
+	layers, err := onnxmodel.Layers(checked.Model)
+	if err != nil {
+		return Submission{}, fmt.Errorf("enumerate the model's layers: %w", err)
+	}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
-		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments}
+		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments, Layers: len(layers)}
 	// The file (and the entry's metadata) first, then the rows and the
 	// jobs in one transaction, so a committed job always finds its model
 	// and a crash anywhere leaves either nothing or at most a stored model
@@ -874,8 +881,26 @@ func (s *Service) UpdateModel(ctx context.Context, u User, id string, c ModelCha
 	if len(probs) > 0 {
 		return m, &Error{Code: EINVALID, Message: "the change was refused", Problems: probs}
 	}
+	// The entry's metadata in the model store first ('models list' reads
+	// it), then the database's record (the API and the page read it): one
+	// name everywhere (issue 17, finding 3). An entry the store never held
+	// (recorded by an older version) has only the database's.
+	if d, ok := s.deps.Models.(Describer); ok {
+		s.storeMu.Lock()
+		_, err := d.Describe(ctx, m.Hash, models.Description{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData})
+		s.storeMu.Unlock()
+		if err != nil && !models.IsNotFound(err) {
+			return m, fmt.Errorf("change model %s: %w", m.Hash, err)
+		}
+	}
 	if err := s.deps.Registry.PutModel(ctx, m); err != nil {
 		return m, err
 	}
 	return m, nil
+}
+
+// Describer is a ModelStore whose entries' descriptive metadata can be
+// changed (models.Registry).
+type Describer interface {
+	Describe(ctx context.Context, id string, d models.Description) (models.Metadata, error)
 }
