@@ -315,3 +315,40 @@ func (c Comparer) AgainstControl(ctx context.Context, id, control string, hashes
 	}
 	return out, nil
 }
+
+// withdrawalRecords is what WithdrawnModel reads (storage/registry).
+type withdrawalRecords interface {
+	ResolveModelID(ctx context.Context, prefix string) (string, error)
+	GetModel(ctx context.Context, hash string) (registry.Model, error)
+	GetWithdrawal(ctx context.Context, hash string) (registry.Withdrawal, error)
+}
+
+// WithdrawnModel implements leaderboard.Withdrawals: the withdrawn model
+// whose id is id or starts with it (false when there is none, or the
+// registry cannot tell), so that its page and API answer 410 Gone saying
+// when, by whom (its owner or a maintainer) and why (issue 17).
+func (s Board) WithdrawnModel(ctx context.Context, id string) (leaderboard.WithdrawnModel, bool, error) {
+	db, ok := s.DB.(withdrawalRecords)
+	if !ok {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	hash, err := db.ResolveModelID(ctx, id)
+	if registry.IsNotFound(err) || errors.Is(err, registry.ErrInvalidArgument) || errors.Is(err, registry.ErrAmbiguous) {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	w, err := db.GetWithdrawal(ctx, hash)
+	if registry.IsNotFound(err) {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	m, err := db.GetModel(ctx, hash)
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	return leaderboard.WithdrawnModel{Hash: hash, Name: m.Name, ByOwner: w.By == m.Owner, Reason: w.Reason, At: w.At}, true, nil
+}

@@ -51,7 +51,8 @@ func TestWithdrawnModelLeavesEveryListing(t *testing.T) {
 	defer db.Close()
 	var hashes []string
 	for i, ceiled := range []float64{0.5, 0.7, 0.3} {
-		h := fmt.Sprintf("%064x", i+1)
+		// Models 0 and 2 share their first 12 digits.
+		h := []string{"aaaaaaaaaaaa" + strings.Repeat("0", 52), strings.Repeat("b", 64), "aaaaaaaaaaaa" + strings.Repeat("1", 52)}[i]
 		hashes = append(hashes, h)
 		name := fmt.Sprintf("model-%d", i)
 		if err := db.PutModel(ctx, registry.Model{Hash: h, File: h, Name: name, Family: "f", Owner: "ada"}); err != nil {
@@ -106,6 +107,17 @@ func TestWithdrawnModelLeavesEveryListing(t *testing.T) {
 	if code, _ := get("/api/v1/models/" + gone); code != 200 {
 		t.Fatalf("model route before: %d", code)
 	}
+	// A unique prefix of 8 or more hex digits names a model (issue 17,
+	// finding 10); an ambiguous one lists the candidates.
+	if code, body := get("/api/v1/models/" + strings.ToUpper(hashes[0][:12])); code != http.StatusConflict || !strings.Contains(body, hashes[2]) {
+		t.Errorf("ambiguous prefix: %d %s, want 409 listing the candidates", code, body)
+	}
+	if code, body := get("/api/v1/models/" + hashes[1][:9]); code != 200 || !strings.Contains(body, `"model-1"`) {
+		t.Errorf("unique 9-digit prefix: %d %.200s", code, body)
+	}
+	if code, body := get("/api/v1/models/" + hashes[0][:7]); code != http.StatusBadRequest || !strings.Contains(body, "at least 8") {
+		t.Errorf("7-digit prefix: %d %s, want 400", code, body)
+	}
 	bucket := objstore.NewMemory()
 	publish := func() {
 		t.Helper()
@@ -147,8 +159,14 @@ func TestWithdrawnModelLeavesEveryListing(t *testing.T) {
 			t.Errorf("GET %s: %d, and it still names the withdrawn model: %.300s", path, code, body)
 		}
 	}
-	if code, body := get("/api/v1/models/" + gone); code != http.StatusNotFound {
-		t.Errorf("model route of a withdrawn model: %d %s, want 404", code, body)
+	// Its own route answers 410 Gone saying when, by whom and why, by its
+	// id or a prefix; nothing of it is served.
+	for _, id := range []string{gone, gone[:12]} {
+		code, body := get("/api/v1/models/" + id)
+		if code != http.StatusGone || !strings.Contains(body, `"gone"`) || !strings.Contains(body, "withdrawn on "+time.Now().UTC().Format("2006-01-02")+" by its owner: wrong preprocessing") ||
+			strings.Contains(body, `"scores"`) {
+			t.Errorf("model route of a withdrawn model (%s): %d %s, want 410 saying when, by whom and why", id, code, body)
+		}
 	}
 	publish()
 	if r := latest(); r.Total != 2 || strings.Contains(fmt.Sprint(r.Rows), gone) {
