@@ -299,10 +299,7 @@ func (s *Server) getModel(c *gin.Context) error {
 }
 
 func (s *Server) getRDM(c *gin.Context) error {
-	hash, id := c.Param("hash"), c.Param("benchmark")
-	if err := checkHash(hash); err != nil {
-		return err
-	}
+	id := c.Param("benchmark")
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -313,8 +310,9 @@ func (s *Server) getRDM(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := st.ix.Model(hash); !ok {
-		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no model with hash %s", hash)
+	hash, err := s.resolveModel(c.Request.Context(), st, c.Param("hash"))
+	if err != nil {
+		return err
 	}
 	b, ok := st.ix.Benchmark(id)
 	if !ok {

@@ -161,11 +161,11 @@ func TestWithdrawnModelLeavesEveryListing(t *testing.T) {
 	}
 	// Its own route answers 410 Gone saying when, by whom and why, by its
 	// id or a prefix; nothing of it is served.
-	for _, id := range []string{gone, gone[:12]} {
-		code, body := get("/api/v1/models/" + id)
+	for _, path := range []string{gone, gone[:12], gone[:8] + "/rdm/pub"} {
+		code, body := get("/api/v1/models/" + path)
 		if code != http.StatusGone || !strings.Contains(body, `"gone"`) || !strings.Contains(body, "withdrawn on "+time.Now().UTC().Format("2006-01-02")+" by its owner: wrong preprocessing") ||
 			strings.Contains(body, `"scores"`) {
-			t.Errorf("model route of a withdrawn model (%s): %d %s, want 410 saying when, by whom and why", id, code, body)
+			t.Errorf("GET /api/v1/models/%s of a withdrawn model: %d %s, want 410 saying when, by whom and why", path, code, body)
 		}
 	}
 	publish()
