@@ -234,6 +234,13 @@ func TestWithdrawEditCancelCLI(t *testing.T) {
 	if _, ok := boardName(first.ModelHash); ok {
 		t.Error("the withdrawn model is still on the board")
 	}
+	if ms := listed(); len(ms) != 0 {
+		t.Errorf("models list shows %+v after the withdrawal, want nothing", ms)
+	}
+	out, _, err = runWith(ctx, t, nil, append([]string{"models", "list", "--withdrawn"}, plat...)...)
+	if err != nil || !strings.Contains(out, first.ModelHash[:12]) || !strings.Contains(out, "tiny (withdrawn)") {
+		t.Errorf("models list --withdrawn: %q %v", out, err)
+	}
 	// Withdrawing again keeps the first record, with --json.
 	out, _, err = runWith(ctx, t, as("max"), "withdraw", "--json", "--reason", "again", first.ModelHash)
 	var w wire.Withdrawn
