@@ -17,24 +17,19 @@ import (
 // --json. A model is named by its id or a unique prefix of at least 8 hex
 // digits (as 'cortexbench models list' prints it).
 
-// oneArg parses args, which hold exactly one positional argument (before
-// or after the flags), and returns it.
-func oneArg(fs *flag.FlagSet, args []string) (string, error) {
-	arg, rest := firstArg(args)
-	if err := parseFlags(fs, rest); err != nil {
+// oneArg parses args, flags anywhere on the line around exactly one
+// positional argument, and returns it.
+func oneArg(env *Env, fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return "", err
 	}
-	if arg == "" && fs.NArg() == 1 {
-		arg = fs.Arg(0)
-	} else if fs.NArg() > 0 {
+	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+		fmt.Fprintf(env.Stderr, "cortexbench %s: give one %s (got %d arguments)\n\n", fs.Name(), what, len(pos))
 		fs.Usage()
 		return "", errUsage
 	}
-	if strings.TrimSpace(arg) == "" {
-		fs.Usage()
-		return "", errUsage
-	}
-	return arg, nil
+	return pos[0], nil
 }
 
 // runWithdraw is "cortexbench withdraw MODEL_ID": the model leaves every
@@ -44,7 +39,7 @@ func runWithdraw(ctx context.Context, env *Env, args []string) error {
 	reason := fs.String("reason", "", "why the model is withdrawn (shown to whoever asks for it)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	cf := addClientFlags(env, fs)
-	id, err := oneArg(fs, args)
+	id, err := oneArg(env, fs, args, "MODEL_ID (the model's id or a unique prefix of at least 8 hex digits)")
 	if err != nil {
 		return err
 	}
@@ -83,7 +78,7 @@ func runEdit(ctx context.Context, env *Env, args []string) error {
 	}
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	cf := addClientFlags(env, fs)
-	id, err := oneArg(fs, args)
+	id, err := oneArg(env, fs, args, "MODEL_ID (the model's id or a unique prefix of at least 8 hex digits)")
 	if err != nil {
 		return err
 	}
@@ -123,7 +118,7 @@ func runCancel(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "cancel", "cancel --server URL [--token T] [--json] SUBMISSION_ID")
 	asJSON := fs.Bool("json", false, "print the submission's status as JSON")
 	cf := addClientFlags(env, fs)
-	id, err := oneArg(fs, args)
+	id, err := oneArg(env, fs, args, "SUBMISSION_ID (as submit printed it)")
 	if err != nil {
 		return err
 	}

@@ -208,7 +208,10 @@ func TestWithdrawEditCancelCLI(t *testing.T) {
 	if _, _, err := runWith(ctx, t, as("bob"), "withdraw", first.ModelHash[:12]); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("bob withdrawing ada's model: %v, want 403", err)
 	}
-	out, stderr, err := runWith(ctx, t, as("ada"), "withdraw", "--reason", "wrong preprocessing", first.ModelHash[:12])
+	if _, stderr, err := runWith(ctx, t, as("ada"), "withdraw"); err == nil || !strings.Contains(stderr, "give one MODEL_ID") {
+		t.Errorf("withdraw without an id: %v %q", err, stderr)
+	}
+	out, stderr, err := runWith(ctx, t, as("ada"), "withdraw", first.ModelHash[:12], "--reason", "wrong preprocessing")
 	if err != nil || !strings.Contains(out, "withdrew tiny (model "+first.ModelHash+")") || !strings.Contains(out, "1 job(s) of 1 submission(s) cancelled") {
 		t.Fatalf("withdraw: %q %v %s", out, err, stderr)
 	}
