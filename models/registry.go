@@ -183,6 +183,35 @@ func (r *Registry) Get(ctx context.Context, id string) (Metadata, error) {
 	return m, nil
 }
 
+// Description is what an entry's owner may change about it (cortexbench
+// edit, PATCH /api/v1/models/{id}): words about the model, never what
+// its scores were computed with (file, spec, commitments) nor its id.
+type Description struct {
+	Name, Version, Family, TrainingData string
+}
+
+// Describe rewrites entry id's descriptive fields with d, keeping every
+// other field (so the id still matches its file and spec), and returns the
+// stored metadata; ErrNotFound when the entry is absent. The registry
+// database's record of the entry changes with it (submissions.Service),
+// so that 'models list', the API and the page read one name (issue 17,
+// finding 3).
+func (r *Registry) Describe(ctx context.Context, id string, d Description) (Metadata, error) {
+	m, err := r.Get(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	m.Name, m.Version, m.Family, m.TrainingData = d.Name, d.Version, d.Family, d.TrainingData
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return m, fmt.Errorf("describe model %s: %w", id, err)
+	}
+	if err := r.Store.Put(ctx, MetadataKey(id), bytes.NewReader(data)); err != nil {
+		return m, fmt.Errorf("describe model %s: %w", id, err)
+	}
+	return m, nil
+}
+
 // OpenFile opens the ONNX file with the given sha256. The reader hashes
 // what it reads and returns an error wrapping ErrCorrupt (naming the
 // object) at the end instead of io.EOF when the bytes do not match.

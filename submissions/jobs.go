@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,9 @@ const (
 	StageScoring    Stage = "scoring"    // metrics, ceilings, layer selection
 	StageDone       Stage = "done"
 	StageFailed     Stage = "failed"
+	// StageCancelled: the submission was cancelled or its model withdrawn
+	// (issue 17); its open jobs never run again.
+	StageCancelled Stage = "cancelled"
 )
 
 // FailureClass says why a job failed, so the submitter knows whether to
@@ -51,6 +55,9 @@ var (
 	// ErrBadModel is the scoring runner's sentinel (one definition).
 	ErrBadModel    = scoring.ErrBadModel
 	ErrOutOfMemory = errors.New("out of memory")
+	// ErrCancelled ends an attempt whose job was cancelled (its
+	// submission cancelled or its model withdrawn, issue 17).
+	ErrCancelled = errors.New("job cancelled")
 )
 
 // JobSpec is one bounded job: one model entry scored on one benchmark
@@ -136,7 +143,15 @@ type Executor struct {
 	// the job fails as out of memory; default 2. Keep it below the queue's
 	// attempts, or the queue drops the job first.
 	MaxLost int
+	// CancelCheck is how often a running attempt looks whether its job
+	// was cancelled (Registry.JobCancelled), and cancels the scorer's
+	// context when it was: a cancelled 4-hour job stops within about
+	// CancelCheck. Default DefaultCancelCheck.
+	CancelCheck time.Duration
 }
+
+// DefaultCancelCheck is the Executor's default CancelCheck.
+const DefaultCancelCheck = 5 * time.Second
 
 // Run executes one attempt of job. commit stores the score and completes
 // the job in one transaction. The returned error is the failure to report
@@ -159,8 +174,19 @@ func (x *Executor) Run(ctx context.Context, job JobSpec, at Attempt, commit func
 		}
 		return Cancel, fmt.Errorf("job %s/%s: %d attempts lost: %w", job.SubmissionID, job.BenchmarkID, at.Lost, ErrOutOfMemory)
 	}
+	if cancelled, err := x.Registry.JobCancelled(ctx, job.SubmissionID, job.BenchmarkID); err != nil {
+		return Retry, err
+	} else if cancelled {
+		return Cancel, fmt.Errorf("job %s/%s: %w before it started", job.SubmissionID, job.BenchmarkID, ErrCancelled)
+	}
 	progress(StageValidating)
-	score, err := x.Scorer.ScoreOne(ctx, job, progress)
+	scoreCtx, stopWatch := x.watchCancel(ctx, job)
+	score, err := x.Scorer.ScoreOne(scoreCtx, job, progress)
+	if stopWatch() {
+		// Nothing is committed for a cancelled job, and its row stays
+		// cancelled: the queue must not retry it.
+		return Cancel, fmt.Errorf("job %s/%s: %w while it ran", job.SubmissionID, job.BenchmarkID, ErrCancelled)
+	}
 	if err == nil {
 		// The benchmark may have a newer version than when the job was
 		// queued: its score is keyed by the version scored.
@@ -182,6 +208,49 @@ func (x *Executor) Run(ctx context.Context, job JobSpec, at Attempt, commit func
 		return Retry, errors.Join(err, ferr)
 	}
 	return Cancel, err
+}
+
+// watchCancel returns the context the scorer runs under: ctx, cancelled
+// as well when the job is found cancelled, checked every CancelCheck and
+// once more when the scorer returns. stop ends the watch and reports
+// whether the job was cancelled.
+func (x *Executor) watchCancel(ctx context.Context, job JobSpec) (context.Context, func() bool) {
+	every := cmp.Or(x.CancelCheck, DefaultCancelCheck)
+	scoreCtx, cancel := context.WithCancel(ctx)
+	var seen atomic.Bool
+	check := func() {
+		// A failed check is not a cancellation: the next one may answer.
+		if c, err := x.Registry.JobCancelled(context.WithoutCancel(ctx), job.SubmissionID, job.BenchmarkID); err == nil && c {
+			seen.Store(true)
+			cancel()
+		}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-scoreCtx.Done():
+				return
+			case <-t.C:
+				check()
+			}
+		}
+	}()
+	return scoreCtx, func() bool {
+		close(done)
+		<-finished
+		if !seen.Load() {
+			check()
+		}
+		cancel()
+		return seen.Load()
+	}
 }
 
 // Classify maps the error that ended an attempt of a job (run under ctx)

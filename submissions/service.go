@@ -451,6 +451,14 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	existing, err := s.deps.Registry.GetModel(ctx, entryID)
 	switch {
 	case err == nil:
+		// A withdrawn entry stays withdrawn: it is not scored again.
+		if w, werr := s.deps.Registry.GetWithdrawal(ctx, entryID); werr == nil {
+			return Submission{}, Errorf(ECONFLICT, "this model file with this preprocessing spec is registered as %q (model %s) and was withdrawn on %s by %s%s: "+
+				"nothing was stored or queued. A withdrawn entry is not scored again; to score the file again, submit it with another spec (a new entry)",
+				existing.Name, entryID, w.At.Format("2006-01-02"), w.By, reasonSuffix(w.Reason))
+		} else if !registry.IsNotFound(werr) {
+			return Submission{}, werr
+		}
 		// Another submission of this entry: queue only what it lacks.
 		var scored, pending int
 		if targets, scored, pending, err = s.uncovered(ctx, entryID, targets); err != nil {
@@ -482,9 +490,16 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	// An existing row (this entry submitted before) is kept as it is.
 	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
+	// The entry's layer count, as 'models add' and 'score' record it (the
+	// graph's layers; ONNX Runtime only adds their shapes): a submitted
+	// entry listed with 0 layers misled (issue 17, finding 3).
+	layers, err := onnxmodel.Layers(checked.Model)
+	if err != nil {
+		return Submission{}, fmt.Errorf("enumerate the model's layers: %w", err)
+	}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
-		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments}
+		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments, Layers: len(layers)}
 	// The file (and the entry's metadata) first, then the rows and the
 	// jobs in one transaction, so a committed job always finds its model
 	// and a crash anywhere leaves either nothing or at most a stored model
@@ -519,6 +534,14 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
 	return s.deps.Registry.GetSubmission(ctx, id)
+}
+
+// reasonSuffix is ": reason" for a withdrawal's reason, "" without one.
+func reasonSuffix(reason string) string {
+	if strings.TrimSpace(reason) == "" {
+		return ""
+	}
+	return ": " + reason
 }
 
 // addFile streams the file at path into the model store.
@@ -695,12 +718,40 @@ func (s *Service) List(ctx context.Context, u User, limit int) ([]Status, error)
 	return out, nil
 }
 
+// ResolveModel returns the full id of the model entry whose id is id or
+// starts with id (at least registry.MinIDPrefix hex digits, issue 17):
+// ENOTFOUND when none, ECONFLICT listing the candidates when several,
+// EINVALID when id is not hex.
+func (s *Service) ResolveModel(ctx context.Context, id string) (string, error) {
+	full, err := s.deps.Registry.ResolveModelID(ctx, id)
+	var amb *registry.AmbiguousError
+	switch {
+	case err == nil:
+		return full, nil
+	case errors.As(err, &amb):
+		e := Errorf(ECONFLICT, "%s", amb.Error())
+		for _, m := range amb.Candidates {
+			e.Problems = append(e.Problems, Problem{Field: "id", Kind: "candidate", Message: m.Hash + " " + m.Name})
+		}
+		return "", e
+	case registry.IsNotFound(err):
+		return "", Errorf(ENOTFOUND, "no model %q: list them with 'cortexbench models list' or at /api/v1/models", id)
+	case errors.Is(err, registry.ErrInvalidArgument):
+		return "", Errorf(EINVALID, "model id %q: give the entry's id or a unique prefix of at least %d hex digits", id, registry.MinIDPrefix)
+	}
+	return "", err
+}
+
 // ownedModel returns the model when u may change it: its owner or a
-// maintainer.
-func (s *Service) ownedModel(ctx context.Context, u User, hash string) (registry.Model, error) {
+// maintainer. id may be a unique prefix of the entry's id.
+func (s *Service) ownedModel(ctx context.Context, u User, id string) (registry.Model, error) {
+	hash, err := s.ResolveModel(ctx, id)
+	if err != nil {
+		return registry.Model{}, err
+	}
 	m, err := s.deps.Registry.GetModel(ctx, hash)
 	if registry.IsNotFound(err) || errors.Is(err, registry.ErrInvalidArgument) {
-		return m, Errorf(ENOTFOUND, "no model %q", hash)
+		return m, Errorf(ENOTFOUND, "no model %q", id)
 	}
 	if err != nil {
 		return m, err
@@ -711,15 +762,97 @@ func (s *Service) ownedModel(ctx context.Context, u User, hash string) (registry
 	return m, nil
 }
 
-// Withdraw withdraws a model from the leaderboard (owner or maintainer).
-func (s *Service) Withdraw(ctx context.Context, u User, hash, reason string) error {
-	if _, err := s.ownedModel(ctx, u, hash); err != nil {
-		return err
+// Withdrawn is what Withdraw did.
+type Withdrawn struct {
+	Model registry.Model
+	// Withdrawal is the record: the first one when the model had been
+	// withdrawn before (withdrawing twice keeps it).
+	Withdrawal registry.Withdrawal
+	// Submissions had jobs cancelled; CancelledJobs counts them.
+	Submissions   []string
+	CancelledJobs int
+}
+
+// WithdrawnMessage is the message of a job cancelled because its model
+// was withdrawn; its submission's status reads "cancelled (model
+// withdrawn)".
+const WithdrawnMessage = "cancelled (model withdrawn)"
+
+// Canceller is a Queue that can also cancel a submission's jobs in the
+// queue itself (riverqueue does: a queued job is never fetched, a running
+// one has its context cancelled). Cancelling in the registry is what
+// counts (workers look at it, see Executor.CancelCheck); the queue's
+// cancel makes it prompt.
+type Canceller interface {
+	CancelSubmission(ctx context.Context, submissionID string) (int, error)
+}
+
+// cancelQueued cancels the submissions' jobs in the queue, when it can.
+// The registry already has them cancelled: a failure here only delays the
+// workers' noticing, so it is returned for logging, never undone.
+func (s *Service) cancelQueued(ctx context.Context, subs []string) error {
+	c, ok := s.deps.Queue.(Canceller)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, id := range subs {
+		if _, err := c.CancelSubmission(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Withdraw withdraws a model from the leaderboard (owner or maintainer):
+// it leaves every listing and snapshot (leaderboard/stores reads the
+// withdrawals), and every queued or running job of it is cancelled. id
+// may be a unique prefix of the entry's id. Withdrawing twice keeps the
+// first record and cancels what is open.
+func (s *Service) Withdraw(ctx context.Context, u User, id, reason string) (Withdrawn, error) {
+	m, err := s.ownedModel(ctx, u, id)
+	if err != nil {
+		return Withdrawn{}, err
 	}
 	if len(reason) > s.cfg.MaxSpecBytes {
-		return Errorf(EINVALID, "the reason is %d bytes, over the limit of %d", len(reason), s.cfg.MaxSpecBytes)
+		return Withdrawn{}, Errorf(EINVALID, "the reason is %d bytes, over the limit of %d: shorten it", len(reason), s.cfg.MaxSpecBytes)
 	}
-	return s.deps.Registry.WithdrawModel(ctx, hash, u.Name, reason)
+	if !utf8.ValidString(reason) || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return Withdrawn{}, Errorf(EINVALID, "the reason must be UTF-8 text without control characters")
+	}
+	if err := s.deps.Registry.WithdrawModel(ctx, m.Hash, u.Name, reason); err != nil {
+		return Withdrawn{}, err
+	}
+	out := Withdrawn{Model: m}
+	if out.Withdrawal, err = s.deps.Registry.GetWithdrawal(ctx, m.Hash); err != nil {
+		return out, err
+	}
+	if out.Submissions, out.CancelledJobs, err = s.deps.Registry.CancelModelJobs(ctx, m.Hash, WithdrawnMessage); err != nil {
+		return out, err
+	}
+	// The withdrawal and the cancellation are recorded; the queue's
+	// cancel only makes the workers notice sooner.
+	_ = s.cancelQueued(context.WithoutCancel(ctx), out.Submissions)
+	return out, nil
+}
+
+// Cancel cancels a submission's queued and running jobs (its owner or a
+// maintainer); the status it returns reads cancelled. A submission with
+// no open job is ECONFLICT (nothing to cancel), naming its state.
+func (s *Service) Cancel(ctx context.Context, u User, id string) (Status, error) {
+	st, err := s.Get(ctx, u, id)
+	if err != nil {
+		return st, err
+	}
+	n, err := s.deps.Registry.CancelJobs(ctx, id, "cancelled by "+u.Name)
+	if err != nil {
+		return st, err
+	}
+	if n == 0 {
+		return st, Errorf(ECONFLICT, "submission %s has no queued or running job to cancel: it is %s", id, st.State)
+	}
+	_ = s.cancelQueued(context.WithoutCancel(ctx), []string{id})
+	return s.Get(ctx, u, id)
 }
 
 // ModelChange holds the metadata to change; nil fields stay as they are.
@@ -729,8 +862,9 @@ type ModelChange struct {
 
 // UpdateModel changes a model's descriptive metadata (owner or
 // maintainer); the file, and so the hash and the scores, never change.
-func (s *Service) UpdateModel(ctx context.Context, u User, hash string, c ModelChange) (registry.Model, error) {
-	m, err := s.ownedModel(ctx, u, hash)
+// id may be a unique prefix of the entry's id.
+func (s *Service) UpdateModel(ctx context.Context, u User, id string, c ModelChange) (registry.Model, error) {
+	m, err := s.ownedModel(ctx, u, id)
 	if err != nil {
 		return m, err
 	}
@@ -747,8 +881,26 @@ func (s *Service) UpdateModel(ctx context.Context, u User, hash string, c ModelC
 	if len(probs) > 0 {
 		return m, &Error{Code: EINVALID, Message: "the change was refused", Problems: probs}
 	}
+	// The entry's metadata in the model store first ('models list' reads
+	// it), then the database's record (the API and the page read it): one
+	// name everywhere (issue 17, finding 3). An entry the store never held
+	// (recorded by an older version) has only the database's.
+	if d, ok := s.deps.Models.(Describer); ok {
+		s.storeMu.Lock()
+		_, err := d.Describe(ctx, m.Hash, models.Description{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData})
+		s.storeMu.Unlock()
+		if err != nil && !models.IsNotFound(err) {
+			return m, fmt.Errorf("change model %s: %w", m.Hash, err)
+		}
+	}
 	if err := s.deps.Registry.PutModel(ctx, m); err != nil {
 		return m, err
 	}
 	return m, nil
+}
+
+// Describer is a ModelStore whose entries' descriptive metadata can be
+// changed (models.Registry).
+type Describer interface {
+	Describe(ctx context.Context, id string, d models.Description) (models.Metadata, error)
 }

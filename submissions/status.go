@@ -11,7 +11,8 @@ type Status struct {
 	ModelHash string
 	ModelName string
 	// State is queued, one of the running stages (validating, extracting,
-	// scoring), done, or failed.
+	// scoring), done, failed, or cancelled (Message says why: "cancelled
+	// (model withdrawn)" or "cancelled by NAME").
 	State Stage
 	// Benchmark is k in "benchmark k of n": the benchmark being worked on
 	// (the number done plus one while running); Benchmarks is n.
@@ -31,14 +32,16 @@ type Status struct {
 	Jobs         []SubmissionJob
 }
 
-// StatusOf derives a submission's status from its jobs: failed when any job
-// failed, done when all are done, the stage of the earliest running job
-// while one runs, queued otherwise.
+// StatusOf derives a submission's status from its jobs: cancelled when any
+// job was cancelled (the submission was cancelled or its model withdrawn:
+// none of its jobs runs again), failed when any job failed, done when all
+// are done, the stage of the earliest running job while one runs, queued
+// otherwise.
 func StatusOf(sub Submission) Status {
 	st := Status{ID: sub.ID, Owner: sub.Owner, ModelHash: sub.ModelHash, ModelName: sub.ModelName,
 		Benchmarks: len(sub.Jobs), Estimate: Estimate{Seconds: sub.EstSeconds, Bytes: sub.EstBytes},
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.CreatedAt, Jobs: sub.Jobs, State: StageQueued}
-	var running, failed, noted *SubmissionJob
+	var running, failed, noted, cancelled *SubmissionJob
 	for i := range sub.Jobs {
 		j := &sub.Jobs[i]
 		if j.UpdatedAt.After(st.UpdatedAt) {
@@ -55,6 +58,10 @@ func StatusOf(sub Submission) Status {
 			if failed == nil {
 				failed = j
 			}
+		case JobCancelled:
+			if cancelled == nil {
+				cancelled = j
+			}
 		}
 		if j.State == JobQueued && j.Message != "" && noted == nil {
 			noted = j
@@ -62,6 +69,8 @@ func StatusOf(sub Submission) Status {
 	}
 	st.Benchmark = min(st.Done+1, st.Benchmarks)
 	switch {
+	case cancelled != nil:
+		st.State, st.Message, st.Current = StageCancelled, cancelled.Message, ""
 	case failed != nil:
 		st.State, st.FailureClass, st.Message = StageFailed, FailureClass(failed.FailureClass), failed.Message
 		st.Current = failed.BenchmarkID
@@ -73,7 +82,7 @@ func StatusOf(sub Submission) Status {
 			st.State = StageValidating
 		}
 	}
-	if failed == nil && noted != nil {
+	if failed == nil && cancelled == nil && noted != nil {
 		st.Message = noted.Message
 	}
 	return st

@@ -36,6 +36,9 @@ const (
 	JobRunning = record.JobRunning
 	JobDone    = record.JobDone
 	JobFailed  = record.JobFailed
+	// JobCancelled is a job whose submission was cancelled or whose model
+	// was withdrawn (issue 17).
+	JobCancelled = record.JobCancelled
 )
 
 // The service reads and writes its records through the small interfaces
@@ -88,6 +91,17 @@ type ModelRecords interface {
 	PendingJobs(ctx context.Context, modelHash string) ([]SubmissionJob, error)
 	PutModel(ctx context.Context, m registry.Model) error
 	WithdrawModel(ctx context.Context, hash, by, reason string) error
+	GetWithdrawal(ctx context.Context, hash string) (registry.Withdrawal, error)
+	// ResolveModelID returns the full id of the entry whose id starts
+	// with a prefix of at least registry.MinIDPrefix hex digits.
+	ResolveModelID(ctx context.Context, prefix string) (string, error)
+}
+
+// Cancels cancels open jobs: a submission's (cancel), or every
+// submission's of a model (withdraw).
+type Cancels interface {
+	CancelJobs(ctx context.Context, submissionID, message string) (int, error)
+	CancelModelJobs(ctx context.Context, modelHash, message string) (subs []string, n int, err error)
 }
 
 // Attempts records the attempts of a job and their progress.
@@ -96,6 +110,9 @@ type Attempts interface {
 	// lost, how many earlier attempts the job engine rescued.
 	StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt, lost int) error
 	SetJobProgress(ctx context.Context, submissionID, benchmarkID, stage string, attempt int) error
+	// JobCancelled reports whether the job was cancelled (its submission
+	// cancelled or its model withdrawn): its worker stops.
+	JobCancelled(ctx context.Context, submissionID, benchmarkID string) (bool, error)
 }
 
 // JobOutcomes records a job that failed for good, or will be retried.
@@ -121,4 +138,5 @@ type Registry interface {
 	Targets
 	ModelRecords
 	JobOutcomes
+	Cancels
 }

@@ -46,6 +46,9 @@ var commands = map[string]command{
 	"tokens":     {"create (shown once, stored hashed, expiring), list and revoke API tokens", runTokens},
 	"submit":     {"upload an ONNX model to a server for scoring", runSubmit},
 	"status":     {"where a submission stands (or your submissions)", runStatus},
+	"withdraw":   {"withdraw a model from the leaderboard (cancels its jobs)", runWithdraw},
+	"edit":       {"change a submitted model's name and metadata", runEdit},
+	"cancel":     {"cancel a submission's queued and running jobs", runCancel},
 	"worker":     {"run scoring jobs from the queue (any number of processes)", runWorker},
 }
 

@@ -266,8 +266,9 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 }
 
 func (m *modelsCLI) list(ctx context.Context, args []string) error {
-	fs, asJSON, _ := m.flags("list", "list [--json]")
+	fs, asJSON, _ := m.flags("list", "list [--withdrawn] [--json]")
 	registry := fs.String("registry", "", "registry `folder` instead of the object store")
+	withWithdrawn := fs.Bool("withdrawn", false, "also list withdrawn models (left out by default, as everywhere else; marked in the table)")
 	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -289,6 +290,23 @@ func (m *modelsCLI) list(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Withdrawn models leave every listing (issue 17): the registry
+	// database knows them (a --registry folder has none).
+	gone := map[string]bool{}
+	if p != nil {
+		if gone, err = p.db.WithdrawnModels(ctx); err != nil {
+			return err
+		}
+	}
+	if !*withWithdrawn {
+		kept := all[:0]
+		for _, md := range all {
+			if !gone[md.ID] {
+				kept = append(kept, md)
+			}
+		}
+		all = kept
+	}
 	if *asJSON {
 		if all == nil {
 			all = []models.Metadata{}
@@ -298,7 +316,11 @@ func (m *modelsCLI) list(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(m.env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tFILE\tNAME\tVERSION\tFAMILY\tPARAMETERS\tLAYERS\tINPUT\tPREPROCESS")
 	for _, md := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", md.ID[:12], md.File[:12], md.Name, md.Version, md.Family, md.Parameters, md.Layers, md.Input, md.Spec)
+		name := md.Name
+		if gone[md.ID] {
+			name += " (withdrawn)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", md.ID[:12], md.File[:12], name, md.Version, md.Family, md.Parameters, md.Layers, md.Input, md.Spec)
 	}
 	return tw.Flush()
 }

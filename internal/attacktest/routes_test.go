@@ -78,7 +78,7 @@ func (p *platform) servedOperations(t *testing.T) map[string][]operation {
 	}
 	// Both APIs must be there, or the walk below walks too little.
 	for _, want := range []string{"/leaderboard", "/leaderboard.csv", "/models/{hash}", "/models/{hash}/rdm/{benchmark}",
-		"/benchmarks/{id}/comparisons", "/submissions", "/submissions/{id}", "/models/{hash}/withdraw"} {
+		"/benchmarks/{id}/comparisons", "/submissions", "/submissions/{id}", "/submissions/{id}/cancel", "/models/{hash}/withdraw"} {
 		if _, ok := ops[want]; !ok {
 			t.Fatalf("the served OpenAPI document lacks %s: %v", want, ops)
 		}

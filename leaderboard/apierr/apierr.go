@@ -35,6 +35,7 @@ const (
 	ETOOLARGE    Code = "too_large"   // the file is over the size limit
 	ELIMIT       Code = "limit"       // daily submission limit reached
 	ECONFLICT    Code = "conflict"    // e.g. the user already exists
+	EGONE        Code = "gone"        // it existed and was withdrawn (a model, issue 17)
 	EUNAVAILABLE Code = "unavailable" // e.g. no benchmark to score against, the registry database unreachable
 	// EINSUFFICIENTSTORAGE: the server ran out of disk space (or quota)
 	// while storing what the request sent; nothing was stored.
@@ -54,6 +55,7 @@ var statusOf = map[Code]int{
 	ETOOLARGE:    http.StatusRequestEntityTooLarge,
 	ELIMIT:       http.StatusTooManyRequests,
 	ECONFLICT:    http.StatusConflict,
+	EGONE:        http.StatusGone,
 	EUNAVAILABLE: http.StatusServiceUnavailable,
 	// 507 (RFC 4918): the server cannot store what the request needs.
 	EINSUFFICIENTSTORAGE: http.StatusInsufficientStorage,

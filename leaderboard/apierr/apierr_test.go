@@ -12,7 +12,7 @@ import (
 func TestStatusTable(t *testing.T) {
 	for code, want := range map[apierr.Code]int{
 		apierr.EINVALID: 400, apierr.EUNAUTHORIZED: 401, apierr.EFORBIDDEN: 403, apierr.ENOTFOUND: 404,
-		apierr.ECONFLICT: 409, apierr.ETOOLARGE: 413, apierr.EUNSUPPORTED: 422, apierr.ELIMIT: 429,
+		apierr.ECONFLICT: 409, apierr.EGONE: 410, apierr.ETOOLARGE: 413, apierr.EUNSUPPORTED: 422, apierr.ELIMIT: 429,
 		apierr.EINTERNAL: 500, apierr.EUNAVAILABLE: 503, apierr.EINSUFFICIENTSTORAGE: 507, "no such code": 500,
 	} {
 		if got := apierr.Status(code); got != want {

@@ -259,10 +259,6 @@ func checkID(id string) error {
 }
 
 func (s *Server) getModel(c *gin.Context) error {
-	hash := c.Param("hash")
-	if err := checkHash(hash); err != nil {
-		return err
-	}
 	if err := noQuery(c); err != nil {
 		return err
 	}
@@ -270,8 +266,10 @@ func (s *Server) getModel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := st.ix.Model(hash); !ok {
-		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no model with hash %s; list them at /api/v1/models", hash)
+	// A unique id prefix names the model; a withdrawn one is 410 (withdrawn.go).
+	hash, err := s.resolveModel(c.Request.Context(), st, c.Param("hash"))
+	if err != nil {
+		return err
 	}
 	e, err := st.get(s, "model/"+hash, "application/json", func() ([]byte, error) {
 		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
@@ -301,10 +299,7 @@ func (s *Server) getModel(c *gin.Context) error {
 }
 
 func (s *Server) getRDM(c *gin.Context) error {
-	hash, id := c.Param("hash"), c.Param("benchmark")
-	if err := checkHash(hash); err != nil {
-		return err
-	}
+	id := c.Param("benchmark")
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -315,8 +310,9 @@ func (s *Server) getRDM(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := st.ix.Model(hash); !ok {
-		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no model with hash %s", hash)
+	hash, err := s.resolveModel(c.Request.Context(), st, c.Param("hash"))
+	if err != nil {
+		return err
 	}
 	b, ok := st.ix.Benchmark(id)
 	if !ok {

@@ -24,10 +24,13 @@ import (
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
-// Registry lists scores and models (storage/registry implements it).
+// Registry lists scores, models and the withdrawn models
+// (storage/registry implements it).
 type Registry interface {
 	ListScores(ctx context.Context, f registry.ScoreFilter) ([]scoring.Score, error)
 	ListModels(ctx context.Context, f registry.ModelFilter) ([]registry.Model, error)
+	// WithdrawnModels returns the ids of every withdrawn model.
+	WithdrawnModels(ctx context.Context) (map[string]bool, error)
 }
 
 // Benchmarks lists, describes and opens benchmarks (the benchmark
@@ -40,13 +43,32 @@ type Benchmarks interface {
 
 // Board is the leaderboard's Source over the registry database (scores of
 // the current scorer version, models) and the benchmark registry.
+// Withdrawn models and their scores are left out of everything it lists
+// (issue 17, finding 2): the ranked table, the benchmark pages, the model
+// list, comparisons and every published snapshot read it. A withdrawal
+// changes ScoresVersion and ScoresGeneration, so a server's refresh and
+// the snapshot publisher notice it.
 type Board struct {
 	DB    Registry
 	Bench Benchmarks
 }
 
 func (s Board) Scores(ctx context.Context) ([]scoring.Score, error) {
-	return s.DB.ListScores(ctx, registry.ScoreFilter{ScorerVersion: scoring.ScorerVersion})
+	gone, err := s.DB.WithdrawnModels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := s.DB.ListScores(ctx, registry.ScoreFilter{ScorerVersion: scoring.ScorerVersion})
+	if err != nil || len(gone) == 0 {
+		return scores, err
+	}
+	kept := scores[:0]
+	for _, sc := range scores {
+		if !gone[sc.ModelHash] {
+			kept = append(kept, sc)
+		}
+	}
+	return kept, nil
 }
 
 // ScoresVersion implements leaderboard.ScoresVersioner when the
@@ -60,14 +82,21 @@ func (s Board) ScoresVersion(ctx context.Context) (string, error) {
 }
 
 func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
+	gone, err := s.DB.WithdrawnModels(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ms, err := s.DB.ListModels(ctx, registry.ModelFilter{})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]leaderboard.ModelInfo, len(ms))
-	for i, m := range ms {
-		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
-			File: m.File, Preprocessing: specText(m.Preprocessing)}
+	out := make([]leaderboard.ModelInfo, 0, len(ms))
+	for _, m := range ms {
+		if gone[m.Hash] {
+			continue
+		}
+		out = append(out, leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
+			File: m.File, Preprocessing: specText(m.Preprocessing)})
 	}
 	return out, nil
 }
@@ -285,4 +314,41 @@ func (c Comparer) AgainstControl(ctx context.Context, id, control string, hashes
 		out.Pairs = append(out.Pairs, leaderboard.ControlPair{Model: p.A, Score: r.Scores[i], Diff: p.Diff, Lower: p.Lower, Upper: p.Upper, P: p.P, Q: p.Q})
 	}
 	return out, nil
+}
+
+// withdrawalRecords is what WithdrawnModel reads (storage/registry).
+type withdrawalRecords interface {
+	ResolveModelID(ctx context.Context, prefix string) (string, error)
+	GetModel(ctx context.Context, hash string) (registry.Model, error)
+	GetWithdrawal(ctx context.Context, hash string) (registry.Withdrawal, error)
+}
+
+// WithdrawnModel implements leaderboard.Withdrawals: the withdrawn model
+// whose id is id or starts with it (false when there is none, or the
+// registry cannot tell), so that its page and API answer 410 Gone saying
+// when, by whom (its owner or a maintainer) and why (issue 17).
+func (s Board) WithdrawnModel(ctx context.Context, id string) (leaderboard.WithdrawnModel, bool, error) {
+	db, ok := s.DB.(withdrawalRecords)
+	if !ok {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	hash, err := db.ResolveModelID(ctx, id)
+	if registry.IsNotFound(err) || errors.Is(err, registry.ErrInvalidArgument) || errors.Is(err, registry.ErrAmbiguous) {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	w, err := db.GetWithdrawal(ctx, hash)
+	if registry.IsNotFound(err) {
+		return leaderboard.WithdrawnModel{}, false, nil
+	}
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	m, err := db.GetModel(ctx, hash)
+	if err != nil {
+		return leaderboard.WithdrawnModel{}, false, err
+	}
+	return leaderboard.WithdrawnModel{Hash: hash, Name: m.Name, ByOwner: w.By == m.Owner, Reason: w.Reason, At: w.At}, true, nil
 }

@@ -93,3 +93,4 @@ func (plainRegistry) ListScores(context.Context, registry.ScoreFilter) ([]scorin
 func (plainRegistry) ListModels(context.Context, registry.ModelFilter) ([]registry.Model, error) {
 	return nil, nil
 }
+func (plainRegistry) WithdrawnModels(context.Context) (map[string]bool, error) { return nil, nil }

@@ -33,6 +33,9 @@ const (
 	JobRunning = record.JobRunning
 	JobDone    = record.JobDone
 	JobFailed  = record.JobFailed
+	// JobCancelled is a job whose submission was cancelled or whose model
+	// was withdrawn (issue 17).
+	JobCancelled = record.JobCancelled
 )
 
 type submissionRow struct {
@@ -256,13 +259,18 @@ func (r *Registry) withJobs(ctx context.Context, rows []submissionRow) ([]Submis
 	return out, nil
 }
 
+// closedStates are the states a worker's record of an attempt never
+// changes: a job done stays done (a stale retry must not make it look
+// undone), a job cancelled stays cancelled (its worker stops).
+var closedStates = []string{string(JobDone), string(JobCancelled)}
+
 // StartAttempt records that attempt of a job starts (and is alive now),
 // with lost, the number of earlier attempts the job engine rescued because
-// their worker vanished. A job already done is left alone.
+// their worker vanished. A job already done or cancelled is left alone.
 func (r *Registry) StartAttempt(ctx context.Context, submissionID, benchmarkID string, attempt, lost int) error {
 	now := time.Now().UTC()
 	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
-		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Where("submission_id = ? AND benchmark_id = ? AND state NOT IN ?", submissionID, benchmarkID, closedStates).
 		Updates(map[string]any{"state": string(JobRunning), "stage": "", "attempt": attempt, "lost": lost, "message": "",
 			"heartbeat_ms": now.UnixMilli(), "updated_at": now}).Error
 	if err != nil {
@@ -370,7 +378,7 @@ func (r *Registry) FailOpenJobs(ctx context.Context, submissionID, class, messag
 // already done is left alone (a stale retry must not make it look undone).
 func (r *Registry) SetJobProgress(ctx context.Context, submissionID, benchmarkID, stage string, attempt int) error {
 	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
-		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Where("submission_id = ? AND benchmark_id = ? AND state NOT IN ?", submissionID, benchmarkID, closedStates).
 		Updates(map[string]any{"state": string(JobRunning), "stage": stage, "attempt": attempt, "message": "", "updated_at": time.Now().UTC()}).Error
 	if err != nil {
 		return fmt.Errorf("registry: progress of job %s/%s: %w", submissionID, benchmarkID, err)
@@ -382,7 +390,7 @@ func (r *Registry) SetJobProgress(ctx context.Context, submissionID, benchmarkID
 // a message for the submitter. A job already done is left alone.
 func (r *Registry) FailJob(ctx context.Context, submissionID, benchmarkID, class, message string) error {
 	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
-		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Where("submission_id = ? AND benchmark_id = ? AND state NOT IN ?", submissionID, benchmarkID, closedStates).
 		Updates(map[string]any{"state": string(JobFailed), "failure_class": class, "message": message, "updated_at": time.Now().UTC()}).Error
 	if err != nil {
 		return fmt.Errorf("registry: fail job %s/%s: %w", submissionID, benchmarkID, err)
@@ -394,7 +402,7 @@ func (r *Registry) FailJob(ctx context.Context, submissionID, benchmarkID, class
 // submitter. A job already done is left alone.
 func (r *Registry) RequeueJob(ctx context.Context, submissionID, benchmarkID, note string) error {
 	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
-		Where("submission_id = ? AND benchmark_id = ? AND state <> ?", submissionID, benchmarkID, string(JobDone)).
+		Where("submission_id = ? AND benchmark_id = ? AND state NOT IN ?", submissionID, benchmarkID, closedStates).
 		Updates(map[string]any{"state": string(JobQueued), "stage": "", "message": note, "updated_at": time.Now().UTC()}).Error
 	if err != nil {
 		return fmt.Errorf("registry: requeue job %s/%s: %w", submissionID, benchmarkID, err)
@@ -516,4 +524,76 @@ func (r *Registry) SQLDB() (*sql.DB, error) {
 		return nil, fmt.Errorf("registry: connection pool: %w", err)
 	}
 	return db, nil
+}
+
+// CancelJobs cancels every queued or running job of a submission with
+// message (what the submitter reads, e.g. "cancelled by ada"), and returns
+// how many it cancelled (0 when none was open). A cancelled job never
+// runs again: its worker sees it (JobCancelled) and stops, and the
+// worker's later records of the attempt leave it cancelled. The daily
+// quota is not refunded: the submitter chose to cancel.
+func (r *Registry) CancelJobs(ctx context.Context, submissionID, message string) (int, error) {
+	res := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND state IN ?", submissionID, []string{string(JobQueued), string(JobRunning)}).
+		Updates(map[string]any{"state": string(JobCancelled), "stage": "", "failure_class": "", "message": message, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("registry: cancel jobs of submission %s: %w", submissionID, res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
+// CancelModelJobs cancels the queued and running jobs of every submission
+// of the model entry (whoever submitted it), with message, in one
+// transaction; it returns the submissions that had a job cancelled, oldest
+// first, and how many jobs it cancelled.
+func (r *Registry) CancelModelJobs(ctx context.Context, modelHash, message string) (subs []string, n int, err error) {
+	open := []string{string(JobQueued), string(JobRunning)}
+	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Table("submission_jobs AS sj").Distinct("sj.submission_id").
+			Joins("JOIN submissions AS s ON s.id = sj.submission_id").
+			Where("s.model_hash = ? AND sj.state IN ?", modelHash, open).
+			Order("sj.submission_id").Pluck("sj.submission_id", &subs).Error; err != nil {
+			return err
+		}
+		if len(subs) == 0 {
+			return nil
+		}
+		res := tx.Model(&submissionJobRow{}).Where("submission_id IN ? AND state IN ?", subs, open).
+			Updates(map[string]any{"state": string(JobCancelled), "stage": "", "failure_class": "", "message": message, "updated_at": time.Now().UTC()})
+		n = int(res.RowsAffected)
+		return res.Error
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry: cancel jobs of model %s: %w", modelHash, err)
+	}
+	return subs, n, nil
+}
+
+// JobCancelled reports whether a job was cancelled (its worker stops).
+func (r *Registry) JobCancelled(ctx context.Context, submissionID, benchmarkID string) (bool, error) {
+	var n int64
+	err := r.db.WithContext(ctx).Model(&submissionJobRow{}).
+		Where("submission_id = ? AND benchmark_id = ? AND state = ?", submissionID, benchmarkID, string(JobCancelled)).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("registry: is job %s/%s cancelled: %w", submissionID, benchmarkID, err)
+	}
+	return n > 0, nil
+}
+
+// Withdrawal is the record of a withdrawn model.
+type Withdrawal struct {
+	ModelHash string
+	By        string // the owner or maintainer who withdrew it
+	Reason    string
+	At        time.Time
+}
+
+// GetWithdrawal returns the withdrawal of a model; ErrNotFound when it was
+// not withdrawn.
+func (r *Registry) GetWithdrawal(ctx context.Context, hash string) (Withdrawal, error) {
+	var row withdrawalRow
+	if err := r.db.WithContext(ctx).Where("model_hash = ?", hash).Take(&row).Error; err != nil {
+		return Withdrawal{}, fmt.Errorf("registry: withdrawal of %s: %w", hash, notFound(err))
+	}
+	return Withdrawal{ModelHash: row.ModelHash, By: row.By, Reason: row.Reason, At: row.CreatedAt.UTC()}, nil
 }

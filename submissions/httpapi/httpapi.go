@@ -3,9 +3,14 @@
 //	POST   /submissions                multipart: the .onnx file ("model") and its metadata → 202
 //	GET    /submissions?mine           the caller's submissions, newest first
 //	GET    /submissions/{id}           where a submission stands
+//	POST   /submissions/{id}/cancel    cancel its queued and running jobs (owner or maintainer)
 //	PATCH  /models/{hash}              change a model's metadata (owner or maintainer)
 //	DELETE /models/{hash}              withdraw a model (owner or maintainer)
 //	POST   /models/{hash}/withdraw     the same
+//
+// A model's {hash} may be a unique prefix of its id (at least 8 hex
+// digits, as 'cortexbench models list' prints it); an ambiguous one is
+// answered 409 listing the candidates.
 //
 // Every route needs an API token ("Authorization: Bearer TOKEN"). Errors
 // are JSON ({"error": {"code", "message", "problems"}}) with the status from
@@ -72,6 +77,7 @@ func Register(r gin.IRouter, svc *submissions.Service, logger *slog.Logger) {
 	g.POST("/submissions", a.wrap(a.submit))
 	g.GET("/submissions", a.wrap(a.list))
 	g.GET("/submissions/:id", a.wrap(a.status))
+	g.POST("/submissions/:id/cancel", a.wrap(a.cancel))
 	g.PATCH("/models/:hash", a.wrap(a.changeModel))
 	g.DELETE("/models/:hash", a.wrap(a.withdraw))
 	g.POST("/models/:hash/withdraw", a.wrap(a.withdraw))
@@ -96,6 +102,7 @@ func Patterns() []string {
 		"POST /api/v1/submissions",
 		"GET /api/v1/submissions",
 		"GET /api/v1/submissions/{id}",
+		"POST /api/v1/submissions/{id}/cancel",
 		"PATCH /api/v1/models/{hash}",
 		"DELETE /api/v1/models/{hash}",
 		"POST /api/v1/models/{hash}/withdraw",
@@ -484,11 +491,28 @@ func (a *api) withdraw(c *gin.Context) error {
 	if err := decodeJSON(c, &w); err != nil {
 		return err
 	}
-	hash := c.Param("hash")
-	if err := a.svc.Withdraw(c.Request.Context(), a.user(c), hash, w.Reason); err != nil {
+	out, err := a.svc.Withdraw(c.Request.Context(), a.user(c), c.Param("hash"), w.Reason)
+	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, wire.Withdrawn{Hash: hash, Withdrawn: true})
+	subs := out.Submissions
+	if subs == nil {
+		subs = []string{}
+	}
+	c.JSON(http.StatusOK, wire.Withdrawn{Hash: out.Model.Hash, Name: out.Model.Name, Withdrawn: true, By: out.Withdrawal.By,
+		Reason: out.Withdrawal.Reason, At: out.Withdrawal.At, Submissions: subs, CancelledJobs: out.CancelledJobs})
+	return nil
+}
+
+// cancel takes no body (one sent is not read: the caller's permission is
+// what is checked).
+func (a *api) cancel(c *gin.Context) error {
+	st, err := a.svc.Cancel(c.Request.Context(), a.user(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.JSON(http.StatusOK, fromStatus(st))
 	return nil
 }
 

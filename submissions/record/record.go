@@ -54,12 +54,15 @@ func (t Token) Expired(now time.Time) bool { return t.ExpiresAt.IsZero() || !now
 type JobState string
 
 // The job states. A job moves queued → running → done, or to failed; a
-// retried job goes back to running.
+// retried job goes back to running. A queued or running job is cancelled
+// when its submission is cancelled or its model withdrawn (issue 17): it
+// never runs again, and its Message says why.
 const (
-	JobQueued  JobState = "queued"
-	JobRunning JobState = "running"
-	JobDone    JobState = "done"
-	JobFailed  JobState = "failed"
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobDone      JobState = "done"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
 )
 
 // Submission is one uploaded model and the jobs that score it.

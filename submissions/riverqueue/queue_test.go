@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/storage/objstore"
@@ -65,6 +67,8 @@ func (f *failingScorer) ScoreOne(ctx context.Context, job submissions.JobSpec, p
 type backend struct {
 	reg      *registry.Registry
 	newQueue func(scorer submissions.Scorer, cfg riverqueue.Config) (*riverqueue.Queue, error)
+	// riverStates returns the River states of a submission's jobs, by id.
+	riverStates func(ctx context.Context, submissionID string) ([]string, error)
 }
 
 // forEachBackend runs fn on the embedded default (SQLite registry, River's
@@ -86,6 +90,21 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 		}
 		fn(t, backend{reg: reg, newQueue: func(s submissions.Scorer, cfg riverqueue.Config) (*riverqueue.Queue, error) {
 			return riverqueue.NewSQLite(db, reg, s, cfg)
+		}, riverStates: func(ctx context.Context, id string) ([]string, error) {
+			rows, err := db.QueryContext(ctx, `SELECT state FROM river_job WHERE json_extract(args, '$.submission_id') = ? ORDER BY id`, id)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var st string
+				if err := rows.Scan(&st); err != nil {
+					return nil, err
+				}
+				out = append(out, st)
+			}
+			return out, rows.Err()
 		}})
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -93,6 +112,12 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 		fn(t, backend{reg: pg.reg, newQueue: func(s submissions.Scorer, cfg riverqueue.Config) (*riverqueue.Queue, error) {
 			cfg.Schema = pg.schema
 			return riverqueue.NewPostgres(pg.pool, pg.reg, s, cfg)
+		}, riverStates: func(ctx context.Context, id string) ([]string, error) {
+			rows, err := pg.pool.Query(ctx, `SELECT state::text FROM river_job WHERE args->>'submission_id' = $1 ORDER BY id`, id)
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, pgx.RowTo[string])
 		}})
 	})
 }

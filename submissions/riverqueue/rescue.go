@@ -52,7 +52,13 @@ type jobTable struct {
 	rescue func(ctx context.Context, id int64, attempt int, attemptErr []byte, now time.Time) (bool, error)
 	// state returns the state of the newest job of (submission, benchmark).
 	state func(ctx context.Context, submissionID, benchmarkID string) (state string, found bool, err error)
+	// unfinished returns the ids of a submission's jobs River has not
+	// finalized (not completed, cancelled nor discarded).
+	unfinished func(ctx context.Context, submissionID string) ([]int64, error)
 }
+
+// finalStates are River's states of a job that never runs again.
+const finalStates = "'completed', 'cancelled', 'discarded'"
 
 func pgJobTable(pool *pgxpool.Pool, schema string) jobTable {
 	table := "river_job"
@@ -97,6 +103,14 @@ func pgJobTable(pool *pgxpool.Pool, schema string) jobTable {
 				return "", false, nil
 			}
 			return state, err == nil, err
+		},
+		unfinished: func(ctx context.Context, submissionID string) ([]int64, error) {
+			rows, err := pool.Query(ctx, `SELECT id FROM `+table+` WHERE kind = $1 AND args->>'submission_id' = $2
+				AND state NOT IN (`+finalStates+`) ORDER BY id`, jobKind, submissionID)
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, pgx.RowTo[int64])
 		},
 	}
 }
@@ -147,6 +161,23 @@ func sqliteJobTable(db *sql.DB) jobTable {
 				return "", false, nil
 			}
 			return state, err == nil, err
+		},
+		unfinished: func(ctx context.Context, submissionID string) ([]int64, error) {
+			rows, err := db.QueryContext(ctx, `SELECT id FROM river_job WHERE kind = ? AND json_extract(args, '$.submission_id') = ?
+				AND state NOT IN (`+finalStates+`) ORDER BY id`, jobKind, submissionID)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var out []int64
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return nil, err
+				}
+				out = append(out, id)
+			}
+			return out, rows.Err()
 		},
 	}
 }

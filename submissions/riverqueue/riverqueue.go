@@ -348,9 +348,11 @@ type Queue struct {
 	insertTx func(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error
 	start    func(ctx context.Context) error
 	stop     func(ctx context.Context) error
-	working  bool
-	jobs     jobTable
-	hb       Heartbeats
+	// cancel cancels one River job (river.Client.JobCancel).
+	cancel  func(ctx context.Context, id int64) error
+	working bool
+	jobs    jobTable
+	hb      Heartbeats
 	// rescuer runs while the workers run.
 	stopRescuer func()
 }
@@ -384,6 +386,13 @@ func newQueue[TTx any](cfg Config, client *river.Client[TTx], working bool, reg 
 		},
 		start: client.Start,
 		stop:  client.Stop,
+		cancel: func(ctx context.Context, id int64) error {
+			_, err := client.JobCancel(ctx, id)
+			if errors.Is(err, river.ErrNotFound) {
+				return nil // gone meanwhile (cleaned up): nothing to cancel
+			}
+			return err
+		},
 	}
 }
 
@@ -505,6 +514,28 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobs []submissions.Jo
 		return fmt.Errorf("riverqueue: enqueue %d jobs: %w", len(jobs), err)
 	}
 	return nil
+}
+
+// CancelSubmission implements submissions.Canceller: it cancels every job
+// of the submission River has not finalized, and returns how many. A
+// queued job is never fetched again; a running one has its context
+// cancelled (by notification on PostgreSQL, or River's poll), and the
+// attempt, which also watches the registry's job row
+// (submissions.Executor.CancelCheck), stops without a retry. Call it after
+// the registry cancelled the jobs (the service does).
+func (q *Queue) CancelSubmission(ctx context.Context, submissionID string) (int, error) {
+	ids, err := q.jobs.unfinished(ctx, submissionID)
+	if err != nil {
+		return 0, fmt.Errorf("riverqueue: cancel jobs of submission %s: %w", submissionID, err)
+	}
+	n := 0
+	for _, id := range ids {
+		if err := q.cancel(ctx, id); err != nil {
+			return n, fmt.Errorf("riverqueue: cancel job %d of submission %s: %w", id, submissionID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Start starts the workers and the heartbeat rescuer (a queue made

@@ -99,10 +99,40 @@ func (c *Client) Mine(ctx context.Context) (StatusList, error) {
 	return out, err
 }
 
-// Withdraw withdraws a model.
-func (c *Client) Withdraw(ctx context.Context, hash, reason string) error {
-	body, _ := json.Marshal(Withdrawal{Reason: reason})
-	return c.do(ctx, http.MethodPost, "/api/v1/models/"+url.PathEscape(hash)+"/withdraw", "application/json", bytes.NewReader(body), &Withdrawn{})
+// Withdraw withdraws a model (id: its id or a unique prefix of at least 8
+// hex digits) with an optional reason; its queued and running jobs are
+// cancelled.
+func (c *Client) Withdraw(ctx context.Context, id, reason string) (Withdrawn, error) {
+	body, err := json.Marshal(Withdrawal{Reason: reason})
+	if err != nil {
+		return Withdrawn{}, err
+	}
+	var out Withdrawn
+	err = c.do(ctx, http.MethodPost, "/api/v1/models/"+url.PathEscape(id)+"/withdraw", "application/json", bytes.NewReader(body), &out)
+	return out, err
+}
+
+// Edit changes a model's metadata (id: its id or a unique prefix): fields
+// maps the PATCH body's field names ("name", "version", "family",
+// "training_data", and whatever else the server takes, e.g. "paper") to
+// their new values; the fields not given stay as they are. A field the
+// server does not know is refused by it (400), nothing changed.
+func (c *Client) Edit(ctx context.Context, id string, fields map[string]string) (Model, error) {
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return Model{}, err
+	}
+	var out Model
+	err = c.do(ctx, http.MethodPatch, "/api/v1/models/"+url.PathEscape(id), "application/json", bytes.NewReader(body), &out)
+	return out, err
+}
+
+// Cancel cancels a submission's queued and running jobs and returns its
+// status (cancelled).
+func (c *Client) Cancel(ctx context.Context, id string) (Status, error) {
+	var out Status
+	err := c.do(ctx, http.MethodPost, "/api/v1/submissions/"+url.PathEscape(id)+"/cancel", "", nil, &out)
+	return out, err
 }
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {

@@ -64,6 +64,10 @@ func StateLine(s Status) string {
 		return fmt.Sprintf("failed: %s", s.FailureClass)
 	case "done":
 		return fmt.Sprintf("done (%d benchmarks)", s.Benchmarks)
+	case "cancelled":
+		if s.Message != "" {
+			return s.Message // "cancelled (model withdrawn)", "cancelled by ada"
+		}
 	}
 	return s.State
 }
@@ -94,7 +98,7 @@ func PrintStatus(w io.Writer, s Status) {
 		note := j.Stage
 		if j.State == "failed" {
 			note = j.FailureClass + ": " + j.Message
-		} else if j.State == "queued" && j.Message != "" {
+		} else if (j.State == "queued" || j.State == "cancelled") && j.Message != "" {
 			note = j.Message
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", j.Position, j.BenchmarkID, j.State, j.Attempt, note)

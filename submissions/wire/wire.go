@@ -107,8 +107,16 @@ type Withdrawal struct {
 	Reason string `json:"reason"`
 }
 
-// Withdrawn is the answer to a withdrawal.
+// Withdrawn is the answer to a withdrawal: the model's full id and name,
+// the withdrawal's record (the first one when it was withdrawn before),
+// and the submissions whose queued or running jobs were cancelled.
 type Withdrawn struct {
-	Hash      string `json:"hash"`
-	Withdrawn bool   `json:"withdrawn"`
+	Hash          string    `json:"hash"`
+	Name          string    `json:"name"`
+	Withdrawn     bool      `json:"withdrawn"`
+	By            string    `json:"by"`
+	Reason        string    `json:"reason"`
+	At            time.Time `json:"withdrawn_at"`
+	Submissions   []string  `json:"cancelled_submissions"`
+	CancelledJobs int       `json:"cancelled_jobs"`
 }
