@@ -51,6 +51,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLayerFlags(env, m.Name(), m.Layers(), sf); err != nil {
+		return err
+	}
 	ids, err := sf.benchmarkIDs(ctx, p)
 	if err != nil {
 		return err
