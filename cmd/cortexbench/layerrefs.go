@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxrun"
+	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring/runner"
 )
 
@@ -35,4 +40,41 @@ func layerUsage(env *Env, flag string, err error) error {
 	}
 	fmt.Fprintf(env.Stderr, "%s: %v%s\n", flag, err, hint)
 	return errUsage
+}
+
+// specFor is the preprocessing of a --model file (onnxrun.SpecFor): the
+// --preprocess text, else the file's registered entry's, else the
+// default; which one, and the spec's warnings, go to stderr. A spec that
+// does not parse is the user's input error.
+func specFor(ctx context.Context, env *Env, rt *ort.Runtime, p *platform, file, text string) (models.Spec, error) {
+	var c *onnxmodel.Checked
+	var store models.BlobStore
+	if text == "" { // the file's input decides (a given spec is checked against it when the model loads)
+		var err error
+		if c, err = onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt); err != nil {
+			return models.Spec{}, err
+		}
+		if p != nil {
+			store = p.bucket
+		}
+	}
+	spec, notes, err := onnxrun.SpecFor(ctx, text, store, c)
+	if errors.Is(err, models.ErrBadSpec) || errors.Is(err, onnxmodel.ErrNoDefaultSpec) {
+		return spec, fmt.Errorf("%w: %s: %w", errInput, file, err)
+	}
+	if err != nil {
+		return spec, err
+	}
+	printNotes(env, notes)
+	return spec, nil
+}
+
+// printNotes writes what the user should know about the spec used.
+func printNotes(env *Env, notes []string) {
+	for _, n := range notes {
+		if !strings.HasPrefix(n, "preprocessing: ") {
+			n = "warning: " + n
+		}
+		fmt.Fprintln(env.Stderr, n)
+	}
 }

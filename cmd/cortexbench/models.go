@@ -185,10 +185,11 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 		}
 		store = st
 	}
-	spec, err := onnxrun.SpecFor(ctx, *pre, store, c)
+	spec, notes, err := onnxrun.SpecFor(ctx, *pre, store, c)
 	if err != nil {
 		return err
 	}
+	printNotes(m.env, notes)
 	result, err := onnxrun.Predict(ctx, rt, c, layers, spec, preprocess.Files(pos[1:]), labels)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
@@ -206,7 +207,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	version := fs.String("version", "", "model version")
 	family := fs.String("family", "", "architecture family, e.g. MobileNet")
 	training := fs.String("training-data", "", "training data, e.g. ImageNet-1k")
-	pre := fs.String("preprocess", "", "preprocessing spec (default: the model's geometry with ImageNet mean/std)")
+	pre := fs.String("preprocess", "", "preprocessing `spec` (see 'cortexbench models -h'; default: imagenet at the model's input size for a 3-channel NCHW float input)")
 	registry := fs.String("registry", "", "registry `folder` instead of the object store")
 	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
@@ -221,10 +222,11 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := onnxrun.SpecFor(ctx, *pre, nil, c)
+	spec, notes, err := onnxrun.SpecFor(ctx, *pre, nil, c)
 	if err != nil {
 		return err
 	}
+	printNotes(m.env, notes)
 	if err := onnxmodel.CheckSpec(c, spec); err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
-	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
@@ -130,7 +129,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	sf := addScoreFlags(env, fs)
 	var files multiFlag
 	fs.Var(&files, "model", "ONNX `file` to score (repeat for several)")
-	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model, e.g. mobilenet_v2_float or size=224,crop=0.875,mean=…,std=…,layout=NCHW")
+	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model: a preset (imagenet, keras_tf, mobilenet_v2_float, …) and/or key=value pairs, e.g. imagenet,size=160 or size=224,crop=0.875,mean=…,std=…,layout=NCHW (see 'cortexbench models -h'); default: the file's registered spec, else imagenet for a 3-channel NCHW float input")
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
 	commit := fs.String("commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=layer4.1 (a layer as in --layers: id, ONNX node or tensor name, PyTorch module path): benchmarks scored by region commitment score these layers as given; another model entry than without")
@@ -176,18 +175,8 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		if info.Name == "" {
 			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		}
-		if *preprocess != "" {
-			if info.Spec, err = models.ParseSpec(*preprocess); err != nil {
-				return fmt.Errorf("%w: --preprocess: %w", errInput, err)
-			}
-		} else {
-			c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
-			if err != nil {
-				return err
-			}
-			if info.Spec, err = onnxrun.SpecFor(ctx, "", p.bucket, c); err != nil {
-				return err
-			}
+		if info.Spec, err = specFor(ctx, env, rt, p, file, *preprocess); err != nil {
+			return err
 		}
 		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {

@@ -421,6 +421,9 @@ func CheckSpec(c *Checked, s models.Spec) error {
 		}
 	}
 	if len(probs) > 0 {
+		if fit := FitSpec(c, s); fit.Validate() == nil && s.Validate() == nil {
+			add("this spec adjusted to the model's input: %s", fit)
+		}
 		return &models.ValidationError{Problems: probs}
 	}
 	return nil
