@@ -614,7 +614,7 @@ func (s *Service) checkSpec(c *onnxmodel.Checked, text string, out *models.Spec,
 		if spec, err = models.ParseSpec(text); err != nil {
 			return []Problem{{Field: "preprocessing", Kind: kindName(models.ErrBadSpec), Message: err.Error()}}
 		}
-		*warnings = append(*warnings, spec.Warnings()...)
+		*warnings = append(*warnings, onnxmodel.SpecWarnings(c, spec)...)
 	}
 	var probs []Problem
 	var ve *models.ValidationError

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
 )
@@ -130,4 +131,24 @@ func FitSpec(c *Checked, s models.Spec) models.Spec {
 		s.Mean, s.Std, s.Offset, s.Scale = one(s.Mean), one(s.Std), one(s.Offset), one(s.Scale)
 	}
 	return s.Canonical()
+}
+
+// SpecWarnings is s.Warnings() without the size warning when the model's
+// input is fixed at the spec's size (c nil: no model known): a tiny or huge
+// input the model itself declares is no mistake in the spec.
+func SpecWarnings(c *Checked, s models.Spec) []string {
+	all := s.Warnings()
+	if c == nil {
+		return all
+	}
+	if n, ok := fixedSize(c); !ok || n != s.InputSize {
+		return all
+	}
+	out := all[:0:0]
+	for _, w := range all {
+		if !strings.HasPrefix(w, "size=") {
+			out = append(out, w)
+		}
+	}
+	return out
 }

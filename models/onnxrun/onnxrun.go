@@ -322,7 +322,7 @@ func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmo
 		if err != nil {
 			return s, nil, fmt.Errorf("--preprocess: %w", err)
 		}
-		return s, s.Warnings(), nil
+		return s, onnxmodel.SpecWarnings(c, s), nil
 	}
 	if store != nil {
 		reg := &models.Registry{Store: store}
