@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -88,5 +89,34 @@ func TestSpecRange255AndWarnings(t *testing.T) {
 		if err != nil || len(s.Warnings()) != n {
 			t.Errorf("%q: %v, warnings %q; want %d", text, err, s.Warnings(), n)
 		}
+	}
+}
+
+// Every ready-made line in the README's "Preprocessing specs" parses,
+// without warnings, and those naming mean/std in 0–255 units are the
+// [0,1] specs.
+func TestREADMESpecLines(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(data), "### Preprocessing specs")
+	_, block, ok2 := strings.Cut(sec, "```text\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no Preprocessing specs section with a text block")
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		text, _, _ := strings.Cut(line, "#")
+		text = strings.TrimSpace(text)
+		s, err := ParseSpec(text)
+		if err != nil || len(s.Warnings()) != 0 {
+			t.Errorf("README line %q: %v %q", text, err, s.Warnings())
+		}
+		n++
+	}
+	if n < 10 {
+		t.Errorf("%d README lines, want the torchvision, timm, Keras and TF-Lite ones", n)
 	}
 }
