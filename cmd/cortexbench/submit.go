@@ -36,7 +36,7 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&form.Version, "version", "", "model `version`")
 	fs.StringVar(&form.Family, "family", "", "architecture `family`, e.g. resnet")
 	fs.StringVar(&form.TrainingData, "training-data", "", "training `data`, e.g. ImageNet-1k")
-	fs.StringVar(&form.Commitments, "commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=L040.Add (ids from 'cortexbench models inspect'): benchmarks scored by region commitment score these layers as given; another model entry than without")
+	fs.StringVar(&form.Commitments, "commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=layer4.1 (a layer id, ONNX node or tensor name, or PyTorch module path; 'cortexbench models inspect' lists them): benchmarks scored by region commitment score these layers as given; another model entry than without")
 	fs.StringVar(&form.Preprocessing, "preprocess", "", "preprocessing `spec`: a preset (imagenet, keras_tf, mobilenet_v2_float, …) and/or key=value pairs, e.g. imagenet,size=160 (see 'cortexbench models -h'); default: imagenet for a 3-channel NCHW float input, said in the answer")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	cf := addClientFlags(env, fs)
