@@ -120,3 +120,28 @@ func TestREADMESpecLines(t *testing.T) {
 		t.Errorf("%d README lines, want the torchvision, timm, Keras and TF-Lite ones", n)
 	}
 }
+
+// FuzzParseSpec: whatever text parses has a canonical text that parses to
+// the same spec (so one entry ID), and never panics; an error always
+// wraps ErrBadSpec.
+func FuzzParseSpec(f *testing.F) {
+	for _, seed := range []string{"imagenet", "imagenet,size=160", "keras_caffe,size=299", "mobilenet_v2_uint8",
+		"size=224,mean=123.675:116.28:103.53,std=58.395:57.12:57.375,range=255,layout=NCHW",
+		"size=28,crop=1,mean=0.1307,std=0.3081,channels=1,layout=NCHW", "imagenet,maen=1", "size=8,resize=9,aspect=stretch,layout=NHWC,fov=12"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		s, err := ParseSpec(text)
+		if err != nil {
+			if !errors.Is(err, ErrBadSpec) {
+				t.Fatalf("%q: error %v does not wrap ErrBadSpec", text, err)
+			}
+			return
+		}
+		_ = s.Warnings()
+		again, err := ParseSpec(s.String())
+		if err != nil || again.String() != s.String() {
+			t.Fatalf("%q → %q → %q, %v", text, s, again, err)
+		}
+	})
+}
