@@ -107,6 +107,20 @@ func TestScoreDefaultSpecAndLayerNames(t *testing.T) {
 		t.Errorf("profile names %v: want the two layers with their ONNX node names", nodes)
 	}
 
+	// 'models inspect' suggests the default, never raw 0–255 floats, and
+	// names each layer's module.
+	out, errOut, err = scoreRun(t, "models", "inspect", model, "--json")
+	var in struct {
+		Spec   string `json:"suggested_preprocess"`
+		Layers []struct{ ID, Module string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &in) != nil {
+		t.Fatalf("models inspect: %v\n%s", err, errOut)
+	}
+	if in.Spec != models.ImageNetNCHW.String() || len(in.Layers) < 8 || in.Layers[7].ID != "L007.Conv" || in.Layers[7].Module != "layer1.0.conv1" {
+		t.Errorf("inspect: spec %q, layers %+v", in.Spec, in.Layers)
+	}
+
 	// 'models add' without --preprocess picks the same default: the same entry.
 	out, errOut, err = scoreRun(t, "models", "add", model, "--name", "again", "--store", store, "--db", db)
 	if err != nil || !strings.Contains(errOut, note) || !strings.Contains(out, "already registered") {

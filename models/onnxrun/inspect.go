@@ -52,6 +52,9 @@ type LayerInfo struct {
 	PerStimulus bool    `json:"per_stimulus"`
 	Tensor      string  `json:"tensor"`
 	Node        string  `json:"node"`
+	// Module is the PyTorch module path of a node torch.onnx.export
+	// named (models.ModulePath), accepted by --layers and --commit.
+	Module string `json:"module,omitempty"`
 }
 
 func tensorInfo(t models.Tensor) TensorInfo { return TensorInfo{t.Name, t.Type, t.Shape} }
@@ -67,7 +70,7 @@ func NewInspection(file string, c *onnxmodel.Checked, layers []models.Layer) Ins
 		out.Outputs = append(out.Outputs, tensorInfo(o))
 	}
 	for _, l := range layers {
-		out.Layers = append(out.Layers, LayerInfo{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node})
+		out.Layers = append(out.Layers, LayerInfo{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node, models.ModulePath(l.Node)})
 	}
 	return out
 }
