@@ -59,14 +59,22 @@ func specFor(ctx context.Context, env *Env, rt *ort.Runtime, p *platform, file, 
 		}
 	}
 	spec, notes, err := onnxrun.SpecFor(ctx, text, store, c)
-	if errors.Is(err, models.ErrBadSpec) || errors.Is(err, onnxmodel.ErrNoDefaultSpec) {
-		return spec, fmt.Errorf("%w: %s: %w", errInput, file, err)
-	}
 	if err != nil {
-		return spec, err
+		return spec, specUsage(env, file, err)
 	}
 	printNotes(env, notes)
 	return spec, nil
+}
+
+// specUsage turns a --preprocess the user must fix (it does not parse,
+// or the model has no default and none was given) into a usage error
+// (exit 2) printed on stderr; other errors pass.
+func specUsage(env *Env, file string, err error) error {
+	if errors.Is(err, models.ErrBadSpec) || errors.Is(err, onnxmodel.ErrNoDefaultSpec) {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", file, err)
+		return errUsage
+	}
+	return err
 }
 
 // printNotes writes what the user should know about the spec used.

@@ -206,7 +206,7 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 	}
 	spec, notes, err := onnxrun.SpecFor(ctx, *pre, store, c)
 	if err != nil {
-		return err
+		return specUsage(m.env, pos[0], err)
 	}
 	printNotes(m.env, notes)
 	result, err := onnxrun.Predict(ctx, rt, c, layers, spec, preprocess.Files(pos[1:]), labels)
@@ -243,7 +243,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	}
 	spec, notes, err := onnxrun.SpecFor(ctx, *pre, nil, c)
 	if err != nil {
-		return err
+		return specUsage(m.env, pos[0], err)
 	}
 	printNotes(m.env, notes)
 	if err := onnxmodel.CheckSpec(c, spec); err != nil {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
+	"github.com/cortexbench/cortexbench/models/onnxpb"
 	"github.com/cortexbench/cortexbench/storage/registry"
 )
 
@@ -105,6 +107,23 @@ func TestScoreDefaultSpecAndLayerNames(t *testing.T) {
 	}
 	if len(nodes) != 2 || nodes["L007.Conv"] != "/layer1/layer1.0/conv1/Conv" || nodes["L016.Add"] != "/layer1/layer1.1/Add" {
 		t.Errorf("profile names %v: want the two layers with their ONNX node names", nodes)
+	}
+
+	// A spec that does not parse, and a grey model without a spec, are
+	// usage errors (exit 2) that say what to write; nothing is stored.
+	_, errOut, err = scoreRun(t, "score", "--model", model, "--preprocess", "imagenet,maen=0.5", "--benchmark", "lab2026.IT", "--store", store, "--db", db)
+	if exitCode(err) != 2 || !strings.Contains(errOut, `--preprocess: preprocessing spec: unknown key "maen"`) || !strings.Contains(errOut, "did you mean mean?") {
+		t.Errorf("--preprocess with a typo: exit %d (%v)\n%s", exitCode(err), err, errOut)
+	}
+	b := onnxmodel.NewBuilder(13).Input("image", onnxpb.TensorProto_FLOAT, -1, 1, 28, 28).Output("out")
+	b.Node("Relu", []string{"image"}, []string{"out"})
+	grey := filepath.Join(state, "grey.onnx")
+	if err := os.WriteFile(grey, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err = scoreRun(t, "models", "add", grey, "--name", "grey", "--store", store, "--db", db)
+	if exitCode(err) != 2 || !strings.Contains(errOut, "size=28,crop=1,mean=0.5,std=0.5,channels=1,layout=NCHW") || strings.Contains(errOut, "want 1 or 1") {
+		t.Errorf("grey model without --preprocess: exit %d (%v)\n%s", exitCode(err), err, errOut)
 	}
 
 	// 'models inspect' suggests the default, never raw 0–255 floats, and
