@@ -3,7 +3,7 @@
 references by ONNX node name, tensor name and PyTorch module path).
 
 Generated with (printed by this script when run):
-  torch 1.13.0a0, onnx 1.12.0, python 3 (/usr/bin/python3, Debian python3-torch)
+  torch 1.13.0a0, onnx 1.12.0, python 3.11.2 (/usr/bin/python3, Debian python3-torch)
 Run from this folder:  /usr/bin/python3 gen.py
 The model is a small randomly initialised CNN shaped like torchvision's
 ResNet (a stem, a Sequential "layer1" of two residual blocks, one with a
