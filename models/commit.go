@@ -62,7 +62,7 @@ func CheckCommitments(c map[string]string) error {
 		case !regionPattern.MatchString(region):
 			return fmt.Errorf("%w: region %q must be 1 to 64 letters, digits, '.', '_' or '-' (as a benchmark's metadata.region, e.g. IT, V4, EVC)", ErrCommitments, region)
 		case layer == "" || len(layer) > 1024 || strings.ContainsAny(layer, ",=\x00"):
-			return fmt.Errorf("%w: region %s: layer %q must be a layer id such as L062.Conv (see 'cortexbench models inspect')", ErrCommitments, region, layer)
+			return fmt.Errorf("%w: region %s: layer %q must be a layer id such as L062.Conv, an ONNX node or tensor name or a PyTorch module path (see 'cortexbench models inspect')", ErrCommitments, region, layer)
 		}
 	}
 	return nil
@@ -79,9 +79,10 @@ func CommitmentsString(c map[string]string) string {
 }
 
 // ResolveCommitments checks c against a model's layers and returns the
-// commitments by layer id: a layer may be given by its id or by its ONNX
-// tensor or node name. A layer that is not there, or does not depend on
-// the image, is an error naming the closest layer ids.
+// commitments by layer id: a layer may be given by any reference
+// ResolveLayer takes (id, ONNX tensor or node name, PyTorch module path,
+// name scope). A layer that is not there, or does not depend on the
+// image, is an error naming the closest layers.
 func ResolveCommitments(layers []Layer, c map[string]string) (map[string]string, error) {
 	if err := CheckCommitments(c); err != nil {
 		return nil, err
@@ -89,27 +90,11 @@ func ResolveCommitments(layers []Layer, c map[string]string) (map[string]string,
 	if len(c) == 0 {
 		return nil, nil
 	}
-	byID := map[string]Layer{}
-	byName := map[string]Layer{}
-	for _, l := range layers {
-		byID[l.ID] = l
-		if l.Tensor != "" {
-			byName[l.Tensor] = l
-		}
-		if _, ok := byName[l.Node]; !ok && l.Node != "" {
-			byName[l.Node] = l
-		}
-	}
 	out := make(map[string]string, len(c))
 	for _, region := range sortedKeys(c) {
-		want := c[region]
-		l, ok := byID[want]
-		if !ok {
-			l, ok = byName[want]
-		}
-		if !ok {
-			return nil, fmt.Errorf("%w: region %s: the model has no layer %q; closest layer ids: %s (all of them: 'cortexbench models inspect')",
-				ErrCommitments, region, want, strings.Join(ClosestLayerIDs(layers, want, 3), ", "))
+		l, err := ResolveLayer(layers, c[region], "")
+		if err != nil {
+			return nil, fmt.Errorf("%w: region %s: %w", ErrCommitments, region, err)
 		}
 		if !l.PerStimulus {
 			return nil, fmt.Errorf("%w: region %s: layer %s (%s) does not depend on the image; commit a layer computed from it", ErrCommitments, region, l.ID, l.Tensor)

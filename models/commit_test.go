@@ -72,7 +72,7 @@ func TestResolveCommitments(t *testing.T) {
 		t.Fatalf("resolve: %v %v", got, err)
 	}
 	_, err = ResolveCommitments(layers, map[string]string{"IT": "L62.Conv"})
-	if !errors.Is(err, ErrCommitments) || !strings.Contains(err.Error(), "closest layer ids: L062.Conv") {
+	if !errors.Is(err, ErrCommitments) || !strings.Contains(err.Error(), "closest: L062.Conv") {
 		t.Errorf("unknown layer: %v, want the closest id L062.Conv first", err)
 	}
 	_, err = ResolveCommitments(layers, map[string]string{"IT": "L001.Shape"})

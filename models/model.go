@@ -80,6 +80,15 @@ type Layer struct {
 	PerStimulus bool
 }
 
+// Name is the layer's name in the exporter's terms: its ONNX node name,
+// or its output tensor's name when the node has none.
+func (l Layer) Name() string {
+	if l.Node != "" {
+		return l.Node
+	}
+	return l.Tensor
+}
+
 // Features is the number of values per stimulus: the product of Shape
 // without its first (batch) dimension; -1 if one of them is unknown.
 func (l Layer) Features() int64 {

@@ -1,8 +1,10 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -105,14 +107,49 @@ var (
 	ImageNetNCHW = Spec{InputSize: 224, CropFraction: 0.875, Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}, Channels: 3, ChannelOrder: "RGB", Layout: NCHW, Pixel: PixelFloat}
 )
 
-// Builtins names the built-in specs accepted by ParseSpec.
+// Presets for common exporters (issue 17), at 224 pixels: add ",size=S"
+// for another input size. Keras applications resize the whole image to the
+// input size (keras.utils.load_img(target_size=…)), so they stretch
+// without cropping; their three preprocess_input modes are:
+var (
+	// KerasCaffe is mode "caffe" (ResNet50, VGG16/19 in Keras): BGR, the
+	// ImageNet mean subtracted in 0–255 units, no scaling, NHWC.
+	KerasCaffe = Spec{InputSize: 224, CropFraction: 1, Stretch: true, Offset: []float64{103.939, 116.779, 123.68}, Channels: 3, ChannelOrder: "BGR", Layout: NHWC, Pixel: PixelFloat}
+	// KerasTF is mode "tf" (MobileNet, Inception, Xception, EfficientNetV2
+	// with include_preprocessing=False): pixel/127.5 − 1, NHWC. TF-Lite
+	// float exports of these take the same.
+	KerasTF = Spec{InputSize: 224, CropFraction: 1, Stretch: true, Offset: []float64{127.5}, Scale: []float64{1 / 127.5}, Channels: 3, ChannelOrder: "RGB", Layout: NHWC, Pixel: PixelFloat}
+	// KerasTorch is mode "torch" (DenseNet in Keras): ImageNet mean/std on
+	// [0,1] pixels, NHWC.
+	KerasTorch = Spec{InputSize: 224, CropFraction: 1, Stretch: true, Mean: ImageNetNCHW.Mean, Std: ImageNetNCHW.Std, Channels: 3, ChannelOrder: "RGB", Layout: NHWC, Pixel: PixelFloat}
+)
+
+// DefaultPreset names the spec a 3-channel NCHW float model gets when no
+// spec is given (onnxmodel.DefaultSpec): ImageNetNCHW.
+const DefaultPreset = "imagenet"
+
+// Builtins names the presets accepted by ParseSpec. "imagenet" and
+// "imagenet_nchw" are one spec (torchvision's, and timm's for most of its
+// models), so one entry ID.
 var Builtins = map[string]Spec{
 	"mobilenet_v2_float": MobileNetV2Float,
 	"mobilenet_v2_uint8": MobileNetV2Uint8,
 	"mobilenet_v1_float": MobileNetV1Float,
 	"mobilenet_v1_uint8": MobileNetV1Uint8,
 	"imagenet_nchw":      ImageNetNCHW,
+	"imagenet":           ImageNetNCHW,
+	"keras_caffe":        KerasCaffe,
+	"keras_tf":           KerasTF,
+	"keras_torch":        KerasTorch,
 }
+
+// ErrBadSpec is wrapped by every error about a spec on its own: its text
+// (an unknown key, a value that is not a number) or its values (a zero
+// std). ErrSpec is for a good spec that does not fit the model.
+var ErrBadSpec = errors.New("preprocessing spec")
+
+// specKeys are ParseSpec's keys, in the order its errors list them.
+var specKeys = []string{"size", "resize", "crop", "aspect", "mean", "std", "range", "offset", "scale", "channels", "order", "layout", "pixel", "fov"}
 
 // Resize returns the length the shorter image side is resized to.
 func (s Spec) Resize() int {
@@ -157,7 +194,10 @@ func (s Spec) Affine() (sub, mul []float64) {
 // Validate checks the spec on its own (not against a model).
 func (s Spec) Validate() error {
 	var probs []string
-	if s.InputSize < 1 || s.InputSize > 4096 {
+	switch {
+	case s.InputSize == 0:
+		probs = append(probs, "size is missing: give the model's input size, e.g. size=224")
+	case s.InputSize < 1 || s.InputSize > 4096:
 		probs = append(probs, fmt.Sprintf("input size %d is not in 1..4096", s.InputSize))
 	}
 	if s.ResizeSize != 0 && s.ResizeSize < s.InputSize {
@@ -172,7 +212,10 @@ func (s Spec) Validate() error {
 	if s.ChannelOrder != "RGB" && s.ChannelOrder != "BGR" {
 		probs = append(probs, fmt.Sprintf("channel order %q: want RGB or BGR", s.ChannelOrder))
 	}
-	if s.Layout != NCHW && s.Layout != NHWC {
+	switch {
+	case s.Layout == "":
+		probs = append(probs, "layout is missing: give layout=NCHW (PyTorch exports) or layout=NHWC (TensorFlow, Keras, TF-Lite)")
+	case s.Layout != NCHW && s.Layout != NHWC:
 		probs = append(probs, fmt.Sprintf("layout %q: want NCHW or NHWC", s.Layout))
 	}
 	if s.Pixel != PixelUint8 && s.Pixel != PixelFloat {
@@ -189,18 +232,28 @@ func (s Spec) Validate() error {
 	if s.Pixel == PixelUint8 && (hasMS || hasSO) {
 		probs = append(probs, "a uint8 input takes raw pixels: drop mean/std and scale/offset")
 	}
-	for name, v := range map[string][]float64{"mean": s.Mean, "std": s.Std, "scale": s.Scale, "offset": s.Offset} {
+	for _, name := range []string{"mean", "std", "offset", "scale"} {
+		v := map[string][]float64{"mean": s.Mean, "std": s.Std, "scale": s.Scale, "offset": s.Offset}[name]
 		if len(v) != 0 && len(v) != 1 && len(v) != s.Channels {
-			probs = append(probs, fmt.Sprintf("%s has %d values: want 1 or %d", name, len(v), s.Channels))
+			if s.Channels == 1 {
+				probs = append(probs, fmt.Sprintf("%s has %d values but the spec has 1 channel (grey): give one value, e.g. %s=%s", name, len(v), name, fmtFloat(mean(v))))
+			} else {
+				probs = append(probs, fmt.Sprintf("%s has %d values: give 1, or %d (one per channel)", name, len(v), s.Channels))
+			}
 		}
 		for _, x := range v {
-			if math.IsNaN(x) || math.IsInf(x, 0) || ((name == "std" || name == "scale") && x == 0) {
+			switch {
+			case math.IsNaN(x) || math.IsInf(x, 0) || (name == "scale" && x == 0):
 				probs = append(probs, fmt.Sprintf("%s value %g is not usable", name, x))
+			case name == "std" && x <= 0:
+				probs = append(probs, fmt.Sprintf("std value %g is not positive: a standard deviation is > 0 (ImageNet's is std=0.229:0.224:0.225)", x))
+			case name == "mean" && (x < -1e3 || x > 1e3):
+				probs = append(probs, fmt.Sprintf("mean value %g is outside [-1000, 1000]: mean is in pixel/255 units, in [0,1] (ImageNet's is mean=0.485:0.456:0.406)", x))
 			}
 		}
 	}
 	if len(probs) > 0 {
-		return fmt.Errorf("%w: %s", ErrSpec, strings.Join(probs, "; "))
+		return fmt.Errorf("%w: %s", ErrBadSpec, strings.Join(probs, "; "))
 	}
 	return nil
 }
@@ -328,16 +381,28 @@ func (s Spec) String() string {
 	return strings.Join(parts, ",")
 }
 
-// ParseSpec reads a spec from text: either a builtin name (see Builtins),
-// optionally followed by overrides ("mobilenet_v2_float,crop=1"), or
+// ParseSpec reads a spec from text: a preset name (see Builtins),
+// optionally followed by overrides ("imagenet,size=160"), or
 // comma-separated key=value pairs:
 //
 //	size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=RGB,layout=NCHW,pixel=float
 //
 // Keys: size, resize, crop, aspect (keep|stretch), mean, std, offset, scale (colon-separated lists,
-// one value or one per channel), channels, order, layout, pixel, fov (the
-// model's field of view in degrees of visual angle, 0 < F ≤ 180). Defaults:
-// crop=0.875, channels=3, order=RGB, pixel=float, fov=8.
+// one value or one per channel), range (1 or 255: the units of mean and
+// std, see below), channels, order, layout, pixel, fov (the model's field
+// of view in degrees of visual angle, 0 < F ≤ 180). Defaults: crop=0.875,
+// channels=3, order=RGB, pixel=float, range=1, fov=8; size and layout have
+// none.
+//
+// mean and std apply to pixels in [0,1] (value = (pixel/255 − mean)/std,
+// torchvision's convention). range=255 says they are written in 0–255
+// units, as mmcv and some timm configs write them
+// (mean=123.675:116.28:103.53,std=58.395:57.12:57.375,range=255): they are
+// divided by 255, so the spec is the same spec (and entry) as the [0,1]
+// form. offset and scale are always in 0–255 units.
+//
+// A spec that parses may still be implausible: see Warnings. Every error
+// wraps ErrBadSpec.
 func ParseSpec(text string) (Spec, error) {
 	s := Spec{CropFraction: 0.875, Channels: 3, ChannelOrder: "RGB", Pixel: PixelFloat}
 	fields := strings.Split(text, ",")
@@ -346,9 +411,9 @@ func ParseSpec(text string) (Spec, error) {
 		fields = fields[1:]
 	}
 	num := func(k, v string) (float64, error) {
-		x, err := strconv.ParseFloat(v, 64)
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %s=%q is not a number", ErrSpec, k, v)
+			return 0, fmt.Errorf("%w: %s=%q is not a number", ErrBadSpec, k, v)
 		}
 		return x, nil
 	}
@@ -363,14 +428,16 @@ func ParseSpec(text string) (Spec, error) {
 		}
 		return out, nil
 	}
+	rangeMax := 1.0
 	for _, f := range fields {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(f, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
 		if !ok {
-			return Spec{}, fmt.Errorf("%w: %q is neither a builtin (%s) nor key=value", ErrSpec, f, builtinNames())
+			return Spec{}, fmt.Errorf("%w: %q is neither a preset (%s) nor key=value (keys: %s)%s", ErrBadSpec, f, builtinNames(), strings.Join(specKeys, ", "), didYouMean(f, presetNames()))
 		}
 		var err error
 		var x float64
@@ -378,7 +445,7 @@ func ParseSpec(text string) (Spec, error) {
 		case "size", "resize", "channels":
 			x, err = num(k, v)
 			if err == nil && x != math.Trunc(x) {
-				err = fmt.Errorf("%w: %s=%s is not an integer", ErrSpec, k, v)
+				err = fmt.Errorf("%w: %s=%s is not an integer", ErrBadSpec, k, v)
 			}
 			switch k {
 			case "size":
@@ -396,6 +463,15 @@ func ParseSpec(text string) (Spec, error) {
 		case "std":
 			s.Std, err = nums(k, v)
 			s.Scale, s.Offset = nil, nil
+		case "range":
+			switch strings.TrimSpace(v) {
+			case "1":
+				rangeMax = 1
+			case "255":
+				rangeMax = 255
+			default:
+				err = fmt.Errorf("%w: range=%q: want range=255 (mean and std written in 0–255 units) or range=1 (in [0,1], the default)", ErrBadSpec, v)
+			}
 		case "offset":
 			s.Offset, err = nums(k, v)
 			s.Mean, s.Std = nil, nil
@@ -409,7 +485,7 @@ func ParseSpec(text string) (Spec, error) {
 			case "keep":
 				s.Stretch = false
 			default:
-				err = fmt.Errorf("%w: aspect=%q: want keep or stretch", ErrSpec, v)
+				err = fmt.Errorf("%w: aspect=%q: want keep or stretch", ErrBadSpec, v)
 			}
 		case "order":
 			s.ChannelOrder = strings.ToUpper(v)
@@ -423,15 +499,21 @@ func ParseSpec(text string) (Spec, error) {
 		case "fov":
 			x, err = num(k, v)
 			if err == nil && !(x > 0 && x <= 180) {
-				err = fmt.Errorf("%w: fov=%s: the field of view is in degrees of visual angle, 0 < fov ≤ 180 (default 8)", ErrSpec, v)
+				err = fmt.Errorf("%w: fov=%s: the field of view is in degrees of visual angle, 0 < fov ≤ 180 (default 8)", ErrBadSpec, v)
 			}
 			s.FieldOfView = x
 		default:
-			err = fmt.Errorf("%w: unknown key %q (want size, resize, crop, aspect, mean, std, offset, scale, channels, order, layout, pixel, fov)", ErrSpec, k)
+			err = fmt.Errorf("%w: unknown key %q (keys: %s)%s", ErrBadSpec, k, strings.Join(specKeys, ", "), didYouMean(k, specKeys))
 		}
 		if err != nil {
 			return Spec{}, err
 		}
+	}
+	if rangeMax != 1 {
+		if len(s.Mean) == 0 && len(s.Std) == 0 {
+			return Spec{}, fmt.Errorf("%w: range=255 gives the units of mean and std, and the spec has neither (offset and scale are in 0–255 units already)", ErrBadSpec)
+		}
+		s.Mean, s.Std = rescale(s.Mean, rangeMax), rescale(s.Std, rangeMax)
 	}
 	if err := s.Validate(); err != nil {
 		return Spec{}, err
@@ -439,6 +521,95 @@ func ParseSpec(text string) (Spec, error) {
 	return s.Canonical(), nil
 }
 
+// rescale divides v by d, rounded to 12 significant digits so that
+// 123.675/255 is 0.485, the value written in [0,1] units.
+func rescale(v []float64, d float64) []float64 {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i], _ = strconv.ParseFloat(strconv.FormatFloat(x/d, 'g', 12, 64), 64)
+	}
+	return out
+}
+
+// Warnings lists what is implausible in a spec that is valid: mean or std
+// above 1 with float pixels (they apply to pixels in [0,1]; 0–255 units
+// need range=255), and an input size under 16 or over 1024 pixels. Each
+// warning says what to write instead.
+func (s Spec) Warnings() []string {
+	var out []string
+	if s.Pixel == PixelFloat && (maxOf(s.Mean) > 1 || maxOf(s.Std) > 1) {
+		fixed := s
+		fixed.Mean, fixed.Std = rescale(s.Mean, 255), rescale(s.Std, 255)
+		out = append(out, fmt.Sprintf("mean/std above 1 (mean=%s, std=%s) look like 0–255 units, but they apply to pixels in [0,1] "+
+			"(value = (pixel/255 − mean)/std): the inputs will be far from what the model was trained on. "+
+			"If the values are in 0–255 units (mmcv, some timm configs), add range=255 or write them divided by 255: %s",
+			joinFloats(s.Mean), joinFloats(s.Std), fixed.String()))
+	}
+	if s.InputSize > 0 && s.InputSize < 16 {
+		out = append(out, fmt.Sprintf("size=%d is under 16 pixels: the benchmark images are shrunk to %d×%d; is that the model's input size?", s.InputSize, s.InputSize, s.InputSize))
+	}
+	if s.InputSize > 1024 {
+		out = append(out, fmt.Sprintf("size=%d is over 1024 pixels: scoring will be slow and use much memory; is that the model's input size?", s.InputSize))
+	}
+	return out
+}
+
+func maxOf(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+func mean(v []float64) float64 {
+	t := 0.0
+	for _, x := range v {
+		t += x
+	}
+	return t / float64(len(v))
+}
+
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+
+func joinFloats(v []float64) string {
+	if len(v) == 0 {
+		return "(none)"
+	}
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return strings.Join(out, ":")
+}
+
+// didYouMean names the word nearest to s among words when it is close
+// (edit distance ≤ 2), as "; did you mean X?", else "".
+func didYouMean(s string, words []string) string {
+	best, bestD := "", 3
+	for _, w := range words {
+		if d := editDistance(strings.ToLower(s), w); d < bestD {
+			best, bestD = w, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %s?", best)
+}
+
+func presetNames() []string {
+	names := make([]string, 0, len(Builtins))
+	for n := range Builtins {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 func builtinNames() string {
-	return "mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float, mobilenet_v1_uint8, imagenet_nchw"
+	return strings.Join(presetNames(), ", ")
 }

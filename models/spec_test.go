@@ -28,7 +28,7 @@ func TestParseSpecRoundTrip(t *testing.T) {
 		t.Errorf("affine %v %v", sub, mul)
 	}
 	for _, bad := range []string{"size=0,layout=NCHW", "size=224,layout=NCWH", "size=224,layout=NHWC,pixel=uint8,scale=2", "nonsense", "size=224,layout=NHWC,mean=1:2"} {
-		if _, err := ParseSpec(bad); !errors.Is(err, ErrSpec) {
+		if _, err := ParseSpec(bad); !errors.Is(err, ErrBadSpec) {
 			t.Errorf("%q: err = %v", bad, err)
 		}
 	}
@@ -121,11 +121,11 @@ func TestSpecFieldOfView(t *testing.T) {
 	}
 	for _, bad := range []string{"fov=0", "fov=-3", "fov=181", "fov=NaN", "fov=inf", "fov=wide"} {
 		_, err := ParseSpec("mobilenet_v2_float," + bad)
-		if !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "fov") {
+		if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), "fov") {
 			t.Errorf("%q: err = %v", bad, err)
 		}
 	}
-	if err := (Spec{InputSize: 224, CropFraction: 1, Channels: 3, ChannelOrder: "RGB", Layout: NCHW, Pixel: PixelFloat, FieldOfView: 200}).Validate(); !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), "field of view") {
+	if err := (Spec{InputSize: 224, CropFraction: 1, Channels: 3, ChannelOrder: "RGB", Layout: NCHW, Pixel: PixelFloat, FieldOfView: 200}).Validate(); !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), "field of view") {
 		t.Errorf("Validate fov 200: %v", err)
 	}
 	// Metadata JSON of a default spec has no field of view: what was

@@ -92,7 +92,12 @@ func (c Conventions) IsZero() bool { return c == Conventions{} }
 // LayerScore is one layer's score on the whole benchmark: the per-layer
 // profile served next to the selected score.
 type LayerScore struct {
-	Layer  string
+	Layer string
+	// Name is the layer's ONNX node name (its output tensor's name when
+	// the node has none), so a profile reads in the exporter's terms
+	// ("/layer1/layer1.0/relu_1/Relu"); "" in scores stored before names
+	// were recorded (issue 17). It plays no part in the score.
+	Name   string
 	Depth  float64 // relative depth in [0, 1] (topological position)
 	Raw    float64
 	Ceiled float64

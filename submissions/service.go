@@ -411,8 +411,9 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		return Submission{}, fmt.Errorf("validate model: the staged file changed (sha256 %s, staged as %s)", checked.SHA256, file.SHA256)
 	}
 	var spec models.Spec
+	var warnings []string
 	if checked != nil && len(meta.Preprocessing) <= s.cfg.MaxSpecBytes {
-		probs = append(probs, s.checkSpec(checked, meta.Preprocessing, &spec)...)
+		probs = append(probs, s.checkSpec(checked, meta.Preprocessing, &spec, &warnings)...)
 	}
 	var commitments map[string]string
 	if len(meta.Commitments) <= s.cfg.MaxSpecBytes {
@@ -533,7 +534,9 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 		}
 		return Submission{}, fmt.Errorf("submission %s: %w", id, err)
 	}
-	return s.deps.Registry.GetSubmission(ctx, id)
+	stored, err := s.deps.Registry.GetSubmission(ctx, id)
+	stored.Warnings = warnings
+	return stored, err
 }
 
 // reasonSuffix is ": reason" for a withdrawal's reason, "" without one.
@@ -615,17 +618,26 @@ func (s *Service) checkMetadata(m Metadata) []Problem {
 	return probs
 }
 
-// checkSpec parses the spec and checks it against the model's input; an
-// empty spec is a problem whose message proposes one.
-func (s *Service) checkSpec(c *onnxmodel.Checked, text string, out *models.Spec) []Problem {
+// checkSpec parses the spec and checks it against the model's input. An
+// empty spec is the model's default (onnxmodel.DefaultSpec: "imagenet" for
+// a 3-channel NCHW float input, said in a warning) or, for other inputs, a
+// problem giving specs that fit. A spec's implausible values are warnings
+// (models.Spec.Warnings).
+func (s *Service) checkSpec(c *onnxmodel.Checked, text string, out *models.Spec, warnings *[]string) []Problem {
+	var spec models.Spec
 	if strings.TrimSpace(text) == "" {
-		return []Problem{{Field: "preprocessing", Kind: "missing", Message: fmt.Sprintf(
-			"the preprocessing spec is required: say how images become the input, e.g. %q (see 'cortexbench models' for builtin names)",
-			onnxmodel.SpecFor(c).String())}}
-	}
-	spec, err := models.ParseSpec(text)
-	if err != nil {
-		return []Problem{{Field: "preprocessing", Kind: kindName(models.ErrSpec), Message: err.Error()}}
+		def, name, err := onnxmodel.DefaultSpec(c)
+		if err != nil {
+			return []Problem{{Field: "preprocessing", Kind: "missing", Message: err.Error()}}
+		}
+		spec = def
+		*warnings = append(*warnings, onnxmodel.DefaultNote(name, "a preprocessing spec"))
+	} else {
+		var err error
+		if spec, err = models.ParseSpec(text); err != nil {
+			return []Problem{{Field: "preprocessing", Kind: kindName(models.ErrBadSpec), Message: err.Error()}}
+		}
+		*warnings = append(*warnings, onnxmodel.SpecWarnings(c, spec)...)
 	}
 	var probs []Problem
 	var ve *models.ValidationError

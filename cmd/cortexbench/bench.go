@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/scoring/perf"
 	"github.com/cortexbench/cortexbench/scoring/report"
@@ -21,22 +20,18 @@ import (
 // rest (RDMs, ridge, ceilings, layer selection, bootstrap): the target is
 // total ≤ 1.5 × (forward + math).
 func runBench(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "bench", "bench --model FILE --preprocess SPEC [--benchmark ID,…|all] [--json]")
+	fs := newFlagSet(env, "bench", "bench --model FILE [--preprocess SPEC] [--benchmark ID,…|all] [--json]")
 	sf := addScoreFlags(env, fs)
 	file := fs.String("model", "", "ONNX `file`")
-	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float)")
+	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float; default as in 'score')")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *file == "" || *preprocess == "" {
+	if *file == "" {
 		fs.Usage()
 		return errUsage
-	}
-	spec, err := models.ParseSpec(*preprocess)
-	if err != nil {
-		return fmt.Errorf("%w: --preprocess: %w", errInput, err)
 	}
 	p, err := sf.plat.open(ctx)
 	if err != nil {
@@ -47,8 +42,15 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	spec, err := specFor(ctx, env, rt, p, *file, *preprocess)
+	if err != nil {
+		return err
+	}
 	m, err := onnxrun.Load(rt, onnxrun.Info{Path: *file, Name: *file, Spec: spec}, *sf.poolTo)
 	if err != nil {
+		return err
+	}
+	if err := checkLayerFlags(env, m.Name(), m.Layers(), sf); err != nil {
 		return err
 	}
 	ids, err := sf.benchmarkIDs(ctx, p)

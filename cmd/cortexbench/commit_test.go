@@ -66,7 +66,7 @@ func TestScoreCommitFlag(t *testing.T) {
 	for commit, says := range map[string]string{
 		"IT":                  "not REGION=LAYER",
 		"I T=" + last.ID:      "must be 1 to 64",
-		"IT=" + last.ID + "x": "closest layer ids: " + last.ID,
+		"IT=" + last.ID + "x": "closest: " + last.ID,
 		"IT=L1,IT=" + last.ID: "given twice",
 	} {
 		_, errOut, err := score(commit)

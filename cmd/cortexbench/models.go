@@ -24,12 +24,31 @@ subcommands:
   add FILE --name N [--version V] [--family F] [--training-data D] [--preprocess P] [--json]
   list [--json]                                 models added to the registry
 
---preprocess is a builtin (mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float,
-mobilenet_v1_uint8, imagenet_nchw) and/or key=value pairs, e.g.
-  size=224,crop=0.875,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,layout=NCHW,pixel=float
+--preprocess SPEC says how an image becomes the model's input (README: "Preprocessing specs"):
+a preset, optionally with overrides, and/or comma-separated key=value pairs.
+  keys      size (input side, required), resize, crop (fraction kept, 0.875),
+            aspect (keep|stretch), mean, std (on pixels in [0,1]; one value or
+            one per channel, colon-separated), range (255: mean/std written in
+            0-255 units), offset, scale (value = (pixel - offset) x scale, 0-255
+            units), channels (3), order (RGB|BGR), layout (NCHW|NHWC, required),
+            pixel (float|uint8), fov (degrees, 8)
+  presets   imagenet (= imagenet_nchw), keras_caffe, keras_tf, keras_torch,
+            mobilenet_v2_float, mobilenet_v2_uint8, mobilenet_v1_float, mobilenet_v1_uint8
+  examples  torchvision, timm (most models)  imagenet            (torchvision inception_v3: imagenet,size=299)
+            timm ViT / inception (0.5 mean)  size=224,crop=0.9,mean=0.5,std=0.5,layout=NCHW
+            mmcv/timm configs in 0-255       size=224,mean=123.675:116.28:103.53,std=58.395:57.12:57.375,range=255,layout=NCHW
+            Keras (tf.keras.applications)    keras_tf | keras_caffe | keras_torch   (add ,size=S)
+            TF-Lite float / uint8            mobilenet_v2_float | mobilenet_v2_uint8 (add ,size=S)
+Without --preprocess a 3-channel NCHW float model gets imagenet at its input
+size (said on stderr); other inputs must give one (the refusal shows specs
+that fit). Implausible values (mean or std above 1 with float pixels, size
+under 16 or over 1024) are warned about on stderr.
 fov=F is the model's field of view in degrees of visual angle (0 < F <= 180,
 default 8): a benchmark stating its images' size D in degrees has them placed on
 that screen first (D < F: shrunk onto grey; D > F: the centre zoomed in).
+Layers (score --layers, --commit) are named by id (L042.Conv), ONNX node or
+tensor name, or PyTorch module path (layer1.0.conv1: the last node torch.onnx.export
+made inside that module); 'models inspect' lists them.
 A model entry is an ONNX file with one preprocessing spec: the same file with
 another --preprocess is another entry, with its own ID and scores. Entries are
 registered in the object store (--store, the embedded S3 store by default,
@@ -185,10 +204,11 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 		}
 		store = st
 	}
-	spec, err := onnxrun.SpecFor(ctx, *pre, store, c)
+	spec, notes, err := onnxrun.SpecFor(ctx, *pre, store, c)
 	if err != nil {
-		return err
+		return specUsage(m.env, pos[0], err)
 	}
+	printNotes(m.env, notes)
 	result, err := onnxrun.Predict(ctx, rt, c, layers, spec, preprocess.Files(pos[1:]), labels)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
@@ -206,7 +226,7 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	version := fs.String("version", "", "model version")
 	family := fs.String("family", "", "architecture family, e.g. MobileNet")
 	training := fs.String("training-data", "", "training data, e.g. ImageNet-1k")
-	pre := fs.String("preprocess", "", "preprocessing spec (default: the model's geometry with ImageNet mean/std)")
+	pre := fs.String("preprocess", "", "preprocessing `spec` (see 'cortexbench models -h'; default: imagenet at the model's input size for a 3-channel NCHW float input)")
 	registry := fs.String("registry", "", "registry `folder` instead of the object store")
 	pf := addPlatformFlags(m.env, fs)
 	pos, err := parseInterspersed(fs, args)
@@ -221,10 +241,11 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := onnxrun.SpecFor(ctx, *pre, nil, c)
+	spec, notes, err := onnxrun.SpecFor(ctx, *pre, nil, c)
 	if err != nil {
-		return err
+		return specUsage(m.env, pos[0], err)
 	}
+	printNotes(m.env, notes)
 	if err := onnxmodel.CheckSpec(c, spec); err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
-	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
 	"github.com/cortexbench/cortexbench/scoring"
@@ -81,7 +80,7 @@ func addScoreFlags(env *Env, fs *flag.FlagSet) *scoreFlags {
 		poolTo:      fs.Int64("pool-to", onnxrun.DefaultPoolTo, "average-pool every larger layer in the graph to at most `N` values per image (the same as --reduce pool:N)"),
 		reduce:      addReduceFlags(fs),
 		bootstrap:   fs.Int("bootstrap", 1000, "bootstrap resamples for the confidence intervals"),
-		candidates:  fs.String("layers", string(runner.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a list of layer ids"),
+		candidates:  fs.String("layers", string(runner.AllButOutput), "which layers compete on RSA benchmarks: all-but-output, all, blocks, spaced:K or a comma-separated list of layers, each a layer id (L042.Conv), an ONNX node or tensor name, or a PyTorch module path (layer1.0.conv1: the module's last node)"),
 		ridgeLayers: fs.String("ridge-layers", string(runner.DefaultConfig().RidgeCandidates), "which layers compete on encoding (ridge) benchmarks, as --layers"),
 		benchmarks:  fs.String("benchmark", "all", "benchmark ids (comma-separated) or all"),
 		cacheLimit:  fs.Int64("cache-limit", onnxrun.DefaultCacheLimit, "cache the reduced activations of a stimulus set in the object store when they take at most `bytes` (0: never)"),
@@ -130,10 +129,10 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	sf := addScoreFlags(env, fs)
 	var files multiFlag
 	fs.Var(&files, "model", "ONNX `file` to score (repeat for several)")
-	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model, e.g. mobilenet_v2_float or size=224,crop=0.875,mean=…,std=…,layout=NCHW")
+	preprocess := fs.String("preprocess", "", "preprocessing `spec` for every --model: a preset (imagenet, keras_tf, mobilenet_v2_float, …) and/or key=value pairs, e.g. imagenet,size=160 or size=224,crop=0.875,mean=…,std=…,layout=NCHW (see 'cortexbench models -h'); default: the file's registered spec, else imagenet for a 3-channel NCHW float input")
 	name := fs.String("name", "", "model `name` (default: the file name)")
 	family := fs.String("family", "", "model `family`")
-	commit := fs.String("commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=L040.Add (ids from 'cortexbench models inspect'): benchmarks scored by region commitment score these layers as given; another model entry than without")
+	commit := fs.String("commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=layer4.1 (a layer as in --layers: id, ONNX node or tensor name, PyTorch module path): benchmarks scored by region commitment score these layers as given; another model entry than without")
 	asJSON := fs.Bool("json", false, "print the scores as JSON")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	cf := addControlFlags(fs)
@@ -167,7 +166,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	}
 	commitments, err := models.ParseCommitments(*commit)
 	if err != nil {
-		return fmt.Errorf("%w: --commit: %w", errInput, err)
+		return layerUsage(env, "--commit", err)
 	}
 	var all []scoring.Score
 	var controls []controlRow
@@ -176,18 +175,8 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		if info.Name == "" {
 			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		}
-		if *preprocess != "" {
-			if info.Spec, err = models.ParseSpec(*preprocess); err != nil {
-				return fmt.Errorf("%w: --preprocess: %w", errInput, err)
-			}
-		} else {
-			c, err := onnxmodel.ValidateFile(file, onnxmodel.DefaultConfig(), rt)
-			if err != nil {
-				return err
-			}
-			if info.Spec, err = onnxrun.SpecFor(ctx, "", p.bucket, c); err != nil {
-				return err
-			}
+		if info.Spec, err = specFor(ctx, env, rt, p, file, *preprocess); err != nil {
+			return err
 		}
 		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {
@@ -227,9 +216,12 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 func scoreModel(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, run *runner.Runner, info onnxrun.Info, sf *scoreFlags, ids []string) ([]scoring.Score, error) {
 	m, err := onnxrun.Load(rt, info, *sf.poolTo)
 	if errors.Is(err, models.ErrCommitments) {
-		return nil, fmt.Errorf("%w: --commit: %w", errInput, err)
+		return nil, layerUsage(env, "--commit", err)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLayerFlags(env, m.Name(), m.Layers(), sf); err != nil {
 		return nil, err
 	}
 	if err := sf.reduce.apply(m, *sf.poolTo); err != nil {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/cortexbench/cortexbench/models"
 
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -32,8 +36,8 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&form.Version, "version", "", "model `version`")
 	fs.StringVar(&form.Family, "family", "", "architecture `family`, e.g. resnet")
 	fs.StringVar(&form.TrainingData, "training-data", "", "training `data`, e.g. ImageNet-1k")
-	fs.StringVar(&form.Commitments, "commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=L040.Add (ids from 'cortexbench models inspect'): benchmarks scored by region commitment score these layers as given; another model entry than without")
-	fs.StringVar(&form.Preprocessing, "preprocess", "", "preprocessing `spec`: a builtin (imagenet_nchw, mobilenet_v2_float, ...) and/or key=value pairs (see 'cortexbench models')")
+	fs.StringVar(&form.Commitments, "commit", "", "declare the model's layer per brain region, e.g. IT=L062.Conv,V4=layer4.1 (a layer id, ONNX node or tensor name, or PyTorch module path; 'cortexbench models inspect' lists them): benchmarks scored by region commitment score these layers as given; another model entry than without")
+	fs.StringVar(&form.Preprocessing, "preprocess", "", "preprocessing `spec`: a preset (imagenet, keras_tf, mobilenet_v2_float, …) and/or key=value pairs, e.g. imagenet,size=160 (see 'cortexbench models -h'); default: imagenet for a 3-channel NCHW float input, said in the answer")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	cf := addClientFlags(env, fs)
 	file, rest := firstArg(args)
@@ -47,9 +51,22 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	if form.Preprocessing != "" {
+		// A spec that does not parse is said before the upload.
+		if _, err := models.ParseSpec(form.Preprocessing); err != nil {
+			fmt.Fprintf(env.Stderr, "--preprocess: %v\n", err)
+			return errUsage
+		}
+	}
 	acc, err := cf.client().SubmitFile(ctx, file, form)
 	if err != nil {
 		return err
+	}
+	for _, w := range acc.Warnings {
+		if !strings.HasPrefix(w, "preprocessing: ") {
+			w = "warning: " + w
+		}
+		fmt.Fprintln(env.Stderr, w)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(acc)

@@ -242,7 +242,10 @@ type Models struct {
 
 // LayerScore is one layer's score in a per-layer profile.
 type LayerScore struct {
-	Layer  string  `json:"layer"`
+	Layer string `json:"layer"`
+	// Name is the layer's ONNX node name ("" for scores stored before
+	// names were recorded).
+	Name   string  `json:"name"`
 	Depth  float64 `json:"depth"`
 	Raw    Num     `json:"raw"`
 	Ceiled Num     `json:"ceiled"`
@@ -286,7 +289,7 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 	}
 	ms.RDM = rdmPath
 	for _, l := range s.Layers {
-		ms.Layers = append(ms.Layers, LayerScore{l.Layer, l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
+		ms.Layers = append(ms.Layers, LayerScore{l.Layer, l.Name, l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
 	}
 	return ms
 }

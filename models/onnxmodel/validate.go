@@ -421,13 +421,18 @@ func CheckSpec(c *Checked, s models.Spec) error {
 		}
 	}
 	if len(probs) > 0 {
+		if fit := FitSpec(c, s); fit.Validate() == nil && s.Validate() == nil {
+			add("this spec adjusted to the model's input: %s", fit)
+		}
 		return &models.ValidationError{Problems: probs}
 	}
 	return nil
 }
 
-// SpecFor returns the input geometry the model fixes, as a starting spec
-// for a submitter: size, layout, channels and pixel type; the rest default.
+// SpecFor returns the input geometry the model fixes: size, layout,
+// channels and pixel type, with no normalisation (raw 0–255 floats for a
+// float input). It is not a spec to suggest or use as it is (issue 17):
+// DefaultSpec is the default, FitSpec adjusts a given spec.
 func SpecFor(c *Checked) models.Spec {
 	s := models.Spec{CropFraction: 0.875, Channels: c.Channels, ChannelOrder: "RGB", Layout: c.Layout, Pixel: models.PixelFloat}
 	if c.Input.Type == "uint8" {

@@ -26,7 +26,9 @@ type Inspection struct {
 	Input      TensorInfo   `json:"input"`
 	Outputs    []TensorInfo `json:"outputs"`
 	Layers     []LayerInfo  `json:"layers"`
-	Spec       string       `json:"suggested_preprocess"`
+	// Spec is the spec used when none is given (onnxmodel.DefaultSpec),
+	// "" when the input has no default and a spec must be given.
+	Spec string `json:"suggested_preprocess"`
 
 	checked *onnxmodel.Checked
 	layers  []models.Layer
@@ -50,6 +52,9 @@ type LayerInfo struct {
 	PerStimulus bool    `json:"per_stimulus"`
 	Tensor      string  `json:"tensor"`
 	Node        string  `json:"node"`
+	// Module is the PyTorch module path of a node torch.onnx.export
+	// named (models.ModulePath), accepted by --layers and --commit.
+	Module string `json:"module,omitempty"`
 }
 
 func tensorInfo(t models.Tensor) TensorInfo { return TensorInfo{t.Name, t.Type, t.Shape} }
@@ -57,12 +62,15 @@ func tensorInfo(t models.Tensor) TensorInfo { return TensorInfo{t.Name, t.Type, 
 // NewInspection describes the model c (read from file) with its layers.
 func NewInspection(file string, c *onnxmodel.Checked, layers []models.Layer) Inspection {
 	out := Inspection{File: file, SHA256: c.SHA256, Opset: c.Opset, Parameters: c.Parameters, Layout: string(c.Layout),
-		Input: tensorInfo(c.Input), Spec: onnxmodel.SpecFor(c).String(), checked: c, layers: layers}
+		Input: tensorInfo(c.Input), checked: c, layers: layers}
+	if def, _, err := onnxmodel.DefaultSpec(c); err == nil {
+		out.Spec = def.String()
+	}
 	for _, o := range c.Outputs {
 		out.Outputs = append(out.Outputs, tensorInfo(o))
 	}
 	for _, l := range layers {
-		out.Layers = append(out.Layers, LayerInfo{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node})
+		out.Layers = append(out.Layers, LayerInfo{l.ID, l.Op, l.Type, l.Shape, l.Depth, l.IsOutput, l.PerStimulus, l.Tensor, l.Node, models.ModulePath(l.Node)})
 	}
 	return out
 }
@@ -75,9 +83,22 @@ func (in Inspection) WriteText(w io.Writer) error {
 	for _, o := range c.Outputs {
 		fmt.Fprintf(w, "output      %s\n", o)
 	}
-	fmt.Fprintf(w, "layers      %d\n\n", len(in.layers))
+	if _, name, err := onnxmodel.DefaultSpec(c); err == nil {
+		fmt.Fprintf(w, "preprocess  %s (the default; --preprocess changes it)\n", name)
+	} else {
+		fmt.Fprintf(w, "preprocess  no default for this input: give --preprocess (see 'cortexbench models -h')\n")
+	}
+	fmt.Fprintf(w, "layers      %d (--layers and --commit take the ID, the tensor or node name, or a PyTorch module path)\n\n", len(in.layers))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tOP\tTYPE\tSHAPE\tDEPTH\tOUT\tTENSOR")
+	module := false
+	for _, l := range in.layers {
+		module = module || models.ModulePath(l.Node) != ""
+	}
+	head := "ID\tOP\tTYPE\tSHAPE\tDEPTH\tOUT\tTENSOR"
+	if module {
+		head += "\tMODULE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, l := range in.layers {
 		mark := ""
 		if l.IsOutput {
@@ -85,7 +106,11 @@ func (in Inspection) WriteText(w io.Writer) error {
 		} else if !l.PerStimulus {
 			mark = "const"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\n", l.ID, l.Op, l.Type, (models.Tensor{Shape: l.Shape}).String()[1:], l.Depth, mark, shorten(l.Tensor, 60))
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%.3f\t%s\t%s", l.ID, l.Op, l.Type, (models.Tensor{Shape: l.Shape}).String()[1:], l.Depth, mark, shorten(l.Tensor, 60))
+		if module {
+			row += "\t" + models.ModulePath(l.Node)
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
 }

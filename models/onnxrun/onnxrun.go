@@ -311,40 +311,44 @@ func fileExists(p string) bool {
 // SpecFor picks the preprocessing: the spec text when given, else the
 // spec of the same file's one entry in the models registry kept in store
 // (when not nil; a file registered with several specs is an error asking
-// for --preprocess), else the model's geometry with ImageNet mean/std for
-// float inputs.
-func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, error) {
+// for --preprocess), else the model's default (onnxmodel.DefaultSpec: the
+// preset imagenet for a 3-channel NCHW float input; an error giving
+// matching specs for any other input). The notes are for the user's
+// stderr: which spec was picked when none was given, or the given spec's
+// warnings (models.Spec.Warnings).
+func SpecFor(ctx context.Context, text string, store models.BlobStore, c *onnxmodel.Checked) (models.Spec, []string, error) {
 	if text != "" {
 		s, err := models.ParseSpec(text)
 		if err != nil {
-			return s, fmt.Errorf("--preprocess: %w", err)
+			return s, nil, fmt.Errorf("--preprocess: %w", err)
 		}
-		return s, nil
+		return s, onnxmodel.SpecWarnings(c, s), nil
 	}
 	if store != nil {
 		reg := &models.Registry{Store: store}
 		entries, err := reg.EntriesOf(ctx, c.SHA256)
 		if err != nil {
-			return models.Spec{}, err
+			return models.Spec{}, nil, err
 		}
 		switch len(entries) {
 		case 0:
 		case 1:
-			return entries[0].Spec, nil
+			return entries[0].Spec, []string{fmt.Sprintf("preprocessing: %s (this file's registered entry %q; pass --preprocess to change: another spec is another entry)",
+				entries[0].Spec, entries[0].Name)}, nil
 		default:
 			specs := make([]string, len(entries))
 			for i, e := range entries {
 				specs[i] = fmt.Sprintf("%q (%s)", e.Spec.String(), e.Name)
 			}
-			return models.Spec{}, fmt.Errorf("this file is registered with %d preprocessing specs, one entry each: say which with --preprocess: %s",
+			return models.Spec{}, nil, fmt.Errorf("this file is registered with %d preprocessing specs, one entry each: say which with --preprocess: %s",
 				len(entries), strings.Join(specs, ", "))
 		}
 	}
-	s := onnxmodel.SpecFor(c)
-	if s.Pixel == models.PixelFloat {
-		s.Mean, s.Std = models.ImageNetNCHW.Mean, models.ImageNetNCHW.Std
+	s, name, err := onnxmodel.DefaultSpec(c)
+	if err != nil {
+		return models.Spec{}, nil, fmt.Errorf("--preprocess: %w", err)
 	}
-	return s, nil
+	return s, []string{onnxmodel.DefaultNote(name, "--preprocess")}, nil
 }
 
 // Defaults are the models the main job scores: both MobileNets in float32

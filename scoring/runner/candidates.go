@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/cortexbench/cortexbench/models"
@@ -25,6 +24,16 @@ const (
 	spacedPrefix = "spaced:"
 )
 
+// IsLayerList reports whether the policy is a list of layer references
+// (models.ResolveLayerList) rather than one of the named policies.
+func (policy Candidates) IsLayerList() bool {
+	switch policy {
+	case AllButOutput, AllLayers, Blocks, "":
+		return false
+	}
+	return !strings.HasPrefix(string(policy), spacedPrefix)
+}
+
 // blockOps are the operators whose outputs end a block.
 var blockOps = map[string]bool{"Add": true, "Sum": true, "Concat": true, "MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "GlobalMaxPool": true}
 
@@ -32,26 +41,11 @@ var blockOps = map[string]bool{"Add": true, "Sum": true, "Concat": true, "MaxPoo
 func candidates(m Model, policy Candidates) ([]models.Layer, error) {
 	var out []models.Layer
 	all := m.Layers()
-	if strings.HasPrefix(string(policy), "L") || strings.Contains(string(policy), ",") {
-		want := map[string]bool{}
-		for _, id := range strings.Split(string(policy), ",") {
-			want[strings.TrimSpace(id)] = true
-		}
-		for _, l := range all {
-			if want[l.ID] && l.PerStimulus {
-				out = append(out, l)
-				delete(want, l.ID)
-			}
-		}
-		if len(want) > 0 {
-			missing := make([]string, 0, len(want))
-			for id := range want {
-				missing = append(missing, id)
-			}
-			slices.Sort(missing)
-			return nil, fmt.Errorf("%w: no per-stimulus layer %s in %s", ErrBadModel, strings.Join(missing, ", "), m.Name())
-		}
-		return out, nil
+	if policy.IsLayerList() {
+		// Layer ids, ONNX node or tensor names, PyTorch module paths
+		// (models.ResolveLayer); an unknown one is the user's mistake
+		// (models.ErrNoLayer), not the model's.
+		return models.ResolveLayerList(all, string(policy), m.Name())
 	}
 	spaced := 0
 	if k, ok := strings.CutPrefix(string(policy), spacedPrefix); ok {

@@ -235,7 +235,7 @@ func (r *Runner) scoreRegion(ctx context.Context, metric Metric, m Model, l *ben
 	} else {
 		s.Selection = fmt.Sprintf("committed to %s on %s", reg, strings.Join(cm.on, ", "))
 	}
-	own := scoring.LayerScore{Layer: cm.layer.ID, Depth: cm.layer.Depth, Raw: s.Raw, Ceiled: ceiledBy(l.Benchmark, s.Raw, s.Ceiling), SE: s.SE}
+	own := scoring.LayerScore{Layer: cm.layer.ID, Name: cm.layer.Name(), Depth: cm.layer.Depth, Raw: s.Raw, Ceiled: ceiledBy(l.Benchmark, s.Raw, s.Ceiling), SE: s.SE}
 	s.Layers = []scoring.LayerScore{own}
 	if _, isRSA := metric.(rsaMetric); isRSA {
 		profile, err := r.rsaProfile(ctx, m, l, s.Ceiling)
@@ -284,7 +284,7 @@ func (r *Runner) rsaProfile(ctx context.Context, m Model, l *benchmarks.Loaded, 
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		out[k] = scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(l.Benchmark, v, ceiling)}
+		out[k] = scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(l.Benchmark, v, ceiling)}
 	}
 	return out, nil
 }

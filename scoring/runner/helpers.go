@@ -70,7 +70,7 @@ func rsaProfile(b *benchmarks.Benchmark, n int, layerRDMs, subjects [][]float64,
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		out[k] = scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, ceil)}
+		out[k] = scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, ceil)}
 	}
 	return out, nil
 }

@@ -136,7 +136,7 @@ func (decoding) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 			v = append(v, full[si][k])
 		}
 		mean, se := MeanSE(v)
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: mean, Ceiled: math.NaN(), SE: se})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: mean, Ceiled: math.NaN(), SE: se})
 	}
 	s.Seed = b.Metric.Seed
 	return s, nil

@@ -96,11 +96,11 @@ func (featureWeightedRSA) Score(ctx context.Context, e *Env, m Model, l *benchma
 	for k, ly := range layers {
 		res, _ := cv(allIndices(n), k)
 		if res == nil {
-			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: math.NaN(), Ceiled: math.NaN(), SE: math.NaN()})
+			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: math.NaN(), Ceiled: math.NaN(), SE: math.NaN()})
 			continue
 		}
 		c, _ := ceilOf(res)
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: res.Mean, Ceiled: ceiledBy(b, res.Mean, c), SE: res.SE})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: res.Mean, Ceiled: ceiledBy(b, res.Mean, c), SE: res.SE})
 	}
 	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3*max(b.Metric.Folds, 2)) // folds of at least 3
 	if err != nil {

@@ -114,7 +114,7 @@ func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 		}
 		profile := meanOver(res, all, len(layers))
 		for k, ly := range layers {
-			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: profile[k], Ceiled: ceiledBy(b, profile[k], ceil)})
+			s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: profile[k], Ceiled: ceiledBy(b, profile[k], ceil)})
 		}
 		s.CILow, s.CIHigh = e.bootstrap(policy.Seed, sessionStat(res, splitSessions(splits), sel.Chosen))
 		return s, nil
@@ -216,7 +216,7 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	}
 	s.Layer, s.Raw, s.SE, s.Ceiling = layers[sel.Layer].ID, sel.Raw, sel.SE, ceil
 	for k, ly := range layers {
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: full[k].Mean, Ceiled: ceiledBy(b, full[k].Mean, ceil), SE: full[k].SE})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: full[k].Mean, Ceiled: ceiledBy(b, full[k].Mean, ceil), SE: full[k].SE})
 	}
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, layers)
 	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, targetStat(testRes, sel.Chosen))

@@ -55,7 +55,7 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 		if err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, fullCeil)})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, fullCeil)})
 	}
 	s.Raw, s.SE = sel.Raw, sel.SE
 	s.Ceiling = sel.Ceiling

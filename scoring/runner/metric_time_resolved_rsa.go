@@ -58,7 +58,7 @@ func (timeResolvedRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks
 		if ceilCurve.Upper != nil {
 			ceil, _ = upperOrLower(b, "time-resolved RSA", ceilCurve.Upper[c.Peak], ceilCurve.Lower[c.Peak])
 		}
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: c.PeakScore, Ceiled: ceiledBy(b, c.PeakScore, ceil), SE: c.SE[c.Peak]})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: c.PeakScore, Ceiled: ceiledBy(b, c.PeakScore, ceil), SE: c.SE[c.Peak]})
 	}
 	splits, policy, err := partSplits(b, n, l.Stimuli.Labels(), 3)
 	if err != nil {

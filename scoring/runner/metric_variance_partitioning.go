@@ -115,7 +115,7 @@ func (variancePartitioning) Score(ctx context.Context, e *Env, m Model, l *bench
 			r2 = append(r2, v)
 		}
 		mean, se := MeanSE(r2)
-		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Depth: ly.Depth, Raw: mean, Ceiled: math.NaN(), SE: se})
+		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: mean, Ceiled: math.NaN(), SE: se})
 	}
 	s.Seed = b.Metric.Seed
 	return s, nil

@@ -383,7 +383,7 @@ func (r *Runner) scoreCommitted(ctx context.Context, metric Metric, m Model, l *
 	}
 	s.Layer, s.Selection, s.Candidates, s.Seed = layer.ID, "committed on "+b.Partner, partner.Candidates, b.Metric.Seed
 	s.SelectionData = scoring.Selection{Method: scoring.Committed, Partner: b.Partner}
-	s.Layers = []scoring.LayerScore{{Layer: layer.ID, Depth: layer.Depth, Raw: s.Raw, Ceiled: ceiledBy(b, s.Raw, s.Ceiling), SE: s.SE}}
+	s.Layers = []scoring.LayerScore{{Layer: layer.ID, Name: layer.Name(), Depth: layer.Depth, Raw: s.Raw, Ceiled: ceiledBy(b, s.Raw, s.Ceiling), SE: s.SE}}
 	return s, nil
 }
 

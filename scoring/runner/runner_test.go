@@ -48,7 +48,7 @@ func newFakeModel(nLayers, q, signal int) *fakeModel {
 		if k >= nLayers-2 {
 			shape = []int64{-1, 10}
 		}
-		m.layers = append(m.layers, models.Layer{ID: fmt.Sprintf("L%03d.%s", k, op), Index: k, Op: op, Shape: shape, Depth: float64(k+1) / float64(nLayers), PerStimulus: true, IsOutput: k == nLayers-1})
+		m.layers = append(m.layers, models.Layer{ID: fmt.Sprintf("L%03d.%s", k, op), Node: fmt.Sprintf("/block%d/%s", k, op), Index: k, Op: op, Shape: shape, Depth: float64(k+1) / float64(nLayers), PerStimulus: true, IsOutput: k == nLayers-1})
 	}
 	return m
 }
@@ -286,12 +286,22 @@ func TestRunnerEndToEndSynthetic(t *testing.T) {
 	if len(scores) != 3 {
 		t.Fatalf("got %d scores, want 3", len(scores))
 	}
+	nodeOf := map[string]string{}
+	for _, l := range model.layers {
+		nodeOf[l.ID] = l.Node
+	}
 	by := map[string]scoring.Score{}
 	for _, s := range scores {
 		by[s.BenchmarkID] = s
 		t.Logf("%s: raw %.3f ± %.3f [%.3f, %.3f] ceiling %.3f ceiled %.3f layer %s (%s)", s.BenchmarkID, s.Raw, s.SE, s.CILow, s.CIHigh, s.Ceiling, s.Ceiled, s.Layer, s.Selection)
 	}
 	for _, s := range scores {
+		// Every profile entry names its layer as the exporter did (issue 17).
+		for _, l := range s.Layers {
+			if want := nodeOf[l.Layer]; l.Name != want || want == "" {
+				t.Errorf("%s: profile entry %s has name %q, want the node name %q", s.BenchmarkID, l.Layer, l.Name, want)
+			}
+		}
 		if !(s.CILow <= s.Raw && s.Raw <= s.CIHigh) {
 			t.Errorf("%s: bootstrap interval [%.3f, %.3f] does not contain the score %.3f it describes", s.BenchmarkID, s.CILow, s.CIHigh, s.Raw)
 		}

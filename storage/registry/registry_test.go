@@ -86,8 +86,9 @@ func sampleScore(model, benchVersion string) scoring.Score {
 		Raw: 0.31, Ceiling: 0.62, Ceiled: 0.5, SE: 0.01, CILow: 0.29, CIHigh: 0.33,
 		Layer: "L042.Conv", Selection: "held-out splits", Candidates: "all-but-output",
 		Layers: []scoring.LayerScore{
+			// No name: stored as scores were before issue 17 (no "name" key), read back as "".
 			{Layer: "L001.Conv", Depth: 0, Raw: 0.1, Ceiled: 0.16, SE: 0.02},
-			{Layer: "L042.Conv", Depth: 0.5, Raw: 0.31, Ceiled: 0.5, SE: 0.01},
+			{Layer: "L042.Conv", Name: "/layer3/layer3.1/relu_1/Relu", Depth: 0.5, Raw: 0.31, Ceiled: 0.5, SE: 0.01},
 		},
 		Seed: math.MaxUint64 - 7, Elapsed: 1500 * time.Millisecond, PeakRSSBytes: 3 << 30,
 		CreatedAt: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC),
@@ -115,7 +116,7 @@ func same(t *testing.T, got, want scoring.Score) {
 	}
 	for i := range g.Layers {
 		a, b := g.Layers[i], w.Layers[i]
-		if a.Layer != b.Layer || a.Depth != b.Depth || !eq(a.Raw, b.Raw) || !eq(a.Ceiled, b.Ceiled) || !eq(a.SE, b.SE) {
+		if a.Layer != b.Layer || a.Name != b.Name || a.Depth != b.Depth || !eq(a.Raw, b.Raw) || !eq(a.Ceiled, b.Ceiled) || !eq(a.SE, b.SE) {
 			t.Errorf("layer %d = %+v, want %+v", i, a, b)
 		}
 	}

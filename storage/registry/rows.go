@@ -75,6 +75,7 @@ func (scoreRow) TableName() string { return "scores" }
 // layerJSON is the stored form of scoring.LayerScore.
 type layerJSON struct {
 	Layer  string   `json:"layer"`
+	Name   string   `json:"name,omitempty"` // absent in scores stored before issue 17
 	Depth  float64  `json:"depth"`
 	Raw    *float64 `json:"raw"`
 	Ceiled *float64 `json:"ceiled"`
@@ -124,7 +125,7 @@ func scoreToRow(s scoring.Score) (scoreRow, error) {
 	if s.Layers != nil {
 		layers := make([]layerJSON, len(s.Layers))
 		for i, l := range s.Layers {
-			layers[i] = layerJSON{Layer: l.Layer, Depth: l.Depth, Raw: nullable(l.Raw), Ceiled: nullable(l.Ceiled), SE: nullable(l.SE)}
+			layers[i] = layerJSON{Layer: l.Layer, Name: l.Name, Depth: l.Depth, Raw: nullable(l.Raw), Ceiled: nullable(l.Ceiled), SE: nullable(l.SE)}
 		}
 		data, err := json.Marshal(layers)
 		if err != nil {
@@ -171,7 +172,7 @@ func (r scoreRow) toScore() (scoring.Score, error) {
 		}
 		s.Layers = make([]scoring.LayerScore, len(layers))
 		for i, l := range layers {
-			s.Layers[i] = scoring.LayerScore{Layer: l.Layer, Depth: l.Depth, Raw: fromNullable(l.Raw), Ceiled: fromNullable(l.Ceiled), SE: fromNullable(l.SE)}
+			s.Layers[i] = scoring.LayerScore{Layer: l.Layer, Name: l.Name, Depth: l.Depth, Raw: fromNullable(l.Raw), Ceiled: fromNullable(l.Ceiled), SE: fromNullable(l.SE)}
 		}
 	}
 	if r.SelectionData != "" {

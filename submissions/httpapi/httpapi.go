@@ -324,7 +324,7 @@ func (a *api) submit(c *gin.Context) (err error) {
 	st := fromStatus(submissions.StatusOf(sub))
 	url := "/api/v1/submissions/" + sub.ID
 	c.Header("Location", url)
-	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st})
+	c.JSON(http.StatusAccepted, wire.Accepted{ID: sub.ID, ModelHash: sub.ModelHash, StatusURL: url, Status: st, Warnings: append([]string{}, sub.Warnings...)})
 	return nil
 }
 

@@ -77,6 +77,10 @@ type Submission struct {
 	EstBytes   int64
 	CreatedAt  time.Time
 	Jobs       []SubmissionJob // by Position
+	// Warnings are said once, in the answer to the submission, and not
+	// stored: the default preprocessing used, implausible spec values
+	// (issue 17).
+	Warnings []string
 }
 
 // SubmissionJob is one (model × benchmark) job of a submission.

@@ -34,6 +34,9 @@ type Accepted struct {
 	ModelHash string `json:"model_hash"`
 	StatusURL string `json:"status_url"`
 	Status    Status `json:"status"`
+	// Warnings: the default preprocessing used when none was given,
+	// implausible spec values (issue 17); [] when none.
+	Warnings []string `json:"warnings"`
 }
 
 // Estimate is the predicted cost, made before scoring starts.
