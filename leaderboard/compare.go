@@ -462,6 +462,9 @@ func compareOn(ctx context.Context, cmp Comparer, bi BenchmarkInfo, sa, sb scori
 			row.Diff, row.Lower, row.Upper = -p.Diff*scale, -p.Upper*scale, -p.Lower*scale
 			row.DiffSE = (row.Upper - row.Lower) / (2 * z975)
 			row.P = p.P
+			if len(c.Scores) == 2 {
+				row.Note = fmt.Sprintf("the bootstrap's reference, raw on all stimuli: A %.4f, B %.4f", c.Scores[0], c.Scores[1])
+			}
 			out.Resamples, out.Seed = c.Resamples, c.Seed
 			return row, nil
 		case err == nil:

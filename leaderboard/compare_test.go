@@ -35,6 +35,7 @@ func (f *fakeRSA) Compare(_ context.Context, id string, hashes []string) (*leade
 		c.Models = append(c.Models, h)
 	}
 	if len(c.Models) == 2 {
+		c.Scores = []float64{0.3, 0.35}
 		p := f.pair
 		if hashes[0] != hashA { // the pair is oriented as asked
 			p.Diff, p.Lower, p.Upper = -p.Diff, -p.Upper, -p.Lower
@@ -125,6 +126,9 @@ func TestCompareModelsKnownDifferences(t *testing.T) {
 		t.Errorf("rsa.IT: winner %q, layers %q %q", r.Winner(), r.A.Layer, r.B.Layer)
 	}
 	near("rsa A score", r.A.Value, 0.5, 1e-15)
+	if !strings.Contains(r.Note, "raw on all stimuli: A 0.3000, B 0.3500") {
+		t.Errorf("rsa.IT note %q does not give the bootstrap's reference scores", r.Note)
+	}
 	near("rsa B CI high", r.B.Upper, 0.37/0.6, 1e-15)
 
 	r = rows["enc.V4"]
