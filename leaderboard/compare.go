@@ -105,7 +105,7 @@ const TwoModelRule = "diff = B − A per benchmark, in ceiled units (raw / ceili
 	"test/selection = 1 for held-out splits (the platform's default 50% selection share) and 1/(K−1) for K folds, t with K−1 df); " +
 	"'" + TestUnpaired + "' (z of the difference of the scores over √(SE_A² + SE_B²); conservative). " +
 	"q = Benjamini–Hochberg adjusted p across the benchmarks compared; a model wins a benchmark reliably when q < 0.05. " +
-	"The mean difference is over the benchmarks compared in ceiled units, its 95% interval from the rows' SEs as if the benchmarks were independent. " +
+	"The mean difference is over the benchmarks compared in ceiled units; its 95% interval is ± 1.96 × the mean of the rows' SEs, which bounds the SE of the mean whatever the benchmarks' correlation (several share stimuli), so it is conservative. " +
 	"A benchmark only one model has a score on is listed as not compared"
 
 // ModelScoreOn is one model's score in a two-model comparison row: the
@@ -164,8 +164,8 @@ type NotCompared struct {
 
 // TwoModelSummary sums a two-model comparison up: the benchmarks each
 // model wins reliably, and the mean difference B − A over the N
-// benchmarks compared in ceiled units with its 95% interval (NaN when N
-// is 0).
+// benchmarks compared in ceiled units with its conservative 95% interval
+// (± 1.96 × the mean of their SEs; NaN when N is 0).
 type TwoModelSummary struct {
 	Compared, AWins, BWins int
 	N                      int
@@ -404,7 +404,7 @@ func bh(p []float64) []float64 {
 
 func summarize(rows []BenchmarkDiff) TwoModelSummary {
 	s := TwoModelSummary{Compared: len(rows), MeanDiff: math.NaN(), Lower: math.NaN(), Upper: math.NaN()}
-	var sum, v float64
+	var sum, se float64
 	for _, r := range rows {
 		switch r.Winner() {
 		case "A":
@@ -415,13 +415,16 @@ func summarize(rows []BenchmarkDiff) TwoModelSummary {
 		if r.Units == "ceiled" && r.Test != TestNone && finite(r.Diff) && finite(r.DiffSE) {
 			s.N++
 			sum += r.Diff
-			v += r.DiffSE * r.DiffSE
+			se += r.DiffSE
 		}
 	}
 	if s.N > 0 {
+		// SD(mean) ≤ mean of the SDs for any correlation between the
+		// benchmarks (the triangle inequality of the L2 norm): benchmarks
+		// over the same stimuli are not independent.
 		n := float64(s.N)
 		s.MeanDiff = sum / n
-		h := z975 * math.Sqrt(v) / n
+		h := z975 * se / n
 		s.Lower, s.Upper = s.MeanDiff-h, s.MeanDiff+h
 	}
 	return s

@@ -119,8 +119,8 @@ type NotCompared struct {
 
 // TwoModelSummary counts the benchmarks compared and those each model
 // wins reliably, and gives the mean difference B − A over the
-// benchmarks compared in ceiled units (mean_over of them) with its 95%
-// interval.
+// benchmarks compared in ceiled units (mean_over of them) with its
+// conservative 95% interval.
 type TwoModelSummary struct {
 	Compared int    `json:"compared"`
 	AWins    int    `json:"a_wins"`
