@@ -97,7 +97,7 @@ func TestBrowserCompare(t *testing.T) {
 	}
 	if len(titles) != 3*2*8 {
 		t.Errorf("%d layer points with a hover title, want 48", len(titles))
-	} else if !strings.HasPrefix(titles[0], "A: L000.Conv") || !strings.Contains(strings.Join(titles, "\n"), "B: L007.Conv") {
+	} else if !strings.HasPrefix(titles[0], "A: ") || !strings.Contains(titles[0], "L000.Conv") || !strings.Contains(strings.Join(titles, "\n"), "L007.Conv") {
 		t.Errorf("hover titles do not name the layers: %q …", titles[:2])
 	}
 	screenshot(t, ctx, "compare.png")

@@ -323,6 +323,17 @@ func TestCompareTwoModels(t *testing.T) {
 	if res.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "10.0.0.7") {
 		t.Errorf("broken comparer: %d %s", res.StatusCode, body)
 	}
+	// The page and its script are served, the page with no inline
+	// script (the CSP allows only /static scripts).
+	for path, ctype := range map[string]string{"/compare": "text/html", "/static/compare.js": "text/javascript"} {
+		res, body := get(t, h, path)
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		if ctype == "text/html" && (strings.Count(string(body), "<script") != 1 || !strings.Contains(string(body), `<script src="/static/compare.js"></script>`) || strings.Contains(string(body), "style=")) {
+			t.Errorf("compare.html loads scripts other than /static/compare.js or has inline style:\n%s", body)
+		}
+	}
 	// Without a comparer every benchmark is compared from the SEs.
 	plain, err := NewServer(Config{}, src, nil)
 	if err != nil {
