@@ -135,9 +135,12 @@ func (s *Server) getCompare(c *gin.Context) error {
 	ids = slices.Compact(ids)
 	// The bootstraps take a while and their result is shared by every
 	// waiting request: a client that gives up does not cancel them.
+	// Unlike a benchmark's comparisons (one per benchmark), there is one
+	// per pair of models, so a client could start any number: they count
+	// against MaxBuilds and MaxQueuedBuilds (503 past the queue).
 	ctx := context.WithoutCancel(c.Request.Context())
 	key := "compare/" + hashes[0] + "," + hashes[1] + "?" + strings.Join(ids, ",")
-	e, err := st.getUnlimited(s, key, "application/json", func() ([]byte, error) { return s.buildCompare(ctx, st, hashes, ids) })
+	e, err := st.get(s, key, "application/json", func() ([]byte, error) { return s.buildCompare(ctx, st, hashes, ids) })
 	if err != nil {
 		return err
 	}

@@ -344,3 +344,66 @@ func TestCompareTwoModels(t *testing.T) {
 		t.Errorf("no comparer: %d unpaired rows, want 4: %s", n, body)
 	}
 }
+
+// blockingComparer holds every Compare until release is closed.
+type blockingComparer struct {
+	fakeComparer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingComparer) Compare(ctx context.Context, id string, hashes []string) (*leaderboard.Comparison, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.fakeComparer.Compare(ctx, id, hashes)
+}
+
+// TestCompareTwoModelsIsBounded: a two-model comparison exists for every
+// pair of models, so the comparisons running at once count against
+// MaxBuilds and the queue: past it a request is answered 503 with
+// Retry-After, not started.
+func TestCompareTwoModelsIsBounded(t *testing.T) {
+	src := lbtest.Synthetic(4, 3, 0, 3)
+	ms, _ := src.Models(context.Background())
+	cmp := &blockingComparer{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	srv, err := NewServer(Config{Comparer: cmp, MaxBuilds: 1, MaxQueuedBuilds: 1}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	if err := srv.Invalidate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 2)
+	request := func(b string) {
+		res, _ := get(t, h, "/api/v1/compare?models="+ms[0].Hash+","+b)
+		done <- res.StatusCode
+	}
+	defer func() {
+		select {
+		case <-cmp.release:
+		default:
+			close(cmp.release)
+		}
+	}()
+	go request(ms[1].Hash) // runs, held in the comparer
+	<-cmp.entered
+	go request(ms[2].Hash) // waits in the queue
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.queued.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	res, body := get(t, h, "/api/v1/compare?models="+ms[0].Hash+","+ms[3].Hash)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a third comparison with the build slot busy and the queue full: %d %s (Retry-After %q), want 503", res.StatusCode, body, res.Header.Get("Retry-After"))
+	}
+	close(cmp.release)
+	for range 2 {
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("a comparison admitted: %d", code)
+		}
+	}
+}
