@@ -121,7 +121,8 @@
 
   function render(c) {
     document.title = `${c.a.name} vs ${c.b.name} · cortexbench`;
-    document.getElementById("title").textContent = `${c.a.name} (A) vs ${c.b.name} (B)`;
+    document.getElementById("title").replaceChildren(el("a", { href: `/models/${c.a.hash}`, text: c.a.name }), " (A) vs ",
+      el("a", { href: `/models/${c.b.hash}`, text: c.b.name }), " (B)");
     const s = c.summary;
     const sum = document.getElementById("summary");
     sum.hidden = false;
@@ -147,7 +148,8 @@
     }
     const nc = document.getElementById("not-compared");
     nc.replaceChildren();
-    for (const n of c.not_compared) nc.append(el("li", { text: `${n.benchmark.id}: not compared, ${n.reason}` }));
+    for (const r of c.benchmarks) if (r.note) nc.append(el("li", { class: "note", text: `${r.benchmark.id}: ${r.note}` }));
+    for (const n of c.not_compared) nc.append(el("li", { class: "not-compared", text: `${n.benchmark.id}: not compared, ${n.reason}` }));
     const box = document.getElementById("profiles");
     box.replaceChildren();
     for (const r of c.benchmarks) {
