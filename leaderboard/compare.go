@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/cortexbench/cortexbench/scoring"
+	"github.com/cortexbench/cortexbench/scoring/modelcmp"
 )
 
 // FDRLevel is the false discovery rate at which a difference between two
@@ -371,35 +371,16 @@ func CompareModels(ctx context.Context, ix *Index, cmp Comparer, a, b string, id
 	var ps []float64
 	var at []int
 	for i, r := range out.Rows {
-		if r.Test != TestNone {
+		if r.Test != TestNone && finite(r.P) {
 			ps = append(ps, r.P)
 			at = append(at, i)
 		}
 	}
-	for k, q := range bh(ps) {
+	for k, q := range modelcmp.BH(ps) {
 		out.Rows[at[k]].Q = q
 	}
 	out.Summary = summarize(out.Rows)
 	return out, nil
-}
-
-// bh is the Benjamini–Hochberg adjustment (as scoring/modelcmp.BH, which
-// the leaderboard does not import).
-func bh(p []float64) []float64 {
-	m := len(p)
-	order := make([]int, m)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(x, y int) bool { return p[order[x]] < p[order[y]] })
-	q := make([]float64, m)
-	run := 1.0
-	for r := m - 1; r >= 0; r-- {
-		i := order[r]
-		run = math.Min(run, p[i]*float64(m)/float64(r+1))
-		q[i] = run
-	}
-	return q
 }
 
 func summarize(rows []BenchmarkDiff) TwoModelSummary {
