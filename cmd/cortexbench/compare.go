@@ -10,12 +10,12 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/compare"
 )
 
-// stringList is a repeatable flag whose values may also be comma-separated.
-type stringList []string
+// compareIDs is a repeatable flag whose values may also be comma-separated.
+type compareIDs []string
 
-func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *compareIDs) String() string { return strings.Join(*l, ",") }
 
-func (l *stringList) Set(s string) error {
+func (l *compareIDs) Set(s string) error {
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			*l = append(*l, v)
@@ -36,7 +36,7 @@ func runCompare(ctx context.Context, env *Env, args []string) error {
 		"A and B are model names, ids or unique id prefixes of at least 8 hex digits.\n"+
 		"With --benchmark alone, compares every pair of the models ranked on that RSA benchmark")
 	pf := addPlatformFlags(env, fs)
-	var ids stringList
+	var ids compareIDs
 	fs.Var(&ids, "benchmark", "benchmark `ID` (repeatable with --models: compare on these only; alone: the RSA benchmark whose models to compare pairwise)")
 	modelsFlag := fs.String("models", "", "two models `A,B` to compare over every benchmark (name, id or id prefix of ≥ 8 hex digits)")
 	resamples := fs.Int("resamples", compare.DefaultResamples, "bootstrap `resamples` over stimuli and subjects")
