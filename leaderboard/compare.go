@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/modelcmp"
 )
@@ -188,7 +189,8 @@ type TwoModelComparison struct {
 // of at least 8 hex digits of its id, or its name (exact, then
 // case-insensitive; a name several entries share is ambiguous). An
 // unknown reference is ENOTFOUND naming the closest model names; an
-// ambiguous one EINVALID naming the candidates' ids.
+// ambiguous one ECONFLICT (as the API's id prefixes) naming the
+// candidates' ids.
 func (ix *Index) ResolveModel(ref string) (ModelInfo, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
@@ -210,7 +212,7 @@ func (ix *Index) ResolveModel(ref string) (ModelInfo, error) {
 			return found[0], nil
 		case 0:
 		default:
-			return ModelInfo{}, Errorf(EINVALID, "model id prefix %q is ambiguous: %s; give more digits", ref, describeModels(found))
+			return ModelInfo{}, Errorf(apierr.ECONFLICT, "model id prefix %q is ambiguous: %s; give more digits", ref, describeModels(found))
 		}
 	}
 	for _, fold := range []bool{false, true} {
@@ -226,7 +228,7 @@ func (ix *Index) ResolveModel(ref string) (ModelInfo, error) {
 		case 0:
 			continue
 		default:
-			return ModelInfo{}, Errorf(EINVALID, "model name %q is ambiguous: %s; give an id (or a prefix of 8 or more hex digits)", ref, describeModels(found))
+			return ModelInfo{}, Errorf(apierr.ECONFLICT, "model name %q is ambiguous: %s; give an id (or a prefix of 8 or more hex digits)", ref, describeModels(found))
 		}
 	}
 	msg := fmt.Sprintf("no model %q (by name, id or id prefix of at least 8 hex digits)", ref)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/scoring"
 )
 
@@ -284,7 +285,7 @@ func TestResolveModel(t *testing.T) {
 		}
 	}
 	_, err := ix.ResolveModel("aaaaaaaa")
-	if leaderboard.ErrorCode(err) != leaderboard.EINVALID || !strings.Contains(err.Error(), "ambiguous") || !strings.Contains(err.Error(), "resnet18") {
+	if leaderboard.ErrorCode(err) != apierr.ECONFLICT || !strings.Contains(err.Error(), "ambiguous") || !strings.Contains(err.Error(), "resnet18") {
 		t.Errorf("ambiguous prefix: %v", err)
 	}
 	_, err = ix.ResolveModel("resnet19")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
+	"github.com/cortexbench/cortexbench/leaderboard/apierr"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
 	"github.com/cortexbench/cortexbench/scoring/compare"
 )
@@ -122,7 +123,7 @@ func compareTwo(ctx context.Context, env *Env, ix *leaderboard.Index, c leaderbo
 	}
 	cmp, err := leaderboard.CompareModels(ctx, ix, c, hashes[0], hashes[1], ids)
 	if err != nil {
-		if code := leaderboard.ErrorCode(err); code == leaderboard.EINVALID || code == leaderboard.ENOTFOUND {
+		if code := leaderboard.ErrorCode(err); code == leaderboard.EINVALID || code == leaderboard.ENOTFOUND || code == apierr.ECONFLICT {
 			return fmt.Errorf("%w: %s", errInput, leaderboard.ErrorMessage(err))
 		}
 		return err

@@ -407,3 +407,27 @@ func TestCompareTwoModelsIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareAmbiguousName: two entries of one name (one file with two
+// preprocessing specs) make the name ambiguous: 409 naming both ids, as
+// the id-prefix routes answer; the ids themselves compare them.
+func TestCompareAmbiguousName(t *testing.T) {
+	h1, h2, h3 := lbtest.Hash("r18 spec 1"), lbtest.Hash("r18 spec 2"), lbtest.Hash("alexnet")
+	b := leaderboard.BenchmarkInfo{ID: "b.IT", Version: "v1", Region: "IT", Ceiling: 0.5}
+	sc := func(h string, raw float64) scoring.Score {
+		return scoring.Score{ModelHash: h, BenchmarkID: "b.IT", BenchmarkVersion: "v1", Raw: raw, Ceiling: 0.5, Ceiled: raw / 0.5, SE: 0.01, Layer: "L1"}
+	}
+	src := leaderboard.NewMemSource([]leaderboard.ModelInfo{{Hash: h1, Name: "resnet18"}, {Hash: h2, Name: "resnet18"}, {Hash: h3, Name: "alexnet"}},
+		[]leaderboard.BenchmarkInfo{b}, []scoring.Score{sc(h1, 0.2), sc(h2, 0.25), sc(h3, 0.1)})
+	srv, err := NewServer(Config{}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := get(t, srv.Handler(), "/api/v1/compare?models=resnet18,alexnet")
+	if res.StatusCode != http.StatusConflict || !strings.Contains(string(body), h1[:12]) || !strings.Contains(string(body), h2[:12]) {
+		t.Errorf("ambiguous name: %d %s, want 409 naming both entries", res.StatusCode, body)
+	}
+	if res, body := get(t, srv.Handler(), "/api/v1/compare?models="+h1[:8]+","+h2[:8]); res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"compared":1`) {
+		t.Errorf("the two entries by id prefix: %d %s", res.StatusCode, body)
+	}
+}
