@@ -114,6 +114,13 @@
     return s;
   }
 
+  // layerTD shows the reported layer's id, its ONNX name (when the
+  // profile records one) on hover.
+  function layerTD(s) {
+    const l = (s.layers || []).find((l) => l.layer === s.layer);
+    return el("td", { class: "left layer", title: l && l.name ? l.name : s.layer, text: s.layer });
+  }
+
   function scoreTD(s) {
     const raw = s.units === "raw" ? " (raw)" : "";
     return el("td", { title: `layer ${s.layer}; ${s.selection || ""}` }, `${fmt(s.score)}${raw}`, el("span", { class: "pm", text: ` [${fmt(s.ci[0])}, ${fmt(s.ci[1])}]` }));
@@ -141,7 +148,7 @@
       const mark = r.winner ? `${r.winner.toUpperCase()} ✔` : "";
       tb.append(el("tr", { class: r.reliable ? "sig" : "", "data-benchmark": r.benchmark.id, "data-winner": r.winner },
         el("td", { class: "left" }, el("a", { href: `/benchmarks/${encodeURIComponent(r.benchmark.id)}`, text: r.benchmark.id }), r.benchmark.private ? el("span", { class: "badge private", text: "private" }) : null),
-        scoreTD(r.a), el("td", { class: "left", text: r.a.layer }), scoreTD(r.b), el("td", { class: "left", text: r.b.layer }),
+        scoreTD(r.a), layerTD(r.a), scoreTD(r.b), layerTD(r.b),
         el("td", { class: "diff", title: r.note || "" }, `${signed(r.diff)}${r.units === "raw" ? " (raw)" : ""}`, el("span", { class: "pm", text: ` [${signed(r.ci[0])}, ${signed(r.ci[1])}]` })),
         el("td", { text: fmt(r.p, 4) }), el("td", { class: "q", text: fmt(r.q, 4) }),
         el("td", { class: "mark", title: r.reliable ? `q < ${c.level}` : "not reliable", text: mark }), el("td", { class: "left", text: r.test })));
