@@ -41,7 +41,7 @@ var commands = map[string]command{
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
 	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},
-	"compare":    {"compare every pair of models on an RSA benchmark (paired bootstrap, FDR-corrected)", runCompare},
+	"compare":    {"compare two models over every benchmark (--models A,B), or every pair on one RSA benchmark", runCompare},
 	"users":      {"add, list, disable, enable user accounts and change their role", runUsers},
 	"tokens":     {"create (shown once, stored hashed, expiring), list and revoke API tokens", runTokens},
 	"submit":     {"upload an ONNX model to a server for scoring", runSubmit},

@@ -43,12 +43,14 @@ func (s *Server) routes() {
 	get(api, "/benchmarks", s.getBenchmarks)
 	get(api, "/benchmarks/:id", s.getBenchmark)
 	get(api, "/benchmarks/:id/comparisons", s.getComparisons)
+	get(api, "/compare", s.getCompare)
 	get(api, "/openapi.json", s.getOpenAPI)
 
 	get(r, "/", s.page("index.html"))
 	get(r, "/models/:hash", s.page("model.html"))
 	get(r, "/benchmarks/:id", s.page("benchmark.html"))
 	get(r, "/submissions", s.page("submissions.html"))
+	get(r, "/compare", s.page("compare.html"))
 	get(r, "/static/:file", s.getStatic)
 	r.NoRoute(s.wrap(func(c *gin.Context) error {
 		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no route %s %s; the API is under /api/v1 (see /api/v1/openapi.json)", c.Request.Method, c.Request.URL.Path)

@@ -3,10 +3,12 @@ package wire_test
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/scoring"
 )
 
 // The threshold is strict: q = 0.05 is not significant (the brief's rule,
@@ -68,6 +70,50 @@ func TestFromComparison(t *testing.T) {
 	for _, k := range []string{"models", "skipped", "pairs"} {
 		if string(raw[k]) != "[]" {
 			t.Errorf("empty comparison: %s = %s, want []", k, raw[k])
+		}
+	}
+}
+
+// TestTwoModelComparisonDocument: undefined numbers are null, winners
+// lower case, the rule served, and the text names the test, the
+// benchmarks not compared and the summary.
+func TestTwoModelComparisonDocument(t *testing.T) {
+	b := leaderboard.BenchmarkInfo{ID: "enc.IT", Version: "v1", Ceiling: 0.5}
+	priv := leaderboard.BenchmarkInfo{ID: "priv.IT", Version: "v1", Ceiling: 0.5, Private: true}
+	s := scoring.Score{ModelHash: "aa", BenchmarkID: "enc.IT", Raw: 0.2, Ceiling: 0.5, Ceiled: 0.4, Layer: "L1",
+		Layers: []scoring.LayerScore{{Layer: "L1", Depth: 1, Raw: 0.2, Ceiled: 0.4}}}
+	nan := math.NaN()
+	c := &leaderboard.TwoModelComparison{
+		A: leaderboard.ModelInfo{Hash: "aa", Name: "first"}, B: leaderboard.ModelInfo{Hash: "bb", Name: "second"},
+		Rows: []leaderboard.BenchmarkDiff{
+			{Benchmark: b, A: leaderboard.ModelScoreOn{Units: "ceiled", Value: 0.4, Score: s}, B: leaderboard.ModelScoreOn{Units: "ceiled", Value: 0.6, Score: s},
+				Units: "ceiled", Test: leaderboard.TestUnpaired, Diff: 0.2, Lower: 0.1, Upper: 0.3, DiffSE: 0.05, P: 0.001, Q: 0.002},
+			{Benchmark: priv, A: leaderboard.ModelScoreOn{Units: "ceiled", Score: s}, B: leaderboard.ModelScoreOn{Units: "ceiled", Score: s},
+				Units: "ceiled", Test: leaderboard.TestNone, Note: "no SE to test with", Diff: 0, Lower: nan, Upper: nan, DiffSE: nan, P: nan, Q: nan},
+		},
+		NotCompared: []leaderboard.NotCompared{{Benchmark: leaderboard.BenchmarkInfo{ID: "only.V1"}, Has: "A", Reason: "only first (A) has a score"}},
+		Summary:     leaderboard.TwoModelSummary{Compared: 2, BWins: 1, N: 1, MeanDiff: 0.2, Lower: 0.1, Upper: 0.3},
+	}
+	doc := wire.FromTwoModelComparison(c)
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"winner":"b"`, `"reliable":true`, `"test":"none"`, `"p":null`, `"ci":[null,null]`, `"has":"a"`,
+		`"layers_withheld":true`, `"layer":"L1","depth":1`, `"mean_ci":[0.1,0.3]`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("document lacks %s:\n%s", want, data)
+		}
+	}
+	if doc.Rule != leaderboard.TwoModelRule || doc.Benchmarks[1].Reliable || doc.Benchmarks[1].Winner != "" {
+		t.Errorf("rule or the untested row: %+v", doc.Benchmarks[1])
+	}
+	var buf strings.Builder
+	wire.WriteTwoModelText(&buf, doc)
+	for _, want := range []string{"A: first (aa)", "enc.IT", "+0.200 [+0.100, +0.300]", "B*", "unpaired from SEs", "priv.IT: no SE to test with",
+		"not compared: only.V1: only first (A) has a score", "A wins reliably on 0, B on 1", "mean B−A over 1 ceiled: +0.200 [+0.100, +0.300]"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, buf.String())
 		}
 	}
 }
