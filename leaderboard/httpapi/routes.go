@@ -97,6 +97,8 @@ func parseFilter(v url.Values, allowed ...string) (leaderboard.Filter, error) {
 			f.Methods = list
 		case "family":
 			f.Families = list
+		case "coverage":
+			f.Coverage = strings.Join(list, ",")
 		}
 	}
 	return f, nil
@@ -119,7 +121,7 @@ func intParam(v url.Values, name string, def, lo, hi int) (int, error) {
 
 func (s *Server) getLeaderboard(c *gin.Context) error {
 	v := c.Request.URL.Query()
-	f, err := parseFilter(v, "region", "species", "method", "family", "offset", "limit")
+	f, err := parseFilter(v, "region", "species", "method", "family", "coverage", "offset", "limit")
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func (s *Server) getLeaderboard(c *gin.Context) error {
 }
 
 func (s *Server) getLeaderboardCSV(c *gin.Context) error {
-	f, err := parseFilter(c.Request.URL.Query(), "region", "species", "method", "family")
+	f, err := parseFilter(c.Request.URL.Query(), "region", "species", "method", "family", "coverage")
 	if err != nil {
 		return err
 	}
