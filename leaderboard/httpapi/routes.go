@@ -279,7 +279,7 @@ func (s *Server) getModel(c *gin.Context) error {
 		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
 		for _, b := range st.ix.Benchmarks() {
 			if !b.Ranked() {
-				continue // not averaged: nothing counts as 0 there
+				continue // not averaged: never missing
 			}
 			if sc, ok := st.ix.Score(hash, b.ID); !ok || !leaderboard.CellOf(sc).Present {
 				d.Missing = append(d.Missing, b.ID)
