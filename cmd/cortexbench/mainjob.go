@@ -49,8 +49,8 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *width < 40 {
-		return fmt.Errorf("%w: --width %d is too narrow for the leaderboard; give at least 40 (default %d)", errInput, *width, wire.DefaultTextWidth)
+	if *width < wire.MinTextWidth {
+		return fmt.Errorf("%w: --width %d is too narrow for the leaderboard; give at least %d (default %d)", errInput, *width, wire.MinTextWidth, wire.DefaultTextWidth)
 	}
 	if _, err := os.Stat(*data); err != nil {
 		return fmt.Errorf("%w: datasets folder: %w (pass --data DIR)", errInput, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -12,8 +13,13 @@ import (
 )
 
 // DefaultTextWidth is the width WriteText keeps to (issue 17: the
-// terminal leaderboard was ~280 columns wide).
-const DefaultTextWidth = 100
+// terminal leaderboard was ~280 columns wide). MinTextWidth is the least
+// width the table's fixed columns (rank, a 16-rune model name, average and
+// interval, coverage) fit in; below it lines may be longer than asked.
+const (
+	DefaultTextWidth = 100
+	MinTextWidth     = 60
+)
 
 // TextOptions shape the text leaderboard. Width is the most runes a line
 // may take (DefaultTextWidth when 0): model names are shortened and, if
@@ -115,6 +121,7 @@ func WriteTextOptions(w io.Writer, lb *leaderboard.Leaderboard, opt TextOptions)
 	}
 	// Too wide: shorten model names (to no fewer than 16 runes), then
 	// leave out region means from the right.
+	names := slices.Clone(model.cells)
 	if over := total(cols) - width; over > 0 {
 		if mw := model.width(); mw > 16 {
 			shorten(&model, max(16, mw-over))
@@ -124,6 +131,12 @@ func WriteTextOptions(w io.Writer, lb *leaderboard.Leaderboard, opt TextOptions)
 	for total(cols) > width && len(cols) > 5 {
 		dropped = append([]string{cols[len(cols)-1].head}, dropped...)
 		cols = cols[:len(cols)-1]
+	}
+	// Room left by the dropped columns goes back to the names.
+	if slack := width - total(cols); slack > 0 && !slices.Equal(names, model.cells) {
+		mw := model.width() + slack
+		model.cells = names
+		shorten(&model, mw)
 	}
 	widths := make([]int, len(cols))
 	for k, c := range cols {

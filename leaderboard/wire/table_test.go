@@ -103,14 +103,15 @@ func TestTextFits100Columns(t *testing.T) {
 	// Narrower than the region means allow: they are left out from the
 	// right, and it is said.
 	buf.Reset()
-	wire.WriteTextOptions(&buf, lb, wire.TextOptions{Width: 72})
+	wire.WriteTextOptions(&buf, lb, wire.TextOptions{Width: wire.MinTextWidth})
 	narrow := buf.String()
+	t.Logf("width %d:\n%s", wire.MinTextWidth, narrow)
 	for i, l := range strings.Split(narrow, "\n") {
-		if n := utf8.RuneCountInString(l); n > 72 {
-			t.Errorf("width 72: line %d has %d runes: %q", i+1, n, l)
+		if n := utf8.RuneCountInString(l); n > wire.MinTextWidth {
+			t.Errorf("width %d: line %d has %d runes: %q", wire.MinTextWidth, i+1, n, l)
 		}
 	}
-	if !strings.Contains(narrow, "not shown, to fit 72 columns: means of") || !strings.Contains(narrow, "--wide") {
-		t.Errorf("width 72 does not say what it left out:\n%s", narrow)
+	if !strings.Contains(narrow, "not shown, to fit 60 columns: means of") || !strings.Contains(narrow, "--wide") {
+		t.Errorf("width %d does not say what it left out:\n%s", wire.MinTextWidth, narrow)
 	}
 }
