@@ -20,13 +20,55 @@
 //
 // Grouping first keeps a region with many datasets (say five IT benchmarks)
 // from outweighing a region with one (V1), which is how Brain-Score
-// aggregates. A missing score (no score for the benchmark's current version,
-// or a score without a ceiling) counts as 0 in its parent's mean, as
-// Brain-Score does, so a model cannot climb by skipping hard benchmarks; the
-// row is marked incomplete and names what is missing. Averages equal after
-// rounding to ScoreResolution share a rank, and the next rank skips
-// (1, 2, 2, 4). Models with no score at all among the filtered benchmarks
-// are left out.
+// aggregates. Only benchmarks with a noise ceiling enter the average (see
+// UnceiledRule).
+//
+// # Coverage
+//
+// A missing score (none for the benchmark's current version, or one
+// without a ceiling) is never counted as 0: a model's parent means and
+// average are over the benchmarks it has, and its row says how many
+// (Coverage, "k/N"). Counting missing scores as 0 let a tiny network scored
+// everywhere outrank real networks scored on 2 of 9 benchmarks by their
+// zeros (issue 17). Averages over different benchmarks are not comparable,
+// so the rows come in two blocks: first the complete rows (a score on
+// every ceiled benchmark of the filter), ranked among themselves; then the
+// partial rows, ranked among themselves by their own averages, their ranks
+// following on from the complete block's. Filter.Coverage "common" instead
+// keeps only the ceiled benchmarks every listed model (in the family
+// filter, with a score on a selected benchmark) is scored on, so that every
+// row is complete and every average comparable; the benchmarks it leaves
+// out are listed (Leaderboard.Excluded). Averages equal after rounding to
+// ScoreResolution share a rank, and the next rank skips (1, 2, 2, 4).
+// Models with no score at all among the filtered benchmarks are left out.
+//
+// # Intervals
+//
+// Each benchmark's ceiled score has a standard error (Cell.CeiledSE, from
+// the score's bootstrap over stimuli). The parent means and the average
+// are linear in the ceiled scores, so the seeded parametric bootstrap
+// that draws each benchmark's ceiled score from Normal(Ceiled, CeiledSE)
+// independently and recomputes the means has a closed form, which Rank
+// uses: a parent mean over n scored benchmarks has SE = sqrt(Σ SE_b²) / n,
+// the average over G parents SE = sqrt(Σ SE_parent²) / G, and the 95%
+// interval is the estimate ± 1.96 SE (the percentile interval of those
+// draws as their number grows). It is exact, deterministic and costs a
+// few operations per cell. Benchmarks are taken as independent (their
+// stimuli and subjects differ). An asymmetric per-benchmark interval
+// (the squared-clipped transform) enters through its SE only.
+//
+// # Neighbours
+//
+// Each row says whether its average differs reliably from the next row's
+// (Row.Next): Differs when the 95% interval of the difference, with SE =
+// sqrt(SE_a² + SE_b²), excludes 0; Overlaps when it does not (the two
+// rows' order is not reliable); NotCompared for the last row and when the
+// next row is averaged over other benchmarks. The two models' errors are
+// taken as independent: their scores on one benchmark share its stimuli
+// and so are usually positively correlated, which makes this conservative
+// (it says Overlaps more often than a paired test would). No correction is
+// made for the many neighbouring pairs; for a paired test of two models
+// per benchmark, with q-values, compare them.
 package leaderboard
 
 import (
@@ -39,7 +81,8 @@ import (
 // The rule texts served with every leaderboard so the aggregation is visible.
 const (
 	AggregationRule = "average = mean over parent regions of (mean ceiled score over that region's benchmarks); ceiled = raw / ceiling, unclipped"
-	MissingRule     = "a missing score (none for the benchmark's current version, or no ceiling) counts as 0 and the model is flagged incomplete"
+	MissingRule     = "a missing score (none for the benchmark's current version, or no ceiling) is not counted: means are over the benchmarks a model has, coverage k/N is shown, and partial rows are ranked after every complete row, among themselves; coverage=common keeps only the benchmarks every listed model has"
+	IntervalRule    = "95% interval = estimate ± 1.96 SE, where a mean over n scored benchmarks has SE = sqrt(sum of their ceiled SE²)/n (the closed form of a parametric bootstrap drawing each ceiled score from Normal(ceiled, ceiled SE)); neighbours differ reliably when |difference| > 1.96·sqrt(SE_a² + SE_b²)"
 	TieRule         = "averages equal after rounding to 1e-6 share a rank; the next rank skips (1, 2, 2, 4)"
 	UnceiledRule    = "a benchmark without a noise ceiling (a group RDM, or a public partner used only to choose layers) is listed but does not enter the average: its ceiled score is undefined"
 	PrivateRule     = "private benchmarks count in the average; only their counts and ceiling are published, never their data or RDMs"

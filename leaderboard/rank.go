@@ -15,16 +15,29 @@ import (
 // Filter narrows a leaderboard. Regions, Species and Methods select
 // benchmarks (and so the columns and what is averaged); Families selects
 // models. An empty list selects everything; values match case-insensitively.
+// Coverage is CoverageAll ("" means the same) or CoverageCommon, which
+// further keeps only the ceiled benchmarks every listed model is scored
+// on, so that every average is over the same benchmarks (issue 17).
 type Filter struct {
 	Regions  []string
 	Species  []string
 	Methods  []string
 	Families []string
+	Coverage string
 }
+
+// The values Filter.Coverage may take.
+const (
+	CoverageAll    = "all"    // every selected benchmark; partial rows ranked in their own block
+	CoverageCommon = "common" // only the ceiled benchmarks every listed model has
+)
+
+// common reports whether f restricts the columns to the common benchmarks.
+func (f Filter) common() bool { return strings.EqualFold(f.Coverage, CoverageCommon) }
 
 // IsZero reports whether the filter selects everything.
 func (f Filter) IsZero() bool {
-	return len(f.Regions)+len(f.Species)+len(f.Methods)+len(f.Families) == 0
+	return len(f.Regions)+len(f.Species)+len(f.Methods)+len(f.Families) == 0 && !f.common()
 }
 
 // Key is a canonical string for f: filters selecting the same things have
@@ -38,8 +51,12 @@ func (f Filter) Key() string {
 		slices.Sort(c)
 		return strings.Join(slices.Compact(c), ",")
 	}
-	return "region=" + norm(f.Regions) + "&species=" + norm(f.Species) +
+	k := "region=" + norm(f.Regions) + "&species=" + norm(f.Species) +
 		"&method=" + norm(f.Methods) + "&family=" + norm(f.Families)
+	if f.common() {
+		k += "&coverage=" + CoverageCommon
+	}
+	return k
 }
 
 func matches(set []string, v string) bool {
@@ -79,34 +96,77 @@ type Cell struct {
 	Layer       string
 }
 
-// ParentMean is a model's mean over one parent's benchmarks.
+// ParentMean is a model's mean over the benchmarks of one parent it is
+// scored on, with its standard error and 95% interval (see the package
+// comment, "Intervals"). Mean, SE and CI are NaN when the model has no
+// score in the parent.
 type ParentMean struct {
 	Parent string
 	Mean   float64
-	Scored int // benchmarks with a score
-	Total  int // benchmarks in the parent
+	SE     float64
+	CI     [2]float64 // [low, high]
+	Scored int        // ceiled benchmarks with a score
+	Total  int        // ceiled benchmarks in the parent
 }
+
+// Coverage counts a row's ceiled benchmarks: those it has a score on, of
+// all the leaderboard's.
+type Coverage struct {
+	Scored, Total int
+}
+
+// Separation says whether a row's average differs reliably from the next
+// row's (see the package comment, "Neighbours").
+type Separation int8
+
+const (
+	// NotCompared: the last row, a next row averaged over other
+	// benchmarks (the other block, or another partial coverage), or an
+	// interval that cannot be computed (a score without an SE).
+	NotCompared Separation = iota
+	// Differs: the 95% interval of the difference excludes 0.
+	Differs
+	// Overlaps: it does not; the two rows' order is not reliable.
+	Overlaps
+)
 
 // Row is one model's line in a leaderboard.
 type Row struct {
-	Rank        int
-	Model       ModelInfo
+	Rank  int
+	Model ModelInfo
+	// Average is the mean of the ParentMeans the model has a score in;
+	// AverageSE its standard error and AverageCI its 95% interval.
 	Average     float64
+	AverageSE   float64
+	AverageCI   [2]float64   // [low, high]
+	Coverage    Coverage     // ceiled benchmarks scored, of the leaderboard's
 	ParentMeans []ParentMean // in Leaderboard.Parents order
 	Cells       []Cell       // in Leaderboard.Benchmarks order
-	Missing     []string     // ids of benchmarks without a score
+	Missing     []string     // ids of ceiled benchmarks without a score
+	Next        Separation   // how Average compares with the next row's
 }
 
 // Complete reports whether the model has a score on every benchmark.
 func (r Row) Complete() bool { return len(r.Missing) == 0 }
+
+// Partial reports whether the model misses a ceiled benchmark: it is then
+// ranked in the partial block, after every complete row.
+func (r Row) Partial() bool { return len(r.Missing) > 0 }
 
 // Leaderboard is a ranked table.
 type Leaderboard struct {
 	Filter     Filter
 	Benchmarks []BenchmarkInfo // columns, sorted by parent then id
 	Parents    []string        // sorted
-	Rows       []Row           // by rank, then name, then hash
-	Facets     Facets          // every value the filters may take
+	// Rows: the complete rows by rank, then name, then hash; then the
+	// partial rows, ranked among themselves the same way, their ranks
+	// following on from the complete block's.
+	Rows []Row
+	// Excluded are the benchmarks the filter selects but Coverage
+	// "common" left out, because some listed model has no score on them
+	// (or they have no ceiling), sorted by parent then id.
+	Excluded []string
+	Facets   Facets // every value the filters may take
 }
 
 // Index holds the source's content, with scores resolved to one per
@@ -267,6 +327,10 @@ func (ix *Index) CheckFilter(f Filter) error {
 			}
 		}
 	}
+	if f.Coverage != "" && !strings.EqualFold(f.Coverage, CoverageAll) && !f.common() {
+		return Errorf(EINVALID, "unknown coverage %q; want %q (every selected benchmark, the default) or %q (only those every listed model is scored on)",
+			f.Coverage, CoverageAll, CoverageCommon)
+	}
 	return nil
 }
 
@@ -311,16 +375,44 @@ func (b BenchmarkInfo) Ranked() bool { return finite(b.Ceiling) && b.Ceiling > 0
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
+// z95 is the standard normal's 97.5th percentile: a 95% interval is the
+// estimate ± z95 standard errors.
+const z95 = 1.959963984540054
+
 // Rank builds the leaderboard for f by the rule in the package comment.
 // It does not check f's values; see CheckFilter.
 func (ix *Index) Rank(f Filter) *Leaderboard {
 	lb := &Leaderboard{Filter: f, Facets: ix.facets}
+	nb := len(ix.benchmarks)
 	var pos []int // of lb.Benchmarks in ix.benchmarks
 	for j, b := range ix.benchmarks {
 		if f.benchmark(b) {
-			lb.Benchmarks = append(lb.Benchmarks, b)
 			pos = append(pos, j)
 		}
+	}
+	// The listed models: in the family filter, with a score on a
+	// selected ceiled benchmark.
+	var listed []int
+	for mi, m := range ix.models {
+		if !matches(f.Families, m.Family) {
+			continue
+		}
+		cells := ix.cells[mi*nb : (mi+1)*nb]
+		if slices.ContainsFunc(pos, func(j int) bool { return cells[j].Present && ix.benchmarks[j].Ranked() }) {
+			listed = append(listed, mi)
+		}
+	}
+	if f.common() {
+		pos = slices.DeleteFunc(pos, func(j int) bool {
+			drop := !ix.benchmarks[j].Ranked() || slices.ContainsFunc(listed, func(mi int) bool { return !ix.cells[mi*nb+j].Present })
+			if drop {
+				lb.Excluded = append(lb.Excluded, ix.benchmarks[j].ID)
+			}
+			return drop
+		})
+	}
+	for _, j := range pos {
+		lb.Benchmarks = append(lb.Benchmarks, ix.benchmarks[j])
 	}
 	// Parents in benchmark order; the benchmarks are sorted by group.
 	var groupOf []int
@@ -330,16 +422,15 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 		}
 		groupOf = append(groupOf, len(lb.Parents)-1)
 	}
-	for mi, m := range ix.models {
-		if !matches(f.Families, m.Family) {
-			continue
-		}
-		cells := ix.cells[mi*len(ix.benchmarks) : (mi+1)*len(ix.benchmarks)]
-		row := Row{Model: m, Cells: make([]Cell, len(lb.Benchmarks)), ParentMeans: make([]ParentMean, len(lb.Parents))}
+	variance := make([]float64, len(lb.Parents))
+	complete, partial := make([]Row, 0, len(listed)), []Row(nil)
+	for _, mi := range listed {
+		cells := ix.cells[mi*nb : (mi+1)*nb]
+		row := Row{Model: ix.models[mi], Cells: make([]Cell, len(lb.Benchmarks)), ParentMeans: make([]ParentMean, len(lb.Parents))}
 		for i, p := range lb.Parents {
 			row.ParentMeans[i].Parent = p
+			variance[i] = 0
 		}
-		scored := 0
 		for i, b := range lb.Benchmarks {
 			row.Cells[i] = cells[pos[i]]
 			if !b.Ranked() {
@@ -347,32 +438,73 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 			}
 			pm := &row.ParentMeans[groupOf[i]]
 			pm.Total++
+			row.Coverage.Total++
 			if !row.Cells[i].Present {
 				row.Missing = append(row.Missing, b.ID)
 				continue
 			}
-			scored++
+			row.Coverage.Scored++
 			pm.Scored++
 			pm.Mean += row.Cells[i].Ceiled
+			variance[groupOf[i]] += row.Cells[i].CeiledSE * row.Cells[i].CeiledSE
 		}
-		if scored == 0 {
-			continue
+		if row.Coverage.Scored == 0 {
+			continue // coverage "common" left none of its scores
 		}
-		groups := 0
+		groups, avgVar := 0, 0.0
 		for i := range row.ParentMeans {
-			if row.ParentMeans[i].Total == 0 {
-				row.ParentMeans[i].Mean = math.NaN()
+			pm := &row.ParentMeans[i]
+			if pm.Scored == 0 {
+				pm.Mean, pm.SE = math.NaN(), math.NaN()
+				pm.CI = [2]float64{math.NaN(), math.NaN()}
 				continue
 			}
-			row.ParentMeans[i].Mean /= float64(row.ParentMeans[i].Total)
-			row.Average += row.ParentMeans[i].Mean
+			n := float64(pm.Scored)
+			pm.Mean /= n
+			pm.SE = math.Sqrt(variance[i]) / n
+			pm.CI = [2]float64{pm.Mean - z95*pm.SE, pm.Mean + z95*pm.SE}
+			row.Average += pm.Mean
+			avgVar += pm.SE * pm.SE
 			groups++
 		}
-		row.Average /= float64(groups)
-		lb.Rows = append(lb.Rows, row)
+		g := float64(groups)
+		row.Average /= g
+		row.AverageSE = math.Sqrt(avgVar) / g
+		row.AverageCI = [2]float64{row.Average - z95*row.AverageSE, row.Average + z95*row.AverageSE}
+		if row.Partial() {
+			partial = append(partial, row)
+		} else {
+			complete = append(complete, row)
+		}
 	}
-	rankRows(lb.Rows)
+	rankRows(complete)
+	rankRows(partial)
+	for i := range partial {
+		partial[i].Rank += len(complete)
+	}
+	lb.Rows = append(complete, partial...) // complete has room for all
+	for i := 0; i+1 < len(lb.Rows); i++ {
+		lb.Rows[i].Next = separation(&lb.Rows[i], &lb.Rows[i+1])
+	}
 	return lb
+}
+
+// separation compares a row's average with the next row's: rows averaged
+// over different benchmarks are not compared; else their averages differ
+// when the difference's 95% interval, under independent errors, excludes
+// 0 (tied rows never do).
+func separation(a, b *Row) Separation {
+	if !slices.Equal(a.Missing, b.Missing) {
+		return NotCompared
+	}
+	se := math.Hypot(a.AverageSE, b.AverageSE)
+	if !finite(se) {
+		return NotCompared
+	}
+	if quantize(a.Average) != quantize(b.Average) && math.Abs(a.Average-b.Average) > z95*se {
+		return Differs
+	}
+	return Overlaps
 }
 
 // quantize maps a score to the integer grid used to decide ties, so that

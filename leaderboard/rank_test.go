@@ -2,8 +2,10 @@ package leaderboard_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,11 +78,14 @@ func TestRankAggregatesPerParentThenOverParents(t *testing.T) {
 	}
 }
 
-func TestRankMissingCountsAsZeroAndIsFlagged(t *testing.T) {
+// A missing score is not counted as 0 (issue 17; until then it was, and
+// "partial" averaged 0.35): a partial row averages what it has and is
+// ranked after every complete row, even one with a lower average.
+func TestRankMissingIsNotZeroAndRankedAfterComplete(t *testing.T) {
 	bs := []leaderboard.BenchmarkInfo{bench("it1", "IT"), bench("it2", "IT")}
 	ss := []scoring.Score{
 		score("full", "it1", 0.4), score("full", "it2", 0.4),
-		score("partial", "it1", 0.7), // 0.7 on one benchmark only: average 0.35
+		score("partial", "it1", 0.7), // 0.7 on one benchmark only
 		score("noceiling", "it1", math.NaN()), score("noceiling", "it2", 0.5),
 	}
 	ss[3].Ceiling = math.NaN()
@@ -90,14 +95,116 @@ func TestRankMissingCountsAsZeroAndIsFlagged(t *testing.T) {
 		byHash[r.Model.Hash] = r
 	}
 	p := byHash["partial"]
-	if math.Abs(p.Average-0.35) > tol || p.Complete() || !slices.Equal(p.Missing, []string{"it2"}) || p.Cells[1].Present {
-		t.Errorf("partial: average %v missing %v, want 0.35 with it2 missing", p.Average, p.Missing)
+	if math.Abs(p.Average-0.7) > tol || !p.Partial() || !slices.Equal(p.Missing, []string{"it2"}) || p.Cells[1].Present ||
+		p.Coverage != (leaderboard.Coverage{Scored: 1, Total: 2}) {
+		t.Errorf("partial: average %v missing %v coverage %+v, want 0.7 over its one benchmark, it2 missing, 1/2", p.Average, p.Missing, p.Coverage)
 	}
+	if pm := p.ParentMeans[0]; math.Abs(pm.Mean-0.7) > tol || pm.Scored != 1 || pm.Total != 2 {
+		t.Errorf("partial IT mean %+v, want 0.7 over 1 of 2", pm)
+	}
+	// partial (0.7) and noceiling (0.5) are in the partial block, after full (0.4).
 	if rk := ranks(lb); rk["full"] != 1 || rk["partial"] != 2 || rk["noceiling"] != 3 {
 		t.Errorf("ranks %v, want full 1, partial 2, noceiling 3", rk)
 	}
-	if n := byHash["noceiling"]; !slices.Equal(n.Missing, []string{"it1"}) || math.Abs(n.Average-0.25) > tol {
+	if n := byHash["noceiling"]; !slices.Equal(n.Missing, []string{"it1"}) || math.Abs(n.Average-0.5) > tol {
 		t.Errorf("a score without a ceiling must count as missing: %+v", n)
+	}
+	// full is complete, the next row partial: not compared. partial and
+	// noceiling miss different benchmarks: not compared either.
+	for _, r := range lb.Rows {
+		if r.Next != leaderboard.NotCompared {
+			t.Errorf("%s: Next %v, want NotCompared (the neighbours are averaged over other benchmarks)", r.Model.Name, r.Next)
+		}
+	}
+}
+
+// Issue 17: a random tiny CNN scored on 9 of 9 benchmarks ranked above
+// resnet18, alexnet and squeezenet scored on 2 of 9, by their zeros. It is
+// now the only complete row and ranks first; the three follow in the
+// partial block, by their own averages, each showing 2/9.
+func TestRankTinyCNNDoesNotOutrankPartialModelsByTheirZeros(t *testing.T) {
+	ids := []string{"a.IT", "b.IT", "c.IT", "d.EVC", "e.EVC", "f.V4", "g.V4", "h.behaviour", "i.behaviour"}
+	var bs []leaderboard.BenchmarkInfo
+	for _, id := range ids {
+		bs = append(bs, bench(id, id[2:]))
+	}
+	var ss []scoring.Score
+	for _, id := range ids {
+		ss = append(ss, score("tinycnn", id, 0.05))
+	}
+	for m, v := range map[string]float64{"resnet18": 0.6, "alexnet": 0.5, "squeezenet": 0.55} {
+		ss = append(ss, score(m, "a.IT", v), score(m, "d.EVC", v+0.1))
+	}
+	lb := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{})
+	var got []string
+	for _, r := range lb.Rows {
+		got = append(got, fmt.Sprintf("%d %s %d/%d partial=%v %.3f", r.Rank, r.Model.Name, r.Coverage.Scored, r.Coverage.Total, r.Partial(), r.Average))
+	}
+	want := []string{
+		"1 tinycnn 9/9 partial=false 0.050",
+		"2 resnet18 2/9 partial=true 0.650",
+		"3 squeezenet 2/9 partial=true 0.600",
+		"4 alexnet 2/9 partial=true 0.550",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The three partial rows share their benchmarks, so they are compared:
+	// 0.05 apart with SE sqrt(2)·0.01/2 each is 0.05 > 1.96·0.01 = 0.0196.
+	if lb.Rows[0].Next != leaderboard.NotCompared || lb.Rows[1].Next != leaderboard.Differs || lb.Rows[2].Next != leaderboard.Differs ||
+		lb.Rows[3].Next != leaderboard.NotCompared {
+		t.Errorf("separations %v %v %v %v, want NotCompared Differs Differs NotCompared", lb.Rows[0].Next, lb.Rows[1].Next, lb.Rows[2].Next, lb.Rows[3].Next)
+	}
+	// coverage=common keeps a.IT and d.EVC, the benchmarks all four have:
+	// every row complete, tinycnn last.
+	common := leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{Coverage: "common"})
+	got = got[:0]
+	for _, r := range common.Rows {
+		got = append(got, fmt.Sprintf("%d %s %d/%d", r.Rank, r.Model.Name, r.Coverage.Scored, r.Coverage.Total))
+	}
+	if want := []string{"1 resnet18 2/2", "2 squeezenet 2/2", "3 alexnet 2/2", "4 tinycnn 2/2"}; !slices.Equal(got, want) {
+		t.Errorf("coverage=common rows %v, want %v", got, want)
+	}
+	if len(common.Benchmarks) != 2 || common.Benchmarks[0].ID != "d.EVC" || common.Benchmarks[1].ID != "a.IT" {
+		t.Errorf("coverage=common columns %v, want d.EVC, a.IT", common.Benchmarks)
+	}
+	if want := []string{"e.EVC", "b.IT", "c.IT", "f.V4", "g.V4", "h.behaviour", "i.behaviour"}; !slices.Equal(common.Excluded, want) {
+		t.Errorf("coverage=common excluded %v, want %v", common.Excluded, want)
+	}
+}
+
+func TestRankCoverageFilter(t *testing.T) {
+	bs := []leaderboard.BenchmarkInfo{bench("it1", "IT"), bench("v4", "V4")}
+	ss := []scoring.Score{score("a", "it1", 0.5), score("b", "v4", 0.5)}
+	ix := leaderboard.NewIndex(nil, bs, ss)
+	// No benchmark is common to a and b: nothing is comparable.
+	lb := ix.Rank(leaderboard.Filter{Coverage: "COMMON"})
+	if len(lb.Rows) != 0 || len(lb.Benchmarks) != 0 || !slices.Equal(lb.Excluded, []string{"it1", "v4"}) {
+		t.Errorf("disjoint coverage=common: rows %d columns %d excluded %v, want none, none, both", len(lb.Rows), len(lb.Benchmarks), lb.Excluded)
+	}
+	// The family filter decides who is listed, hence what is common.
+	ms := []leaderboard.ModelInfo{{Hash: "a", Name: "a", Family: "x"}, {Hash: "b", Name: "b", Family: "y"}}
+	lb = leaderboard.NewIndex(ms, bs, ss).Rank(leaderboard.Filter{Families: []string{"x"}, Coverage: "common"})
+	if len(lb.Rows) != 1 || len(lb.Benchmarks) != 1 || lb.Benchmarks[0].ID != "it1" || !lb.Rows[0].Complete() {
+		t.Errorf("family=x&coverage=common: %d rows over %v", len(lb.Rows), lb.Benchmarks)
+	}
+	if err := ix.CheckFilter(leaderboard.Filter{Coverage: "some"}); leaderboard.ErrorCode(err) != leaderboard.EINVALID ||
+		!strings.Contains(err.Error(), `"common"`) {
+		t.Errorf("coverage=some: %v, want EINVALID naming the values", err)
+	}
+	for _, c := range []string{"", "all", "Common"} {
+		if err := ix.CheckFilter(leaderboard.Filter{Coverage: c}); err != nil {
+			t.Errorf("coverage=%q: %v", c, err)
+		}
+	}
+	if a, b := (leaderboard.Filter{}).Key(), (leaderboard.Filter{Coverage: "all"}).Key(); a != b {
+		t.Errorf("keys of the default coverage differ: %q vs %q", a, b)
+	}
+	if a, b := (leaderboard.Filter{}).Key(), (leaderboard.Filter{Coverage: "common"}).Key(); a == b {
+		t.Errorf("coverage=common has the default's key %q", a)
+	}
+	if (leaderboard.Filter{Coverage: "common"}).IsZero() {
+		t.Error("coverage=common reported as selecting everything")
 	}
 }
 

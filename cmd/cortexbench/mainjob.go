@@ -34,7 +34,7 @@ import (
 // on every one, print the leaderboard, publish it to the bucket, and serve
 // the API and web page on 127.0.0.1 until interrupted.
 func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "run", "run [--data DIR] [--models DIR] [--addr 127.0.0.1:8080] [--no-serve] [--json]")
+	fs := newFlagSet(env, "run", "run [--data DIR] [--models DIR] [--addr 127.0.0.1:8080] [--no-serve] [--json] [--wide] [--width N]")
 	sf := addScoreFlags(env, fs)
 	data := fs.String("data", defaultDataDir, "datasets `folder` (../shared/datasets)")
 	sf.reduce.data = data
@@ -44,8 +44,13 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	refresh := fs.Duration("refresh", 15*time.Second, "how often the served leaderboard picks up new scores")
 	publishEvery := addPublishFlag(fs)
 	asJSON := fs.Bool("json", false, "print the scores as JSON instead of tables")
+	wide := fs.Bool("wide", false, "add a column per benchmark to the printed leaderboard (lines then exceed --width)")
+	width := fs.Int("width", wire.DefaultTextWidth, "fit the printed leaderboard to `columns` (shorter model names, then fewer region means)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *width < wire.MinTextWidth {
+		return fmt.Errorf("%w: --width %d is too narrow for the leaderboard; give at least %d (default %d)", errInput, *width, wire.MinTextWidth, wire.DefaultTextWidth)
 	}
 	if _, err := os.Stat(*data); err != nil {
 		return fmt.Errorf("%w: datasets folder: %w (pass --data DIR)", errInput, err)
@@ -112,7 +117,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	} else {
 		report.PrintScores(env.Stdout, all)
 		fmt.Fprintln(env.Stdout)
-		wire.WriteText(env.Stdout, lb)
+		wire.WriteTextOptions(env.Stdout, lb, wire.TextOptions{Width: *width, Wide: *wide})
 	}
 	printPublished(env, p, pub)
 	p.announce(env.Stderr)

@@ -99,6 +99,8 @@ func parseFilter(v url.Values, allowed ...string) (leaderboard.Filter, error) {
 			f.Methods = list
 		case "family":
 			f.Families = list
+		case "coverage":
+			f.Coverage = strings.Join(list, ",")
 		}
 	}
 	return f, nil
@@ -121,7 +123,7 @@ func intParam(v url.Values, name string, def, lo, hi int) (int, error) {
 
 func (s *Server) getLeaderboard(c *gin.Context) error {
 	v := c.Request.URL.Query()
-	f, err := parseFilter(v, "region", "species", "method", "family", "offset", "limit")
+	f, err := parseFilter(v, "region", "species", "method", "family", "coverage", "offset", "limit")
 	if err != nil {
 		return err
 	}
@@ -154,7 +156,7 @@ func (s *Server) getLeaderboard(c *gin.Context) error {
 }
 
 func (s *Server) getLeaderboardCSV(c *gin.Context) error {
-	f, err := parseFilter(c.Request.URL.Query(), "region", "species", "method", "family")
+	f, err := parseFilter(c.Request.URL.Query(), "region", "species", "method", "family", "coverage")
 	if err != nil {
 		return err
 	}
@@ -277,7 +279,7 @@ func (s *Server) getModel(c *gin.Context) error {
 		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
 		for _, b := range st.ix.Benchmarks() {
 			if !b.Ranked() {
-				continue // not averaged: nothing counts as 0 there
+				continue // not averaged: never missing
 			}
 			if sc, ok := st.ix.Score(hash, b.ID); !ok || !leaderboard.CellOf(sc).Present {
 				d.Missing = append(d.Missing, b.ID)

@@ -53,6 +53,24 @@ func appendRow(b []byte, r *wire.Row) ([]byte, error) {
 	}
 	b = append(b, `},"average":`...)
 	b = appendNum(b, float64(r.Average), 6)
+	b = append(b, `,"average_se":`...)
+	b = appendNum(b, float64(r.AverageSE), 4)
+	b = append(b, `,"average_ci":[`...)
+	b = appendNum(b, float64(r.AverageCI[0]), 4)
+	b = append(b, ',')
+	b = appendNum(b, float64(r.AverageCI[1]), 4)
+	b = append(b, `],"coverage":{"scored":`...)
+	b = strconv.AppendInt(b, int64(r.Coverage.Scored), 10)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(r.Coverage.Total), 10)
+	b = append(b, `},"partial":`...)
+	b = strconv.AppendBool(b, r.Partial)
+	b = append(b, `,"differs_from_next":`...)
+	if r.DiffersFromNext == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendBool(b, *r.DiffersFromNext)
+	}
 	b = append(b, `,"complete":`...)
 	b = strconv.AppendBool(b, r.Complete)
 	b = append(b, `,"missing":`...)
@@ -85,6 +103,13 @@ func appendRow(b []byte, r *wire.Row) ([]byte, error) {
 			}
 			b = append(b, `,"mean":`...)
 			b = appendNum(b, float64(p.Mean), 6)
+			b = append(b, `,"se":`...)
+			b = appendNum(b, float64(p.SE), 4)
+			b = append(b, `,"ci":[`...)
+			b = appendNum(b, float64(p.CI[0]), 4)
+			b = append(b, ',')
+			b = appendNum(b, float64(p.CI[1]), 4)
+			b = append(b, ']')
 			b = append(b, `,"scored":`...)
 			b = strconv.AppendInt(b, int64(p.Scored), 10)
 			b = append(b, `,"total":`...)

@@ -4,41 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
-	"github.com/cortexbench/cortexbench/leaderboard"
-	"github.com/cortexbench/cortexbench/scoring"
 )
-
-// WriteText writes the leaderboard as a text table, with its rules.
-func WriteText(w io.Writer, lb *leaderboard.Leaderboard) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "RANK\tMODEL\tAVERAGE")
-	for _, b := range lb.Benchmarks {
-		fmt.Fprintf(tw, "\t%s", b.ID)
-	}
-	fmt.Fprintln(tw)
-	for _, r := range lb.Rows {
-		fmt.Fprintf(tw, "%d\t%s\t%.3f", r.Rank, r.Model.Name, r.Average)
-		for _, c := range r.Cells {
-			if !c.Present {
-				fmt.Fprint(tw, "\t—")
-				continue
-			}
-			fmt.Fprintf(tw, "\t%.3f±%.3f", c.Ceiled, c.CeiledSE)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\naverage: %s\nmissing: %s\nunceiled: %s\n", leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.UnceiledRule)
-	// Which ceiling each column divides by, and how (issue 16).
-	for _, b := range lb.Benchmarks {
-		if b.CeilingKind == "" {
-			continue
-		}
-		c := scoring.Conventions{Ceiling: b.CeilingKind, Transform: b.Transform}
-		fmt.Fprintf(w, "%s: ceiled = %s, ceiling %.4f (%s)\n", b.ID, c.Formula(), b.Ceiling, b.CeilingKind)
-	}
-}
 
 // WriteComparisonText writes a comparison as text tables: the models'
 // scores, then every pair with its interval, p and q.

@@ -7,6 +7,7 @@ package wire
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cortexbench/cortexbench/leaderboard"
@@ -33,19 +34,31 @@ type Rules struct {
 	Ties        string `json:"ties"`
 	Unceiled    string `json:"unceiled"`
 	Private     string `json:"private"`
+	Intervals   string `json:"intervals"`
 }
 
 // CurrentRules returns the rules package leaderboard applies.
 func CurrentRules() Rules {
-	return Rules{leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.TieRule, leaderboard.UnceiledRule, leaderboard.PrivateRule}
+	return Rules{leaderboard.AggregationRule, leaderboard.MissingRule, leaderboard.TieRule, leaderboard.UnceiledRule, leaderboard.PrivateRule,
+		leaderboard.IntervalRule}
 }
 
-// Filter is the filter a leaderboard was built with.
+// Filter is the filter a leaderboard was built with. Coverage is "all"
+// (the default) or "common".
 type Filter struct {
-	Region  []string `json:"region"`
-	Species []string `json:"species"`
-	Method  []string `json:"method"`
-	Family  []string `json:"family"`
+	Region   []string `json:"region"`
+	Species  []string `json:"species"`
+	Method   []string `json:"method"`
+	Family   []string `json:"family"`
+	Coverage string   `json:"coverage"`
+}
+
+// coverageName is f's coverage as the wire states it.
+func coverageName(f leaderboard.Filter) string {
+	if strings.EqualFold(f.Coverage, leaderboard.CoverageCommon) {
+		return leaderboard.CoverageCommon
+	}
+	return leaderboard.CoverageAll
 }
 
 // Model describes a model entry: Hash is its ID (an ONNX file with one
@@ -143,23 +156,58 @@ type BoardCell struct {
 	Layer    string  `json:"layer"`
 }
 
-// ParentMean is a model's mean over one parent's benchmarks.
+// ParentMean is a model's mean over the benchmarks of one parent it is
+// scored on (null when none), with its SE and 95% interval ([low, high],
+// 4 significant digits, like the cells').
 type ParentMean struct {
-	Parent string `json:"parent"`
-	Mean   Num    `json:"mean"`
-	Scored int    `json:"scored"`
-	Total  int    `json:"total"`
+	Parent string  `json:"parent"`
+	Mean   Num     `json:"mean"`
+	SE     Num4    `json:"se"`
+	CI     [2]Num4 `json:"ci"`
+	Scored int     `json:"scored"`
+	Total  int     `json:"total"`
+}
+
+// Coverage is how many of the leaderboard's ceiled benchmarks a row is
+// scored on.
+type Coverage struct {
+	Scored int `json:"scored"`
+	Total  int `json:"total"`
 }
 
 // Row is a model's line: scores[i] is its cell on benchmarks[i], or null.
+// Average is over the benchmarks the model has, with its SE and 95%
+// interval; Partial rows (coverage below total) are ranked after every
+// complete row, among themselves. DiffersFromNext: true when the average
+// differs reliably from the next row's, false when it does not (their
+// order is not reliable), null when not compared (the last row, or a next
+// row averaged over other benchmarks).
 type Row struct {
-	Rank        int          `json:"rank"`
-	Model       Model        `json:"model"`
-	Average     Num          `json:"average"`
-	Complete    bool         `json:"complete"`
-	Missing     []string     `json:"missing"`
-	ParentMeans []ParentMean `json:"parent_means"`
-	Scores      []*BoardCell `json:"scores"`
+	Rank            int          `json:"rank"`
+	Model           Model        `json:"model"`
+	Average         Num          `json:"average"`
+	AverageSE       Num4         `json:"average_se"`
+	AverageCI       [2]Num4      `json:"average_ci"`
+	Coverage        Coverage     `json:"coverage"`
+	Partial         bool         `json:"partial"`
+	DiffersFromNext *bool        `json:"differs_from_next"`
+	Complete        bool         `json:"complete"`
+	Missing         []string     `json:"missing"`
+	ParentMeans     []ParentMean `json:"parent_means"`
+	Scores          []*BoardCell `json:"scores"`
+}
+
+// differs converts a separation: nil when not compared.
+func differs(s leaderboard.Separation) *bool {
+	switch s {
+	case leaderboard.Differs:
+		t := true
+		return &t
+	case leaderboard.Overlaps:
+		f := false
+		return &f
+	}
+	return nil
 }
 
 // Facets are the values each filter accepts.
@@ -171,12 +219,14 @@ type Facets struct {
 }
 
 // Leaderboard is the leaderboard document. Rows holds rows
-// [Offset, Offset+len(Rows)) of Total.
+// [Offset, Offset+len(Rows)) of Total. Excluded are the benchmarks the
+// filter selects but coverage=common left out.
 type Leaderboard struct {
 	Rules      Rules       `json:"rules"`
 	Filter     Filter      `json:"filter"`
 	Benchmarks []Benchmark `json:"benchmarks"`
 	Parents    []string    `json:"parents"`
+	Excluded   []string    `json:"excluded"`
 	Total      int         `json:"total"`
 	Offset     int         `json:"offset"`
 	Rows       []Row       `json:"rows"`
@@ -194,10 +244,12 @@ func nonNil(s []string) []string {
 // means all.
 func FromLeaderboard(lb *leaderboard.Leaderboard, offset, limit int) Leaderboard {
 	out := Leaderboard{
-		Rules:      CurrentRules(),
-		Filter:     Filter{nonNil(lb.Filter.Regions), nonNil(lb.Filter.Species), nonNil(lb.Filter.Methods), nonNil(lb.Filter.Families)},
+		Rules: CurrentRules(),
+		Filter: Filter{nonNil(lb.Filter.Regions), nonNil(lb.Filter.Species), nonNil(lb.Filter.Methods), nonNil(lb.Filter.Families),
+			coverageName(lb.Filter)},
 		Benchmarks: make([]Benchmark, len(lb.Benchmarks)),
 		Parents:    nonNil(lb.Parents),
+		Excluded:   nonNil(lb.Excluded),
 		Total:      len(lb.Rows),
 		Offset:     offset,
 		Rows:       []Row{},
@@ -211,10 +263,12 @@ func FromLeaderboard(lb *leaderboard.Leaderboard, offset, limit int) Leaderboard
 		rows = rows[:limit]
 	}
 	for _, r := range rows {
-		w := Row{Rank: r.Rank, Model: FromModel(r.Model), Average: Num(r.Average), Complete: r.Complete(),
+		w := Row{Rank: r.Rank, Model: FromModel(r.Model), Average: Num(r.Average), AverageSE: Num4(r.AverageSE),
+			AverageCI: [2]Num4{Num4(r.AverageCI[0]), Num4(r.AverageCI[1])}, Coverage: Coverage{r.Coverage.Scored, r.Coverage.Total},
+			Partial: r.Partial(), DiffersFromNext: differs(r.Next), Complete: r.Complete(),
 			Missing: nonNil(r.Missing), ParentMeans: make([]ParentMean, len(r.ParentMeans)), Scores: make([]*BoardCell, len(r.Cells))}
 		for i, p := range r.ParentMeans {
-			w.ParentMeans[i] = ParentMean{p.Parent, Num(p.Mean), p.Scored, p.Total}
+			w.ParentMeans[i] = ParentMean{p.Parent, Num(p.Mean), Num4(p.SE), [2]Num4{Num4(p.CI[0]), Num4(p.CI[1])}, p.Scored, p.Total}
 		}
 		for i, c := range r.Cells {
 			if c.Present {
@@ -297,7 +351,7 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 // ModelDetail is one model with its scores.
 type ModelDetail struct {
 	ModelSummary
-	Missing []string     `json:"missing"` // benchmarks without a score, counted as 0
+	Missing []string     `json:"missing"` // ceiled benchmarks without a score (not counted in the average)
 	Rules   Rules        `json:"rules"`
 	Scores  []ModelScore `json:"scores"`
 }

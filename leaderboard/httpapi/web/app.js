@@ -71,7 +71,8 @@ function scoreCell(cell, title) {
 
 // ---- leaderboard page ----
 
-const FILTERS = ["region", "species", "method", "family"];
+// coverage is not a facet: its two options are in index.html.
+const FILTERS = ["region", "species", "method", "family", "coverage"];
 
 async function leaderboardPage() {
   const params = new URLSearchParams(location.search);
@@ -98,45 +99,69 @@ async function leaderboardPage() {
     if (first) {
       first = false;
       const rules = document.getElementById("rules");
-      for (const k of ["aggregation", "missing", "unceiled", "ties", "private"]) rules.append(el("li", { text: lb.rules[k] }));
+      for (const k of ["aggregation", "missing", "intervals", "unceiled", "ties", "private"]) rules.append(el("li", { text: lb.rules[k] }));
       for (const name of FILTERS) {
         const sel = form.elements[name];
-        for (const v of lb.facets[name]) sel.append(el("option", { value: v, text: v }));
+        for (const v of lb.facets[name] || []) sel.append(el("option", { value: v, text: v }));
         sel.value = params.get(name) || "";
       }
     }
     const csv = new URLSearchParams(location.search);
     document.getElementById("csv").href = `${API}/leaderboard.csv${csv.toString() ? "?" + csv : ""}`;
     document.getElementById("count").textContent =
-      `${lb.total} models × ${lb.benchmarks.length} benchmarks` + (lb.total > lb.rows.length ? ` (showing ${lb.rows.length})` : "");
+      `${lb.total} models × ${lb.benchmarks.length} benchmarks` + (lb.total > lb.rows.length ? ` (showing ${lb.rows.length})` : "") +
+      (lb.excluded.length ? `; not every model has ${lb.excluded.join(", ")}: left out` : "") +
+      (lb.total === 0 && lb.excluded.length ? ". No benchmark is scored for every listed model: narrow the filters or choose Coverage “all”." : "");
     renderBoard(lb);
   }
   await loadBoard();
 }
 
+// renderBoard draws the index table (issue 17): complete rows first, then
+// the partial rows under their own heading, each with its coverage; the
+// average with its 95% interval; "≈" before a model whose average does not
+// differ reliably from the row above's. Sorting by another column drops
+// the blocks and the marks, which only hold in rank order.
 function renderBoard(lb) {
   const table = document.getElementById("board");
+  const ci = (x) => `[${fmt(x[0])}, ${fmt(x[1])}]`;
   // Each column: header, sort key (null sorts last), default direction, cell.
   const cols = [
     { head: "Rank", key: (r) => r.rank, dir: "asc", cell: (r) => el("td", { text: r.rank }) },
     {
       head: "Model", left: true, key: (r) => r.model.name.toLowerCase(), dir: "asc",
-      cell: (r) => {
-        const td = el("td", { class: "left" }, el("a", { href: `/models/${r.model.hash}`, text: r.model.name }));
-        if (!r.complete) td.append(el("span", { class: "badge", title: "missing: " + r.missing.join(", ") + " (counted as 0)", text: `incomplete (${r.missing.length})` }));
+      cell: (r, ranked, prev) => {
+        const td = el("td", { class: "left" });
+        if (ranked && prev && prev.differs_from_next === false) {
+          td.append(el("span", { class: "muted same", title: `not reliably different from ${prev.model.name} (the 95% interval of the difference includes 0)`, text: "≈ " }));
+        }
+        td.append(el("a", { href: `/models/${r.model.hash}`, text: r.model.name }));
+        if (r.partial) td.append(el("span", { class: "badge partial", title: "no score on: " + r.missing.join(", ") + " (not counted; the average is over the benchmarks it has)", text: `partial ${r.coverage.scored}/${r.coverage.total}` }));
         return td;
       },
     },
     { head: "Family", left: true, key: (r) => r.model.family, dir: "asc", cell: (r) => el("td", { class: "left", text: r.model.family }) },
-    { head: "Average", key: (r) => r.average, dir: "desc", cell: (r) => el("td", { class: "avg", text: fmt(r.average) }) },
+    {
+      head: "Average", key: (r) => r.average, dir: "desc",
+      cell: (r) => el("td", { class: "avg", title: `SE ${fmt(r.average_se)}; 95% interval ${ci(r.average_ci)}`, text: fmt(r.average) }),
+    },
+    { head: "95% CI", key: (r) => r.average_ci[0], dir: "desc", cell: (r) => el("td", { class: "ci muted", text: ci(r.average_ci) }) },
+    {
+      head: "Scored", key: (r) => r.coverage.scored / Math.max(1, r.coverage.total), dir: "desc",
+      cell: (r) => el("td", { class: "coverage", title: "ceiled benchmarks scored, of all", text: `${r.coverage.scored}/${r.coverage.total}` }),
+    },
   ];
   lb.parents.forEach((p, i) => {
     cols.push({ head: p, grp: "region mean", key: (r) => r.parent_means[i].mean, dir: "desc",
-      cell: (r) => el("td", { title: `${r.parent_means[i].scored}/${r.parent_means[i].total} scored`, text: fmt(r.parent_means[i].mean) }) });
+      cell: (r) => {
+        const m = r.parent_means[i];
+        return el("td", { title: `${m.scored}/${m.total} scored; SE ${fmt(m.se)}; 95% interval ${ci(m.ci)}`, text: fmt(m.mean) });
+      } });
   });
   lb.benchmarks.forEach((b, i) => {
     cols.push({ head: b.id, grp: b.parent + (b.private ? " · private" : ""), href: `/benchmarks/${encodeURIComponent(b.id)}`,
-      key: (r) => (r.scores[i] ? r.scores[i].ceiled : null), dir: "desc", cell: (r) => scoreCell(r.scores[i], b.id) });
+      key: (r) => (r.scores[i] ? r.scores[i].ceiled : null), dir: "desc",
+      cell: (r) => (r.scores[i] ? scoreCell(r.scores[i], b.id) : el("td", { class: "missing", title: b.id + ": missing (not counted in the average)" }, "—")) });
   });
 
   const thead = table.tHead, tbody = table.tBodies[0];
@@ -156,12 +181,18 @@ function renderBoard(lb) {
       return a.rank - b.rank;
     });
     [...tr.children].forEach((th, i) => (i === sortCol ? th.setAttribute("data-dir", sortDir) : th.removeAttribute("data-dir")));
+    const ranked = sortCol === 0 && sortDir === "asc";
     const frag = document.createDocumentFragment();
-    for (const r of rows) {
+    rows.forEach((r, k) => {
+      const prev = k > 0 ? rows[k - 1] : null;
+      if (ranked && r.partial && (!prev || !prev.partial)) {
+        frag.append(el("tr", { class: "blockhead" }, el("th", { class: "left", colspan: cols.length },
+          "Partial coverage: each model is averaged over the benchmarks it has (Scored) and ranked among these rows only, not against the rows above")));
+      }
       const row = el("tr", { "data-hash": r.model.hash });
-      for (const c of cols) row.append(c.cell(r));
+      for (const c of cols) row.append(c.cell(r, ranked, prev));
       frag.append(row);
-    }
+    });
     tbody.replaceChildren(frag);
   }
   cols.forEach((c, i) => {
