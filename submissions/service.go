@@ -339,6 +339,7 @@ type Metadata struct {
 	// object {"IT": "L062.Conv"}; empty: none. Layers are layer ids, or
 	// tensor or node names resolved to ids. Part of the model entry.
 	Commitments string
+	About       // paper, description, licence, BibTeX (issue 17)
 }
 
 // parseCommitments reads Metadata.Commitments in either form.
@@ -481,7 +482,8 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	}
 	// An existing row (this entry submitted before) is kept as it is.
 	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
-		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
+		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now,
+		Paper: meta.Paper, Description: meta.Description, License: meta.License, BibTeX: meta.BibTeX}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments}
@@ -589,7 +591,7 @@ func (s *Service) checkMetadata(m Metadata) []Problem {
 	field("training_data", m.TrainingData, false, s.cfg.MaxNameBytes)
 	field("preprocessing", m.Preprocessing, false, s.cfg.MaxSpecBytes)
 	field("commitments", m.Commitments, false, s.cfg.MaxSpecBytes)
-	return probs
+	return append(probs, checkAbout(m.About)...)
 }
 
 // checkSpec parses the spec and checks it against the model's input; an
@@ -725,6 +727,7 @@ func (s *Service) Withdraw(ctx context.Context, u User, hash, reason string) err
 // ModelChange holds the metadata to change; nil fields stay as they are.
 type ModelChange struct {
 	Name, Version, Family, TrainingData *string
+	Paper, Description, License, BibTeX *string // issue 17; "" clears
 }
 
 // UpdateModel changes a model's descriptive metadata (owner or
@@ -743,7 +746,12 @@ func (s *Service) UpdateModel(ctx context.Context, u User, hash string, c ModelC
 	set(&m.Version, c.Version)
 	set(&m.Family, c.Family)
 	set(&m.TrainingData, c.TrainingData)
-	probs := s.checkMetadata(Metadata{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData})
+	set(&m.Paper, c.Paper)
+	set(&m.Description, c.Description)
+	set(&m.License, c.License)
+	set(&m.BibTeX, c.BibTeX)
+	probs := s.checkMetadata(Metadata{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData,
+		About: About{Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX}})
 	if len(probs) > 0 {
 		return m, &Error{Code: EINVALID, Message: "the change was refused", Problems: probs}
 	}

@@ -23,6 +23,12 @@ const (
 	// FieldCommitments declares the layer per brain region:
 	// "IT=L062.Conv,V4=L040.Add" or {"IT": "L062.Conv"} (issue 16).
 	FieldCommitments = "commitments"
+	// What the submitter says about the model (issue 17), all optional: a
+	// paper's https URL, a description, a licence, a BibTeX entry.
+	FieldPaper       = "paper"
+	FieldDescription = "description"
+	FieldLicense     = "license"
+	FieldBibTeX      = "bibtex"
 )
 
 // Client calls the submissions API.
