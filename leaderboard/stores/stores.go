@@ -67,7 +67,8 @@ func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
 	out := make([]leaderboard.ModelInfo, len(ms))
 	for i, m := range ms {
 		out[i] = leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
-			File: m.File, Preprocessing: specText(m.Preprocessing)}
+			File: m.File, Preprocessing: specText(m.Preprocessing),
+			Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX}
 	}
 	return out, nil
 }

@@ -243,6 +243,7 @@ type Models struct {
 // LayerScore is one layer's score in a per-layer profile.
 type LayerScore struct {
 	Layer  string  `json:"layer"`
+	Name   string  `json:"name,omitempty"` // the ONNX node or tensor name, when the score has it (issue 17)
 	Depth  float64 `json:"depth"`
 	Raw    Num     `json:"raw"`
 	Ceiled Num     `json:"ceiled"`
@@ -286,7 +287,7 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 	}
 	ms.RDM = rdmPath
 	for _, l := range s.Layers {
-		ms.Layers = append(ms.Layers, LayerScore{l.Layer, l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
+		ms.Layers = append(ms.Layers, LayerScore{l.Layer, LayerName(l), l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
 	}
 	return ms
 }
@@ -294,9 +295,16 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 // ModelDetail is one model with its scores.
 type ModelDetail struct {
 	ModelSummary
-	Missing []string     `json:"missing"` // benchmarks without a score, counted as 0
-	Rules   Rules        `json:"rules"`
-	Scores  []ModelScore `json:"scores"`
+	// What the submitter says about the model (issue 17), each omitted
+	// when not given: a paper's https URL, a description, a licence (SPDX
+	// id or text) and a BibTeX entry.
+	Paper       string       `json:"paper,omitempty"`
+	Description string       `json:"description,omitempty"`
+	License     string       `json:"license,omitempty"`
+	BibTeX      string       `json:"bibtex,omitempty"`
+	Missing     []string     `json:"missing"` // benchmarks without a score, counted as 0
+	Rules       Rules        `json:"rules"`
+	Scores      []ModelScore `json:"scores"`
 }
 
 // Benchmarks is the benchmark list.
