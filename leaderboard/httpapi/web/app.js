@@ -228,7 +228,7 @@ function profilePlot(ms) {
     const t = svg("text", { class: "depth-tick", x: x(d), y: H - B + 14, "text-anchor": "middle" }); t.textContent = String(d); s.append(t);
   }
   const xl = svg("text", { class: "depth-label", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" });
-  xl.textContent = `relative depth (layer k of ${n} at k/${Math.max(n - 1, 1)}) →`;
+  xl.textContent = `relative depth: layer index / (n − 1), n = ${n} layers →`;
   s.append(xl);
   const withSE = pts.filter((p) => p.e != null);
   if (withSE.length > 1) {
@@ -398,8 +398,10 @@ function specMeaning(text) {
   }
   const ch = kv.channels === "1" ? "1 channel (grey)" : `${kv.channels || 3} channels, ${kv.order || "RGB"} order`;
   items.push(ch);
-  if (kv.mean || kv.std) items.push(`pixels scaled to [0, 1], then (x − mean) / std with mean ${kv.mean || "0"}, std ${kv.std || "1"}`);
-  else if (kv.offset || kv.scale) items.push(`pixels in 0–255, then (x − ${kv.offset || "0"}) × ${kv.scale || "1"}`);
+  // One value applies to every channel, a list is per channel.
+  const per = (v, d) => (v || d) + ((v || d).includes(":") ? "" : " (every channel)");
+  if (kv.mean || kv.std) items.push(`pixels scaled to [0, 1], then (x − mean) / std with mean ${per(kv.mean, "0")}, std ${per(kv.std, "1")}`);
+  else if (kv.offset || kv.scale) items.push(`pixels in 0–255, then (x − offset) × scale with offset ${per(kv.offset, "0")}, scale ${per(kv.scale, "1")}`);
   else if (kv.pixel === "uint8") items.push("raw pixels 0–255, no normalisation");
   else items.push("pixels 0–255 as floats, no normalisation");
   items.push(`layout ${kv.layout || "?"} (${kv.layout === "NHWC" ? "batch, height, width, channels" : "batch, channels, height, width"}), ${kv.pixel || "float"} input`);
@@ -630,6 +632,8 @@ async function uploadForm(tokenOf, loaded) {
     document.getElementById("spec-help").textContent = `Presets unavailable (${e.message}); type the spec.`;
   }
   preset.addEventListener("change", () => { if (preset.value) spec.value = preset.value; });
+  // Edited away from the preset, the spec is the user's own.
+  spec.addEventListener("input", () => { if (preset.value && spec.value !== preset.value) preset.value = ""; });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const token = tokenOf();
