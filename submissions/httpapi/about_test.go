@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -68,6 +69,17 @@ func TestModelAbout(t *testing.T) {
 	}
 	if after.Paper != got.Paper || after.License != got.License || after.Description != m.Description || after.BibTeX != heBibTeX || after.Name != "tiny-v2" {
 		t.Errorf("after refused changes the model is %+v, want it unchanged", after)
+	}
+
+	// The Go client (what the CLI uses) sends the same fields.
+	cl := &wire.Client{BaseURL: e.srv.URL, Token: e.tokens["bob"]}
+	acc2, err := cl.Submit(t.Context(), "tiny.onnx", bytes.NewReader(submissionstest.TinyCNN(2)), wire.SubmitForm{Name: "tiny2",
+		Preprocessing: submissionstest.Spec, Paper: "https://example.org/p", Description: "two", License: "Apache-2.0", BibTeX: heBibTeX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2, err := e.reg.GetModel(t.Context(), acc2.ModelHash); err != nil || m2.Paper != "https://example.org/p" || m2.Description != "two" || m2.License != "Apache-2.0" || m2.BibTeX != heBibTeX {
+		t.Errorf("submitted with the client: %+v, %v", m2, err)
 	}
 
 	// A submission with a bad paper is refused whole: nothing stored.

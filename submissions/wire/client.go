@@ -57,6 +57,9 @@ func (e *APIError) Error() string {
 type SubmitForm struct {
 	Name, Version, Family, TrainingData, Preprocessing string
 	Commitments                                        string // FieldCommitments; empty: none
+	// Issue 17, all optional: a paper's https URL, a description, a
+	// licence, a BibTeX entry.
+	Paper, Description, License, BibTeX string
 }
 
 // Submit uploads a model file (streamed) with its metadata.
@@ -66,7 +69,8 @@ func (c *Client) Submit(ctx context.Context, filename string, file io.Reader, f 
 	go func() {
 		err := func() error {
 			for _, kv := range [][2]string{{FieldName, f.Name}, {FieldVersion, f.Version}, {FieldFamily, f.Family},
-				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}, {FieldCommitments, f.Commitments}} {
+				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}, {FieldCommitments, f.Commitments},
+				{FieldPaper, f.Paper}, {FieldDescription, f.Description}, {FieldLicense, f.License}, {FieldBibTeX, f.BibTeX}} {
 				if kv[1] == "" {
 					continue
 				}
