@@ -482,8 +482,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	}
 	// An existing row (this entry submitted before) is kept as it is.
 	model := registry.Model{Hash: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
-		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now,
-		Paper: meta.Paper, Description: meta.Description, License: meta.License, BibTeX: meta.BibTeX}
+		TrainingData: meta.TrainingData, Params: checked.Parameters, Preprocessing: specJSON, Owner: u.Name, CreatedAt: now}
 	md := models.Metadata{ID: entryID, File: checked.SHA256, Name: meta.Name, Version: meta.Version, Family: meta.Family,
 		TrainingData: meta.TrainingData, Parameters: checked.Parameters, FileBytes: file.Size, Opset: checked.Opset,
 		Input: checked.Input, Outputs: checked.Outputs, Spec: spec, Commitments: commitments}
@@ -501,6 +500,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	if err != nil {
 		return Submission{}, fmt.Errorf("submission %s: store the model file: %w", id, err)
 	}
+	model.Paper, model.Description, model.License, model.BibTeX = meta.Paper, meta.Description, meta.License, meta.BibTeX
 	jobs := make([]JobSpec, len(sub.Jobs))
 	for i, j := range sub.Jobs {
 		jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),

@@ -243,7 +243,6 @@ type Models struct {
 // LayerScore is one layer's score in a per-layer profile.
 type LayerScore struct {
 	Layer  string  `json:"layer"`
-	Name   string  `json:"name,omitempty"` // the ONNX node or tensor name, when the score has it (issue 17)
 	Depth  float64 `json:"depth"`
 	Raw    Num     `json:"raw"`
 	Ceiled Num     `json:"ceiled"`
@@ -287,7 +286,7 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 	}
 	ms.RDM = rdmPath
 	for _, l := range s.Layers {
-		ms.Layers = append(ms.Layers, LayerScore{l.Layer, LayerName(l), l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
+		ms.Layers = append(ms.Layers, LayerScore{l.Layer, l.Depth, Num(l.Raw), Num(l.Ceiled), Num(l.SE)})
 	}
 	return ms
 }

@@ -652,7 +652,7 @@ async function uploadForm(tokenOf, loaded) {
     fd.append("model", form.elements.model.files[0]);
     for (const k of ["name", "preprocessing", "family", "training_data", "paper", "description", "license", "bibtex"]) {
       const v = form.elements[k].value.trim();
-      if (v !== "" || k === "name" || k === "preprocessing") fd.append(k, v);
+      if (v !== "" || k === "name") fd.append(k, v);
     }
     const btn = form.querySelector("button[type=submit]");
     btn.disabled = true;
@@ -670,6 +670,8 @@ async function uploadForm(tokenOf, loaded) {
       out.replaceChildren(el("p", { id: "accepted", "data-id": body.id },
         `Accepted: submission ${body.id}, model `, el("a", { href: `/models/${body.model_hash}`, text: body.model_hash.slice(0, 12) }),
         ` — ${body.status.benchmarks} benchmark(s) queued, estimated ${fmt(body.status.estimate.seconds, 0)} s. Its status is followed below.`));
+      // What the server noted about the spec (a default used, implausible values).
+      if (body.warnings && body.warnings.length) out.append(el("ul", { class: "warnings" }, ...body.warnings.map((w) => el("li", { text: w }))));
       await loaded();
     } catch (e) {
       out.className = "error";
