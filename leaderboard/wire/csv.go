@@ -21,9 +21,13 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 		head = append(head, "mean:"+p)
 	}
 	for _, b := range lb.Benchmarks {
-		// The ceiled score with its SE and CI, then what it was formed
-		// from (issue 17): the raw score, the ceiling, the chosen layer.
-		head = append(head, b.ID, b.ID+":se", b.ID+":ci_low", b.ID+":ci_high", b.ID+":raw", b.ID+":ceiling", b.ID+":layer")
+		head = append(head, b.ID, b.ID+":se", b.ID+":ci_low", b.ID+":ci_high")
+	}
+	// Then, per benchmark, what its ceiled score was formed from (issue
+	// 17): the raw score, the ceiling, the chosen layer. After every
+	// ceiled column, so the columns readers index stay where they were.
+	for _, b := range lb.Benchmarks {
+		head = append(head, b.ID+":raw", b.ID+":ceiling", b.ID+":layer")
 	}
 	for i := range head {
 		head[i] = SafeCell(head[i])
@@ -46,10 +50,17 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 		}
 		for _, c := range r.Cells {
 			if !c.Present {
-				rec = append(rec, "", "", "", "", "", "", "")
+				rec = append(rec, "", "", "", "")
 				continue
 			}
-			rec = append(rec, num(c.Ceiled), num(c.CeiledSE), num(c.CeiledCILow), num(c.CeiledCIHi), num(c.Raw), num(c.Ceiling), SafeCell(c.Layer))
+			rec = append(rec, num(c.Ceiled), num(c.CeiledSE), num(c.CeiledCILow), num(c.CeiledCIHi))
+		}
+		for _, c := range r.Cells {
+			if !c.Present {
+				rec = append(rec, "", "", "")
+				continue
+			}
+			rec = append(rec, num(c.Raw), num(c.Ceiling), SafeCell(c.Layer))
 		}
 		if err := w.Write(rec); err != nil {
 			return nil, err

@@ -294,16 +294,17 @@ func FromScore(b leaderboard.BenchmarkInfo, s scoring.Score, rdmPath string) Mod
 // ModelDetail is one model with its scores.
 type ModelDetail struct {
 	ModelSummary
+	Missing []string     `json:"missing"` // benchmarks without a score, counted as 0
+	Rules   Rules        `json:"rules"`
+	Scores  []ModelScore `json:"scores"`
+
 	// What the submitter says about the model (issue 17), each omitted
 	// when not given: a paper's https URL, a description, a licence (SPDX
 	// id or text) and a BibTeX entry.
-	Paper       string       `json:"paper,omitempty"`
-	Description string       `json:"description,omitempty"`
-	License     string       `json:"license,omitempty"`
-	BibTeX      string       `json:"bibtex,omitempty"`
-	Missing     []string     `json:"missing"` // benchmarks without a score, counted as 0
-	Rules       Rules        `json:"rules"`
-	Scores      []ModelScore `json:"scores"`
+	Paper       string `json:"paper,omitempty"`
+	Description string `json:"description,omitempty"`
+	License     string `json:"license,omitempty"`
+	BibTeX      string `json:"bibtex,omitempty"`
 }
 
 // Benchmarks is the benchmark list.

@@ -28,7 +28,7 @@ func TestNumWritesNullForNonFinite(t *testing.T) {
 
 func TestCSVMarksMissingAsEmpty(t *testing.T) {
 	bs := []leaderboard.BenchmarkInfo{{ID: "a", Region: "IT", Ceiling: 0.5}, {ID: "b", Region: "IT", Ceiling: 0.5}}
-	ss := []scoring.Score{{ModelHash: "m", ModelName: "net, \"quoted\"", BenchmarkID: "a", Raw: 0.25, Ceiling: 0.5, Ceiled: 0.5, SE: 0.05, CILow: 0.2, CIHigh: 0.3, Layer: "-L001.Conv"}}
+	ss := []scoring.Score{{ModelHash: "m", ModelName: "net, \"quoted\"", BenchmarkID: "a", Raw: 0.25, Ceiling: 0.5, Ceiled: 0.5, SE: 0.05, CILow: 0.2, CIHigh: 0.3}}
 	out, err := wire.CSV(leaderboard.NewIndex(nil, bs, ss).Rank(leaderboard.Filter{}))
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +38,9 @@ func TestCSVMarksMissingAsEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"rank", "model_hash", "model_name", "family", "average", "complete", "missing", "mean:IT", "a", "a:se", "a:ci_low", "a:ci_high", "a:raw", "a:ceiling", "a:layer",
-			"b", "b:se", "b:ci_low", "b:ci_high", "b:raw", "b:ceiling", "b:layer"},
-		// average = (0.5 + 0)/2 over IT; ceiled SE 0.05/0.5, CI 0.2/0.5 and 0.3/0.5;
-		// then raw, ceiling and the layer (neutralised: it starts with '-').
-		{"1", "m", "net, \"quoted\"", "", "0.25", "false", "1", "0.25", "0.5", "0.1", "0.4", "0.6", "0.25", "0.5", "'-L001.Conv", "", "", "", "", "", "", ""},
+		{"rank", "model_hash", "model_name", "family", "average", "complete", "missing", "mean:IT", "a", "a:se", "a:ci_low", "a:ci_high", "b", "b:se", "b:ci_low", "b:ci_high"},
+		// average = (0.5 + 0)/2 over IT; ceiled SE 0.05/0.5, CI 0.2/0.5 and 0.3/0.5.
+		{"1", "m", "net, \"quoted\"", "", "0.25", "false", "1", "0.25", "0.5", "0.1", "0.4", "0.6", "", "", "", ""},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d", len(recs), len(want))
