@@ -103,6 +103,9 @@ type ModelInfo struct {
 	// canonical spec text: two entries of one file differ in Preprocessing.
 	// Both "" when unknown.
 	File, Preprocessing string
+	// What the submitter says about the model (issue 17): a paper's
+	// https URL, a description, a licence, a BibTeX entry; "" when not given.
+	Paper, Description, License, BibTeX string
 }
 
 // BenchmarkInfo describes a benchmark, as the leaderboard shows it.

@@ -339,6 +339,7 @@ type Metadata struct {
 	// object {"IT": "L062.Conv"}; empty: none. Layers are layer ids, or
 	// tensor or node names resolved to ids. Part of the model entry.
 	Commitments string
+	About       // paper, description, licence, BibTeX (issue 17)
 }
 
 // parseCommitments reads Metadata.Commitments in either form.
@@ -515,6 +516,7 @@ func (s *Service) Submit(ctx context.Context, u User, meta Metadata, file Upload
 	if err != nil {
 		return Submission{}, fmt.Errorf("submission %s: store the model file: %w", id, err)
 	}
+	model.Paper, model.Description, model.License, model.BibTeX = meta.Paper, meta.Description, meta.License, meta.BibTeX
 	jobs := make([]JobSpec, len(sub.Jobs))
 	for i, j := range sub.Jobs {
 		jobs[i] = JobSpec{SubmissionID: id, ModelHash: entryID, FileHash: checked.SHA256, Spec: spec.String(),
@@ -615,7 +617,7 @@ func (s *Service) checkMetadata(m Metadata) []Problem {
 	field("training_data", m.TrainingData, false, s.cfg.MaxNameBytes)
 	field("preprocessing", m.Preprocessing, false, s.cfg.MaxSpecBytes)
 	field("commitments", m.Commitments, false, s.cfg.MaxSpecBytes)
-	return probs
+	return append(probs, checkAbout(m.About)...)
 }
 
 // checkSpec parses the spec and checks it against the model's input. An
@@ -870,6 +872,7 @@ func (s *Service) Cancel(ctx context.Context, u User, id string) (Status, error)
 // ModelChange holds the metadata to change; nil fields stay as they are.
 type ModelChange struct {
 	Name, Version, Family, TrainingData *string
+	Paper, Description, License, BibTeX *string // issue 17; "" clears
 }
 
 // UpdateModel changes a model's descriptive metadata (owner or
@@ -889,7 +892,12 @@ func (s *Service) UpdateModel(ctx context.Context, u User, id string, c ModelCha
 	set(&m.Version, c.Version)
 	set(&m.Family, c.Family)
 	set(&m.TrainingData, c.TrainingData)
-	probs := s.checkMetadata(Metadata{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData})
+	set(&m.Paper, c.Paper)
+	set(&m.Description, c.Description)
+	set(&m.License, c.License)
+	set(&m.BibTeX, c.BibTeX)
+	probs := s.checkMetadata(Metadata{Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData,
+		About: About{Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX}})
 	if len(probs) > 0 {
 		return m, &Error{Code: EINVALID, Message: "the change was refused", Problems: probs}
 	}

@@ -40,6 +40,9 @@ func (s *Server) routes() {
 	get(api, "/models", s.getModels)
 	get(api, "/models/:hash", s.getModel)
 	get(api, "/models/:hash/rdm/:benchmark", s.getRDM)
+	get(api, "/models/:hash/benchmarks/:id/profile.json", s.getProfileJSON)
+	get(api, "/models/:hash/benchmarks/:id/profile.csv", s.getProfileCSV)
+	get(api, "/preprocessing/presets", s.getPresets)
 	get(api, "/benchmarks", s.getBenchmarks)
 	get(api, "/benchmarks/:id", s.getBenchmark)
 	get(api, "/benchmarks/:id/comparisons", s.getComparisons)
@@ -275,8 +278,13 @@ func (s *Server) getModel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	m, ok := st.ix.Model(hash)
+	if !ok {
+		return leaderboard.Errorf(leaderboard.ENOTFOUND, "no model with hash %s; list them at /api/v1/models", hash)
+	}
 	e, err := st.get(s, "model/"+hash, "application/json", func() ([]byte, error) {
-		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{}}
+		d := wire.ModelDetail{ModelSummary: st.summaries()[hash], Missing: []string{}, Rules: wire.CurrentRules(), Scores: []wire.ModelScore{},
+			Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX}
 		for _, b := range st.ix.Benchmarks() {
 			if !b.Ranked() {
 				continue // not averaged: never missing

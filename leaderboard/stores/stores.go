@@ -96,7 +96,8 @@ func (s Board) Models(ctx context.Context) ([]leaderboard.ModelInfo, error) {
 			continue
 		}
 		out = append(out, leaderboard.ModelInfo{Hash: m.Hash, Name: m.Name, Family: m.Family, Version: m.Version, TrainingData: m.TrainingData, Params: m.Params,
-			File: m.File, Preprocessing: specText(m.Preprocessing)})
+			File: m.File, Preprocessing: specText(m.Preprocessing),
+			Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX})
 	}
 	return out, nil
 }

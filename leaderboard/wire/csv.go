@@ -28,6 +28,12 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 	for _, b := range lb.Benchmarks {
 		head = append(head, b.ID, b.ID+":se", b.ID+":ci_low", b.ID+":ci_high")
 	}
+	// Then, per benchmark, what its ceiled score was formed from (issue
+	// 17): the raw score, the ceiling, the chosen layer. After every
+	// ceiled column, so the columns readers index stay where they were.
+	for _, b := range lb.Benchmarks {
+		head = append(head, b.ID+":raw", b.ID+":ceiling", b.ID+":layer")
+	}
 	for i := range head {
 		head[i] = SafeCell(head[i])
 	}
@@ -55,6 +61,13 @@ func CSV(lb *leaderboard.Leaderboard) ([]byte, error) {
 				continue
 			}
 			rec = append(rec, num(c.Ceiled), num(c.CeiledSE), num(c.CeiledCILow), num(c.CeiledCIHi))
+		}
+		for _, c := range r.Cells {
+			if !c.Present {
+				rec = append(rec, "", "", "")
+				continue
+			}
+			rec = append(rec, num(c.Raw), num(c.Ceiling), SafeCell(c.Layer))
 		}
 		if err := w.Write(rec); err != nil {
 			return nil, err

@@ -354,6 +354,14 @@ type ModelDetail struct {
 	Missing []string     `json:"missing"` // ceiled benchmarks without a score (not counted in the average)
 	Rules   Rules        `json:"rules"`
 	Scores  []ModelScore `json:"scores"`
+
+	// What the submitter says about the model (issue 17), each omitted
+	// when not given: a paper's https URL, a description, a licence (SPDX
+	// id or text) and a BibTeX entry.
+	Paper       string `json:"paper,omitempty"`
+	Description string `json:"description,omitempty"`
+	License     string `json:"license,omitempty"`
+	BibTeX      string `json:"bibtex,omitempty"`
 }
 
 // Benchmarks is the benchmark list.

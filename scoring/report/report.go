@@ -79,15 +79,48 @@ type ScoreJSON struct {
 	// Conventions are all the settings the score was computed under
 	// (scoring.Conventions; fields at their default are omitted).
 	Conventions scoring.Conventions `json:"conventions"`
+	// LayerName is the chosen layer's ONNX name ("" when the score does
+	// not record it) and Profile every layer's score as stored (issue 17).
+	LayerName string      `json:"layer_name"`
+	Profile   []LayerJSON `json:"profile"`
 }
+
+// LayerJSON is one layer of a score's profile: its raw and ceiled score
+// and the SE of raw (null when the metric stores none per layer).
+type LayerJSON struct {
+	Layer  string  `json:"layer"`
+	Name   string  `json:"name"`
+	Depth  float64 `json:"depth"`
+	Raw    num     `json:"raw"`
+	Ceiled num     `json:"ceiled"`
+	SE     num     `json:"se"`
+}
+
+// layerName is the ONNX name recorded with a layer's score, "" when none.
+//
+// Integration note (issue 17, lanes c and e): lane c adds the name to
+// scoring.LayerScore; once it is there this returns it (l.Name).
+func layerName(l scoring.LayerScore) string { return "" }
 
 // ScoresJSON converts scores to their CLI JSON form.
 func ScoresJSON(ss []scoring.Score) []ScoreJSON {
 	out := make([]ScoreJSON, len(ss))
 	for i, s := range ss {
-		out[i] = ScoreJSON{s.ModelName, s.ModelHash, s.BenchmarkID, s.BenchmarkVersion, s.ScorerVersion, num(s.Raw), num(s.SE),
-			[2]num{num(s.CILow), num(s.CIHigh)}, num(s.Ceiling), num(s.Ceiled), s.Layer, s.Selection, s.Candidates,
-			s.Seed, s.Elapsed.Seconds(), s.PeakRSSBytes, s.Conventions.Ceiling, s.Conventions.TransformName(), s.Conventions}
+		out[i] = ScoreJSON{Model: s.ModelName, ModelHash: s.ModelHash, Benchmark: s.BenchmarkID, BenchmarkVersion: s.BenchmarkVersion,
+			ScorerVersion: s.ScorerVersion, Raw: num(s.Raw), SE: num(s.SE), CI: [2]num{num(s.CILow), num(s.CIHigh)},
+			Ceiling: num(s.Ceiling), Ceiled: num(s.Ceiled), Layer: s.Layer, Selection: s.Selection, Candidates: s.Candidates,
+			Seed: s.Seed, Seconds: s.Elapsed.Seconds(), PeakRSSBytes: s.PeakRSSBytes, CeilingKind: s.Conventions.Ceiling,
+			Transform: s.Conventions.TransformName(), Conventions: s.Conventions, Profile: make([]LayerJSON, len(s.Layers))}
+		for k, l := range s.Layers {
+			se := l.SE
+			if se == 0 {
+				se = math.NaN() // none stored for this layer
+			}
+			out[i].Profile[k] = LayerJSON{Layer: l.Layer, Name: layerName(l), Depth: l.Depth, Raw: num(l.Raw), Ceiled: num(l.Ceiled), SE: num(se)}
+			if l.Layer == s.Layer {
+				out[i].LayerName = out[i].Profile[k].Name
+			}
+		}
 	}
 	return out
 }

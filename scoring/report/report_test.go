@@ -54,3 +54,48 @@ func TestScoresSayTheirConventions(t *testing.T) {
 		t.Errorf("JSON of a score without recorded conventions: %v", back[2])
 	}
 }
+
+// TestScoresJSONHaveTheProfile (issue 17): each score's JSON has raw,
+// ceiling, ceiled, the chosen layer and the per-layer profile as stored,
+// a layer without a stored SE with se null; a score without layers has
+// an empty profile, not null.
+func TestScoresJSONHaveTheProfile(t *testing.T) {
+	ss := []scoring.Score{
+		{ModelName: "a", BenchmarkID: "b.IT", Raw: 0.31, Ceiling: 0.62, Ceiled: 0.5, Layer: "L002.Relu", Layers: []scoring.LayerScore{
+			{Layer: "L001.Conv", Depth: 0, Raw: 0.1, Ceiled: 0.1 / 0.62, SE: 0.02},
+			{Layer: "L002.Relu", Depth: 1, Raw: 0.31, Ceiled: 0.5},
+		}},
+		{ModelName: "a", BenchmarkID: "none", Raw: 0.3, Ceiling: math.NaN(), Ceiled: math.NaN(), Layer: "L001.Conv"},
+	}
+	data, err := json.Marshal(ScoresJSON(ss))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []struct {
+		Raw, Ceiling, Ceiled *float64
+		Layer                string
+		LayerName            *string `json:"layer_name"`
+		Profile              []struct {
+			Layer           string
+			Name            *string
+			Depth           float64
+			Raw, Ceiled, SE *float64
+		}
+	}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	a := back[0]
+	if *a.Raw != 0.31 || *a.Ceiling != 0.62 || *a.Ceiled != 0.5 || a.Layer != "L002.Relu" || a.LayerName == nil || len(a.Profile) != 2 {
+		t.Fatalf("score JSON %s", data)
+	}
+	if p := a.Profile[0]; p.Layer != "L001.Conv" || p.Name == nil || *p.Raw != 0.1 || *p.Ceiled != 0.1/0.62 || p.SE == nil || *p.SE != 0.02 {
+		t.Errorf("profile[0] %+v", p)
+	}
+	if p := a.Profile[1]; p.Depth != 1 || p.SE != nil {
+		t.Errorf("profile[1] %+v: want depth 1 and se null (none stored)", p)
+	}
+	if b := back[1]; b.Ceiling != nil || b.Ceiled != nil || b.Profile == nil || len(b.Profile) != 0 {
+		t.Errorf("score without a ceiling or layers: %s", data)
+	}
+}

@@ -41,6 +41,14 @@ var migrations = []migration{
 	{7, "scores: conventions (scoring.Conventions JSON: ceiling bound, transform, features, …)", func(tx *gorm.DB) error {
 		return tx.Migrator().AddColumn(&scoreRow{}, "Conventions")
 	}},
+	{8, "models: paper, description, license, bib_tex (what the submitter says about the model, issue 17)", func(tx *gorm.DB) error {
+		for _, f := range []string{"Paper", "Description", "License", "BibTeX"} {
+			if err := tx.Migrator().AddColumn(&modelRow{}, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
 }
 
 // migrateModelFile is migration 5: a model row is an entry (ONNX file,

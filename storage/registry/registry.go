@@ -196,6 +196,11 @@ type Model struct {
 	Preprocessing json.RawMessage
 	Owner         string
 	CreatedAt     time.Time // set on first put; kept by later puts
+	// What the submitter says about the model, for people (issue 17):
+	// a paper's https URL, a description, a licence (SPDX id or free
+	// text) and a BibTeX entry; each "" when not given. Checked by
+	// package submissions.
+	Paper, Description, License, BibTeX string
 }
 
 // Benchmark is one version of a benchmark.
@@ -274,7 +279,8 @@ func checkJSON(what string, raw json.RawMessage) error {
 }
 
 // PutModel creates the model or updates its descriptive metadata (name,
-// version, family, training data, params, preprocessing, owner); CreatedAt
+// version, family, training data, params, preprocessing, owner, paper,
+// description, licence, BibTeX); CreatedAt
 // and File of an existing model are kept. Use CreateModel to record an
 // entry without changing an existing one.
 func (r *Registry) PutModel(ctx context.Context, m Model) error {
@@ -292,8 +298,9 @@ func (r *Registry) PutModel(ctx context.Context, m Model) error {
 	}
 	row := modelToRow(m)
 	err := r.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "hash"}},
-		DoUpdates: clause.AssignmentColumns([]string{"name", "version", "family", "training_data", "params", "preprocessing", "owner"}),
+		Columns: []clause.Column{{Name: "hash"}},
+		DoUpdates: clause.AssignmentColumns([]string{"name", "version", "family", "training_data", "params", "preprocessing", "owner",
+			"paper", "description", "license", "bib_tex"}),
 	}).Create(&row).Error
 	if err != nil {
 		return fmt.Errorf("registry: put model %s: %w", m.Hash, err)

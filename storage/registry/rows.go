@@ -22,6 +22,11 @@ type modelRow struct {
 	Preprocessing string `gorm:"type:text"` // JSON
 	Owner         string `gorm:"not null;default:'';index"`
 	CreatedAt     time.Time
+	// Migration 8 (issue 17): what the submitter says about the model.
+	Paper       string `gorm:"type:text;not null;default:''"`
+	Description string `gorm:"type:text;not null;default:''"`
+	License     string `gorm:"type:text;not null;default:''"`
+	BibTeX      string `gorm:"column:bib_tex;type:text;not null;default:''"`
 }
 
 func (modelRow) TableName() string { return "models" }
@@ -86,6 +91,7 @@ func modelToRow(m Model) modelRow {
 	return modelRow{
 		Hash: m.Hash, File: m.File, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData,
 		Params: m.Params, Preprocessing: string(m.Preprocessing), Owner: m.Owner, CreatedAt: m.CreatedAt.UTC(),
+		Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX,
 	}
 }
 
@@ -93,6 +99,7 @@ func (r modelRow) toModel() Model {
 	m := Model{
 		Hash: r.Hash, File: r.File, Name: r.Name, Version: r.Version, Family: r.Family, TrainingData: r.TrainingData,
 		Params: r.Params, Owner: r.Owner, CreatedAt: r.CreatedAt.UTC(),
+		Paper: r.Paper, Description: r.Description, License: r.License, BibTeX: r.BibTeX,
 	}
 	if r.Preprocessing != "" {
 		m.Preprocessing = json.RawMessage(r.Preprocessing)

@@ -253,7 +253,8 @@ func (a *api) submit(c *gin.Context) (err error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return submissions.Errorf(submissions.EINVALID, "send multipart/form-data with the .onnx file in field %q and the metadata in fields %s",
-			wire.FieldFile, strings.Join([]string{wire.FieldName, wire.FieldVersion, wire.FieldFamily, wire.FieldTrainingData, wire.FieldPreprocessing, wire.FieldCommitments}, ", "))
+			wire.FieldFile, strings.Join([]string{wire.FieldName, wire.FieldVersion, wire.FieldFamily, wire.FieldTrainingData, wire.FieldPreprocessing, wire.FieldCommitments,
+				wire.FieldPaper, wire.FieldDescription, wire.FieldLicense, wire.FieldBibTeX}, ", "))
 	}
 	if c.Request.ContentLength > cfg.MaxFileBytes+formSlack {
 		return tooLarge(cfg.MaxFileBytes)
@@ -274,7 +275,8 @@ func (a *api) submit(c *gin.Context) (err error) {
 		}
 	}()
 	fields := map[string]*string{wire.FieldName: &meta.Name, wire.FieldVersion: &meta.Version, wire.FieldFamily: &meta.Family,
-		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing, wire.FieldCommitments: &meta.Commitments}
+		wire.FieldTrainingData: &meta.TrainingData, wire.FieldPreprocessing: &meta.Preprocessing, wire.FieldCommitments: &meta.Commitments,
+		wire.FieldPaper: &meta.Paper, wire.FieldDescription: &meta.Description, wire.FieldLicense: &meta.License, wire.FieldBibTeX: &meta.BibTeX}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -305,7 +307,7 @@ func (a *api) submit(c *gin.Context) (err error) {
 		case fields[name] != nil:
 			// Over-long values are read one byte past the limit, so the
 			// service reports them with every other problem.
-			v, err := io.ReadAll(io.LimitReader(part, int64(cfg.MaxSpecBytes)+1))
+			v, err := io.ReadAll(io.LimitReader(part, int64(max(cfg.MaxSpecBytes, submissions.MaxBibTeXBytes))+1))
 			if err != nil {
 				return formError(err, cfg.MaxFileBytes)
 			}
@@ -478,11 +480,13 @@ func (a *api) changeModel(c *gin.Context) error {
 		return err
 	}
 	m, err := a.svc.UpdateModel(c.Request.Context(), a.user(c), c.Param("hash"),
-		submissions.ModelChange{Name: ch.Name, Version: ch.Version, Family: ch.Family, TrainingData: ch.TrainingData})
+		submissions.ModelChange{Name: ch.Name, Version: ch.Version, Family: ch.Family, TrainingData: ch.TrainingData,
+			Paper: ch.Paper, Description: ch.Description, License: ch.License, BibTeX: ch.BibTeX})
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, wire.Model{Hash: m.Hash, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData, Owner: m.Owner})
+	c.JSON(http.StatusOK, wire.Model{Hash: m.Hash, Name: m.Name, Version: m.Version, Family: m.Family, TrainingData: m.TrainingData, Owner: m.Owner,
+		Paper: m.Paper, Description: m.Description, License: m.License, BibTeX: m.BibTeX})
 	return nil
 }
 

@@ -23,6 +23,12 @@ const (
 	// FieldCommitments declares the layer per brain region:
 	// "IT=L062.Conv,V4=L040.Add" or {"IT": "L062.Conv"} (issue 16).
 	FieldCommitments = "commitments"
+	// What the submitter says about the model (issue 17), all optional: a
+	// paper's https URL, a description, a licence, a BibTeX entry.
+	FieldPaper       = "paper"
+	FieldDescription = "description"
+	FieldLicense     = "license"
+	FieldBibTeX      = "bibtex"
 )
 
 // Client calls the submissions API.
@@ -51,6 +57,9 @@ func (e *APIError) Error() string {
 type SubmitForm struct {
 	Name, Version, Family, TrainingData, Preprocessing string
 	Commitments                                        string // FieldCommitments; empty: none
+	// Issue 17, all optional: a paper's https URL, a description, a
+	// licence, a BibTeX entry.
+	Paper, Description, License, BibTeX string
 }
 
 // Submit uploads a model file (streamed) with its metadata.
@@ -60,7 +69,8 @@ func (c *Client) Submit(ctx context.Context, filename string, file io.Reader, f 
 	go func() {
 		err := func() error {
 			for _, kv := range [][2]string{{FieldName, f.Name}, {FieldVersion, f.Version}, {FieldFamily, f.Family},
-				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}, {FieldCommitments, f.Commitments}} {
+				{FieldTrainingData, f.TrainingData}, {FieldPreprocessing, f.Preprocessing}, {FieldCommitments, f.Commitments},
+				{FieldPaper, f.Paper}, {FieldDescription, f.Description}, {FieldLicense, f.License}, {FieldBibTeX, f.BibTeX}} {
 				if kv[1] == "" {
 					continue
 				}

@@ -94,6 +94,11 @@ type Model struct {
 	Family       string `json:"family"`
 	TrainingData string `json:"training_data"`
 	Owner        string `json:"owner"`
+	// What the submitter says about the model (issue 17); omitted when "".
+	Paper       string `json:"paper,omitempty"`
+	Description string `json:"description,omitempty"`
+	License     string `json:"license,omitempty"`
+	BibTeX      string `json:"bibtex,omitempty"`
 }
 
 // ModelChange is the body of PATCH /api/v1/models/{hash}; absent fields
@@ -103,6 +108,13 @@ type ModelChange struct {
 	Version      *string `json:"version"`
 	Family       *string `json:"family"`
 	TrainingData *string `json:"training_data"`
+	// Issue 17: a paper's https URL, a description (≤ 2000 characters), a
+	// licence (SPDX id or free text ≤ 100) and a BibTeX entry (≤ 10 KB);
+	// "" clears one.
+	Paper       *string `json:"paper"`
+	Description *string `json:"description"`
+	License     *string `json:"license"`
+	BibTeX      *string `json:"bibtex"`
 }
 
 // Withdrawal is the optional body of a withdrawal.

@@ -216,36 +216,75 @@ function renderBoard(lb) {
 
 // ---- model page ----
 
-// profilePlot draws ceiled score against relative layer depth, with a ±SE
-// band and the chosen layer marked.
+// profileSE is a layer's SE in the plotted unit, or null when none is
+// stored: a layer's se is of its raw score, so a ceiled profile divides it
+// by the ceiling (ratio transform only; a squared-clipped one has no
+// linear SE: no band).
+function profileSE(ms, l, key) {
+  if (l.se == null || !(l.se > 0)) return null;
+  if (key === "raw") return l.se;
+  const c = ms.score && ms.score.ceiling;
+  const ratio = !ms.conventions || !ms.conventions.transform || ms.conventions.transform === "ratio";
+  return ratio && c > 0 ? l.se / c : null;
+}
+
+// layerLabel names a layer for people: its id and, when the score
+// recorded it, its ONNX name.
+function layerLabel(l) {
+  return l.name ? `${l.layer} (${l.name})` : l.layer;
+}
+
+// profilePlot draws the score by relative depth (layer k of n at
+// k/(n − 1), in the stored topological order) with a ±SE band where
+// per-layer SEs are stored, each layer's id and name on hover (SVG
+// <title>), and the chosen layer marked. It returns the SVG and a note
+// saying what the band is (or that there is none).
 function profilePlot(ms) {
-  const W = 340, H = 180, L = 36, R = 10, T = 10, B = 28;
+  const W = 360, H = 200, L = 40, R = 10, T = 10, B = 36;
   // Without a ceiling the profile is of raw scores.
   const key = ms.layers.some((l) => l.ceiled != null) ? "ceiled" : "raw";
-  const pts = ms.layers.filter((l) => l[key] != null).map((l) => ({ ...l, ceiled: l[key] })).sort((a, b) => a.depth - b.depth);
+  const n = ms.layers.length;
+  const pts = ms.layers.map((l, i) => ({ ...l, v: l[key], d: n > 1 ? i / (n - 1) : 0.5, e: profileSE(ms, l, key) })).filter((p) => p.v != null);
   const s = svg("svg", { class: "profile", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   let lo = 0, hi = 1;
-  for (const p of pts) { lo = Math.min(lo, p.ceiled - (p.se || 0)); hi = Math.max(hi, p.ceiled + (p.se || 0)); }
+  for (const p of pts) { lo = Math.min(lo, p.v - (p.e || 0)); hi = Math.max(hi, p.v + (p.e || 0)); }
   const x = (d) => L + d * (W - L - R), y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
-  s.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: y(lo), y2: y(lo) }));
+  s.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
   s.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
   for (const v of [lo, (lo + hi) / 2, hi]) {
     const t = svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }); t.textContent = v.toFixed(2); s.append(t);
   }
-  const xl = svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }); xl.textContent = "relative layer depth →"; s.append(xl);
-  if (pts.length) {
-    const up = pts.map((p) => `${x(p.depth)},${y(p.ceiled + (p.se || 0))}`);
-    const dn = pts.slice().reverse().map((p) => `${x(p.depth)},${y(p.ceiled - (p.se || 0))}`);
+  for (const d of [0, 0.25, 0.5, 0.75, 1]) {
+    s.append(svg("line", { class: "tick", x1: x(d), x2: x(d), y1: H - B, y2: H - B + 4 }));
+    const t = svg("text", { class: "depth-tick", x: x(d), y: H - B + 14, "text-anchor": "middle" }); t.textContent = String(d); s.append(t);
+  }
+  const xl = svg("text", { class: "depth-label", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" });
+  xl.textContent = `relative depth: layer index / (n − 1), n = ${n} layers →`;
+  s.append(xl);
+  const withSE = pts.filter((p) => p.e != null);
+  if (withSE.length > 1) {
+    const up = withSE.map((p) => `${x(p.d)},${y(p.v + p.e)}`);
+    const dn = withSE.slice().reverse().map((p) => `${x(p.d)},${y(p.v - p.e)}`);
     s.append(svg("path", { class: "band", d: "M" + up.concat(dn).join("L") + "Z" }));
-    s.append(svg("path", { class: "line", d: "M" + pts.map((p) => `${x(p.depth)},${y(p.ceiled)}`).join("L") }));
-    const chosen = pts.find((p) => p.layer === (ms.score ? ms.score.layer : ms.layer));
-    if (chosen) {
-      const c = svg("circle", { class: "chosen", cx: x(chosen.depth), cy: y(chosen.ceiled), r: 5 });
-      const t = svg("title"); t.textContent = `chosen layer ${chosen.layer}: ${fmt(chosen.ceiled)}`; c.append(t);
+  }
+  if (pts.length) {
+    s.append(svg("path", { class: "line", d: "M" + pts.map((p) => `${x(p.d)},${y(p.v)}`).join("L") }));
+    const chosenID = ms.score ? ms.score.layer : ms.layer;
+    for (const p of pts) {
+      const chosen = p.layer === chosenID;
+      const c = svg("circle", { class: chosen ? "chosen" : "pt", cx: x(p.d), cy: y(p.v), r: chosen ? 5 : 3, "data-layer": p.layer });
+      const t = svg("title");
+      t.textContent = `${chosen ? "chosen layer " : ""}${layerLabel(p)} · ${key} ${fmt(p.v)}` + (p.e != null ? ` ± ${fmt(p.e)} (SE)` : "") + ` · depth ${fmt(p.d, 2)}`;
+      c.append(t);
       s.append(c);
     }
   }
-  return s;
+  let note;
+  if (withSE.length === pts.length && pts.length) note = "band: ± 1 SE per layer";
+  else if (withSE.length) note = `band: ± 1 SE where stored (${withSE.length} of ${pts.length} layers)`;
+  else if (pts.some((p) => p.se > 0)) note = "no band: per-layer SEs are stored but have no linear form for this ceiled transform";
+  else note = "no band: this metric stores no per-layer SE";
+  return [s, note];
 }
 
 // viridis-like colour ramp for dissimilarities in [lo, hi].
@@ -254,6 +293,19 @@ function ramp(t) {
   t = Math.max(0, Math.min(1, t)) * (stops.length - 1);
   const i = Math.min(Math.floor(t), stops.length - 2), f = t - i;
   return stops[i].map((c, k) => Math.round(c + f * (stops[i + 1][k] - c)));
+}
+
+// colourScale is the heat map's legend: the ramp from lo to hi, labelled.
+function colourScale(lo, hi) {
+  const w = 130, c = el("canvas", { class: "scale", width: w, height: 1 });
+  const ctx = c.getContext("2d"), img = ctx.createImageData(w, 1);
+  for (let i = 0; i < w; i++) {
+    const [r, g, b] = ramp(i / (w - 1));
+    img.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+  return el("div", { class: "legend", title: `colour scale: dissimilarity from ${fmt(lo)} to ${fmt(hi)}` }, c,
+    el("span", { class: "lo", text: fmt(lo) }), el("span", { class: "hi", text: fmt(hi) }));
 }
 
 function heatmap(n, upper, label) {
@@ -273,7 +325,119 @@ function heatmap(n, upper, label) {
     for (let j = i + 1; j < n; j++, k++) { put(i, j, upper[k]); put(j, i, upper[k]); }
   }
   ctx.putImageData(img, 0, 0);
-  return el("figure", {}, c, el("figcaption", { text: label }));
+  // The diagonal is drawn at the minimum, which the scale's low end is.
+  return el("figure", {}, c, colourScale(lo, hi), el("figcaption", { text: label }));
+}
+
+// parseBibTeX reads the first entry's type, key and fields (values in
+// braces, possibly nested, or quotes, or bare numbers); braces used for
+// capitalisation are dropped from the values. Returns null when s is not
+// an entry.
+function parseBibTeX(s) {
+  const m = /@\s*([A-Za-z]+)\s*[{(]\s*([^,\s]*)\s*,/.exec(s || "");
+  if (!m) return null;
+  const out = { type: m[1].toLowerCase(), key: m[2], fields: {} };
+  let i = m.index + m[0].length;
+  while (i < s.length) {
+    const f = /\s*([A-Za-z][\w-]*)\s*=\s*/y;
+    f.lastIndex = i;
+    const fm = f.exec(s);
+    if (!fm) break;
+    i = f.lastIndex;
+    let v = "";
+    if (s[i] === "{") {
+      let depth = 0, j = i;
+      for (; j < s.length; j++) {
+        if (s[j] === "{") depth++;
+        else if (s[j] === "}" && --depth === 0) break;
+      }
+      v = s.slice(i + 1, j); i = j + 1;
+    } else if (s[i] === '"') {
+      const j = s.indexOf('"', i + 1);
+      v = s.slice(i + 1, j < 0 ? s.length : j); i = j < 0 ? s.length : j + 1;
+    } else {
+      const bare = /[^,}\s]*/y; bare.lastIndex = i;
+      v = bare.exec(s)[0]; i = bare.lastIndex;
+    }
+    out.fields[fm[1].toLowerCase()] = v.replace(/[{}]/g, "").replace(/\s+/g, " ").trim();
+    const sep = /\s*,?/y; sep.lastIndex = i; sep.exec(s); i = sep.lastIndex;
+  }
+  return out;
+}
+
+// citationText renders a BibTeX entry as "Authors (year). Title. Venue."
+// with "Last, First" names turned into "First Last".
+function citationText(b) {
+  const f = b.fields;
+  const names = (f.author || "").split(/\s+and\s+/).filter(Boolean).map((a) => {
+    const [last, first] = a.split(/\s*,\s*/);
+    return first ? `${first} ${last}` : last;
+  });
+  let authors = names.join(", ");
+  if (names.length > 2) authors = names.slice(0, -1).join(", ") + ", and " + names[names.length - 1];
+  else if (names.length === 2) authors = names.join(" and ");
+  const venue = f.journal || f.booktitle || f.publisher || f.howpublished || f.school || f.institution || "";
+  return { authors, year: f.year || "", title: f.title || "", venue };
+}
+
+// citation shows the BibTeX entry rendered, with a button that copies
+// the BibTeX itself.
+function citation(bibtex) {
+  const box = el("div", { id: "citation", class: "citation" });
+  const b = parseBibTeX(bibtex);
+  if (b) {
+    const c = citationText(b);
+    box.append(el("span", { class: "authors", text: c.authors || "(no authors)" }), c.year ? ` (${c.year}). ` : ". ",
+      el("span", { class: "title", text: c.title }), c.title ? ". " : "", c.venue ? el("em", { class: "venue", text: c.venue }) : null, c.venue ? "." : "");
+  } else {
+    box.append(el("span", { class: "muted", text: "(not parsed as BibTeX; shown as given below)" }));
+  }
+  const pre = el("pre", { class: "bibtex", text: bibtex });
+  const btn = el("button", { type: "button", id: "copy-bibtex", text: "Copy BibTeX" });
+  btn.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(bibtex);
+      btn.textContent = "Copied";
+    } catch (e) {
+      // No clipboard access (an insecure origin, a denied permission):
+      // select the text so Ctrl+C copies it.
+      const r = document.createRange(); r.selectNodeContents(pre);
+      const sel = getSelection(); sel.removeAllRanges(); sel.addRange(r);
+      btn.textContent = "Selected: press Ctrl+C";
+    }
+  });
+  box.append(" ", btn, el("details", {}, el("summary", { text: "BibTeX" }), pre));
+  return box;
+}
+
+// specMeaning explains a canonical preprocessing spec (models.Spec.String)
+// for people: one item per step.
+function specMeaning(text) {
+  const kv = {};
+  for (const part of (text || "").split(",")) {
+    const [k, v] = part.split("=");
+    if (k && v !== undefined) kv[k.trim()] = v.trim();
+  }
+  if (!kv.size) return null;
+  const items = [];
+  const size = +kv.size;
+  if (kv.aspect === "stretch") items.push(`crop the central ${fmt(+(kv.crop || 1) * 100, 0)}% of each side, then stretch to ${size}×${size} (aspect not kept)`);
+  else if (kv.resize) items.push(`resize the shorter side to ${kv.resize} px, then centre-crop ${size}×${size}`);
+  else {
+    const crop = +(kv.crop || 1);
+    items.push(`resize the shorter side to ${Math.round(size / crop)} px (${size} / crop ${kv.crop}), then centre-crop ${size}×${size}`);
+  }
+  const ch = kv.channels === "1" ? "1 channel (grey)" : `${kv.channels || 3} channels, ${kv.order || "RGB"} order`;
+  items.push(ch);
+  // One value applies to every channel, a list is per channel.
+  const per = (v, d) => (v || d) + ((v || d).includes(":") ? "" : " (every channel)");
+  if (kv.mean || kv.std) items.push(`pixels scaled to [0, 1], then (x − mean) / std with mean ${per(kv.mean, "0")}, std ${per(kv.std, "1")}`);
+  else if (kv.offset || kv.scale) items.push(`pixels in 0–255, then (x − offset) × scale with offset ${per(kv.offset, "0")}, scale ${per(kv.scale, "1")}`);
+  else if (kv.pixel === "uint8") items.push("raw pixels 0–255, no normalisation");
+  else items.push("pixels 0–255 as floats, no normalisation");
+  items.push(`layout ${kv.layout || "?"} (${kv.layout === "NHWC" ? "batch, height, width, channels" : "batch, channels, height, width"}), ${kv.pixel || "float"} input`);
+  if (kv.fov) items.push(`field of view ${kv.fov}°`);
+  return el("ul", { class: "spec" }, ...items.map((t) => el("li", { text: t })));
 }
 
 async function modelPage() {
@@ -289,9 +453,20 @@ async function modelPage() {
   document.getElementById("title").textContent = m.name;
   const meta = document.getElementById("meta");
   const rows = [["Rank", m.rank ? `${m.rank}` : "unranked"], ["Average", fmt(m.average) + (m.complete ? "" : " (incomplete: missing scores count as 0)")],
-    ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"],
-    ["Preprocessing", m.preprocessing || "—"], ["Model id", m.hash], ["File sha256", m.file || "—"]];
+    ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"]];
   for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: v }));
+  // The paper link only for https URLs (the server accepts no other).
+  let paper = "—";
+  if (m.paper && /^https:\/\//.test(m.paper)) paper = el("a", { id: "paper", href: m.paper, rel: "noopener noreferrer", text: m.paper });
+  meta.append(el("dt", { text: "Paper" }), el("dd", {}, paper));
+  meta.append(el("dt", { text: "Licence" }), el("dd", { id: "license", text: m.license || "—" }));
+  const spec = el("dd", { id: "preprocessing" }, el("code", { text: m.preprocessing || "—" }));
+  const meaning = specMeaning(m.preprocessing);
+  if (meaning) spec.append(meaning);
+  meta.append(el("dt", { text: "Preprocessing" }), spec);
+  meta.append(el("dt", { text: "Model id" }), el("dd", { text: m.hash }), el("dt", { text: "File sha256" }), el("dd", { text: m.file || "—" }));
+  if (m.description) meta.append(el("dt", { text: "Description" }), el("dd", { id: "description", class: "description", text: m.description }));
+  if (m.bibtex) meta.append(el("dt", { text: "Cite" }), el("dd", {}, citation(m.bibtex)));
   const box = document.getElementById("scores");
   if (m.missing && m.missing.length) {
     box.append(el("p", { class: "notice", text: `No score on ${m.missing.join(", ")}: counted as 0 in the average.` }));
@@ -301,16 +476,22 @@ async function modelPage() {
     const card = el("section", { class: "card", "data-benchmark": b.id });
     card.append(el("h3", {}, el("a", { href: `/benchmarks/${encodeURIComponent(b.id)}`, text: b.id }), b.private ? el("span", { class: "badge private", text: "private" }) : null));
     const sc = ms.score;
+    const chosen = ms.layers.find((l) => l.layer === (sc ? sc.layer : ms.layer));
+    const layer = chosen ? layerLabel(chosen) : (sc ? sc.layer : ms.layer);
     card.append(el("p", { class: "muted", text: sc
-      ? `ceiled ${fmt(sc.ceiled)} (${ms.formula || "raw/ceiling"}) ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)}, ceiling ${fmt(sc.ceiling)}${ms.conventions && ms.conventions.ceiling ? " (" + ms.conventions.ceiling + ")" : ""} · layer ${sc.layer} (${ms.selection})`
-      : `raw ${fmt(ms.raw)} (no ceiling: not averaged) · layer ${ms.layer} (${ms.selection})` }));
+      ? `ceiled ${fmt(sc.ceiled)} (${ms.formula || "raw/ceiling"}) ± ${fmt(sc.ceiled_se)} (SE), CI [${fmt(sc.ceiled_ci_low)}, ${fmt(sc.ceiled_ci_high)}] · raw ${fmt(sc.raw)}, ceiling ${fmt(sc.ceiling)}${ms.conventions && ms.conventions.ceiling ? " (" + ms.conventions.ceiling + ")" : ""} · layer ${layer} (${ms.selection})`
+      : `raw ${fmt(ms.raw)} (no ceiling: not averaged) · layer ${layer} (${ms.selection})` }));
     const row = el("div", { class: "row" });
     card.append(row);
     if (ms.layers_withheld) {
       row.append(el("p", { class: "notice", text: "Private benchmark: the per-layer profile and RDMs are withheld." }));
     } else {
       const unit = ms.layers.some((l) => l.ceiled != null) ? "ceiled" : "raw";
-      row.append(el("figure", {}, profilePlot(ms), el("figcaption", { text: `${unit} score by layer (● chosen layer)` })));
+      const [plot, note] = profilePlot(ms);
+      const base = `${API}/models/${m.hash}/benchmarks/${encodeURIComponent(b.id)}/profile`;
+      row.append(el("figure", {}, plot, el("figcaption", { text: `${unit} score by layer (● chosen layer; hover a point for the layer); ${note}` }),
+        el("p", { class: "downloads" }, "profile: ", el("a", { class: "profile-csv", href: base + ".csv", text: "CSV" }), " · ",
+          el("a", { class: "profile-json", href: base + ".json", text: "JSON" }))));
       if (ms.rdm) {
         const rdms = el("div", { class: "rdms" });
         row.append(rdms);
@@ -453,15 +634,95 @@ async function comparisons(b) {
 
 // ---- a submitter's submissions (the submissions API, with their token) ----
 
+// The token lives in this tab's sessionStorage only (never a cookie,
+// never localStorage): it is sent as a Bearer header to the same origin.
+const TOKEN_KEY = "cortexbench.token";
+
+// problemsOf renders an error answer: its message and each problem.
+function problemsOf(body, status) {
+  const e = (body && body.error) || {};
+  const box = el("div", {}, el("p", { text: e.message || `HTTP ${status}` }));
+  if (e.problems && e.problems.length) {
+    box.append(el("ul", {}, ...e.problems.map((p) => el("li", { "data-field": p.field, text: `${p.field}: ${p.message}` }))));
+  }
+  return box;
+}
+
+// uploadForm wires the upload form: presets from the API fill the
+// preprocessing text (what is sent); the form posts the same multipart
+// fields as 'cortexbench submit'.
+async function uploadForm(tokenOf, loaded) {
+  const form = document.getElementById("upload");
+  const preset = form.elements.preset, spec = form.elements.preprocessing;
+  const out = document.getElementById("upload-result");
+  try {
+    const p = await getJSON(`${API}/preprocessing/presets`);
+    for (const x of p.presets) preset.append(el("option", { value: x.spec, text: `${x.name} — ${x.spec}` }));
+    document.getElementById("spec-help").textContent = "Grammar: " + p.grammar + ".";
+  } catch (e) {
+    document.getElementById("spec-help").textContent = `Presets unavailable (${e.message}); type the spec.`;
+  }
+  preset.addEventListener("change", () => { if (preset.value) spec.value = preset.value; });
+  // Edited away from the preset, the spec is the user's own.
+  spec.addEventListener("input", () => { if (preset.value && spec.value !== preset.value) preset.value = ""; });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const token = tokenOf();
+    out.hidden = false;
+    if (!token) {
+      out.className = "error";
+      out.replaceChildren(el("p", { text: "Paste your API token above first (from cortexbench tokens create)." }));
+      return;
+    }
+    const fd = new FormData();
+    if (!form.elements.model.files.length) {
+      out.className = "error";
+      out.replaceChildren(el("p", { text: "Choose the .onnx file to submit." }));
+      return;
+    }
+    fd.append("model", form.elements.model.files[0]);
+    for (const k of ["name", "preprocessing", "family", "training_data", "paper", "description", "license", "bibtex"]) {
+      const v = form.elements[k].value.trim();
+      if (v !== "" || k === "name") fd.append(k, v);
+    }
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    out.className = "notice";
+    out.replaceChildren(el("p", { text: "Uploading and validating…" }));
+    try {
+      const r = await fetch(`${API}/submissions`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: fd });
+      const body = await r.json().catch(() => null);
+      if (!r.ok) {
+        out.className = "error";
+        out.replaceChildren(problemsOf(body, r.status));
+        return;
+      }
+      out.className = "notice";
+      out.replaceChildren(el("p", { id: "accepted", "data-id": body.id },
+        `Accepted: submission ${body.id}, model `, el("a", { href: `/models/${body.model_hash}`, text: body.model_hash.slice(0, 12) }),
+        ` — ${body.status.benchmarks} benchmark(s) queued, estimated ${fmt(body.status.estimate.seconds, 0)} s. Its status is followed below.`));
+      // What the server noted about the spec (a default used, implausible values).
+      if (body.warnings && body.warnings.length) out.append(el("ul", { class: "warnings" }, ...body.warnings.map((w) => el("li", { text: w }))));
+      await loaded();
+    } catch (e) {
+      out.className = "error";
+      out.replaceChildren(el("p", { text: String(e.message || e) }));
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}
+
 async function submissionsPage() {
   const input = document.getElementById("token");
-  input.value = localStorage.getItem("cortexbench.token") || "";
+  localStorage.removeItem(TOKEN_KEY); // older pages kept it there
+  input.value = sessionStorage.getItem(TOKEN_KEY) || "";
   const tbody = document.querySelector("#subs tbody");
   let timer = null;
   async function load() {
     const token = input.value.trim();
     if (!token) return;
-    localStorage.setItem("cortexbench.token", token);
+    sessionStorage.setItem(TOKEN_KEY, token);
     let list;
     try {
       const r = await fetch(`${API}/submissions?mine`, { headers: { Authorization: `Bearer ${token}` } });
@@ -476,16 +737,19 @@ async function submissionsPage() {
     tbody.replaceChildren();
     for (const s of list) {
       const est = s.estimate ? `${fmt(s.estimate.seconds, 0)} s, ${fmt((s.estimate.bytes || 0) / 1048576, 0)} MiB` : "";
-      tbody.append(el("tr", {}, el("td", { class: "left", text: new Date(s.created_at).toLocaleString() }),
+      tbody.append(el("tr", { "data-id": s.id }, el("td", { class: "left", text: new Date(s.created_at).toLocaleString() }),
+        el("td", { class: "left sub-id", text: s.id }),
         el("td", { class: "left" }, el("a", { href: `/models/${s.model_hash}`, text: s.model_name })),
-        el("td", { class: "left", text: s.state + (s.failure_class ? ` (${s.failure_class})` : "") }),
+        el("td", { class: "left state", text: s.state + (s.failure_class ? ` (${s.failure_class})` : "") }),
         el("td", { text: `${s.done}/${s.benchmarks}` }), el("td", { class: "left", text: s.current || "" }),
         el("td", { class: "left", text: est }), el("td", { class: "left", text: s.message || "" })));
     }
     clearTimeout(timer);
-    if (list.some((s) => s.state !== "done" && s.state !== "failed")) timer = setTimeout(load, 3000);
+    const finished = ["done", "failed", "cancelled", "withdrawn"];
+    if (list.some((s) => !finished.includes(s.state))) timer = setTimeout(load, 3000);
   }
   document.getElementById("tokenform").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  await uploadForm(() => input.value.trim(), load);
   await load();
 }
 
