@@ -126,8 +126,8 @@ func TestRankIntervalsMatchNumpy(t *testing.T) {
 			t.Errorf("%s vs %s: %v, want %v", d.A, d.B, got, want)
 		}
 	}
-	if last := lb.Rows[len(lb.Rows)-1].Next; last != leaderboard.NotCompared {
-		t.Errorf("last row: %v, want NotCompared", last)
+	if last := lb.Rows[len(lb.Rows)-1].Next; last != leaderboard.Unseparated {
+		t.Errorf("last row: %v, want Unseparated", last)
 	}
 }
 
@@ -154,7 +154,7 @@ func TestRankIntervalWithoutSE(t *testing.T) {
 	a.SE = math.NaN()
 	lb := leaderboard.NewIndex(nil, bs, []scoring.Score{a, b}).Rank(leaderboard.Filter{})
 	r := lb.Rows[0]
-	if r.Model.Name != "a" || !math.IsNaN(r.AverageSE) || !math.IsNaN(r.AverageCI[0]) || r.Next != leaderboard.NotCompared {
+	if r.Model.Name != "a" || !math.IsNaN(r.AverageSE) || !math.IsNaN(r.AverageCI[0]) || r.Next != leaderboard.Unseparated {
 		t.Errorf("row without SE: %+v, want NaN SE and CI, not compared", r)
 	}
 	if r := lb.Rows[1]; math.Abs(r.AverageSE-0.01) > tol {

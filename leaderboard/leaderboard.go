@@ -62,7 +62,7 @@
 // Each row says whether its average differs reliably from the next row's
 // (Row.Next): Differs when the 95% interval of the difference, with SE =
 // sqrt(SE_a² + SE_b²), excludes 0; Overlaps when it does not (the two
-// rows' order is not reliable); NotCompared for the last row and when the
+// rows' order is not reliable); Unseparated for the last row and when the
 // next row is averaged over other benchmarks. The two models' errors are
 // taken as independent: their scores on one benchmark share its stimuli
 // and so are usually positively correlated, which makes this conservative

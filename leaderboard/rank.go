@@ -120,10 +120,10 @@ type Coverage struct {
 type Separation int8
 
 const (
-	// NotCompared: the last row, a next row averaged over other
+	// Unseparated: the last row, a next row averaged over other
 	// benchmarks (the other block, or another partial coverage), or an
 	// interval that cannot be computed (a score without an SE).
-	NotCompared Separation = iota
+	Unseparated Separation = iota
 	// Differs: the 95% interval of the difference excludes 0.
 	Differs
 	// Overlaps: it does not; the two rows' order is not reliable.
@@ -495,11 +495,11 @@ func (ix *Index) Rank(f Filter) *Leaderboard {
 // 0 (tied rows never do).
 func separation(a, b *Row) Separation {
 	if !slices.Equal(a.Missing, b.Missing) {
-		return NotCompared
+		return Unseparated
 	}
 	se := math.Hypot(a.AverageSE, b.AverageSE)
 	if !finite(se) {
-		return NotCompared
+		return Unseparated
 	}
 	if quantize(a.Average) != quantize(b.Average) && math.Abs(a.Average-b.Average) > z95*se {
 		return Differs

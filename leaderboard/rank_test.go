@@ -112,8 +112,8 @@ func TestRankMissingIsNotZeroAndRankedAfterComplete(t *testing.T) {
 	// full is complete, the next row partial: not compared. partial and
 	// noceiling miss different benchmarks: not compared either.
 	for _, r := range lb.Rows {
-		if r.Next != leaderboard.NotCompared {
-			t.Errorf("%s: Next %v, want NotCompared (the neighbours are averaged over other benchmarks)", r.Model.Name, r.Next)
+		if r.Next != leaderboard.Unseparated {
+			t.Errorf("%s: Next %v, want Unseparated (the neighbours are averaged over other benchmarks)", r.Model.Name, r.Next)
 		}
 	}
 }
@@ -151,9 +151,9 @@ func TestRankTinyCNNDoesNotOutrankPartialModelsByTheirZeros(t *testing.T) {
 	}
 	// The three partial rows share their benchmarks, so they are compared:
 	// 0.05 apart with SE sqrt(2)·0.01/2 each is 0.05 > 1.96·0.01 = 0.0196.
-	if lb.Rows[0].Next != leaderboard.NotCompared || lb.Rows[1].Next != leaderboard.Differs || lb.Rows[2].Next != leaderboard.Differs ||
-		lb.Rows[3].Next != leaderboard.NotCompared {
-		t.Errorf("separations %v %v %v %v, want NotCompared Differs Differs NotCompared", lb.Rows[0].Next, lb.Rows[1].Next, lb.Rows[2].Next, lb.Rows[3].Next)
+	if lb.Rows[0].Next != leaderboard.Unseparated || lb.Rows[1].Next != leaderboard.Differs || lb.Rows[2].Next != leaderboard.Differs ||
+		lb.Rows[3].Next != leaderboard.Unseparated {
+		t.Errorf("separations %v %v %v %v, want Unseparated Differs Differs Unseparated", lb.Rows[0].Next, lb.Rows[1].Next, lb.Rows[2].Next, lb.Rows[3].Next)
 	}
 	// coverage=common keeps a.IT and d.EVC, the benchmarks all four have:
 	// every row complete, tinycnn last.

@@ -100,7 +100,7 @@ func TestTwoModelComparisonDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"winner":"b"`, `"reliable":true`, `"test":"none"`, `"p":null`, `"ci":[null,null]`, `"has":"a"`,
-		`"layers_withheld":true`, `"layer":"L1","depth":1`, `"mean_ci":[0.1,0.3]`} {
+		`"layers_withheld":true`, `"layer":"L1","name":"","depth":1`, `"mean_ci":[0.1,0.3]`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("document lacks %s:\n%s", want, data)
 		}

@@ -56,11 +56,7 @@ type Profile struct {
 }
 
 // LayerName is the ONNX name recorded with a layer's score, "" when none.
-//
-// Integration note (issue 17, lanes c and e): lane c adds the name to
-// scoring.LayerScore; once it is there this returns it (l.Name), and
-// every profile, download and plot shows it with no other change.
-func LayerName(l scoring.LayerScore) string { return "" }
+func LayerName(l scoring.LayerScore) string { return l.Name }
 
 // FromProfile converts model m's score s on benchmark b. The caller
 // withholds private benchmarks' profiles.

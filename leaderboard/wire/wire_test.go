@@ -41,13 +41,15 @@ func TestCSVMarksMissingAsEmpty(t *testing.T) {
 		{"rank", "model_hash", "model_name", "family", "average", "average_se", "average_ci_low", "average_ci_high",
 			"coverage_scored", "coverage_total", "partial", "differs_from_next", "complete", "missing",
 			"mean:IT", "mean:IT:se", "mean:IT:ci_low", "mean:IT:ci_high",
-			"a", "a:se", "a:ci_low", "a:ci_high", "b", "b:se", "b:ci_low", "b:ci_high"},
+			"a", "a:se", "a:ci_low", "a:ci_high", "b", "b:se", "b:ci_low", "b:ci_high",
+			"a:raw", "a:ceiling", "a:layer", "b:raw", "b:ceiling", "b:layer"},
 		// The average is over the one benchmark scored (issue 17: it was
 		// (0.5 + 0)/2, the missing b counted as 0), with SE 0.05/0.5 and
 		// interval 0.5 ± 1.96·0.1; coverage 1/2, partial, the last row (not
 		// compared); ceiled SE 0.05/0.5, CI 0.2/0.5 and 0.3/0.5.
 		{"1", "m", "net, \"quoted\"", "", "0.5", "0.1", "0.304004", "0.695996", "1", "2", "true", "", "false", "1",
-			"0.5", "0.1", "0.304004", "0.695996", "0.5", "0.1", "0.4", "0.6", "", "", "", ""},
+			"0.5", "0.1", "0.304004", "0.695996", "0.5", "0.1", "0.4", "0.6", "", "", "", "",
+			"0.25", "0.5", "", "", "", ""},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d", len(recs), len(want))

@@ -97,10 +97,7 @@ type LayerJSON struct {
 }
 
 // layerName is the ONNX name recorded with a layer's score, "" when none.
-//
-// Integration note (issue 17, lanes c and e): lane c adds the name to
-// scoring.LayerScore; once it is there this returns it (l.Name).
-func layerName(l scoring.LayerScore) string { return "" }
+func layerName(l scoring.LayerScore) string { return l.Name }
 
 // ScoresJSON converts scores to their CLI JSON form.
 func ScoresJSON(ss []scoring.Score) []ScoreJSON {

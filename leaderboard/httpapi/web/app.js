@@ -59,7 +59,7 @@ function errorBar(cell) {
 
 function scoreCell(cell, title) {
   if (!cell) {
-    return el("td", { class: "missing", title: title + ": missing (counts as 0)" }, "—");
+    return el("td", { class: "missing", title: title + ": not scored (left out of the average, never counted as 0)" }, "—");
   }
   const [lo, hi] = ciOf(cell);
   const td = el("td", {
@@ -452,7 +452,7 @@ async function modelPage() {
   document.title = `${m.name} · cortexbench`;
   document.getElementById("title").textContent = m.name;
   const meta = document.getElementById("meta");
-  const rows = [["Rank", m.rank ? `${m.rank}` : "unranked"], ["Average", fmt(m.average) + (m.complete ? "" : " (incomplete: missing scores count as 0)")],
+  const rows = [["Rank", m.rank ? `${m.rank}` : "unranked"], ["Average", fmt(m.average) + (m.complete ? "" : " (over the benchmarks scored; missing scores are left out, and the model is ranked after every complete one)")],
     ["Family", m.family], ["Training data", m.training_data || "—"], ["Parameters", m.params ? m.params.toLocaleString() : "—"]];
   for (const [k, v] of rows) meta.append(el("dt", { text: k }), el("dd", { text: v }));
   // The paper link only for https URLs (the server accepts no other).
@@ -469,7 +469,7 @@ async function modelPage() {
   if (m.bibtex) meta.append(el("dt", { text: "Cite" }), el("dd", {}, citation(m.bibtex)));
   const box = document.getElementById("scores");
   if (m.missing && m.missing.length) {
-    box.append(el("p", { class: "notice", text: `No score on ${m.missing.join(", ")}: counted as 0 in the average.` }));
+    box.append(el("p", { class: "notice", text: `No score on ${m.missing.join(", ")}: left out of the average, which is over the benchmarks scored; the model is ranked among the partially covered models.` }));
   }
   for (const ms of m.scores) {
     const b = ms.benchmark;
