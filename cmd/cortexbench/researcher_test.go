@@ -89,6 +89,8 @@ func TestResearcherPathTorchExport(t *testing.T) {
 	type jsonScore struct {
 		Model, Benchmark string
 		Raw              *float64
+		LayerName        string `json:"layer_name"`
+		Profile          []struct{ Layer, Name string }
 	}
 	score := func(file, name, spec string) []jsonScore {
 		t.Helper()
@@ -100,6 +102,15 @@ func TestResearcherPathTorchExport(t *testing.T) {
 		for _, x := range s {
 			if x.Model != name || x.Raw == nil {
 				t.Fatalf("score of %s: %+v", name, s)
+			}
+			// Profiles carry the exporter's names (/layer1/layer1.0/conv1/Conv).
+			if !strings.HasPrefix(x.LayerName, "/") || len(x.Profile) == 0 {
+				t.Errorf("score of %s on %s: chosen layer name %q, %d profile entries", name, x.Benchmark, x.LayerName, len(x.Profile))
+			}
+			for _, l := range x.Profile {
+				if l.Name == "" {
+					t.Errorf("score of %s on %s: layer %s has no name", name, x.Benchmark, l.Layer)
+				}
 			}
 		}
 		return s
