@@ -30,9 +30,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *file == "" || *preprocess == "" {
-		fs.Usage()
-		return errUsage
+	if err := checkRequired(env, fs, "cortexbench bench --model model.onnx --preprocess imagenet_nchw",
+		required{*file == "", "--model FILE (the ONNX model to time)"},
+		required{*preprocess == "", "--preprocess SPEC (how images become its input; see 'cortexbench models -h')"}); err != nil {
+		return err
 	}
 	spec, err := models.ParseSpec(*preprocess)
 	if err != nil {
