@@ -143,3 +143,29 @@ func TestMissingRequiredSaysWhat(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17: submit suggested "cortexbench status ID" without the --server
+// it used. The command printed names --server unless it is the default
+// (or $CORTEXBENCH_SERVER), and never the token.
+func TestStatusCommandNamesServer(t *testing.T) {
+	for _, c := range []struct {
+		vars map[string]string
+		args []string
+		want string
+	}{
+		{nil, nil, "cortexbench status 0123abcd"},
+		{nil, []string{"--server", "http://127.0.0.1:9999", "--token", "cbt_x"}, "cortexbench status --server http://127.0.0.1:9999 0123abcd"},
+		{map[string]string{"CORTEXBENCH_SERVER": "https://cb.example"}, []string{"--token", "cbt_x"}, "cortexbench status 0123abcd"},
+		{map[string]string{"CORTEXBENCH_SERVER": "https://cb.example"}, []string{"--server", "http://a b"}, "cortexbench status --server 'http://a b' 0123abcd"},
+	} {
+		env := &Env{Getenv: func(k string) string { return c.vars[k] }}
+		fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+		cf := addClientFlags(env, fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := cf.command("status", "0123abcd"); got != c.want {
+			t.Errorf("%v %v: %q, want %q", c.vars, c.args, got, c.want)
+		}
+	}
+}
