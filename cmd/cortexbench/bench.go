@@ -12,6 +12,7 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
 
@@ -72,14 +73,14 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in := estimateInput(m)
+	in := jobscorer.EstimateInput(m)
 	var costs []submissions.BenchmarkCost
 	for _, id := range ids {
 		l, err := p.bench.Open(ctx, id)
 		if err != nil {
 			return err
 		}
-		costs = append(costs, benchmarkCost(l))
+		costs = append(costs, jobscorer.BenchmarkCost(l))
 	}
 	plan := submissions.CalibratedEstimate(cal, in, costs, *sf.bootstrap, learned)
 	fmt.Fprintf(env.Stderr, "estimate: %s (calibrated on this machine %s; %s)\n", wire.FormatSeconds(submissions.Sum(plan)), cal.MeasuredAt.Format("2006-01-02 15:04"), learnedNote(plan))

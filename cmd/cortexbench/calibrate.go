@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
@@ -160,40 +159,26 @@ func (s noiseImages) Image(_ context.Context, i int) (image.Image, error) {
 	return img, nil
 }
 
-// estimateInput describes m for the estimate: its parameters, input size
-// and the per-stimulus size of every candidate layer (all but the output).
-func estimateInput(m *onnxrun.Model) submissions.EstimateInput {
-	c := m.Checked()
-	in := submissions.EstimateInput{Params: c.Parameters}
-	if len(c.Input.Shape) == 4 {
-		in.Height, in.Width = c.Input.Shape[2], c.Input.Shape[3]
-		if c.Layout == models.NHWC {
-			in.Height, in.Width = c.Input.Shape[1], c.Input.Shape[2]
-		}
+// useCalibration makes this process's submission estimates use this
+// machine's calibration, kept beside p's embedded store (measured now,
+// ~2 s, when missing or stale), and keep the durations of the jobs it
+// scores. Without an embedded store or the built-in model, estimates use
+// the fixed-throughput formula, and it says so.
+func useCalibration(ctx context.Context, env *Env, p *platform, rt *ort.Runtime) {
+	if p.storeDir == "" {
+		return
 	}
-	if sz := m.Info().Spec.InputSize; sz > 0 && (in.Height <= 0 || in.Width <= 0) {
-		in.Height, in.Width = int64(sz), int64(sz)
+	modelsDir := p.modelsDir
+	if modelsDir == "" {
+		modelsDir = defaultModelsDir
 	}
-	for _, l := range m.Layers() {
-		if !l.IsOutput {
-			in.LayerFeatures = append(in.LayerFeatures, int64(m.Features(l)))
-		}
+	cal, measured, err := calibration(ctx, rt, p.storeDir, modelsDir, false)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "cortexbench: time estimates use the fixed-throughput formula: %v (run 'cortexbench bench --calibrate --models DIR')\n", err)
+		return
 	}
-	in.Layers = len(in.LayerFeatures)
-	return in
-}
-
-// benchmarkCost is what the estimate needs of a loaded benchmark.
-func benchmarkCost(l *benchmarks.Loaded) submissions.BenchmarkCost {
-	bc := submissions.BenchmarkCost{ID: l.Benchmark.ID, Subjects: len(l.RDMs)}
-	switch {
-	case l.Stimuli != nil:
-		bc.Stimuli = l.Stimuli.Len()
-	case len(l.Sessions) > 0:
-		for _, s := range l.Sessions {
-			bc.Stimuli += s.Stimuli.Len()
-			bc.Subjects += s.Targets
-		}
+	if measured {
+		fmt.Fprintf(env.Stderr, "cortexbench: calibrated this machine for time estimates in %.1f s (kept in %s)\n", cal.Took, submissions.OpenCalibrations(p.storeDir).Path())
 	}
-	return bc
+	submissions.UseCalibration(submissions.OpenCalibrations(p.storeDir), cal)
 }
