@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -166,6 +170,42 @@ func TestStatusCommandNamesServer(t *testing.T) {
 		}
 		if got := cf.command("status", "0123abcd"); got != c.want {
 			t.Errorf("%v %v: %q, want %q", c.vars, c.args, got, c.want)
+		}
+	}
+}
+
+// A new user's first errors say what to do: no server at --server, no
+// token, a refused token.
+func TestClientErrorsSayWhatToDo(t *testing.T) {
+	unauthorized := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"code":"unauthorized","message":"missing or invalid token"}}`))
+	}))
+	defer unauthorized.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	down := closed.URL
+	closed.Close()
+	model := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(model, []byte("not used"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--server", down}, "no cortexbench server answers at " + down},
+		{[]string{"submit", model, "--name", "m", "--server", down}, "no cortexbench server answers at " + down},
+		{[]string{"status", "--server", unauthorized.URL}, "no API token given: pass --token TOKEN or set $CORTEXBENCH_TOKEN"},
+		{[]string{"status", "abc", "--server", unauthorized.URL, "--token", "cbt_old"}, "refused the token"},
+		{[]string{"submit", model, "--name", "m", "--server", unauthorized.URL}, "no API token given"},
+	} {
+		_, _, err := runWith(t.Context(), t, nil, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want it to say %q", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "cbt_old") {
+			t.Errorf("%v: the token is in the error: %v", c.args, err)
 		}
 	}
 }

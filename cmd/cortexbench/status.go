@@ -30,7 +30,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if id == "" {
 		list, err := c.Mine(ctx)
 		if err != nil {
-			return fmt.Errorf("list submissions: %w", err)
+			return cf.explain(fmt.Errorf("list submissions: %w", err))
 		}
 		if *asJSON {
 			return json.NewEncoder(env.Stdout).Encode(list)
@@ -39,7 +39,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	}
 	st, err := c.Status(ctx, id)
 	if err != nil {
-		return fmt.Errorf("status of %s: %w", id, err)
+		return cf.explain(fmt.Errorf("status of %s: %w", id, err))
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(st)

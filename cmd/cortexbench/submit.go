@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -60,7 +63,7 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 	}
 	acc, err := cf.client().SubmitFile(ctx, file, form)
 	if err != nil {
-		return err
+		return cf.explain(err)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(acc)
@@ -69,6 +72,21 @@ func runSubmit(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "submitted %s as %s (model %s): %d benchmark(s) queued\nestimate: %s, %s peak memory\nfollow it with: %s\n",
 		file, acc.ID, acc.ModelHash, acc.Status.Benchmarks, wire.FormatSeconds(est.Seconds), wire.FormatBytes(est.Bytes), cf.command("status", acc.ID))
 	return nil
+}
+
+// explain adds what to do to the errors a new user meets first: no
+// server at --server, no token or a refused one.
+func (f *clientFlags) explain(err error) error {
+	var api *wire.APIError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w\nno cortexbench server answers at %s: start one ('cortexbench serve' or 'cortexbench run'), or name yours with --server URL or $CORTEXBENCH_SERVER", err, redactPassword(*f.server))
+	case errors.As(err, &api) && api.Status == http.StatusUnauthorized && *f.token == "":
+		return fmt.Errorf("%w\nno API token given: pass --token TOKEN or set $CORTEXBENCH_TOKEN (a maintainer makes one with 'cortexbench tokens create --user NAME')", err)
+	case errors.As(err, &api) && api.Status == http.StatusUnauthorized:
+		return fmt.Errorf("%w\nthe server at %s refused the token (expired, revoked, or made for another server): ask a maintainer for a new one ('cortexbench tokens create --user NAME')", err, redactPassword(*f.server))
+	}
+	return err
 }
 
 // command is the command line that runs "cortexbench name args..." against
