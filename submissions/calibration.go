@@ -211,6 +211,10 @@ type BenchmarkCost struct {
 	ID       string
 	Stimuli  int // n (DefaultStimuli when ≤ 0)
 	Subjects int // RDMs or recorded subjects the model is compared with (DefaultSubjects when ≤ 0)
+	// Stimuli names the stimulus set by content ("" unknown): in one run,
+	// a benchmark on a set an earlier one extracted reuses its
+	// activations and layer RDMs.
+	StimulusKey string
 }
 
 // Defaults of the calibrated cost model.
@@ -234,6 +238,9 @@ type Part struct {
 	Layers    float64 `json:"layers_seconds"`
 	Bootstrap float64 `json:"bootstrap_seconds"`
 	Fixed     float64 `json:"fixed_seconds"`
+	// Shared says the forward passes and layer math are an earlier
+	// benchmark's of the same run (the same stimuli), not counted again.
+	Shared bool `json:"shared_stimuli,omitempty"`
 	// Learned is the correction from finished jobs on this benchmark
 	// (1 when none).
 	Learned float64 `json:"learned_factor"`
@@ -244,6 +251,8 @@ type Part struct {
 // calibration cal, the model in (its parameters, input size and layer
 // sizes as for EstimateCost) and the benchmarks, corrected per benchmark
 // by learned (Learned; nil for none). bootstrap ≤ 0 means the default.
+// benches are taken as scored in one run, in order: a benchmark on the
+// stimuli of an earlier one has no forward_b and layers_b.
 //
 //	forward_b   = n_b · F / ForwardFLOPS        (F of EstimateCost)
 //	layers_b    = Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l) / GemmFLOPS
@@ -258,6 +267,7 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 	fwd, sumQD, sumD := modelFlops(in)
 	nl := float64(min(max(len(in.LayerFeatures), in.Layers, 1), MaxLayersSelected))
 	parts := make([]Part, 0, len(benches))
+	seen := map[string]bool{}
 	for _, b := range benches {
 		n := float64(b.Stimuli)
 		if n <= 0 {
@@ -269,8 +279,13 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		}
 		pairs := (n / 2) * (n / 2) / 2
 		p := Part{Benchmark: b.ID, Learned: 1, Fixed: cal.ModelSeconds}
-		p.Forward = n * fwd / cal.ForwardFLOPS
-		p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
+		if b.StimulusKey != "" && seen[b.StimulusKey] {
+			p.Shared = true
+		} else {
+			p.Forward = n * fwd / cal.ForwardFLOPS
+			p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
+		}
+		seen[b.StimulusKey] = b.StimulusKey != ""
 		p.Bootstrap = (SelectionSplits*s*nl*pairs + float64(bootstrap)*SelectionSplits*s*pairs) * cal.RankSeconds
 		if f, ok := learned[b.ID]; ok && f > 0 && !math.IsInf(f, 0) {
 			p.Learned = f

@@ -134,3 +134,18 @@ func TestCalibratedEstimate(t *testing.T) {
 		t.Errorf("calibrated estimate %+v, want %.3f s and the formula's bytes %d (formula: %+v)", est, want, plain.Bytes, plain)
 	}
 }
+
+// Benchmarks on the same stimuli in one run share the forward passes and
+// layer math: only the first pays for them.
+func TestCalibratedEstimateSharedStimuli(t *testing.T) {
+	cal := testCalibration(time.Now())
+	in := submissions.EstimateInput{Params: 4e6, Height: 224, Width: 224, LayerFeatures: []int64{4096, 2000}}
+	p := submissions.CalibratedEstimate(&cal, in, []submissions.BenchmarkCost{
+		{ID: "hIT", Stimuli: 92, Subjects: 4, StimulusKey: "k92"},
+		{ID: "mIT", Stimuli: 92, Subjects: 1, StimulusKey: "k92"},
+		{ID: "other", Stimuli: 92, Subjects: 1, StimulusKey: "k78"},
+	}, 0, nil)
+	if p[0].Shared || p[0].Forward == 0 || !p[1].Shared || p[1].Forward != 0 || p[1].Layers != 0 || p[1].Bootstrap == 0 || p[2].Shared || p[2].Forward != p[0].Forward {
+		t.Errorf("parts %+v", p)
+	}
+}

@@ -10,15 +10,19 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
+	"github.com/cortexbench/cortexbench/submissions/wire"
 )
 
 // The calibration's built-in model (../shared/models) and its spec: the
@@ -28,8 +32,12 @@ var (
 	calibrationSpec  = "mobilenet_v2_float,size=128"
 )
 
-// calibrationImages is how many images the forward pass is timed on.
-const calibrationImages = 48
+// calibrationImages is how many images the forward pass is timed on, in
+// calibrationRounds passes.
+const (
+	calibrationImages = 48
+	calibrationRounds = 3
+)
 
 // thisMachine names this machine for the calibration's key.
 func thisMachine(rt *ort.Runtime) submissions.Machine {
@@ -74,7 +82,8 @@ func calibration(ctx context.Context, rt *ort.Runtime, dir, modelsDir string, fo
 
 // measureCalibration times, on this machine: loading the built-in model
 // and its forward pass over noise images; a float64 matrix product; rank
-// correlations of RDM-sized vectors. ~5–10 s.
+// correlations of RDM-sized vectors. ~2–5 s. Each is the median of a
+// few repetitions, so that a moment's load of other work counts little.
 func measureCalibration(ctx context.Context, rt *ort.Runtime, mach submissions.Machine, modelFile string) (*submissions.Calibration, error) {
 	start := time.Now()
 	cal := &submissions.Calibration{Machine: mach, MeasuredAt: start.UTC()}
@@ -94,18 +103,21 @@ func measureCalibration(ctx context.Context, rt *ort.Runtime, mach submissions.M
 			outputs = append(outputs, l)
 		}
 	}
-	stim := noiseImages{n: calibrationImages, size: 128}
 	discard := models.ConsumerFunc(func(context.Context, models.Layer, int, [][]float32) error { return nil })
-	// One warm-up pass over a few images, then the timed one.
+	// One warm-up pass over a few images, then timed passes: the fastest
+	// counts (the machine's throughput, not a moment's load of others).
 	if err := m.Extract(ctx, noiseImages{n: 8, size: 128}, outputs, discard, nil); err != nil {
 		return nil, fmt.Errorf("forward pass: %w", err)
 	}
-	t0 = time.Now()
-	if err := m.Extract(ctx, stim, outputs, discard, nil); err != nil {
-		return nil, fmt.Errorf("forward pass: %w", err)
+	var perImage []float64
+	for range calibrationRounds {
+		t0 = time.Now()
+		if err := m.Extract(ctx, noiseImages{n: calibrationImages / calibrationRounds, size: 128}, outputs, discard, nil); err != nil {
+			return nil, fmt.Errorf("forward pass: %w", err)
+		}
+		perImage = append(perImage, time.Since(t0).Seconds()/(calibrationImages/calibrationRounds))
 	}
-	perImage := time.Since(t0).Seconds() / calibrationImages
-	cal.ForwardFLOPS = submissions.ForwardFlops(m.Checked().Parameters, 128, 128) / perImage
+	cal.ForwardFLOPS = submissions.ForwardFlops(m.Checked().Parameters, 128, 128) / median(perImage)
 
 	// A float64 matrix product of 384×384 matrices, repeated for ~0.5 s.
 	const k = 384
@@ -114,13 +126,13 @@ func measureCalibration(ctx context.Context, rt *ort.Runtime, mach submissions.M
 	for i := range a.Data {
 		a.Data[i], b.Data[i] = r.Float64(), r.Float64()
 	}
-	var flops float64
-	t0 = time.Now()
-	for time.Since(t0) < 500*time.Millisecond {
+	var times []float64
+	for t1 := time.Now(); time.Since(t1) < 500*time.Millisecond; {
+		t0 = time.Now()
 		linalg.Gemm(false, false, 1, a, b, 0, c)
-		flops += 2 * k * k * k
+		times = append(times, time.Since(t0).Seconds())
 	}
-	cal.GemmFLOPS = flops / time.Since(t0).Seconds()
+	cal.GemmFLOPS = 2 * k * k * k / median(times)
 
 	// Spearman correlations of two vectors the size of the test half of a
 	// 92-stimulus RDM, repeated for ~0.5 s.
@@ -129,17 +141,28 @@ func measureCalibration(ctx context.Context, rt *ort.Runtime, mach submissions.M
 	for i := range x {
 		x[i], y[i] = r.Float64(), r.Float64()
 	}
-	var elems float64
-	t0 = time.Now()
-	for time.Since(t0) < 500*time.Millisecond {
-		if _, err := rsa.Compare(x, y, rsa.Spearman); err != nil {
-			return nil, err
+	times = times[:0]
+	for t1 := time.Now(); time.Since(t1) < 500*time.Millisecond; {
+		t0 = time.Now()
+		for range 10 {
+			if _, err := rsa.Compare(x, y, rsa.Spearman); err != nil {
+				return nil, err
+			}
 		}
-		elems += pairs
+		times = append(times, time.Since(t0).Seconds()/(10*pairs))
 	}
-	cal.RankSeconds = time.Since(t0).Seconds() / elems
+	cal.RankSeconds = median(times)
 	cal.Took = time.Since(start).Seconds()
 	return cal, nil
+}
+
+// median of x (which it sorts).
+func median(x []float64) float64 {
+	slices.Sort(x)
+	if n := len(x); n%2 == 0 {
+		return (x[n/2-1] + x[n/2]) / 2
+	}
+	return x[len(x)/2]
 }
 
 // noiseImages are n size×size images of uniform noise (fixed seed).
@@ -181,4 +204,66 @@ func useCalibration(ctx context.Context, env *Env, p *platform, rt *ort.Runtime)
 		fmt.Fprintf(env.Stderr, "cortexbench: calibrated this machine for time estimates in %.1f s (kept in %s)\n", cal.Took, submissions.OpenCalibrations(p.storeDir).Path())
 	}
 	submissions.UseCalibration(submissions.OpenCalibrations(p.storeDir), cal)
+}
+
+// scorePlan is the estimate 'score' prints before it scores a model, and
+// what it keeps of the actual times afterwards.
+type scorePlan struct {
+	cals  *submissions.Calibrations
+	parts map[string]submissions.Part
+	start time.Time
+}
+
+// planScore prints the estimated time of scoring m on ids (this
+// machine's calibration, measured now when missing; the corrections
+// learned from finished jobs), or nothing when there is no calibration
+// (another S3 than the embedded store, no built-in model).
+func planScore(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, m *onnxrun.Model, ids []string, bootstrap int) *scorePlan {
+	if p.storeDir == "" {
+		return nil
+	}
+	cal, _, err := calibration(ctx, rt, p.storeDir, defaultModelsDir, false)
+	if err != nil {
+		return nil
+	}
+	cals := submissions.OpenCalibrations(p.storeDir)
+	learned, _ := cals.Learned()
+	var costs []submissions.BenchmarkCost
+	for _, id := range ids {
+		ref, _, _ := strings.Cut(id, "@")
+		l, err := p.bench.Open(ctx, id)
+		if err != nil {
+			return nil // the runner says why
+		}
+		c := jobscorer.BenchmarkCost(l)
+		c.ID = ref
+		costs = append(costs, c)
+	}
+	parts := submissions.CalibratedEstimate(cal, jobscorer.EstimateInput(m), costs, bootstrap, learned)
+	sp := &scorePlan{cals: cals, parts: map[string]submissions.Part{}, start: time.Now()}
+	for _, pt := range parts {
+		sp.parts[pt.Benchmark] = pt
+	}
+	fmt.Fprintf(env.Stderr, "plan: %s on %d benchmark(s), estimate %s if none is stored yet (this machine's calibration of %s; %s)\n",
+		m.Name(), len(ids), wire.FormatSeconds(submissions.Sum(parts)), cal.MeasuredAt.Format("2006-01-02"), learnedNote(parts))
+	return sp
+}
+
+// record keeps the time each score computed in this run took, for later
+// estimates; stored scores read back are not timings.
+func (sp *scorePlan) record(scores []scoring.Score) {
+	if sp == nil {
+		return
+	}
+	var recs []submissions.JobRecord
+	for _, s := range scores {
+		pt, ok := sp.parts[s.BenchmarkID]
+		if !ok || s.CreatedAt.Before(sp.start) || s.Elapsed <= 0 || pt.Learned <= 0 {
+			continue
+		}
+		recs = append(recs, submissions.JobRecord{Benchmark: s.BenchmarkID, Model: s.ModelHash, Seconds: s.Elapsed.Seconds(), Predicted: pt.Seconds / pt.Learned, At: time.Now().UTC()})
+	}
+	if len(recs) > 0 {
+		_ = sp.cals.Record(recs...) // best effort: an estimate is not worth failing a score over
+	}
 }

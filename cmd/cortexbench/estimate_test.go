@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/models/onnxrun"
@@ -56,49 +59,52 @@ func TestEstimateWithinTwiceActual(t *testing.T) {
 	}
 
 	model := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
-	bench := func() benchResult {
-		t.Helper()
-		out, e, err := runWith(ctx, t, vars, "bench", "--model", model, "--preprocess", "mobilenet_v2_float,size=128",
-			"--benchmark", ids, "--store", store, "--models", modelsDir, "--json")
-		if err != nil {
-			t.Fatal(err, e)
-		}
-		var r benchResult
-		if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.PerBenchmark) != 2 {
-			t.Fatalf("bench --json: %v\n%s", err, out)
-		}
-		return r
+	out, e, err = runWith(ctx, t, vars, "score", "--model", model, "--preprocess", "mobilenet_v2_float,size=128",
+		"--benchmark", ids, "--store", store, "--json")
+	if err != nil {
+		t.Fatal(err, e)
 	}
-	r := bench()
-	for _, b := range r.PerBenchmark {
-		t.Logf("%s: %.1f s, estimated %.1f s (%+v)", b.Benchmark, b.Seconds, b.Estimate, b.Parts)
-		if b.Parts.Learned != 1 {
-			t.Errorf("%s: corrected by finished jobs before any ran: %+v", b.Benchmark, b.Parts)
-		}
-		if !(b.Estimate <= 2*b.Seconds && b.Seconds <= 2*b.Estimate) {
-			t.Errorf("%s: estimated %.1f s, took %.1f s: not within 2×", b.Benchmark, b.Estimate, b.Seconds)
-		}
+	t.Logf("calibration %+v\n%s", cal, e)
+	if !strings.Contains(e, "plan: mobilenet_v1_0.5_128_float32 on 2 benchmark(s), estimate ~") || !strings.Contains(e, "0 of 2 benchmark(s) corrected by finished jobs") {
+		t.Errorf("score printed no estimate before scoring:\n%s", e)
 	}
-
-	// The actual times are kept; the next estimate on these benchmarks is
-	// corrected by them.
-	learned, err := submissions.OpenCalibrations(store).Learned()
+	var scores []struct {
+		Benchmark string  `json:"benchmark"`
+		Seconds   float64 `json:"seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &scores); err != nil || len(scores) != 2 {
+		t.Fatalf("score --json: %v\n%s", err, out)
+	}
+	// The times kept are each score's, beside what was predicted for it.
+	var kept struct{ Jobs []submissions.JobRecord }
+	data, err := os.ReadFile(filepath.Join(store, submissions.CalibrationFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range r.PerBenchmark {
-		want := b.Seconds / (b.Estimate / b.Parts.Learned)
-		if f, ok := learned[b.Benchmark]; !ok || f != want {
-			t.Errorf("%s: learned factor %v (%v), want %v", b.Benchmark, f, ok, want)
+	if err := json.Unmarshal(data, &kept); err != nil || len(kept.Jobs) != 2 {
+		t.Fatalf("jobs kept: %v\n%s", err, data)
+	}
+	for i, j := range kept.Jobs {
+		t.Logf("%s: %.1f s, estimated %.1f s", j.Benchmark, j.Seconds, j.Predicted)
+		if j.Benchmark != scores[i].Benchmark || math.Abs(j.Seconds-scores[i].Seconds) > 0.01 {
+			t.Errorf("kept %+v for the score %+v", j, scores[i])
+		}
+		if !(j.Predicted <= 2*j.Seconds && j.Seconds <= 2*j.Predicted) {
+			t.Errorf("%s: estimated %.1f s, took %.1f s: not within 2×", j.Benchmark, j.Predicted, j.Seconds)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(store, submissions.CalibrationFile)); err != nil {
-		t.Error(err)
-	}
-}
 
-type benchResult struct {
-	Estimate     float64     `json:"estimate_s"`
-	Total        float64     `json:"score_total_s"`
-	PerBenchmark []benchTime `json:"per_benchmark"`
+	// The next estimate on these benchmarks is corrected by them; scores
+	// read back from the store are not timings.
+	_, e, err = runWith(ctx, t, vars, "score", "--model", model, "--preprocess", "mobilenet_v2_float,size=128",
+		"--benchmark", ids, "--store", store)
+	if err != nil {
+		t.Fatal(err, e)
+	}
+	if !strings.Contains(e, "2 of 2 benchmark(s) corrected by finished jobs") {
+		t.Errorf("second estimate not corrected by the first run:\n%s", e)
+	}
+	if data2, _ := os.ReadFile(filepath.Join(store, submissions.CalibrationFile)); !bytes.Equal(data, data2) {
+		t.Errorf("stored scores read back were kept as timings:\n%s", data2)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
+	"github.com/cortexbench/cortexbench/scoring/runner"
 	"github.com/cortexbench/cortexbench/submissions"
 )
 
@@ -39,6 +40,7 @@ func BenchmarkCost(l *benchmarks.Loaded) submissions.BenchmarkCost {
 	switch {
 	case l.Stimuli != nil:
 		bc.Stimuli = l.Stimuli.Len()
+		bc.StimulusKey = runner.StimulusKey(l.Stimuli.Set())
 	case len(l.Sessions) > 0:
 		for _, s := range l.Sessions {
 			bc.Stimuli += s.Stimuli.Len()
