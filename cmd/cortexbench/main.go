@@ -40,7 +40,7 @@ var commands = map[string]command{
 	"run":        {"the main job: score the default models on the built-in benchmarks, then serve the leaderboard", runScoreAndServe},
 	"ceilings":   {"print the noise ceiling of every dataset in --data", runCeilings},
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
-	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
+	"bench":      {"time scoring against the bare forward passes and the estimate; --calibrate measures this machine for time estimates", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},
 	"compare":    {"compare every pair of models on an RSA benchmark (paired bootstrap, FDR-corrected)", runCompare},
 	"users":      {"add, list, disable, enable user accounts and change their role", runUsers},
