@@ -58,6 +58,18 @@ func TestEstimateWithinTwiceActual(t *testing.T) {
 		t.Fatalf("calibration not remembered: measured again %v (%v), %+v", measured, err, again)
 	}
 
+	// A server on this store estimates submissions with it.
+	var errb bytes.Buffer
+	useCalibration(ctx, &Env{Stderr: &errb, Stdout: &errb, Getenv: env.Getenv}, &platform{storeDir: store}, rt)
+	t.Cleanup(func() { submissions.UseCalibration(nil, nil) })
+	if cals, c := submissions.CurrentCalibration(); cals == nil || c == nil || !c.MeasuredAt.Equal(cal.MeasuredAt) || errb.Len() != 0 {
+		t.Fatalf("server start-up did not take the kept calibration: %+v\n%s", c, errb.String())
+	}
+	if est := submissions.EstimateCost(submissions.EstimateInput{Params: 1e6, Stimuli: []int{92}}); !est.Calibrated {
+		t.Errorf("submission estimate not calibrated: %+v", est)
+	}
+	submissions.UseCalibration(nil, nil)
+
 	model := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
 	out, e, err = runWith(ctx, t, vars, "score", "--model", model, "--preprocess", "mobilenet_v2_float,size=128",
 		"--benchmark", ids, "--store", store, "--json")
