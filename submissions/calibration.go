@@ -215,6 +215,10 @@ type BenchmarkCost struct {
 	// a benchmark on a set an earlier one extracted reuses its
 	// activations and layer RDMs.
 	StimulusKey string
+	// Sessions holds, for an encoding benchmark (recorded responses fitted
+	// by ridge regression, one session at a time), each session's
+	// stimulus count; empty for an RSA benchmark.
+	Sessions []int
 }
 
 // Defaults of the calibrated cost model.
@@ -229,6 +233,10 @@ const (
 	// MaxLayersSelected bounds the candidate layers whose RDMs are
 	// compared with every subject's on every split.
 	MaxLayersSelected = 200
+	// RidgeLayers and RidgeSplits are the encoding benchmarks' defaults:
+	// the candidate layers (spaced:20) and the selection splits fitted.
+	RidgeLayers = 20
+	RidgeSplits = 5
 )
 
 // Part is one benchmark's predicted seconds, by part.
@@ -260,6 +268,12 @@ type Part struct {
 //	bootstrap_b = B · K · S_b · (n_b/2)²/2 · RankSeconds   (the chosen layer on resamples)
 //	fixed_b     = ModelSeconds
 //	seconds_b   = learned_b · (forward_b + layers_b + selection_b + bootstrap_b + fixed_b)
+//
+// An encoding benchmark (Sessions) is fitted per session s of n_s stimuli
+// on R = min(L, 20) layers of mean size q̄, d̄ = mean d_l, over 5 splits:
+//
+//	forward_b = Σ_s n_s · F / ForwardFLOPS
+//	layers_b  = Σ_s R · (2·n_s·q̄·d̄ + 5·4·n_s·d̄²) / GemmFLOPS   (reduction once, the ridge fit's SVD per split)
 func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkCost, bootstrap int, learned map[string]float64) []Part {
 	if bootstrap <= 0 {
 		bootstrap = DefaultBootstrap
@@ -279,6 +293,22 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		}
 		pairs := (n / 2) * (n / 2) / 2
 		p := Part{Benchmark: b.ID, Learned: 1, Fixed: cal.ModelSeconds}
+		if len(b.Sessions) > 0 {
+			r := math.Min(float64(RidgeLayers), float64(max(len(in.LayerFeatures), in.Layers, 1)))
+			all := float64(max(len(in.LayerFeatures), in.Layers, 1))
+			qd, d := sumQD/all, sumD/all
+			for _, ns := range b.Sessions {
+				n := float64(ns)
+				p.Forward += n * fwd / cal.ForwardFLOPS
+				p.Layers += r * (2*n*qd + RidgeSplits*4*n*d*d) / cal.GemmFLOPS
+			}
+			if f, ok := learned[b.ID]; ok && f > 0 && !math.IsInf(f, 0) {
+				p.Learned = f
+			}
+			p.Seconds = p.Learned * (p.Forward + p.Layers + p.Fixed)
+			parts = append(parts, p)
+			continue
+		}
 		if b.StimulusKey != "" && seen[b.StimulusKey] {
 			p.Shared = true
 		} else {

@@ -149,3 +149,19 @@ func TestCalibratedEstimateSharedStimuli(t *testing.T) {
 		t.Errorf("parts %+v", p)
 	}
 }
+
+// An encoding benchmark is fitted per session: its forward passes add up
+// over the sessions, its ridge fits scale with each session's size, and
+// the RSA bootstrap does not apply.
+func TestCalibratedEstimateEncoding(t *testing.T) {
+	cal := testCalibration(time.Now())
+	in := submissions.EstimateInput{Params: 4e6, Height: 224, Width: 224, LayerFeatures: []int64{4096, 2000, 500}}
+	one := submissions.CalibratedEstimate(&cal, in, []submissions.BenchmarkCost{{ID: "v4", Stimuli: 1200, Sessions: []int{1200}}}, 0, nil)[0]
+	two := submissions.CalibratedEstimate(&cal, in, []submissions.BenchmarkCost{{ID: "v4", Stimuli: 2400, Sessions: []int{1200, 1200}}}, 0, nil)[0]
+	if one.Bootstrap != 0 || one.Forward <= 0 || one.Layers <= 0 {
+		t.Errorf("one session: %+v", one)
+	}
+	if math.Abs(two.Forward-2*one.Forward) > 1e-9 || math.Abs(two.Layers-2*one.Layers) > 1e-9 {
+		t.Errorf("two sessions %+v, want twice one session's %+v", two, one)
+	}
+}

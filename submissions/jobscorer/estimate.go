@@ -44,7 +44,7 @@ func BenchmarkCost(l *benchmarks.Loaded) submissions.BenchmarkCost {
 	case len(l.Sessions) > 0:
 		for _, s := range l.Sessions {
 			bc.Stimuli += s.Stimuli.Len()
-			bc.Subjects += s.Targets
+			bc.Sessions = append(bc.Sessions, s.Stimuli.Len())
 		}
 	}
 	return bc
