@@ -165,3 +165,20 @@ func TestCalibratedEstimateEncoding(t *testing.T) {
 		t.Errorf("two sessions %+v, want twice one session's %+v", two, one)
 	}
 }
+
+// A benchmark whose metadata does not declare its size is estimated with
+// the size read from the benchmark itself.
+func TestEstimateUsesBenchmarkShapes(t *testing.T) {
+	cal := testCalibration(time.Now())
+	submissions.UseCalibration(nil, &cal)
+	t.Cleanup(func() { submissions.UseCalibration(nil, nil); submissions.UseBenchmarkShapes(nil) })
+	in := submissions.EstimateInput{Params: 4e6, Height: 224, Width: 224, Stimuli: []int{0}, Benchmarks: []submissions.BenchmarkCost{{ID: "hIT"}}}
+	unknown := submissions.EstimateCost(in)
+	shape := submissions.BenchmarkCost{ID: "hIT", Stimuli: 92, Subjects: 4}
+	submissions.UseBenchmarkShapes(map[string]submissions.BenchmarkCost{"hIT": shape})
+	known := submissions.EstimateCost(in)
+	want := submissions.Sum(submissions.CalibratedEstimate(&cal, in, []submissions.BenchmarkCost{shape}, 0, nil))
+	if math.Abs(known.Seconds-want) > 1e-9 || known.Seconds >= unknown.Seconds {
+		t.Errorf("with the shape: %.2f s, want %.2f s (without: %.2f s, 1000 stimuli assumed)", known.Seconds, want, unknown.Seconds)
+	}
+}

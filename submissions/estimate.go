@@ -3,6 +3,7 @@ package submissions
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/cortexbench/cortexbench/storage/registry"
@@ -81,7 +82,7 @@ const (
 func EstimateCost(in EstimateInput) Estimate {
 	est := formulaCost(in)
 	if cals, cal := CurrentCalibration(); cal != nil {
-		benches := in.Benchmarks
+		benches := withShapes(in.Benchmarks)
 		if len(benches) == 0 {
 			for _, n := range in.Stimuli {
 				benches = append(benches, BenchmarkCost{Stimuli: n})
@@ -99,8 +100,33 @@ func EstimateCost(in EstimateInput) Estimate {
 
 var current struct {
 	sync.Mutex
-	cals *Calibrations
-	cal  *Calibration
+	cals   *Calibrations
+	cal    *Calibration
+	shapes map[string]BenchmarkCost
+}
+
+// UseBenchmarkShapes gives EstimateCost the stimulus, subject and
+// session counts of the benchmarks by id (read from the benchmarks
+// themselves: the registry's metadata rarely declares them), for the
+// benchmarks whose metadata does not.
+func UseBenchmarkShapes(shapes map[string]BenchmarkCost) {
+	current.Lock()
+	defer current.Unlock()
+	current.shapes = shapes
+}
+
+// withShapes fills in what UseBenchmarkShapes knows of benches whose
+// stimulus count is not declared.
+func withShapes(benches []BenchmarkCost) []BenchmarkCost {
+	current.Lock()
+	defer current.Unlock()
+	out := slices.Clone(benches)
+	for i, b := range out {
+		if s, ok := current.shapes[b.ID]; ok && b.Stimuli <= 0 {
+			out[i] = s
+		}
+	}
+	return out
 }
 
 // UseCalibration makes EstimateCost use cal, and the finished jobs kept

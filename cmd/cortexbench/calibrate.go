@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
@@ -204,6 +205,31 @@ func useCalibration(ctx context.Context, env *Env, p *platform, rt *ort.Runtime)
 		fmt.Fprintf(env.Stderr, "cortexbench: calibrated this machine for time estimates in %.1f s (kept in %s)\n", cal.Took, submissions.OpenCalibrations(p.storeDir).Path())
 	}
 	submissions.UseCalibration(submissions.OpenCalibrations(p.storeDir), cal)
+	// The benchmarks' sizes, read in the background (a minute at most).
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		submissions.UseBenchmarkShapes(benchmarkShapes(ctx, p.bench))
+	}()
+}
+
+// benchmarkShapes reads every benchmark of reg for the estimate (those
+// that cannot be opened are left out).
+func benchmarkShapes(ctx context.Context, reg *benchmarks.Registry) map[string]submissions.BenchmarkCost {
+	shapes := map[string]submissions.BenchmarkCost{}
+	if reg == nil {
+		return shapes
+	}
+	list, err := reg.List(ctx)
+	if err != nil {
+		return shapes
+	}
+	for _, b := range list {
+		if l, err := reg.Open(ctx, b.ID); err == nil {
+			shapes[b.ID] = jobscorer.BenchmarkCost(l)
+		}
+	}
+	return shapes
 }
 
 // scorePlan is the estimate 'score' prints before it scores a model, and
