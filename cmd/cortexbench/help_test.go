@@ -40,7 +40,9 @@ func helpCommands(t *testing.T) [][]string {
 	entry := regexp.MustCompile(`^\s+([a-z][a-z0-9-]*)\s`)
 	for _, n := range names {
 		out = append(out, []string{n})
-		_, stderr, _ := runWith(t.Context(), t, secretVars, n)
+		// -h only: a command without arguments may start its work
+		// (run, serve, worker).
+		_, stderr, _ := runWith(t.Context(), t, secretVars, n, "-h")
 		seen := map[string]bool{}
 		add := func(s string) {
 			if !seen[s] {
