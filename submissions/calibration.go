@@ -125,11 +125,27 @@ func (c *Calibrations) write(st estimateState) error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
 		return err
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A file of its own per writer, renamed over: a reader (or another
+	// process) never sees a torn file. Concurrent writers may lose each
+	// other's last record, which only makes an estimate learn later.
+	f, err := os.CreateTemp(filepath.Dir(c.path), CalibrationFile+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, c.path)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), c.path)
 }
 
 // Get returns the calibration of machine m (nil when none).
