@@ -30,7 +30,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float)")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	asJSON := fs.Bool("json", false, "print JSON")
-	calibrate := fs.Bool("calibrate", false, "measure this machine's throughput for the time estimates (~10 s) and keep it beside the --store folder; without --calibrate it is measured when missing or stale")
+	calibrate := fs.Bool("calibrate", false, "measure this machine again for the time estimates (~2–5 s: the built-in model's forward pass, matrix products, rank correlations) and keep it in the --store folder (calibration.json); score, bench and the server measure it when missing or stale")
 	modelsDir := fs.String("models", defaultModelsDir, "models `folder` holding the calibration's built-in model (../shared/models)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
