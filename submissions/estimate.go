@@ -1,6 +1,13 @@
 package submissions
 
-import "math"
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/cortexbench/cortexbench/storage/registry"
+)
 
 // EstimateInput is what is known of a model and the benchmarks before any
 // scoring starts.
@@ -16,12 +23,19 @@ type EstimateInput struct {
 	Layers        int
 	// Stimuli holds each benchmark's stimulus count.
 	Stimuli []int
+	// Benchmarks, when set, describes the benchmarks for the calibrated
+	// estimate (ids for the corrections learned from finished jobs, and
+	// subject counts); else Stimuli is used, without ids.
+	Benchmarks []BenchmarkCost
 }
 
 // Estimate is the predicted cost of scoring a submission.
 type Estimate struct {
 	Seconds float64 // wall time of all jobs run one after another
 	Bytes   int64   // peak memory of the largest job
+	// Calibrated says Seconds is from the calibration measured on this
+	// machine (CalibratedEstimate), not the fixed-throughput formula.
+	Calibrated bool
 }
 
 // The constants of the estimate. They are deliberately conservative:
@@ -61,7 +75,77 @@ const (
 //	                         layer; two n×n float64 matrices)
 //
 // A layer of unknown size counts as 4·H·W values.
+//
+// When this process has a calibration (UseCalibration), the seconds are
+// CalibratedEstimate's instead: the rates measured on this machine and
+// the corrections learned from finished jobs.
 func EstimateCost(in EstimateInput) Estimate {
+	est := formulaCost(in)
+	if cals, cal := CurrentCalibration(); cal != nil {
+		benches := withShapes(in.Benchmarks)
+		if len(benches) == 0 {
+			for _, n := range in.Stimuli {
+				benches = append(benches, BenchmarkCost{Stimuli: n})
+			}
+		}
+		var learned map[string]float64
+		if cals != nil {
+			learned, _ = cals.Learned() // unreadable: no corrections
+		}
+		est.Seconds = Sum(CalibratedEstimate(cal, in, benches, 0, learned))
+		est.Calibrated = true
+	}
+	return est
+}
+
+var current struct {
+	sync.Mutex
+	cals   *Calibrations
+	cal    *Calibration
+	shapes map[string]BenchmarkCost
+}
+
+// UseBenchmarkShapes gives EstimateCost the stimulus, subject and
+// session counts of the benchmarks by id (read from the benchmarks
+// themselves: the registry's metadata rarely declares them), for the
+// benchmarks whose metadata does not.
+func UseBenchmarkShapes(shapes map[string]BenchmarkCost) {
+	current.Lock()
+	defer current.Unlock()
+	current.shapes = shapes
+}
+
+// withShapes fills in what UseBenchmarkShapes knows of benches whose
+// stimulus count is not declared.
+func withShapes(benches []BenchmarkCost) []BenchmarkCost {
+	current.Lock()
+	defer current.Unlock()
+	out := slices.Clone(benches)
+	for i, b := range out {
+		if s, ok := current.shapes[b.ID]; ok && b.Stimuli <= 0 {
+			out[i] = s
+		}
+	}
+	return out
+}
+
+// UseCalibration makes EstimateCost use cal, and the finished jobs kept
+// in cals (may be nil), in this process.
+func UseCalibration(cals *Calibrations, cal *Calibration) {
+	current.Lock()
+	defer current.Unlock()
+	current.cals, current.cal = cals, cal
+}
+
+// CurrentCalibration returns what UseCalibration set (nil, nil if none).
+func CurrentCalibration() (*Calibrations, *Calibration) {
+	current.Lock()
+	defer current.Unlock()
+	return current.cals, current.cal
+}
+
+// formulaCost is EstimateCost's formula at the fixed Throughput.
+func formulaCost(in EstimateInput) Estimate {
 	h, w := in.Height, in.Width
 	if h <= 0 {
 		h = 224
@@ -98,4 +182,18 @@ func EstimateCost(in EstimateInput) Estimate {
 		est.Bytes = max(est.Bytes, int64(bytes))
 	}
 	return est
+}
+
+// benchmarkCostOf describes a registered benchmark for the calibrated
+// estimate: its id, and the stimulus and subject counts its metadata
+// declares ("stimuli", "subjects"; the defaults when it does not).
+func benchmarkCostOf(b registry.Benchmark) BenchmarkCost {
+	var m struct {
+		Stimuli  int `json:"stimuli"`
+		Subjects int `json:"subjects"`
+	}
+	if len(b.Metadata) > 0 {
+		_ = json.Unmarshal(b.Metadata, &m) // unreadable: the defaults
+	}
+	return BenchmarkCost{ID: b.ID, Stimuli: m.Stimuli, Subjects: m.Subjects}
 }

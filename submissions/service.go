@@ -679,6 +679,7 @@ func (s *Service) estimate(c *onnxmodel.Checked, targets []registry.Benchmark) E
 	}
 	for _, b := range targets {
 		in.Stimuli = append(in.Stimuli, stimuliOf(b))
+		in.Benchmarks = append(in.Benchmarks, benchmarkCostOf(b))
 	}
 	return EstimateCost(in)
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/perf"
 	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/scoring/runner"
+	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
+	"github.com/cortexbench/cortexbench/submissions/wire"
 )
 
 // runBench measures the runner against its reference, side by side in one
@@ -20,18 +23,23 @@ import (
 // rest (RDMs, ridge, ceilings, layer selection, bootstrap): the target is
 // total ≤ 1.5 × (forward + math).
 func runBench(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "bench", "bench --model FILE [--preprocess SPEC] [--benchmark ID,…|all] [--json]")
+	fs := newFlagSet(env, "bench", "bench --model FILE [--preprocess SPEC] [--benchmark ID,…|all] [--json]\n       cortexbench bench --calibrate [--models DIR] [--store DIR] [--json]")
 	sf := addScoreFlags(env, fs)
 	file := fs.String("model", "", "ONNX `file`")
 	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float; default as in 'score')")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	asJSON := fs.Bool("json", false, "print JSON")
+	calibrate := fs.Bool("calibrate", false, "measure this machine again for the time estimates (~2–5 s: the built-in model's forward pass, matrix products, rank correlations) and keep it in the --store folder (calibration.json); score, bench and the server measure it when missing or stale")
+	modelsDir := fs.String("models", defaultModelsDir, "models `folder` holding the calibration's built-in model (../shared/models)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *file == "" {
-		fs.Usage()
-		return errUsage
+	if *calibrate {
+		return runCalibrate(ctx, env, *sf.lib, *sf.plat.store, *modelsDir, *asJSON)
+	}
+	if err := checkRequired(env, fs, "cortexbench bench --model model.onnx --preprocess imagenet_nchw",
+		required{*file == "", "--model FILE (the ONNX model to time)"}); err != nil {
+		return err
 	}
 	p, err := sf.plat.open(ctx)
 	if err != nil {
@@ -57,6 +65,26 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cal, _, err := calibration(ctx, rt, *sf.plat.store, *modelsDir, false)
+	if err != nil {
+		return err
+	}
+	cals := submissions.OpenCalibrations(*sf.plat.store)
+	learned, err := cals.Learned()
+	if err != nil {
+		return err
+	}
+	in := jobscorer.EstimateInput(m)
+	var costs []submissions.BenchmarkCost
+	for _, id := range ids {
+		l, err := p.bench.Open(ctx, id)
+		if err != nil {
+			return err
+		}
+		costs = append(costs, jobscorer.BenchmarkCost(l))
+	}
+	plan := submissions.CalibratedEstimate(cal, in, costs, *sf.bootstrap, learned)
+	fmt.Fprintf(env.Stderr, "estimate: %s (calibrated on this machine %s; %s)\n", wire.FormatSeconds(submissions.Sum(plan)), cal.MeasuredAt.Format("2006-01-02 15:04"), learnedNote(plan))
 
 	// 1. Bare forward passes over every distinct stimulus set.
 	start := time.Now()
@@ -78,10 +106,21 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	start = time.Now()
-	if _, err := run.Run(ctx, timed, ids); err != nil {
-		return explainFailure(err)
+	perBench := make([]benchTime, len(ids))
+	var records []submissions.JobRecord
+	for i, id := range ids {
+		t0 := time.Now()
+		if _, err := run.Run(ctx, timed, []string{id}); err != nil {
+			return explainFailure(err)
+		}
+		took := time.Since(t0).Seconds()
+		perBench[i] = benchTime{Benchmark: id, Seconds: took, Estimate: plan[i].Seconds, Parts: plan[i]}
+		records = append(records, submissions.JobRecord{Benchmark: id, Model: m.Hash(), Seconds: took, Predicted: plan[i].Seconds / plan[i].Learned, At: time.Now().UTC()})
 	}
 	total := time.Since(start)
+	if err := cals.Record(records...); err != nil {
+		return fmt.Errorf("keep the timings for later estimates: %w", err)
+	}
 	math := total - timed.Elapsed()
 	target := 1.5 * (forward.Seconds() + math.Seconds())
 	res := map[string]any{
@@ -89,6 +128,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"score_extraction_s": timed.Elapsed().Seconds(), "score_math_s": math.Seconds(),
 		"target_s": target, "ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()),
 		"peak_rss_bytes": perf.PeakRSS(), "benchmarks": ids,
+		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal,
 	}
 	if *asJSON {
 		return writeJSON(env.Stdout, res)
@@ -101,6 +141,54 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
 	fmt.Fprintf(tw, "total / (forward + math)\t%.2f (target ≤ 1.5)\n", total.Seconds()/(forward.Seconds()+math.Seconds()))
 	fmt.Fprintf(tw, "peak RSS\t%.2f GiB\n", float64(perf.PeakRSS())/(1<<30))
+	fmt.Fprintf(tw, "estimate (before scoring)\t%.1f s\n", submissions.Sum(plan))
+	for _, b := range perBench {
+		fmt.Fprintf(tw, "  %s\t%.1f s, estimated %.1f s\n", b.Benchmark, b.Seconds, b.Estimate)
+	}
+	return tw.Flush()
+}
+
+// benchTime is one benchmark's scoring time and its estimate.
+type benchTime struct {
+	Benchmark string           `json:"benchmark"`
+	Seconds   float64          `json:"seconds"`
+	Estimate  float64          `json:"estimate_seconds"`
+	Parts     submissions.Part `json:"estimate_parts"`
+}
+
+// learnedNote says how many benchmarks of plan are corrected by the
+// timings of finished jobs.
+func learnedNote(plan []submissions.Part) string {
+	n := 0
+	for _, p := range plan {
+		if p.Learned != 1 {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d benchmark(s) corrected by finished jobs", n, len(plan))
+}
+
+// runCalibrate is "cortexbench bench --calibrate": measure this machine's
+// throughput again and keep it in dir.
+func runCalibrate(ctx context.Context, env *Env, lib, dir, modelsDir string, asJSON bool) error {
+	rt, err := onnxrun.OpenRuntime(lib)
+	if err != nil {
+		return err
+	}
+	cal, _, err := calibration(ctx, rt, dir, modelsDir, true)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(env.Stdout, cal)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "machine\t%s, %d cores, ONNX Runtime %s, %s\n", cal.Machine.CPU, cal.Machine.Cores, cal.Machine.ORT, cal.Machine.BLAS)
+	fmt.Fprintf(tw, "forward pass\t%.2f GFLOP/s (estimate's FLOPs, built-in model)\n", cal.ForwardFLOPS/1e9)
+	fmt.Fprintf(tw, "matrix product\t%.2f GFLOP/s\n", cal.GemmFLOPS/1e9)
+	fmt.Fprintf(tw, "rank correlation\t%.1f ns per element\n", cal.RankSeconds*1e9)
+	fmt.Fprintf(tw, "model load\t%.2f s\n", cal.ModelSeconds)
+	fmt.Fprintf(tw, "kept in\t%s (measured in %.1f s)\n", submissions.OpenCalibrations(dir).Path(), cal.Took)
 	return tw.Flush()
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -39,7 +40,7 @@ var commands = map[string]command{
 	"run":        {"the main job: score the default models on the built-in benchmarks, then serve the leaderboard", runScoreAndServe},
 	"ceilings":   {"print the noise ceiling of every dataset in --data", runCeilings},
 	"score":      {"score ONNX models on benchmarks in the store", runScore},
-	"bench":      {"time scoring against the bare forward passes over the same images", runBench},
+	"bench":      {"time scoring against the bare forward passes and the estimate; --calibrate measures this machine for time estimates", runBench},
 	"serve":      {"serve the leaderboard API and web page", runServe},
 	"compare":    {"compare two models over every benchmark (--models A,B), or every pair on one RSA benchmark", runCompare},
 	"users":      {"add, list, disable, enable user accounts and change their role", runUsers},
@@ -154,9 +155,52 @@ func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "usage: cortexbench %s\n\nflags:\n", synopsis)
+		hideSecretDefaults(env, fs)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// secretEnv lists the environment variables whose values are secrets: a
+// flag defaulting to one shows the variable's name in -h, never its value.
+var secretEnv = []string{
+	"CORTEXBENCH_TOKEN", "CORTEXBENCH_POSTGRES",
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "PGPASSWORD", "DATABASE_URL",
+}
+
+// hideSecretDefaults rewrites, before fs's defaults are printed, every
+// default that holds a secret: the value of a variable of secretEnv
+// becomes "$NAME", and a password in a URL or DSN ("user:pw@host",
+// "password=pw") becomes "xxxxx".
+func hideSecretDefaults(env *Env, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		for _, name := range secretEnv {
+			if v := env.Getenv(name); v != "" && f.DefValue != "" && strings.Contains(f.DefValue, v) {
+				f.DefValue = "$" + name
+				return
+			}
+		}
+		f.DefValue = redactPassword(f.DefValue)
+	})
+}
+
+var (
+	urlPassword = regexp.MustCompile(`(://[^/@:\s]*):[^/@\s]*@`)
+	kvPassword  = regexp.MustCompile(`(?i)(password=)('[^']*'|\S+)`)
+)
+
+// redactPassword hides the password of a URL or key=value DSN in s.
+func redactPassword(s string) string {
+	s = urlPassword.ReplaceAllString(s, "${1}:xxxxx@")
+	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
+}
+
+// usageError reports a bad command line of "cortexbench cmd": what is
+// wrong and how to fix it (msg), then the usage; errUsage.
+func usageError(env *Env, fs *flag.FlagSet, msg string) error {
+	fmt.Fprintf(env.Stderr, "cortexbench %s: %s\n\n", fs.Name(), msg)
+	fs.Usage()
+	return errUsage
 }
 
 // parseFlags parses args and maps a parse failure to errUsage.
@@ -199,4 +243,31 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// required is one thing a command line must have: missing says whether it
+// is absent, what how to give it ("--name NAME (the model's name)").
+type required struct {
+	missing bool
+	what    string
+}
+
+// checkRequired reports, as usageError does, everything of reqs a
+// command line lacks and an example of a whole command (e.g. "cortexbench
+// submit model.onnx --name my-model"); nil when nothing is missing.
+func checkRequired(env *Env, fs *flag.FlagSet, example string, reqs ...required) error {
+	var missing []string
+	for _, r := range reqs {
+		if r.missing {
+			missing = append(missing, r.what)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	msg := "missing " + strings.Join(missing, " and ")
+	if example != "" {
+		msg += "; e.g. " + example
+	}
+	return usageError(env, fs, msg)
 }

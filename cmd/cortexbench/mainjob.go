@@ -26,6 +26,7 @@ import (
 	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/submissions"
 	subhttp "github.com/cortexbench/cortexbench/submissions/httpapi"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
 
@@ -124,6 +125,7 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if *noServe {
 		return nil
 	}
+	p.modelsDir = *modelsDir
 	sub, stop, err := startSubmissions(ctx, env, p, *sf.plat.postgres, p.jobScorer(rt, *sf.poolTo), nil)
 	if err != nil {
 		return err
@@ -153,6 +155,9 @@ func startSubmissions(ctx context.Context, env *Env, p *platform, postgres strin
 	rt, err := validationRuntime(p.rtOrNil(scorer))
 	if err != nil {
 		return nil, nil, err
+	}
+	if js, ok := scorer.(*jobscorer.Scorer); ok && js.Runtime != nil {
+		useCalibration(ctx, env, p, js.Runtime)
 	}
 	svc, q, closeQueue, err := openSubmissions(ctx, p, postgres, submissions.Config{}, qf, scorer, rt)
 	if err != nil {

@@ -181,9 +181,11 @@ func (m *modelsCLI) predict(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 2 || *labelsPath == "" {
-		fs.Usage()
-		return errUsage
+	if err := checkRequired(m.env, fs, "cortexbench models predict model.onnx --labels labels.txt cat.jpg",
+		required{len(pos) == 0, "the ONNX FILE (the first argument)"},
+		required{len(pos) == 1, "one IMAGE or more (after FILE)"},
+		required{*labelsPath == "", "--labels FILE (class names, one a line, in output order)"}); err != nil {
+		return err
 	}
 	labels, err := onnxrun.ReadLabels(*labelsPath)
 	if err != nil {
@@ -233,9 +235,13 @@ func (m *modelsCLI) add(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *name == "" {
-		fs.Usage()
-		return errUsage
+	if len(pos) > 1 {
+		return usageError(m.env, fs, fmt.Sprintf("one model FILE at a time (got %s)", strings.Join(pos, " ")))
+	}
+	if err := checkRequired(m.env, fs, "cortexbench models add model.onnx --name my-model --preprocess imagenet_nchw",
+		required{len(pos) == 0, "the ONNX FILE to add (the first argument)"},
+		required{*name == "", "--name NAME (the model's name on the leaderboard)"}); err != nil {
+		return err
 	}
 	_, c, layers, err := m.load(*lib, pos[0])
 	if err != nil {

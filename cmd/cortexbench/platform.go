@@ -60,6 +60,11 @@ type platform struct {
 
 	// public is the publicly readable bucket: published snapshots only.
 	public *s3.Bucket
+
+	// storeDir is the embedded store's folder ("" on another S3), where
+	// the time estimates' calibration is kept; modelsDir holds the
+	// calibration's built-in model ("" for defaultModelsDir).
+	storeDir, modelsDir string
 }
 
 func (f *platformFlags) open(ctx context.Context) (*platform, error) {
@@ -91,6 +96,7 @@ func (f *platformFlags) open(ctx context.Context) (*platform, error) {
 		}
 		p.bucket, p.public, p.server, p.endpoint = b, pub, srv, srv.Endpoint()
 		p.desc = fmt.Sprintf("(folder %s)", *f.store)
+		p.storeDir = *f.store
 	}
 	cfg := registry.Config{PostgresDSN: *f.postgres}
 	if cfg.PostgresDSN == "" {

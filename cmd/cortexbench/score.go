@@ -238,9 +238,13 @@ func scoreModel(ctx context.Context, env *Env, p *platform, rt *ort.Runtime, run
 			m.SetName(stored.Name)
 		}
 	}
+	plan := planScore(ctx, env, p, rt, m, ids, *sf.bootstrap)
 	scores, err := run.Run(ctx, m, ids)
 	if err != nil {
 		return nil, explainFailure(err)
+	}
+	if !sf.fresh {
+		plan.record(scores)
 	}
 	return scores, nil
 }

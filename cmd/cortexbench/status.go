@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/cortexbench/cortexbench/submissions/wire"
 )
@@ -14,21 +15,22 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "status", "status [ID] [--server URL] [--token T] [--json]")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	cf := addClientFlags(env, fs)
-	id, rest := firstArg(args)
-	if err := parseFlags(fs, rest); err != nil {
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if len(ids) > 1 {
+		return usageError(env, fs, fmt.Sprintf("one submission ID at a time (got %s); without an ID, status lists your submissions", strings.Join(ids, " ")))
+	}
+	var id string
+	if len(ids) == 1 {
+		id = ids[0]
 	}
 	c := cf.client()
 	if id == "" {
 		list, err := c.Mine(ctx)
 		if err != nil {
-			return fmt.Errorf("list submissions: %w", err)
+			return cf.explain(fmt.Errorf("list submissions: %w", err))
 		}
 		if *asJSON {
 			return json.NewEncoder(env.Stdout).Encode(list)
@@ -37,7 +39,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	}
 	st, err := c.Status(ctx, id)
 	if err != nil {
-		return fmt.Errorf("status of %s: %w", id, err)
+		return cf.explain(fmt.Errorf("status of %s: %w", id, err))
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(st)

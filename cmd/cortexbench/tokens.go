@@ -63,9 +63,12 @@ func runTokensCreate(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *user == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
+	if fs.NArg() > 0 {
+		return usageError(env, fs, fmt.Sprintf("unexpected argument(s) %s: the user is given with --user NAME", strings.Join(fs.Args(), " ")))
+	}
+	if err := checkRequired(env, fs, "cortexbench tokens create --user ada",
+		required{*user == "", "--user NAME (the user the token acts for; see 'cortexbench users list')"}); err != nil {
+		return err
 	}
 	lifetime, err := parseLifetime(*expires)
 	if err != nil {
@@ -180,8 +183,7 @@ func runTokensRevoke(ctx context.Context, env *Env, args []string) error {
 		id = ""
 	}
 	if id == "" {
-		fs.Usage()
-		return errUsage
+		return usageError(env, fs, "give exactly one token ID (see 'cortexbench tokens list'), e.g. cortexbench tokens revoke ID")
 	}
 	svc, closeReg, err := pf.openService(ctx)
 	if err != nil {

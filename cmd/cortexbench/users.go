@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -63,9 +64,9 @@ func runUsersAdd(ctx context.Context, env *Env, args []string) error {
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
 	}
-	if name == "" {
-		fs.Usage()
-		return errUsage
+	if err := checkRequired(env, fs, "cortexbench users add ada --role submitter",
+		required{name == "", "the user NAME (the first argument)"}); err != nil {
+		return err
 	}
 	svc, closeReg, err := pf.openService(ctx)
 	if err != nil {
@@ -149,8 +150,11 @@ func runUsersChange(ctx context.Context, env *Env, what string, args []string) e
 		want = 2
 	}
 	if len(pos) != want {
-		fs.Usage()
-		return errUsage
+		ex := "cortexbench users " + what + " ada"
+		if what == "role" {
+			ex += " maintainer"
+		}
+		return usageError(env, fs, fmt.Sprintf("want %d argument(s), got %d (%s); e.g. %s", want, len(pos), strings.Join(pos, " "), ex))
 	}
 	svc, closeReg, err := pf.openService(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/submissions"
+	"github.com/cortexbench/cortexbench/submissions/jobscorer"
 	"github.com/cortexbench/cortexbench/submissions/riverqueue"
 )
 
@@ -184,6 +185,9 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	scorer, err := workerScorer(env, p)
 	if err != nil {
 		return err
+	}
+	if js, ok := scorer.(*jobscorer.Scorer); ok && js.Runtime != nil {
+		useCalibration(ctx, env, p, js.Runtime) // finished jobs teach later estimates
 	}
 	q, closeQueue, err := riverqueue.Open(ctx, p.db, *pf.postgres, cfg, scorer)
 	if err != nil {

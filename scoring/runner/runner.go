@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -119,6 +120,9 @@ type Runner struct {
 	metrics map[benchmarks.MetricKind]Metric
 	// commits memoises region commitments within a Run (commit.go).
 	commits map[commitKey]commitment
+	// stored holds the keys of the scores this runner stored, so that a
+	// later read of one is not announced as an old result.
+	stored map[scoring.Key]bool
 }
 
 // NewRunner returns a runner. rdms and progress may be nil.
@@ -237,8 +241,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 				}
 			}
 			if !redo {
-				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached",
-					Message: fmt.Sprintf("stored score, computed %s with layers %s ('cortexbench score --fresh' computes again with other settings, without storing)", s.CreatedAt.UTC().Format("2006-01-02 15:04"), s.Candidates)})
+				r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached", Message: r.cachedMessage(metric, m, b, key, s)})
 				return s, nil
 			}
 			stored = &s
@@ -291,7 +294,7 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		s.PeakRSSBytes = r.env.cfg.PeakRSS()
 	}
 	if r.env.cfg.Fresh {
-		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s), not stored", s.Ceiled, s.Raw, s.Layer)})
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: scoreLine(s) + ", not stored"})
 		return s, nil
 	}
 	if stored != nil {
@@ -301,8 +304,41 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	if err := r.results.PutScore(ctx, s); err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: store score: %w", ErrInternal, err)
 	}
-	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s)", s.Ceiled, s.Raw, s.Layer)})
+	if r.stored == nil {
+		r.stored = map[scoring.Key]bool{}
+	}
+	r.stored[key] = true
+	r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: scoreLine(s)})
 	return s, nil
+}
+
+// scoreLine is a score in a progress line: "ceiled 0.456 (raw 0.123,
+// layer L042.Conv)", or "raw 0.123 (no ceiling), layer L042.Conv" for a
+// benchmark without a noise ceiling.
+func scoreLine(s scoring.Score) string {
+	if math.IsNaN(s.Ceiled) || math.IsInf(s.Ceiled, 0) {
+		return fmt.Sprintf("raw %.3f (no ceiling), layer %s", s.Raw, s.Layer)
+	}
+	return fmt.Sprintf("ceiled %.3f (raw %.3f, layer %s)", s.Ceiled, s.Raw, s.Layer)
+}
+
+// cachedMessage says that s, m's stored score on b under key, is used.
+// Advice to compute again with --fresh is given only when this run asked
+// for what s cannot give: other candidate layers than s competed over. (A
+// score of an older scorer or benchmark version is never found: both are
+// in the key.) A score this runner stored itself is only named.
+func (r *Runner) cachedMessage(metric Metric, m Model, b *benchmarks.Benchmark, key scoring.Key, s scoring.Score) string {
+	if r.stored[key] {
+		return "stored earlier in this run: " + scoreLine(s)
+	}
+	msg := fmt.Sprintf("stored score: %s, computed %s", scoreLine(s), s.CreatedAt.UTC().Format("2006-01-02 15:04"))
+	if dependent(b) {
+		return msg // its layers are those of its partner or region
+	}
+	if _, cand, err := metric.Candidates(r.env.cfg, m, b); err == nil && cand != s.Candidates {
+		msg += fmt.Sprintf("; it was computed with layers %s, not %s as asked: 'cortexbench score --fresh' computes with these settings, without storing", s.Candidates, cand)
+	}
+	return msg
 }
 
 // redoModelRDM reports whether stored, m's stored score on b, is to be

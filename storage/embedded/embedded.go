@@ -166,7 +166,7 @@ func Start(cfg Config) (*Server, error) {
 		endpoint:  "http://" + host,
 		credsFile: credsFile,
 		backend:   backend,
-		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errorLog()},
 		done:      make(chan error, 1),
 		fresh:     map[net.Conn]struct{}{},
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
@@ -104,6 +105,7 @@ func (c *captureResults) PutScore(ctx context.Context, s scoring.Score) error {
 
 // ScoreOne implements submissions.Scorer.
 func (s *Scorer) ScoreOne(ctx context.Context, job submissions.JobSpec, progress func(submissions.Stage)) (scoring.Score, error) {
+	start := time.Now()
 	progress(submissions.StageValidating)
 	m, err := s.model(ctx, job)
 	if err != nil {
@@ -136,6 +138,7 @@ func (s *Scorer) ScoreOne(ctx context.Context, job submissions.JobSpec, progress
 		return scoring.Score{}, err
 	}
 	if res.got != nil {
+		s.record(ctx, m, ref, time.Since(start))
 		return *res.got, nil
 	}
 	// Already stored earlier (e.g. by the main job): hand back that score.

@@ -84,7 +84,9 @@ type StatusList struct {
 
 // EstimateFormula names the formula of submissions.EstimateCost.
 const EstimateFormula = "seconds = Σ_b [5 + (n_b·2·P·max(1,H·W/512) + Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l)) / 1e10]; " +
-	"bytes = max_b [12·P + 32·Σ_l q_l + 4·n_b·Σ_l d_l + 16·n_b²]; P parameters, H×W input, n_b stimuli, q_l layer size, d_l = min(q_l, 1000)"
+	"bytes = max_b [12·P + 32·Σ_l q_l + 4·n_b·Σ_l d_l + 16·n_b²]; P parameters, H×W input, n_b stimuli, q_l layer size, d_l = min(q_l, 1000); " +
+	"on a server that has calibrated its machine (cortexbench bench --calibrate) the seconds are instead Σ_b learned_b·(n_b·F/forward rate + layer math/GEMM rate + " +
+	"(K·S_b·L + B·K·S_b)·(n_b/2)²/2·rank time + model load), F = 2·P·max(1,H·W/512), rates measured on the machine, learned_b the median actual/predicted of finished jobs on b"
 
 // Model is a model's metadata as changed by PATCH /api/v1/models/{hash}.
 type Model struct {
