@@ -23,14 +23,6 @@ func (c *Client) SubmitFile(ctx context.Context, path string, form SubmitForm) (
 	return acc, nil
 }
 
-// PrintAccepted writes what 'cortexbench submit' prints once file is
-// accepted.
-func PrintAccepted(w io.Writer, file string, acc Accepted) {
-	est := acc.Status.Estimate
-	fmt.Fprintf(w, "submitted %s as %s (model %s): %d benchmark(s) queued\nestimate: %s, %s peak memory\nfollow it with: cortexbench status %s\n",
-		file, acc.ID, acc.ModelHash, acc.Status.Benchmarks, FormatSeconds(est.Seconds), FormatBytes(est.Bytes), acc.ID)
-}
-
 // FormatSeconds renders an estimated duration.
 func FormatSeconds(s float64) string {
 	switch {
