@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -102,31 +101,6 @@ func ResolveCommitments(layers []Layer, c map[string]string) (map[string]string,
 		out[region] = l.ID
 	}
 	return out, nil
-}
-
-// ClosestLayerIDs returns the k layer ids (of layers that depend on the
-// image) nearest to s by edit distance, ignoring case; ties in
-// topological order.
-func ClosestLayerIDs(layers []Layer, s string, k int) []string {
-	type cand struct {
-		id string
-		d  int
-		i  int
-	}
-	var cs []cand
-	ls := strings.ToLower(s)
-	for i, l := range layers {
-		if !l.PerStimulus {
-			continue
-		}
-		cs = append(cs, cand{l.ID, editDistance(ls, strings.ToLower(l.ID)), i})
-	}
-	sort.SliceStable(cs, func(a, b int) bool { return cs[a].d < cs[b].d })
-	out := make([]string, 0, k)
-	for _, c := range cs[:min(k, len(cs))] {
-		out = append(out, c.id)
-	}
-	return out
 }
 
 // editDistance is the Levenshtein distance between a and b (bytes).

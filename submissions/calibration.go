@@ -345,17 +345,7 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 // modelFlops returns the formula's forward FLOPs per image, Σ_l q_l·d_l
 // and Σ_l d_l of in (see EstimateCost).
 func modelFlops(in EstimateInput) (fwd, sumQD, sumD float64) {
-	h, w := in.Height, in.Width
-	if h <= 0 {
-		h = 224
-	}
-	if w <= 0 {
-		w = 224
-	}
-	layers := in.LayerFeatures
-	if len(layers) == 0 {
-		layers = make([]int64, max(in.Layers, 1))
-	}
+	h, w, layers := in.shape()
 	for _, q := range layers {
 		qf := float64(q)
 		if q <= 0 {

@@ -144,19 +144,26 @@ func CurrentCalibration() (*Calibrations, *Calibration) {
 	return current.cals, current.cal
 }
 
-// formulaCost is EstimateCost's formula at the fixed Throughput.
-func formulaCost(in EstimateInput) Estimate {
-	h, w := in.Height, in.Width
+// shape returns the input's image height and width (224 when not
+// given) and its layers' feature counts (one unknown layer when none).
+func (in EstimateInput) shape() (h, w int64, layers []int64) {
+	h, w = in.Height, in.Width
 	if h <= 0 {
 		h = 224
 	}
 	if w <= 0 {
 		w = 224
 	}
-	layers := in.LayerFeatures
+	layers = in.LayerFeatures
 	if len(layers) == 0 {
 		layers = make([]int64, max(in.Layers, 1))
 	}
+	return h, w, layers
+}
+
+// formulaCost is EstimateCost's formula at the fixed Throughput.
+func formulaCost(in EstimateInput) Estimate {
+	h, w, layers := in.shape()
 	var sumQ, sumD, sumQD float64
 	for _, q := range layers {
 		qf := float64(q)

@@ -17,7 +17,6 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard"
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
 // TestCompareModelsCLI scores two tiny models on a generated RSA
@@ -37,25 +36,8 @@ func TestCompareModelsCLI(t *testing.T) {
 	writeBenchDataset(t, data, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT", "Lab 2026 IT", smallHeldOut, "lab2026"), names, 4, benchMaintainerRDM)
 	other := t.TempDir()
 	writeBenchDataset(t, other, fmt.Sprintf(benchMaintainerManifest, "lab2026.IT2", "Lab 2026 IT, second", smallHeldOut, "lab2026b"), names, 3, benchMaintainerRDM)
-	// The encoding benchmark: 16 stimuli, so that each held-out part's
-	// ridge folds keep enough training stimuli.
-	enc := t.TempDir()
-	var encNames []string
-	for i := range 16 {
-		encNames = append(encNames, fmt.Sprintf("s%02d.png", i))
-	}
-	writeBenchDataset(t, enc, fmt.Sprintf(benchMaintainerManifest, "lab2026.unused", "unused", smallHeldOut, "unused"), encNames, 3, benchMaintainerRDM)
-	resp := make([]float64, 3*len(encNames))
-	for i := range resp {
-		resp[i] = float64((i*5)%7)/7 + float64(i%3)/5
-	}
-	if err := npy.WriteFile(filepath.Join(enc, "resp.npy"), []int{3, len(encNames)}, resp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(enc, "ridge.yaml"), []byte(ridgeManifest), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{filepath.Join(data, "manifest.yaml"), filepath.Join(enc, "ridge.yaml"), filepath.Join(other, "manifest.yaml")} {
+	addRidgeBench(t, store, func(i int) float64 { return float64((i*5)%7)/7 + float64(i%3)/5 })
+	for _, m := range []string{filepath.Join(data, "manifest.yaml"), filepath.Join(other, "manifest.yaml")} {
 		if _, e, err := benchRun(t, "benchmarks", "add", "--store", store, m); err != nil {
 			t.Fatal(err, e)
 		}

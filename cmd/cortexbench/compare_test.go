@@ -236,3 +236,29 @@ metric: {ridge: {folds: 2, alphas: [1], seed: 1}}
 ceiling: {method: none, reason: generated}
 scoring: {selection: held-out}
 `
+
+// addRidgeBench adds lab2026.ridge (ridgeManifest) to store: 16 generated
+// images, so that each held-out part's ridge folds keep enough training
+// stimuli, and 3 targets whose response i (target-major) is resp(i).
+func addRidgeBench(t *testing.T, store string, resp func(i int) float64) {
+	t.Helper()
+	dir := t.TempDir()
+	var names []string
+	for i := range 16 {
+		names = append(names, fmt.Sprintf("s%02d.png", i))
+	}
+	writeBenchDataset(t, dir, fmt.Sprintf(benchMaintainerManifest, "unused", "unused", smallHeldOut, "unused"), names, 2, benchMaintainerRDM)
+	r := make([]float64, 3*len(names))
+	for i := range r {
+		r[i] = resp(i)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "resp.npy"), []int{3, len(names)}, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ridge.yaml"), []byte(ridgeManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(dir, "ridge.yaml")); err != nil {
+		t.Fatal(err, e)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel/onnxtest"
 	"github.com/cortexbench/cortexbench/storage/embedded"
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
 // TestScoreControl scores a tiny CNN and its controls with one command
@@ -32,25 +31,7 @@ func TestScoreControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An encoding benchmark of 16 stimuli (enough for its held-out splits).
-	rdata := t.TempDir()
-	var rnames []string
-	for i := range 16 {
-		rnames = append(rnames, fmt.Sprintf("s%02d.png", i))
-	}
-	writeBenchDataset(t, rdata, fmt.Sprintf(benchMaintainerManifest, "unused", "unused", smallHeldOut, "unused"), rnames, 2, benchMaintainerRDM)
-	resp := make([]float64, 3*len(rnames))
-	for i := range resp {
-		resp[i] = float64((i*5)%7) / 7
-	}
-	if err := npy.WriteFile(filepath.Join(rdata, "resp.npy"), []int{3, len(rnames)}, resp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rdata, "ridge.yaml"), []byte(ridgeManifest), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, e, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(rdata, "ridge.yaml")); err != nil {
-		t.Fatal(err, e)
-	}
+	addRidgeBench(t, store, func(i int) float64 { return float64((i*5)%7) / 7 })
 	model := filepath.Join(state, "tiny.onnx")
 	if err := os.WriteFile(model, onnxtest.TinyCNN().Bytes(), 0o644); err != nil {
 		t.Fatal(err)

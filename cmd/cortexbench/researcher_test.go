@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/models"
-	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
 // The researcher's path of issue 17, end to end, on ONNX files made the way
@@ -45,25 +44,7 @@ func TestResearcherPathTorchExport(t *testing.T) {
 	if _, e, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(data, "manifest.yaml")); err != nil {
 		t.Fatal(err, e)
 	}
-	rdata := t.TempDir()
-	var rnames []string
-	for i := range 16 {
-		rnames = append(rnames, fmt.Sprintf("s%02d.png", i))
-	}
-	writeBenchDataset(t, rdata, fmt.Sprintf(benchMaintainerManifest, "unused", "unused", smallHeldOut, "unused"), rnames, 2, benchMaintainerRDM)
-	resp := make([]float64, 3*len(rnames))
-	for i := range resp {
-		resp[i] = float64((i*5)%7) / 7
-	}
-	if err := npy.WriteFile(filepath.Join(rdata, "resp.npy"), []int{3, len(rnames)}, resp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rdata, "ridge.yaml"), []byte(ridgeManifest), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, e, err := benchRun(t, "benchmarks", "add", "--store", store, filepath.Join(rdata, "ridge.yaml")); err != nil {
-		t.Fatal(err, e)
-	}
+	addRidgeBench(t, store, func(i int) float64 { return float64((i*5)%7) / 7 })
 
 	resnet := filepath.Join("testdata", "torchexport", "tinyresnet.onnx")
 	small := filepath.Join("testdata", "torchexport", "smallcnn.onnx")

@@ -325,13 +325,13 @@ func TestCompareTwoModels(t *testing.T) {
 	}
 	// The page and its script are served, the page with no inline
 	// script (the CSP allows only /static scripts).
-	for path, ctype := range map[string]string{"/compare": "text/html", "/static/compare.js": "text/javascript"} {
+	for path, ctype := range map[string]string{"/compare": "text/html", "/static/compare.js": "text/javascript", "/static/dom.js": "text/javascript"} {
 		res, body := get(t, h, path)
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) {
 			t.Errorf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
 		}
-		if ctype == "text/html" && (strings.Count(string(body), "<script") != 1 || !strings.Contains(string(body), `<script src="/static/compare.js"></script>`) || strings.Contains(string(body), "style=")) {
-			t.Errorf("compare.html loads scripts other than /static/compare.js or has inline style:\n%s", body)
+		if ctype == "text/html" && (strings.Count(string(body), "<script") != 2 || !strings.Contains(string(body), "<script src=\"/static/dom.js\"></script>\n<script src=\"/static/compare.js\"></script>") || strings.Contains(string(body), "style=")) {
+			t.Errorf("compare.html loads scripts other than /static/dom.js and /static/compare.js or has inline style:\n%s", body)
 		}
 	}
 	// Without a comparer every benchmark is compared from the SEs.

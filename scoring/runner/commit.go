@@ -108,7 +108,7 @@ func declaredLayer(m Model, region string) (models.Layer, bool, error) {
 		}
 	}
 	return models.Layer{}, false, fmt.Errorf("%w: the layer %q declared for region %s is not a layer of %s; closest layer ids: %s",
-		ErrBadModel, id, region, m.Name(), strings.Join(models.ClosestLayerIDs(m.Layers(), id, 3), ", "))
+		ErrBadModel, id, region, m.Name(), strings.Join(models.ClosestLayers(m.Layers(), id, 3), ", "))
 }
 
 // commitment returns the layer m commits to b's region, scoring the

@@ -4,24 +4,6 @@
 const API = "/api/v1";
 const PAGE_LIMIT = 1000;
 
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
-
-const SVGNS = "http://www.w3.org/2000/svg";
-function svg(tag, attrs) {
-  const e = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  return e;
-}
-
 function fmt(x, d = 3) {
   return x == null || !isFinite(x) ? "—" : Number(x).toFixed(d);
 }

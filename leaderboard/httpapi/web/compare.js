@@ -6,24 +6,7 @@
   const API = "/api/v1";
   const COLOURS = { a: "#2f6fdf", b: "#d9480f" };
 
-  function el(tag, attrs, ...kids) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else e.setAttribute(k, v);
-    }
-    for (const k of kids) if (k != null) e.append(k);
-    return e;
-  }
-
-  const SVGNS = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs) {
-    const e = document.createElementNS(SVGNS, tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    return e;
-  }
-
+  // el and svg come from dom.js.
   const fmt = (x, d = 3) => (x == null || !isFinite(x) ? "—" : Number(x).toFixed(d));
   const signed = (x, d = 3) => (x == null || !isFinite(x) ? "—" : (x > 0 ? "+" : "") + Number(x).toFixed(d));
 
