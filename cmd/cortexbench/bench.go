@@ -37,7 +37,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if *calibrate {
 		return runCalibrate(ctx, env, *sf.lib, *sf.plat.store, *modelsDir, *asJSON)
 	}
-	if err := checkRequired(env, fs, "cortexbench bench --model model.onnx --preprocess imagenet_nchw",
+	if err := checkRequired(env, fs, "cortexbench bench --model model.onnx [--preprocess imagenet]",
 		required{*file == "", "--model FILE (the ONNX model to time)"}); err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func TestMissingRequiredSaysWhat(t *testing.T) {
 		{[]string{"tokens", "create"}, []string{"missing --user NAME"}},
 		{[]string{"users", "add"}, []string{"missing the user NAME"}},
 		{[]string{"users", "role", "ada"}, []string{"want 2 argument(s), got 1", "cortexbench users role ada maintainer"}},
-		{[]string{"bench", "--model", "m.onnx"}, []string{"missing --preprocess SPEC"}},
+		{[]string{"bench", "--preprocess", "imagenet"}, []string{"missing --model FILE"}},
 		{[]string{"models", "add", "m.onnx"}, []string{"missing --name NAME"}},
 		{[]string{"models", "predict", "m.onnx", "--labels", "l.txt"}, []string{"missing one IMAGE"}},
 	} {
