@@ -54,10 +54,18 @@
 // errors tie to within their rounding (float32 selection: ~1e-6 relative,
 // see Float64Selection).
 //
+// Responses stored targets × stimuli (as benchmarks keep them) go to CVT,
+// which reads them in place, block by block, instead of a transposed copy.
+//
 // Memory: besides the inputs and the outputs, CV holds the n×n Gram matrix,
 // the m×m eigenvectors of at most two folds in progress, and per worker
 // m×256 float64 target blocks and one scratch slab (~10 MB at m = 800) lent
-// in turn to LAPACK and to the selection buffers; X is never copied whole.
+// in turn to LAPACK and to the selection buffers; X is never copied whole,
+// nor is y (blocks of targets are centred, and with CVT gathered, one at a
+// time). Nothing is proportional to targets × alphas. With
+// DropPredictions the n×p predictions (the largest output) are replaced
+// by a few n×256 blocks and, when that is smaller, the decompositions of
+// all folds.
 package ridge
 
 import (
@@ -110,6 +118,15 @@ type Config struct {
 	// errors carry relative rounding of about 1e-6, which can flip the
 	// choice between two alphas whose errors differ by less than that.
 	Float64Selection bool
+	// DropPredictions leaves Result.Predictions empty, for callers that
+	// need only the scores: with leave-one-out selection and when the
+	// folds' decompositions take less memory than the n×p predictions,
+	// every fold is diagonalised first and the targets then go through
+	// block by block, all folds of a block before the next, so that only
+	// the predictions of the blocks in progress are held (R and FoldR are
+	// computed per block). Every other field of the Result is bit for bit
+	// the same as without it.
+	DropPredictions bool
 }
 
 // Validate reports a configuration error, wrapping ErrConfig or ErrFolds.

@@ -46,18 +46,35 @@ type Result struct {
 // sets the predictions is float64. Inputs are not modified. Bad data and configuration return errors wrapping ErrShape,
 // ErrNonFinite, ErrConfig or ErrFolds.
 func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (*Result, error) {
+	return cv(x, ymat[U]{m: y}, cfg)
+}
+
+// CVT is CV with the targets given as yT, targets × stimuli (the layout
+// benchmarks store responses in): the same results bit for bit as CV on
+// the transpose, read in place instead of from a transposed copy.
+func CVT[T, U linalg.Float](x linalg.Matrix[T], yT linalg.Matrix[U], cfg Config) (*Result, error) {
+	return cv(x, ymat[U]{m: yT, t: true}, cfg)
+}
+
+func cv[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n, q, p := x.Rows, x.Cols, y.Cols
-	if x.Rows == 0 || x.Cols == 0 || y.Cols == 0 {
-		return nil, fmt.Errorf("%w: empty input (x %d×%d, y %d×%d)", ErrShape, x.Rows, x.Cols, y.Rows, y.Cols)
+	n, q, p := x.Rows, x.Cols, y.p()
+	if x.Rows == 0 || x.Cols == 0 || p == 0 {
+		if y.t {
+			return nil, fmt.Errorf("%w: empty input (x %d×%d, y %d targets × %d stimuli)", ErrShape, x.Rows, x.Cols, y.m.Rows, y.m.Cols)
+		}
+		return nil, fmt.Errorf("%w: empty input (x %d×%d, y %d×%d)", ErrShape, x.Rows, x.Cols, y.m.Rows, y.m.Cols)
 	}
-	if err := checkFinite(y, "y", "target"); err != nil {
+	if err := y.checkFinite(); err != nil {
 		return nil, err
 	}
-	if y.Rows != n {
-		return nil, fmt.Errorf("%w: x has %d stimuli (rows), y has %d", ErrShape, n, y.Rows)
+	if y.n() != n {
+		if y.t {
+			return nil, fmt.Errorf("%w: x has %d stimuli (rows), y has %d (columns of targets × stimuli)", ErrShape, n, y.n())
+		}
+		return nil, fmt.Errorf("%w: x has %d stimuli (rows), y has %d", ErrShape, n, y.n())
 	}
 	foldOf := cfg.FoldOf
 	k := cfg.Folds
@@ -123,15 +140,31 @@ func CV[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg Config) (
 	res := &Result{
 		Folds:       k,
 		FoldOf:      foldOf,
-		Predictions: linalg.NewMatrix[float64](n, p),
 		FoldR:       make([][]float64, k),
 		FoldAlpha:   make([][]float64, k),
 		FoldMedians: make([]float64, k),
 	}
-	if err := runFolds(x, y, parts, foldOf, alphas, kernel, haveGram, gram, cfg, nw, res); err != nil {
+	// Block-major order holds every fold's decomposition (about three
+	// r×m float64 matrices, r the basis size, plus the test rows) instead
+	// of the n×p predictions: only worth it when that is smaller.
+	r := mMax
+	if !kernel {
+		r = q
+	}
+	blockMajor := cfg.DropPredictions && cfg.InnerFolds == 0 && k*8*(3*mMax+n)*r < 8*n*p
+	var pred mat
+	if !blockMajor {
+		pred = linalg.NewMatrix[float64](n, p)
+	}
+	if err := runFolds(x, y, parts, foldOf, alphas, kernel, haveGram, gram, cfg, nw, blockMajor, pred, res); err != nil {
 		return nil, err
 	}
-	res.R = pearsonCols(rows[float64]{m: res.Predictions}, rows[U]{m: y})
+	if !blockMajor {
+		res.R = y.pearson(pred, nil, 0, nil)
+		if !cfg.DropPredictions {
+			res.Predictions = pred
+		}
+	}
 	res.Median, res.NaNTargets = nanMedian(res.R)
 	res.Mean, res.SE = meanSE(res.FoldMedians)
 	res.Alpha = modeAlpha(res.FoldAlpha, alphas)
@@ -165,8 +198,14 @@ type fold struct {
 // between BLAS calls is serial, so whole tasks in parallel finish sooner
 // than BLAS-threaded tasks in sequence. Every result is the same whatever
 // worker computes it.
-func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [][]int, foldOf []int, alphas []float64, kernel, haveGram bool, gram mat, cfg Config, nw int, res *Result) error {
-	n, p, k := x.Rows, y.Cols, len(parts)
+//
+// In block-major order (DropPredictions) every fold is diagonalised first
+// and blocks are handed out block by block, all folds of a block before
+// the next; a block's predictions are held in an n×w buffer until its last
+// fold is done, then scored (R, FoldR) and the buffer reused. Otherwise
+// predictions go into pred (n×p) and FoldR is computed as each fold ends.
+func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, foldOf []int, alphas []float64, kernel, haveGram bool, gram mat, cfg Config, nw int, blockMajor bool, pred mat, res *Result) error {
+	n, p, k := x.Rows, y.p(), len(parts)
 	blk := targetBlock
 	if cfg.InnerFolds > 0 {
 		blk = p // inner K-fold diagonalises every inner split per call
@@ -178,8 +217,21 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [
 		nextF  int
 		failed error
 		slots  []*work // fold buffers not in use
+		nopen  = nw    // folds in progress at once
+		// block-major only: each block's predictions while in progress,
+		// the folds done with it, and buffers free for reuse
+		blockPred = map[int]mat{}
+		blockDone = map[int]int{}
+		freePred  []mat
 	)
-	for range nw {
+	if blockMajor {
+		nopen = k
+		res.R = make([]float64, p)
+		for f := range k {
+			res.FoldR[f] = make([]float64, p)
+		}
+	}
+	for range nopen {
 		slots = append(slots, newWork())
 	}
 	// take returns the next task: a fold to diagonalise (block −1) or a
@@ -193,7 +245,7 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [
 			}
 			// Diagonalising the next fold first lets it overlap with the
 			// blocks of the folds before it.
-			if nextF < k && len(open) < nw {
+			if nextF < k && len(open) < nopen {
 				train := make([]int, 0, n-len(parts[nextF]))
 				for i, g := range foldOf {
 					if g != nextF {
@@ -207,11 +259,30 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [
 				nextF++
 				return fs, -1
 			}
+			var pick *fold
 			for _, fs := range open {
-				if fs.d != nil && fs.next < fs.blocks {
-					fs.next++
-					return fs, fs.next - 1
+				if fs.d != nil && fs.next < fs.blocks && (pick == nil || blockMajor && fs.next < pick.next) {
+					pick = fs
+					if !blockMajor {
+						break
+					}
 				}
+			}
+			if pick != nil {
+				if blockMajor {
+					if _, ok := blockPred[pick.next]; !ok {
+						w := min(p, (pick.next+1)*blk) - pick.next*blk
+						var bp mat
+						if l := len(freePred); l > 0 && freePred[l-1].Cols == w {
+							bp, freePred = freePred[l-1], freePred[:l-1]
+						} else {
+							bp = linalg.NewMatrix[float64](n, w)
+						}
+						blockPred[pick.next] = bp
+					}
+				}
+				pick.next++
+				return pick, pick.next - 1
 			}
 			if nextF == k && len(open) == 0 {
 				return nil, 0
@@ -248,18 +319,43 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [
 			}
 			j0 := b * blk
 			j1 := min(p, j0+blk)
-			if err := fitBlock(fs, j0, j1, y, alphas, cfg, res, wk, wInner); err != nil {
+			dst, c0 := pred, j0
+			if blockMajor {
+				mu.Lock()
+				dst, c0 = blockPred[b], 0
+				mu.Unlock()
+			}
+			if err := fitBlock(fs, j0, j1, y, alphas, cfg, dst, c0, wk, wInner); err != nil {
 				fail(err)
 				return
 			}
 			mu.Lock()
 			fs.done++
 			last := fs.done == fs.blocks
+			var blockLast bool
+			if blockMajor {
+				blockDone[b]++
+				blockLast = blockDone[b] == k
+			}
 			mu.Unlock()
+			if blockLast {
+				// every fold has predicted this block: score it
+				copy(res.R[j0:j1], y.pearson(dst, nil, j0, wk))
+				for f := range k {
+					copy(res.FoldR[f][j0:j1], y.pearson(dst, parts[f], j0, wk))
+				}
+				mu.Lock()
+				delete(blockPred, b)
+				delete(blockDone, b)
+				freePred = append(freePred, dst)
+				mu.Unlock()
+			}
 			if last {
 				res.FoldAlpha[fs.f] = fs.chosen
-				res.FoldR[fs.f] = pearsonCols(rows[float64]{m: res.Predictions, idx: fs.test}, rows[U]{m: y, idx: fs.test})
-				res.FoldMedians[fs.f], _ = nanMedian(res.FoldR[fs.f])
+				if !blockMajor {
+					res.FoldR[fs.f] = y.pearson(pred, fs.test, 0, wk)
+					res.FoldMedians[fs.f], _ = nanMedian(res.FoldR[fs.f])
+				}
 				mu.Lock()
 				for i, o := range open {
 					if o == fs {
@@ -283,6 +379,11 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], parts [
 	}
 	worker()
 	wg.Wait()
+	if failed == nil && blockMajor {
+		for f := range k {
+			res.FoldMedians[f], _ = nanMedian(res.FoldR[f])
+		}
+	}
 	return failed
 }
 
@@ -325,11 +426,20 @@ func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, kernel, haveGram bo
 }
 
 // fitBlock chooses the alphas of targets j0…j1-1 of fold fs on its training
-// part and writes their held-out predictions into res.Predictions.
-func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y linalg.Matrix[U], alphas []float64, cfg Config, res *Result, wk, wInner *work) error {
-	n := y.Rows
+// part and writes their held-out predictions into the rows fs.test of dst,
+// columns c0…c0+j1-j0-1.
+func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y ymat[U], alphas []float64, cfg Config, dst mat, c0 int, wk, wInner *work) error {
 	d := *fs.d // this block's coefficients; the rest is shared
-	yc, ybar := centred(rows[U]{m: y.Slice(0, n, j0, j1), idx: fs.train}, wk)
+	var yc mat
+	var ybar []float64
+	if !y.t {
+		yc, ybar = centred(rows[U]{m: y.m.Slice(0, y.m.Rows, j0, j1), idx: fs.train}, wk)
+	} else {
+		// the same values, in the same order, through a gathered copy
+		yg := wk.mat64("ygather", len(fs.train), j1-j0)
+		y.gather(yg, fs.train, j0, j1)
+		yc, ybar = centred(rows[float64]{m: yg}, wk)
+	}
 	d.setCoef(yc, wk)
 	em := wk.mat64("errs", len(alphas), j1-j0)
 	clear(em.Data)
@@ -349,7 +459,7 @@ func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y linalg.Matrix[U], alphas [
 	pred := wk.mat64("pred", len(fs.test), j1-j0)
 	d.predict(pred, chosen, ybar, wk)
 	for a, i := range fs.test {
-		copy(res.Predictions.Row(i)[j0:j1], pred.Row(a))
+		copy(dst.Row(i)[c0:c0+j1-j0], pred.Row(a))
 	}
 	return nil
 }

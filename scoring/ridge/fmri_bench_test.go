@@ -1,0 +1,183 @@
+package ridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortexbench/cortexbench/scoring/linalg"
+)
+
+// Issue 18's fMRI-scale encoding case: 1,000 stimuli, 4,096 features
+// (float32, as a network layer gives them), the default alpha grid, 5
+// folds, and as many targets as a whole-brain voxel count. Each size runs
+// in a child process (this test binary re-executed with fmriChildEnv set),
+// so that one size's peak resident memory does not pollute the next.
+const (
+	fmriStimuli  = 1000
+	fmriFeatures = 4096
+	fmriChildEnv = "CORTEXBENCH_RIDGE_FMRI_CHILD"
+)
+
+// fmriRun is what a child reports on stdout (one JSON line).
+type fmriRun struct {
+	Targets   int     `json:"targets"`
+	Layout    string  `json:"layout"` // "stimuli-major" (CV) or "targets-major" (CVT)
+	Drop      bool    `json:"drop_predictions"`
+	Seconds   float64 `json:"seconds"`
+	PeakRSS   int64   `json:"peak_rss"`  // VmHWM while CV ran, whole process
+	Baseline  int64   `json:"base_rss"`  // VmRSS before CV (inputs, runtime, test binary)
+	InBytes   int64   `json:"in_bytes"`  // x and y
+	OutBytes  int64   `json:"out_bytes"` // the Result: predictions (unless dropped) and per-target vectors
+	MedianR   float64 `json:"median_r"`
+	GoVersion string  `json:"-"`
+}
+
+// fmriData makes x (n×q float32, unit normal) and y (n×p float64): a
+// rank-50 signal of the first 50 features plus unit noise, so that the
+// chosen alphas vary over targets. With targetsMajor y is returned as
+// p×n (the layout benchmarks store responses in).
+func fmriData(n, q, p int, targetsMajor bool) (linalg.Matrix[float32], linalg.Matrix[float64]) {
+	r := rand.New(rand.NewPCG(18, uint64(p)))
+	x := linalg.NewMatrix[float32](n, q)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	const rank = 50
+	w := make([]float64, rank)
+	var y linalg.Matrix[float64]
+	if targetsMajor {
+		y = linalg.NewMatrix[float64](p, n)
+	} else {
+		y = linalg.NewMatrix[float64](n, p)
+	}
+	for j := range p {
+		for k := range w {
+			w[k] = 0.05 * r.NormFloat64()
+		}
+		for i := range n {
+			xi := x.Row(i)
+			s := r.NormFloat64()
+			for k, wk := range w {
+				s += float64(xi[k]) * wk
+			}
+			if targetsMajor {
+				y.Data[j*n+i] = s
+			} else {
+				y.Data[i*p+j] = s
+			}
+		}
+	}
+	return x, y
+}
+
+// TestMain runs a child's measurement instead of the tests when
+// fmriChildEnv is set (by BenchmarkCVFMRI).
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(fmriChildEnv); spec != "" {
+		run, err := fmriChild(spec)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fmri child:", err)
+			os.Exit(2)
+		}
+		b, _ := json.Marshal(run)
+		fmt.Println(string(b))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// fmriChild parses "targets,layout,drop" and measures one CV.
+func fmriChild(spec string) (fmriRun, error) {
+	f := strings.Split(spec, ",")
+	if len(f) != 3 {
+		return fmriRun{}, fmt.Errorf("spec %q, want targets,layout,drop", spec)
+	}
+	p, err := strconv.Atoi(f[0])
+	if err != nil {
+		return fmriRun{}, err
+	}
+	run := fmriRun{Targets: p, Layout: f[1], Drop: f[2] == "drop"}
+	tm := run.Layout == "targets-major"
+	x, y := fmriData(fmriStimuli, fmriFeatures, p, tm)
+	cfg := Config{Folds: 5, Seed: 1, DropPredictions: run.Drop}
+	debug.FreeOSMemory()
+	run.Baseline = currentRSS()
+	resetPeakRSS()
+	t0 := time.Now()
+	var res *Result
+	if tm {
+		res, err = CVT(x, y, cfg)
+	} else {
+		res, err = CV(x, y, cfg)
+	}
+	if err != nil {
+		return run, err
+	}
+	run.Seconds = time.Since(t0).Seconds()
+	run.PeakRSS = peakRSS()
+	run.InBytes = int64(4*len(x.Data) + 8*len(y.Data))
+	run.OutBytes = int64(8*len(res.Predictions.Data) + 8*p*(2+2*res.Folds))
+	run.MedianR = res.Median
+	return run, nil
+}
+
+// currentRSS is VmRSS from /proc/self/status in bytes, 0 if unknown.
+func currentRSS() int64 { return procStatus("VmRSS:") }
+
+// runFMRIChild runs one size in a child process and returns its report.
+func runFMRIChild(b *testing.B, spec string) fmriRun {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmriChildEnv+"="+spec)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("child %s: %v", spec, err)
+	}
+	var run fmriRun
+	if err := json.Unmarshal(out, &run); err != nil {
+		b.Fatalf("child %s: %v (output %q)", spec, err, out)
+	}
+	return run
+}
+
+// BenchmarkCVFMRI measures ridge CV at fMRI scale (issue 18): 1,000
+// stimuli × 4,096 features, 10k/30k/100k targets, the default 19 alphas,
+// 5 folds, each size in its own process. Reported: s/op (CV alone, without
+// generating the data), ns/target (flat when time is linear in targets),
+// and peakRSS/(in+out), the child's peak resident memory over the bytes of
+// its inputs and outputs. The layouts: "cv" is CV on stimuli × targets
+// responses keeping Predictions (the default); "runner" is what the runner
+// does: CVT on targets × stimuli responses with DropPredictions.
+//
+//	go test -run '^$' -bench CVFMRI -benchtime 1x -timeout 60m ./scoring/ridge/
+func BenchmarkCVFMRI(b *testing.B) {
+	for _, mode := range []struct{ name, layout, drop string }{
+		{"cv", "stimuli-major", "keep"},
+		{"runner", "targets-major", "drop"},
+	} {
+		for _, p := range []int{10000, 30000, 100000} {
+			b.Run(fmt.Sprintf("%s/targets=%d", mode.name, p), func(b *testing.B) {
+				var secs float64
+				var last fmriRun
+				for b.Loop() {
+					last = runFMRIChild(b, fmt.Sprintf("%d,%s,%s", p, mode.layout, mode.drop))
+					secs += last.Seconds
+				}
+				b.ReportMetric(0, "ns/op") // the child's CV time, not the process's, is the measure
+				b.ReportMetric(secs/float64(b.N), "s/op")
+				b.ReportMetric(secs/float64(b.N)*1e9/float64(p), "ns/target")
+				b.ReportMetric(float64(last.PeakRSS)/float64(last.InBytes+last.OutBytes), "peakRSS/(in+out)")
+				b.ReportMetric(float64(last.PeakRSS-last.Baseline)/float64(last.InBytes+last.OutBytes), "growth/(in+out)")
+				b.Logf("%+v", last)
+			})
+		}
+	}
+}
