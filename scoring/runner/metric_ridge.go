@@ -23,6 +23,8 @@ func ridgeConfig(b *benchmarks.Benchmark) ridge.Config {
 func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) ([][]*ridge.Result, error) {
 	b := l.Benchmark
 	cfg := ridgeConfig(b)
+	// Only the scores are kept: block by block, without the predictions.
+	cfg.DropPredictions = true
 	res := make([][]*ridge.Result, len(l.Sessions))
 	pos := map[string]int{}
 	for i, ly := range layers {
@@ -31,13 +33,8 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 	for si, sess := range l.Sessions {
 		res[si] = make([]*ridge.Result, len(layers))
 		n := sess.Stimuli.Len()
+		// targets × stimuli as stored, read in place (no transposed copy)
 		y := linalg.View(sess.Targets, n, sess.Responses)
-		yt := linalg.NewMatrix[float64](n, sess.Targets)
-		for i := 0; i < sess.Targets; i++ {
-			for j := 0; j < n; j++ {
-				yt.Data[j*sess.Targets+i] = y.At(i, j)
-			}
-		}
 		label := b.ID
 		if sess.ID != "" {
 			label += " session " + sess.ID
@@ -45,11 +42,10 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 		done := 0
 		err := e.forEachGroup(ctx, m, label, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
 			for _, ly := range group {
-				out, err := ridge.CV(f.data[ly.ID], yt, cfg)
+				out, err := ridge.CVT(f.data[ly.ID], y, cfg)
 				if err != nil {
 					return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
 				}
-				out.Predictions = linalg.Matrix[float64]{} // not kept: only scores are
 				res[si][pos[ly.ID]] = out
 				delete(f.data, ly.ID)
 				done++
