@@ -2,12 +2,14 @@ package benchmarks
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"image"
 	_ "image/jpeg" // stimuli may be JPEG
 	_ "image/png"  // or PNG
@@ -39,7 +41,10 @@ type source struct {
 
 type dataFile struct {
 	File
-	data []byte
+	data []byte // nil for a streamed .npy (readArray): reopened to store it
+	// reopen opens a streamed file again; the reader fails at its end if
+	// the content no longer has the hash it was read with.
+	reopen func() (io.ReadCloser, error)
 }
 
 func newSource(dir string) (*source, error) {
@@ -54,9 +59,9 @@ func (s *source) Close() error { return s.root.Close() }
 
 // read returns the content of the file at p (slash-separated, relative).
 func (s *source) read(p string) (*dataFile, error) {
-	if f, ok := s.files[p]; ok {
+	if f, ok := s.files[p]; ok && f.data != nil {
 		return f, nil
-	}
+	} // a streamed .npy wanted whole is read again
 	if err := checkRelPath(p); err != nil {
 		return nil, invalid(p, "%v", err)
 	}
@@ -84,6 +89,96 @@ func (s *source) read(p string) (*dataFile, error) {
 	s.files[p] = df
 	return df, nil
 }
+
+// openFile opens p for reading, refusing folders and files over the size
+// limit.
+func (s *source) openFile(p string) (*os.File, int64, error) {
+	if err := checkRelPath(p); err != nil {
+		return nil, 0, invalid(p, "%v", err)
+	}
+	f, err := s.root.Open(filepath.FromSlash(p))
+	if err != nil {
+		return nil, 0, invalid(p, "%s", openProblem(err))
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, invalid(p, "%s", openProblem(err))
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, 0, invalid(p, "is a folder, want a file")
+	}
+	if st.Size() > maxFileBytes {
+		f.Close()
+		return nil, 0, invalid(p, "is %d bytes, more than the %d allowed", st.Size(), int64(maxFileBytes))
+	}
+	return f, st.Size(), nil
+}
+
+// streamNPY decodes the .npy file p while hashing it, holding only the
+// decoded array (and a 1 MiB buffer), and records it as read.
+func (s *source) streamNPY(p string) (*dataFile, *npy.Array, error) {
+	f, size, err := s.openFile(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	cr := &countReader{r: io.TeeReader(io.LimitReader(f, maxFileBytes+1), h)}
+	a, err := npy.Read(bufio.NewReaderSize(cr, 1<<16), size)
+	if err != nil {
+		return nil, nil, invalid(p, "not a readable .npy array: %v", err)
+	}
+	// bytes after the array (the bufio reader's read-ahead included)
+	// belong to the file and its hash
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	df := &dataFile{File: File{Path: p, SHA256: sum, Size: cr.n}}
+	df.reopen = func() (io.ReadCloser, error) {
+		f, _, err := s.openFile(p)
+		if err != nil {
+			return nil, err
+		}
+		return &hashCheck{f: f, h: sha256.New(), want: sum, path: p}, nil
+	}
+	s.files[p] = df
+	return df, a, nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// hashCheck reads a streamed file again and fails at its end if the
+// content changed since it was read (so a changed file is never stored
+// under the old hash).
+type hashCheck struct {
+	f    *os.File
+	h    hash.Hash
+	want string
+	path string
+}
+
+func (c *hashCheck) Read(b []byte) (int, error) {
+	n, err := c.f.Read(b)
+	c.h.Write(b[:n])
+	if err == io.EOF && hex.EncodeToString(c.h.Sum(nil)) != c.want {
+		return n, fmt.Errorf("%s changed while it was being imported; import it again", c.path)
+	}
+	return n, err
+}
+
+func (c *hashCheck) Close() error { return c.f.Close() }
 
 // readDir lists a folder's entries by name.
 func (s *source) readDir(p string) ([]fs.DirEntry, error) {
@@ -119,8 +214,18 @@ func openProblem(err error) string {
 	return err.Error()
 }
 
-// readArray decodes a .npy file or a .npz member as float64.
+// readArray decodes a .npy file or a .npz member as float64. A .npy file
+// not read before is streamed: decoded and hashed as it is read, never
+// held whole as bytes (a response matrix of a whole-brain data set is
+// hundreds of MB), and read again when the benchmark's files are stored.
 func (s *source) readArray(spec ArraySpec) (Array, []float64, error) {
+	if _, done := s.files[spec.File]; !done && spec.Key == "" {
+		df, a, err := s.streamNPY(spec.File)
+		if err != nil {
+			return Array{}, nil, err
+		}
+		return Array{File: df.File, Key: spec.Key, Shape: a.Shape, SessionMean: spec.Sessions == "mean", Form: spec.Form}, a.Float64(), nil
+	}
 	f, err := s.read(spec.File)
 	if err != nil {
 		return Array{}, nil, err

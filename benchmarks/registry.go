@@ -248,7 +248,16 @@ func (r *Registry) putBlob(ctx context.Context, f *dataFile) (repaired bool, err
 			repaired = objstore.IsCorrupt(err)
 		}
 	}
-	if err := r.store.Put(ctx, key, bytes.NewReader(f.data)); err != nil {
+	var src io.Reader = bytes.NewReader(f.data)
+	if f.data == nil && f.reopen != nil { // a streamed .npy: stored from the file
+		rc, err := f.reopen()
+		if err != nil {
+			return false, err
+		}
+		defer rc.Close()
+		src = rc
+	}
+	if err := r.store.Put(ctx, key, src); err != nil {
 		return false, fmt.Errorf("store %s as %s: %w", f.Path, key, err)
 	}
 	return repaired, nil
