@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
+	"github.com/cortexbench/cortexbench/storage/npy"
 )
 
 // Issue 18's fMRI-scale encoding case: 1,000 stimuli, 4,096 features
@@ -28,16 +30,15 @@ const (
 
 // fmriRun is what a child reports on stdout (one JSON line).
 type fmriRun struct {
-	Targets   int     `json:"targets"`
-	Layout    string  `json:"layout"` // "stimuli-major" (CV) or "targets-major" (CVT)
-	Drop      bool    `json:"drop_predictions"`
-	Seconds   float64 `json:"seconds"`
-	PeakRSS   int64   `json:"peak_rss"`  // VmHWM while CV ran, whole process
-	Baseline  int64   `json:"base_rss"`  // VmRSS before CV (inputs, runtime, test binary)
-	InBytes   int64   `json:"in_bytes"`  // x and y
-	OutBytes  int64   `json:"out_bytes"` // the Result: predictions (unless dropped) and per-target vectors
-	MedianR   float64 `json:"median_r"`
-	GoVersion string  `json:"-"`
+	Targets  int     `json:"targets"`
+	Layout   string  `json:"layout"` // "stimuli-major" (CV) or "targets-major" (CVT)
+	Drop     bool    `json:"drop_predictions"`
+	Seconds  float64 `json:"seconds"`
+	PeakRSS  int64   `json:"peak_rss"`  // VmHWM while CV ran, whole process
+	Baseline int64   `json:"base_rss"`  // VmRSS before CV (inputs, runtime, test binary)
+	InBytes  int64   `json:"in_bytes"`  // x and y
+	OutBytes int64   `json:"out_bytes"` // the Result: predictions (unless dropped) and per-target vectors
+	MedianR  float64 `json:"median_r"`
 }
 
 // fmriData makes x (n×q float32, unit normal) and y (n×p float64): a
@@ -180,4 +181,83 @@ func BenchmarkCVFMRI(b *testing.B) {
 			})
 		}
 	}
+}
+
+// fmriReference is testdata/fmri_reference.py's report.
+type fmriReference struct {
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Sklearn    string  `json:"sklearn"`
+	Numpy      string  `json:"numpy"`
+}
+
+// BenchmarkCVFMRISklearn is issue 18's side by side at 10k targets: ridge
+// CV (1,000 stimuli × 4,096 features, the default 19 alphas, 5 folds, alpha
+// per target by leave-one-out on each training part) against sklearn's
+// RidgeCV(alpha_per_target=True) (one generalised-CV fit on all stimuli)
+// on the same arrays, written as .npy to a temporary folder and timed by
+// testdata/fmri_reference.py under /usr/bin/python3 in the same run.
+// Reported: s/op (ours), sklearn-s, and ratio = ours / sklearn's (goal
+// ≤ 0.5). Without python3, numpy or sklearn the reference is skipped with
+// a message and only our time is reported.
+//
+//	go test -run '^$' -bench CVFMRISklearn -benchtime 1x ./scoring/ridge/
+func BenchmarkCVFMRISklearn(b *testing.B) {
+	const p = 10000
+	x, y := fmriData(fmriStimuli, fmriFeatures, p, false)
+	cfg := Config{Folds: 5, Seed: 1}
+	var secs float64
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := CV(x, y, cfg); err != nil {
+			b.Fatal(err)
+		}
+		secs += time.Since(t0).Seconds()
+	}
+	secs /= float64(b.N)
+	b.ReportMetric(secs, "s/op")
+	ref, why := runFMRIReference(b, x, y)
+	if why != "" {
+		b.Logf("sklearn reference skipped: %s", why)
+		return
+	}
+	b.ReportMetric(ref.Seconds, "sklearn-s")
+	b.ReportMetric(secs/ref.Seconds, "ratio")
+	b.Logf("ours %.2f s, sklearn %s (numpy %s) RidgeCV(alpha_per_target=True) %.2f s wall, %.2f s cpu: ratio %.3f",
+		secs, ref.Sklearn, ref.Numpy, ref.Seconds, ref.CPUSeconds, secs/ref.Seconds)
+}
+
+// runFMRIReference writes x and y as .npy and runs the reference script
+// on them; why says why not when python3 or sklearn is unavailable.
+func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[float64]) (fmriReference, string) {
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		return fmriReference{}, py + " not found"
+	}
+	if out, err := exec.Command(py, "-c", "import numpy, scipy, sklearn").CombinedOutput(); err != nil {
+		return fmriReference{}, fmt.Sprintf("%s cannot import numpy, scipy and sklearn (%v: %s); install python3-sklearn", py, err, strings.TrimSpace(string(out)))
+	}
+	dir := b.TempDir()
+	if err := npy.WriteFile(filepath.Join(dir, "x.npy"), []int{x.Rows, x.Cols}, x.Data); err != nil {
+		b.Fatal(err)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "y.npy"), []int{y.Rows, y.Cols}, y.Data); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(py, filepath.Join("testdata", "fmri_reference.py"), dir)
+	for _, kv := range os.Environ() { // as numpy is used: no OpenBLAS tuning
+		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("reference script: %v", err)
+	}
+	var ref fmriReference
+	if err := json.Unmarshal(out, &ref); err != nil {
+		b.Fatalf("reference script printed %q: %v", out, err)
+	}
+	return ref, ""
 }

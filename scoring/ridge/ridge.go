@@ -144,14 +144,14 @@ func cv[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], cfg Config) (*Result, 
 		FoldAlpha:   make([][]float64, k),
 		FoldMedians: make([]float64, k),
 	}
-	// Block-major order holds every fold's decomposition (about three
-	// r×m float64 matrices, r the basis size, plus the test rows) instead
-	// of the n×p predictions: only worth it when that is smaller.
+	// Block-major order holds every fold's decomposition (the m×r basis
+	// in float64 and float32 and the s×r test rows, r the basis size)
+	// instead of the n×p predictions: only worth it when that is smaller.
 	r := mMax
 	if !kernel {
 		r = q
 	}
-	blockMajor := cfg.DropPredictions && cfg.InnerFolds == 0 && k*8*(3*mMax+n)*r < 8*n*p
+	blockMajor := cfg.DropPredictions && cfg.InnerFolds == 0 && k*(12*mMax+8*n)*r < 8*n*p
 	var pred mat
 	if !blockMajor {
 		pred = linalg.NewMatrix[float64](n, p)
@@ -160,7 +160,7 @@ func cv[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], cfg Config) (*Result, 
 		return nil, err
 	}
 	if !blockMajor {
-		res.R = y.pearson(pred, nil, 0, nil)
+		res.R = y.pearson(pred, nil, 0, newWork())
 		if !cfg.DropPredictions {
 			res.Predictions = pred
 		}
