@@ -293,7 +293,7 @@ func (d *decomp) setCoef(yc mat, w *work) {
 func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
 	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
-	w := make([]float64, r)
+	w := buf[float64](wk, "predW", r)
 	byAlpha := map[float64][]int{}
 	for j, a := range alpha {
 		byAlpha[a] = append(byAlpha[a], j)
@@ -715,8 +715,10 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 			inv[i] = 1
 		}
 	}
-	eb := make([]float64, pb*na)
-	eb2 := make([]float64, pb*na)
+	// reused across blocks (cleared before each use): per-block garbage
+	// would pile up to the size of the inputs before a collection
+	eb := buf[float64](wk, "accumE", pb*na)
+	eb2 := buf[float64](wk, "accumE2", pb*na)
 	for j0 := 0; j0 < p; j0 += pb {
 		w := min(pb, p-j0)
 		var res linalg.Matrix[T]
