@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"syscall"
+	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
@@ -38,6 +39,54 @@ type Env struct {
 	// degrees is the size of the stimuli of the run's benchmarks that
 	// state one (placement.go).
 	degrees map[*benchmarks.Stimuli]float64
+
+	// timings adds up the time of the current Run's stages (timings.go).
+	timings *timings
+
+	// pipeline, when set (Env.pipelined), makes forEachGroup hand each
+	// group's features to its function on another goroutine and return,
+	// so that the next extraction runs beside that math.
+	pipeline *pipeline
+}
+
+// pipeline is the one group's math that may run beside an extraction.
+type pipeline struct {
+	done chan struct{} // closed when the pending math returned; nil: none pending
+	err  error         // its error, read after done is closed
+}
+
+// wait waits for the pending math, if any, and returns its error.
+func (p *pipeline) wait() error {
+	if p.done == nil {
+		return nil
+	}
+	<-p.done
+	p.done = nil
+	err := p.err
+	p.err = nil
+	return err
+}
+
+// pipelined runs f with forEachGroup pipelined: each group's function
+// runs on another goroutine while the next group (of this call or of
+// f's next call of forEachGroup) is extracted; an extraction waits for the
+// math before it to finish before handing its features on, so at most
+// two groups' features are held (the one in the math, the one being
+// extracted). pipelined returns when all that math is done, with f's
+// error or else the first error of the math, so results that f's
+// functions fill are complete when it returns. The functions must only
+// write what is their own group's; they run one at a time, in order.
+func (e *Env) pipelined(f func() error) error {
+	if e.pipeline != nil { // already pipelined
+		return f()
+	}
+	e.pipeline = &pipeline{}
+	defer func() { e.pipeline = nil }()
+	err := f()
+	if werr := e.pipeline.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
@@ -45,6 +94,7 @@ func (e *Env) putModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark,
 	if e.rdms == nil || e.reduction != "" {
 		return nil
 	}
+	defer e.timings.add(stageOpen, time.Now())
 	if err := e.rdms.PutModelRDM(ctx, m.Hash(), b.ID, n, upper); err != nil {
 		return fmt.Errorf("%w: store model RDM: %w", ErrInternal, err)
 	}
@@ -124,10 +174,17 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	for g, group := range groups {
 		f := &features{n: n, data: map[string]linalg.Matrix[float32]{}}
 		msg := fmt.Sprintf("%d layers, pass %d of %d", len(group), g+1, len(groups))
+		start := time.Now()
 		err := m.Extract(ctx, stim, group, f, func(done, total int) {
 			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
 		})
 		if err != nil {
+			if p := e.pipeline; p != nil {
+				// The math of the group before comes first, as in sequence.
+				if werr := p.wait(); werr != nil {
+					return werr
+				}
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -139,7 +196,24 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 			}
 			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)
 		}
-		if err := fn(group, f); err != nil {
+		e.timings.add(stageExtract, start)
+		if p := e.pipeline; p != nil {
+			if err := p.wait(); err != nil {
+				return err
+			}
+			p.done = make(chan struct{})
+			go func(done chan struct{}) {
+				defer close(done)
+				start := time.Now()
+				p.err = fn(group, f)
+				e.timings.add(stageLayerMath, start)
+			}(p.done)
+			continue
+		}
+		start = time.Now()
+		err = fn(group, f)
+		e.timings.add(stageLayerMath, start)
+		if err != nil {
 			return err
 		}
 	}

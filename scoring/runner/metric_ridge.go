@@ -87,7 +87,12 @@ func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	}
 	s := scoring.Score{Selection: b.SelectionPolicy(), Seed: policy.Seed}
 	if len(l.Sessions) >= 2 {
-		res, err := sessionScores(ctx, e, m, l, layers)
+		// Session k's ridge fits run beside session k+1's extraction.
+		var res [][]*ridge.Result
+		err := e.pipelined(func() (err error) {
+			res, err = sessionScores(ctx, e, m, l, layers)
+			return err
+		})
 		if err != nil {
 			return scoring.Score{}, err
 		}
