@@ -72,7 +72,8 @@ func (p *pipeline) wait() error {
 // f's next call of forEachGroup) is extracted; an extraction waits for the
 // math before it to finish before handing its features on, so at most
 // two groups' features are held (the one in the math, the one being
-// extracted). pipelined returns when all that math is done, with f's
+// extracted), each within half the feature budget so the two stay within
+// it. pipelined returns when all that math is done, with f's
 // error or else the first error of the math, so results that f's
 // functions fill are complete when it returns. The functions must only
 // write what is their own group's; they run one at a time, in order.
@@ -159,9 +160,13 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	var groups [][]models.Layer
 	var cur []models.Layer
 	var bytes int64
+	budget := e.cfg.FeatureBudget
+	if e.pipeline != nil {
+		budget /= 2 // two groups are held at once
+	}
 	for _, l := range layers {
 		sz := int64(n) * int64(m.Features(l)) * 4
-		if len(cur) > 0 && bytes+sz > e.cfg.FeatureBudget {
+		if len(cur) > 0 && bytes+sz > budget {
 			groups = append(groups, cur)
 			cur, bytes = nil, 0
 		}

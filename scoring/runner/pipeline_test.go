@@ -63,7 +63,7 @@ func (m *scriptedModel) Extract(ctx context.Context, stim models.Stimuli, layers
 // the next group (of the same call or of the next session's call) is
 // extracted — the math of group g waits for extraction g+1 to start, which
 // would never happen in sequence — with at most two groups' features
-// held, the results those of the sequential loop, and the first error in
+// held (each within half the feature budget), the results those of the sequential loop, and the first error in
 // sequence order reported (issue 18: session k's ridge fits run beside
 // session k+1's extraction).
 func TestPipelinedGroups(t *testing.T) {
@@ -75,7 +75,9 @@ func TestPipelinedGroups(t *testing.T) {
 			m.started = append(m.started, make(chan struct{}))
 		}
 		cfg := DefaultConfig()
-		cfg.FeatureBudget = n * 2 * 4 // one layer per group
+		// Two layers per group in sequence; one when pipelined, which
+		// holds two groups at once within the budget.
+		cfg.FeatureBudget = 2 * n * 2 * 4
 		e := &Env{cfg: cfg, progress: func(Event) {}, timings: &timings{}}
 		sums := make([][]float32, sessions)
 		g := 0 // groups whose math started; their math runs one at a time
@@ -85,6 +87,9 @@ func TestPipelinedGroups(t *testing.T) {
 				err := e.forEachGroup(t.Context(), m, "b", blankStimuli(n), m.Layers()[:layers], func(group []models.Layer, f *features) error {
 					mine := g
 					g++
+					if want := 2 - boolInt(pipelined); len(group) > want {
+						return fmt.Errorf("group of %d layers, want at most %d within the budget", len(group), want)
+					}
 					defer func() { m.mu.Lock(); m.held--; m.mu.Unlock() }()
 					if pipelined && mine+1 < groups {
 						select {
