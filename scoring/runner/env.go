@@ -42,52 +42,6 @@ type Env struct {
 
 	// timings adds up the time of the current Run's stages (timings.go).
 	timings *timings
-
-	// pipeline, when set (Env.pipelined), makes forEachGroup hand each
-	// group's features to its function on another goroutine and return,
-	// so that the next extraction runs beside that math.
-	pipeline *pipeline
-}
-
-// pipeline is the one group's math that may run beside an extraction.
-type pipeline struct {
-	done chan struct{} // closed when the pending math returned; nil: none pending
-	err  error         // its error, read after done is closed
-}
-
-// wait waits for the pending math, if any, and returns its error.
-func (p *pipeline) wait() error {
-	if p.done == nil {
-		return nil
-	}
-	<-p.done
-	p.done = nil
-	err := p.err
-	p.err = nil
-	return err
-}
-
-// pipelined runs f with forEachGroup pipelined: each group's function
-// runs on another goroutine while the next group (of this call or of
-// f's next call of forEachGroup) is extracted; an extraction waits for the
-// math before it to finish before handing its features on, so at most
-// two groups' features are held (the one in the math, the one being
-// extracted), each within half the feature budget so the two stay within
-// it. pipelined returns when all that math is done, with f's
-// error or else the first error of the math, so results that f's
-// functions fill are complete when it returns. The functions must only
-// write what is their own group's; they run one at a time, in order.
-func (e *Env) pipelined(f func() error) error {
-	if e.pipeline != nil { // already pipelined
-		return f()
-	}
-	e.pipeline = &pipeline{}
-	defer func() { e.pipeline = nil }()
-	err := f()
-	if werr := e.pipeline.wait(); err == nil {
-		err = werr
-	}
-	return err
 }
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
@@ -160,13 +114,9 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	var groups [][]models.Layer
 	var cur []models.Layer
 	var bytes int64
-	budget := e.cfg.FeatureBudget
-	if e.pipeline != nil {
-		budget /= 2 // two groups are held at once
-	}
 	for _, l := range layers {
 		sz := int64(n) * int64(m.Features(l)) * 4
-		if len(cur) > 0 && bytes+sz > budget {
+		if len(cur) > 0 && bytes+sz > e.cfg.FeatureBudget {
 			groups = append(groups, cur)
 			cur, bytes = nil, 0
 		}
@@ -184,12 +134,6 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
 		})
 		if err != nil {
-			if p := e.pipeline; p != nil {
-				// The math of the group before comes first, as in sequence.
-				if werr := p.wait(); werr != nil {
-					return werr
-				}
-			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -202,19 +146,6 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)
 		}
 		e.timings.add(stageExtract, start)
-		if p := e.pipeline; p != nil {
-			if err := p.wait(); err != nil {
-				return err
-			}
-			p.done = make(chan struct{})
-			go func(done chan struct{}) {
-				defer close(done)
-				start := time.Now()
-				p.err = fn(group, f)
-				e.timings.add(stageLayerMath, start)
-			}(p.done)
-			continue
-		}
 		start = time.Now()
 		err = fn(group, f)
 		e.timings.add(stageLayerMath, start)

@@ -87,12 +87,7 @@ func (ridgeMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	}
 	s := scoring.Score{Selection: b.SelectionPolicy(), Seed: policy.Seed}
 	if len(l.Sessions) >= 2 {
-		// Session k's ridge fits run beside session k+1's extraction.
-		var res [][]*ridge.Result
-		err := e.pipelined(func() (err error) {
-			res, err = sessionScores(ctx, e, m, l, layers)
-			return err
-		})
+		res, err := sessionScores(ctx, e, m, l, layers)
 		if err != nil {
 			return scoring.Score{}, err
 		}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -144,16 +143,6 @@ func newRunner(cfg Config, b Benchmarks, r Results, rdms ModelRDMs, progress fun
 	}
 	if progress == nil {
 		progress = func(Event) {}
-	}
-	// Events may come from the math of one group of layers running beside
-	// the extraction of the next (Env.pipelined): one at a time, as a
-	// caller's progress function expects.
-	var progressMu sync.Mutex
-	caller := progress
-	progress = func(ev Event) {
-		progressMu.Lock()
-		defer progressMu.Unlock()
-		caller(ev)
 	}
 	if cfg.Fresh {
 		rdms = nil // nothing is stored, the model RDMs neither

@@ -6,9 +6,10 @@ import (
 )
 
 // Timings is where a Run's time went, stage by stage, so the next
-// bottleneck is visible (cortexbench bench, issue 18). Stages may overlap
-// in wall time (the math of one group of layers runs beside the
-// extraction of the next), so they need not add up to the run's total.
+// bottleneck is visible (cortexbench bench, issue 18). Each is wall time
+// (a stage that runs on several cores counts its wall time once); what
+// no stage covers (e.g. choosing among scores, progress) is the rest of
+// the run's total.
 type Timings struct {
 	// Open is opening the benchmarks and reading or storing scores and
 	// model RDMs (I/O).
