@@ -236,3 +236,71 @@ func radixSortKeys[K uint32 | uint64](keys, k2 []K, idx, i2 []int32) ([]K, []int
 	}
 	return keys, idx
 }
+
+// Prepared is one vector a made ready to be compared with many others:
+// its checks done and, for Spearman, its ranks computed once. Compare(b)
+// returns exactly what Compare(a, b, m) returns, bit for bit (the same
+// sums in the same order), and an error when Compare would. A Prepared is
+// not safe for concurrent use (it reuses its ranking memory).
+type Prepared struct {
+	a   []float64
+	m   Method
+	err error     // Compare's error about a or m, if any
+	ra  []float32 // Spearman: the ranks of a
+	sc  *rankScratch
+}
+
+// Prepare readies a for comparisons under m. It never fails: an error
+// about a or m is returned by every Compare.
+func Prepare(a []float64, m Method) *Prepared {
+	p := &Prepared{a: a, m: m}
+	if _, err := ParseMethod(string(m)); err != nil {
+		p.err = err
+		return p
+	}
+	if len(a) < 3 {
+		p.err = fmt.Errorf("%w: got %d", ErrTooShort, len(a))
+		return p
+	}
+	for i, x := range a {
+		if x-x != 0 {
+			p.err = fmt.Errorf("%w: a[%d] is %v", ErrNonFinite, i, x)
+			return p
+		}
+	}
+	if m == Spearman && len(a) < 1<<23 {
+		p.sc = new(rankScratch)
+		p.ra = make([]float32, len(a))
+		rankEach(a, p.sc, func(i int32, r float64) { p.ra[i] = float32(r) })
+	}
+	return p
+}
+
+// Compare returns Compare(a, b, m) for the prepared a.
+func (p *Prepared) Compare(b []float64) (float64, error) {
+	if p.ra == nil {
+		return Compare(p.a, b, p.m)
+	}
+	if len(p.a) != len(b) {
+		return 0, fmt.Errorf("%w: %d and %d", ErrLength, len(p.a), len(b))
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	for i, x := range b {
+		if x-x != 0 {
+			return 0, fmt.Errorf("%w: b[%d] is %v", ErrNonFinite, i, x)
+		}
+	}
+	// spearman's sums, the ranks of a taken from p.ra.
+	m := float64(len(b)+1) / 2
+	ra := p.ra
+	var sab, saa, sbb float64
+	rankEach(b, p.sc, func(i int32, r float64) {
+		da, db := float64(ra[i])-m, r-m
+		sab += da * db
+		saa += da * da
+		sbb += db * db
+	})
+	return fromSums(sab, saa, sbb)
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
@@ -21,6 +22,7 @@ import (
 // seeded by seed. The statistics below (and a metric's own) say what is
 // resampled.
 func (e *Env) bootstrap(seed uint64, stat func(r *rand.Rand) float64) (lo, hi float64) {
+	defer e.timings.add(stageBootstrap, time.Now())
 	return percentileCI(e.cfg.Bootstrap, seed, stat)
 }
 
@@ -56,8 +58,11 @@ func resample(r *rand.Rand, from []int) []int {
 // rsaSplitStat resamples each split's test stimuli and recomputes the
 // mean over splits of the mean over subjects of compare(layer chosen on
 // that split, subject), pairs of a stimulus with its own copy left out as
-// in rsatoolbox.
-func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) func(*rand.Rand) float64 {
+// in rsatoolbox. The resamples are drawn in order from the one generator
+// and computed in parallel (drawnStat); the model's resampled RDM is
+// ranked once for all subjects (rsa.Prepare), which gives the very sums
+// of rsa.Compare.
+func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) drawnStat {
 	n := ev.N
 	full := map[int][]float64{}
 	for _, c := range chosen {
@@ -69,23 +74,88 @@ func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) func(*rand.Ran
 	for i, v := range ev.Subjects {
 		subj[i] = fullRDM(n, v)
 	}
-	return func(rng *rand.Rand) float64 {
-		var sum float64
-		for s, sp := range splits {
-			idx := resample(rng, sp.Test)
-			mv := stats.ResampleUpper(n, full[chosen[s]], idx)
-			var per float64
-			for _, sv := range subj {
-				v, err := rsa.Compare(mv, stats.ResampleUpper(n, sv, idx), ev.Method)
-				if err != nil {
-					return math.NaN()
-				}
-				per += v
+	return drawnStat{
+		draw: func(rng *rand.Rand) [][]int {
+			idx := make([][]int, len(splits))
+			for s, sp := range splits {
+				idx[s] = resample(rng, sp.Test)
 			}
-			sum += per / float64(len(subj))
-		}
-		return sum / float64(len(splits))
+			return idx
+		},
+		eval: func(idx [][]int) float64 {
+			var sum float64
+			var sv []float64
+			for s := range splits {
+				mv := stats.ResampleUpper(n, full[chosen[s]], idx[s])
+				p := rsa.Prepare(mv, ev.Method)
+				var per float64
+				for _, v := range subj {
+					sv = resampleUpperInto(sv[:0], n, v, idx[s])
+					r, err := p.Compare(sv)
+					if err != nil {
+						return math.NaN()
+					}
+					per += r
+				}
+				sum += per / float64(len(subj))
+			}
+			return sum / float64(len(splits))
+		},
 	}
+}
+
+// resampleUpperInto is stats.ResampleUpper appending to dst.
+func resampleUpperInto(dst []float64, n int, full []float64, idx []int) []float64 {
+	for i, a := range idx {
+		for _, c := range idx[i+1:] {
+			if a != c {
+				dst = append(dst, full[a*n+c])
+			}
+		}
+	}
+	return dst
+}
+
+// drawnStat is a bootstrap statistic whose resamples (index sets) are
+// drawn apart from the statistic's computation on them: the draws take
+// the generator's numbers in the order a loop of stat(r) would, and the
+// computations, independent of each other, run in parallel.
+type drawnStat struct {
+	draw func(r *rand.Rand) [][]int
+	eval func(idx [][]int) float64
+}
+
+// bootstrapDrawn is bootstrap for a drawnStat: the same interval as
+// bootstrap(seed, stat) for the stat that draws and computes in turn.
+func (e *Env) bootstrapDrawn(seed uint64, s drawnStat) (lo, hi float64) {
+	defer e.timings.add(stageBootstrap, time.Now())
+	return percentileCIDrawn(e.cfg.Bootstrap, seed, s)
+}
+
+// percentileCIDrawn is percentileCI for a drawnStat.
+func percentileCIDrawn(b int, seed uint64, s drawnStat) (lo, hi float64) {
+	if b == 0 {
+		return math.NaN(), math.NaN()
+	}
+	r := rand.New(rand.NewPCG(seed, 0xb0075))
+	draws := make([][][]int, b)
+	for i := range draws {
+		draws[i] = s.draw(r)
+	}
+	all := make([]float64, b)
+	parallelFor(b, func(i int) { all[i] = s.eval(draws[i]) })
+	est := make([]float64, 0, b)
+	for _, v := range all {
+		if !math.IsNaN(v) {
+			est = append(est, v)
+		}
+	}
+	if len(est) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	slices.Sort(est)
+	a := (1 - stats.Level) / 2 * 100
+	return stats.Percentile(est, a), stats.Percentile(est, 100-a)
 }
 
 // foldScore recomputes a ridge result's score (mean over folds of the

@@ -95,7 +95,7 @@ func (leakyRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 	}
 	s := scoring.Score{Layer: layers[sel.Layer].ID, Raw: sel.Raw, SE: sel.SE, Ceiling: sel.Ceiling, Seed: policy.Seed}
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, layers)
-	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, swapped, sel.Chosen))
+	s.CILow, s.CIHigh = e.bootstrapDrawn(policy.Seed, rsaSplitStat(ev, swapped, sel.Chosen))
 	return s, nil
 }
 

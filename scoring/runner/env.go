@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"syscall"
+	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
@@ -38,6 +39,9 @@ type Env struct {
 	// degrees is the size of the stimuli of the run's benchmarks that
 	// state one (placement.go).
 	degrees map[*benchmarks.Stimuli]float64
+
+	// timings adds up the time of the current Run's stages (timings.go).
+	timings *timings
 }
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
@@ -45,6 +49,7 @@ func (e *Env) putModelRDM(ctx context.Context, m Model, b *benchmarks.Benchmark,
 	if e.rdms == nil || e.reduction != "" {
 		return nil
 	}
+	defer e.timings.add(stageOpen, time.Now())
 	if err := e.rdms.PutModelRDM(ctx, m.Hash(), b.ID, n, upper); err != nil {
 		return fmt.Errorf("%w: store model RDM: %w", ErrInternal, err)
 	}
@@ -124,6 +129,7 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	for g, group := range groups {
 		f := &features{n: n, data: map[string]linalg.Matrix[float32]{}}
 		msg := fmt.Sprintf("%d layers, pass %d of %d", len(group), g+1, len(groups))
+		start := time.Now()
 		err := m.Extract(ctx, stim, group, f, func(done, total int) {
 			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
 		})
@@ -139,7 +145,11 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 			}
 			return fmt.Errorf("%w: extract %s: %w", ErrBadModel, msg, err)
 		}
-		if err := fn(group, f); err != nil {
+		e.timings.add(stageExtract, start)
+		start = time.Now()
+		err = fn(group, f)
+		e.timings.add(stageLayerMath, start)
+		if err != nil {
 			return err
 		}
 	}

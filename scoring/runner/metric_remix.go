@@ -70,7 +70,7 @@ func (remixRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 	if err != nil {
 		return scoring.Score{}, err
 	}
-	ev, kept, splits, policy, sel, err := rsaSelect(l, remixed, layers, method, "of remixed decision values")
+	ev, kept, splits, policy, sel, err := rsaSelect(e, l, remixed, layers, method, "of remixed decision values")
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%s: %w", m.Name(), err)
 	}
@@ -82,7 +82,7 @@ func (remixRSA) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded
 		cfg.Alpha, len(classes), len(labels), metric, b.SelectionPolicy())
 	s.SelectionData = heldOut(scoring.HeldOutStimuli, policy, sel, kept)
 	s.SelectionData.Values = map[string]float64{"alpha": cfg.Alpha, "classes": float64(len(classes)), "training_images": float64(len(labels))}
-	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
+	s.CILow, s.CIHigh = e.bootstrapDrawn(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
 	if s.Layers, err = rsaProfile(b, n, ev.Layers, l.RDMs, kept, method, fullCeiling(l)); err != nil {
 		return scoring.Score{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
@@ -34,11 +35,12 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 	if err != nil {
 		return scoring.Score{}, err
 	}
-	ev, kept, splits, policy, sel, err := rsaSelect(l, layerRDMs, layers, method, "on these stimuli")
+	ev, kept, splits, policy, sel, err := rsaSelect(e, l, layerRDMs, layers, method, "on these stimuli")
 	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	// The per-layer profile: every layer on all stimuli.
+	start := time.Now()
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
@@ -57,12 +59,13 @@ func (rsaMetric) Score(ctx context.Context, e *Env, m Model, l *benchmarks.Loade
 		}
 		s.Layers = append(s.Layers, scoring.LayerScore{Layer: ly.ID, Name: ly.Name(), Depth: ly.Depth, Raw: v, Ceiled: ceiledBy(b, v, fullCeil)})
 	}
+	e.timings.add(stageSelection, start)
 	s.Raw, s.SE = sel.Raw, sel.SE
 	s.Ceiling = sel.Ceiling
 	if len(l.RDMs) < 2 && ev.Bound != ceiling.BoundHalves {
 		s.Ceiling = math.NaN()
 	}
-	s.CILow, s.CIHigh = e.bootstrap(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
+	s.CILow, s.CIHigh = e.bootstrapDrawn(policy.Seed, rsaSplitStat(ev, splits, sel.Chosen))
 	if err := e.putModelRDM(ctx, m, b, n, ev.Layers[sel.Layer]); err != nil {
 		return scoring.Score{}, err
 	}
@@ -106,14 +109,14 @@ func (rsaMetric) ScoreLayer(ctx context.Context, e *Env, m Model, l *benchmarks.
 	for i := range all {
 		all[i] = i
 	}
-	s.CILow, s.CIHigh = e.bootstrap(b.Splits.Seed, rsaSplitStat(ev, []Split{{Test: all}}, []int{0}))
+	s.CILow, s.CIHigh = e.bootstrapDrawn(b.Splits.Seed, rsaSplitStat(ev, []Split{{Test: all}}, []int{0}))
 	return s, nil
 }
 
 // rsaSelect chooses among layer RDMs (nil: the layer has no defined RDM and
 // cannot compete) on the benchmark's held-out splits of its stimuli.
 // what says which RDMs, for the error when none is defined.
-func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Layer, method rsa.Method, what string) (*RSAEvaluator, []models.Layer, []Split, SplitPolicy, Selection, error) {
+func rsaSelect(e *Env, l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Layer, method rsa.Method, what string) (*RSAEvaluator, []models.Layer, []Split, SplitPolicy, Selection, error) {
 	b := l.Benchmark
 	n := l.Stimuli.Len()
 	bd, err := bound(b)
@@ -137,7 +140,10 @@ func rsaSelect(l *benchmarks.Loaded, layerRDMs [][]float64, layers []models.Laye
 	if err != nil {
 		return nil, nil, nil, policy, Selection{}, err
 	}
-	sel, err := SelectHeldOut(ev, splits, cand)
+	start := time.Now()
+	c0 := e.timings.get().Ceilings
+	sel, err := selectHeldOut(ev, splits, cand, e.timings)
+	e.timings.addDuration(stageSelection, time.Since(start)-(e.timings.get().Ceilings-c0))
 	if err != nil {
 		return nil, nil, nil, policy, Selection{}, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}

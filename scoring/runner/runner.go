@@ -123,6 +123,10 @@ type Runner struct {
 	// stored holds the keys of the scores this runner stored, so that a
 	// later read of one is not announced as an old result.
 	stored map[scoring.Key]bool
+	// fresh holds, within a Run with Config.Fresh, the scores computed so
+	// far, so a public partner listed too is not computed twice (once for
+	// itself, once for its private benchmark's committed layer).
+	fresh map[scoring.Key]scoring.Score
 }
 
 // NewRunner returns a runner. rdms and progress may be nil.
@@ -163,8 +167,10 @@ var (
 // but only the scores of refs are returned.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
 	r.env.layerRDMs = map[string][][]float64{}
+	r.env.timings = &timings{}
 	r.commits = map[commitKey]commitment{}
-	defer func() { r.env.layerRDMs, r.commits = nil, nil }()
+	r.fresh = map[scoring.Key]scoring.Score{}
+	defer func() { r.env.layerRDMs, r.commits, r.fresh = nil, nil, nil }()
 	defer func() { r.env.degrees = nil }()
 	loaded := make([]*benchmarks.Loaded, 0, len(refs))
 	byID := map[string]*benchmarks.Loaded{}
@@ -173,7 +179,9 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Sco
 		if l, ok := byID[ref]; ok {
 			return l, nil
 		}
+		start := time.Now()
 		l, err := r.bench.Open(ctx, ref)
+		r.env.timings.add(stageOpen, start)
 		if err != nil {
 			return nil, fmt.Errorf("open benchmark %s: %w", ref, err)
 		}
@@ -231,7 +239,10 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 	// the model RDM kept with it; the stored score stays as it is.
 	var stored *scoring.Score
 	if !r.env.cfg.Fresh {
-		if s, ok, err := r.results.GetScore(ctx, key); err != nil {
+		t0 := time.Now()
+		s, ok, err := r.results.GetScore(ctx, key)
+		r.env.timings.add(stageOpen, t0)
+		if err != nil {
 			return scoring.Score{}, fmt.Errorf("%w: read stored score: %w", ErrInternal, err)
 		} else if ok {
 			redo := false
@@ -246,6 +257,10 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 			}
 			stored = &s
 		}
+	}
+	if s, ok := r.fresh[key]; ok && r.env.cfg.Fresh {
+		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "cached", Message: "computed earlier in this run: " + scoreLine(s) + ", not stored"})
+		return s, nil
 	}
 	start := r.env.cfg.Now()
 	var s scoring.Score
@@ -294,6 +309,9 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		s.PeakRSSBytes = r.env.cfg.PeakRSS()
 	}
 	if r.env.cfg.Fresh {
+		if r.fresh != nil {
+			r.fresh[key] = s
+		}
 		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: scoreLine(s) + ", not stored"})
 		return s, nil
 	}
@@ -301,7 +319,10 @@ func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open 
 		r.env.progress(Event{Model: m.Name(), Benchmark: b.ID, Stage: "done", Message: fmt.Sprintf("model RDM of layer %s stored again; the stored score is kept", s.Layer)})
 		return *stored, nil
 	}
-	if err := r.results.PutScore(ctx, s); err != nil {
+	t0 := time.Now()
+	err = r.results.PutScore(ctx, s)
+	r.env.timings.add(stageOpen, t0)
+	if err != nil {
 		return scoring.Score{}, fmt.Errorf("%w: store score: %w", ErrInternal, err)
 	}
 	if r.stored == nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/cortexbench/cortexbench/scoring/stats"
 )
@@ -115,33 +116,72 @@ var ErrNoLayer = errors.New("no candidate layer has a finite score")
 // test part, so the reported number never comes from the data the layer was
 // chosen on. candidates are layer indices passed to the scorer.
 func SelectHeldOut(ev Evaluator, splits []Split, candidates []int) (Selection, error) {
+	return selectHeldOut(ev, splits, candidates, nil)
+}
+
+// selectHeldOut is SelectHeldOut, the time spent on ceilings counted to t
+// (nil: not counted). The parts are scored in parallel (parallelFor), so
+// ev's subsets and scorers must be safe for concurrent use; the ceilings
+// are computed after every part's layer scores, and the first error is
+// the one a loop over the splits in order would meet first.
+func selectHeldOut(ev Evaluator, splits []Split, candidates []int, t *timings) (Selection, error) {
 	if len(candidates) == 0 {
 		return Selection{}, fmt.Errorf("select layer: %w: no candidates", ErrNoLayer)
 	}
-	t, err := fillTable(splits, func(_ int, idx []int, test bool) ([]float64, float64, error) {
-		sc, err := ev.Subset(idx)
-		if err != nil {
-			return nil, 0, err
+	// parts[2s] is split s's selection part, parts[2s+1] its test part.
+	type part struct {
+		sc      SubsetScorer
+		row     []float64
+		ceil    float64
+		err     error // of the subset or its layer scores
+		ceilErr error
+	}
+	parts := make([]part, 2*len(splits))
+	parallelFor(len(parts), func(i int) {
+		p := &parts[i]
+		idx := splits[i/2].Select
+		if i%2 == 1 {
+			idx = splits[i/2].Test
 		}
-		row := make([]float64, len(candidates))
+		if p.sc, p.err = ev.Subset(idx); p.err != nil {
+			return
+		}
+		p.row = make([]float64, len(candidates))
 		for k, l := range candidates {
-			if row[k], err = sc.Score(l); err != nil {
-				return nil, 0, fmt.Errorf("layer %d: %w", l, err)
+			var err error
+			if p.row[k], err = p.sc.Score(l); err != nil {
+				p.err = fmt.Errorf("layer %d: %w", l, err)
+				return
 			}
 		}
+	})
+	start := time.Now()
+	parallelFor(len(splits), func(s int) {
+		p := &parts[2*s+1]
+		if p.err != nil {
+			return
+		}
+		if c, err := p.sc.Ceiling(); err != nil {
+			p.ceilErr = fmt.Errorf("ceiling: %w", err)
+		} else {
+			p.ceil = c
+		}
+	})
+	t.add(stageCeilings, start)
+	tb, err := fillTable(splits, func(s int, _ []int, test bool) ([]float64, float64, error) {
 		if !test {
-			return row, 0, nil
+			return parts[2*s].row, 0, parts[2*s].err
 		}
-		c, err := sc.Ceiling()
-		if err != nil {
-			return nil, 0, fmt.Errorf("ceiling: %w", err)
+		p := parts[2*s+1]
+		if p.err != nil {
+			return nil, 0, p.err
 		}
-		return row, c, nil
+		return p.row, p.ceil, p.ceilErr
 	})
 	if err != nil {
 		return Selection{}, err
 	}
-	sel, err := t.Select1()
+	sel, err := tb.Select1()
 	if err != nil {
 		return Selection{}, err
 	}
