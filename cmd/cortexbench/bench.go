@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 func runBench(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "bench", "bench --model FILE [--preprocess SPEC] [--benchmark ID,…|all] [--json]\n       cortexbench bench --calibrate [--models DIR] [--store DIR] [--json]")
 	sf := addScoreFlags(env, fs)
-	file := fs.String("model", "", "ONNX `file`")
+	file := fs.String("model", "", "ONNX `file`; several separated by commas (shuffled:FILE for FILE's weights-shuffled control) time them in one run sharing decoded images")
 	preprocess := fs.String("preprocess", "", "preprocessing `spec` (e.g. mobilenet_v2_float; default as in 'score')")
 	sf.reduce.data = fs.String("data", defaultDataDir, "datasets `folder`: where --reduce pca:K reads its reference images")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -41,6 +42,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	if *calibrate {
 		return runCalibrate(ctx, env, *sf.lib, *sf.plat.store, *modelsDir, *asJSON)
+	}
+	if strings.Contains(*file, ",") { // several models in one run (bench_models.go)
+		return runBenchModels(ctx, env, sf, strings.Split(*file, ","), *preprocess, *asJSON)
 	}
 	if err := checkRequired(env, fs, "cortexbench bench --model model.onnx [--preprocess imagenet]",
 		required{*file == "", "--model FILE (the ONNX model to time)"}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/cortexbench/cortexbench/leaderboard/httpapi"
 	"github.com/cortexbench/cortexbench/leaderboard/snapshot"
 	"github.com/cortexbench/cortexbench/leaderboard/wire"
+	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/onnxrun"
 	"github.com/cortexbench/cortexbench/models/ort"
@@ -92,14 +93,26 @@ func runScoreAndServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Models of one geometry (MobileNetV2 and its control) decode and
+	// resize each image once (issue 18).
+	specs := make([]models.Spec, len(infos))
+	for i, info := range infos {
+		specs[i] = info.Spec
+	}
+	donePixels, err := sharedPixels(env, *sf.plat.store, rt, specs)
+	if err != nil {
+		return err
+	}
 	var all []scoring.Score
 	for _, info := range infos {
 		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {
+			donePixels()
 			return err
 		}
 		all = append(all, scores...)
 	}
+	donePixels()
 
 	src := p.board()
 	ix, err := leaderboard.Load(ctx, src)

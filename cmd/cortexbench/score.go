@@ -168,15 +168,27 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return layerUsage(env, "--commit", err)
 	}
+	specs := make([]models.Spec, len(files))
+	for i, file := range files {
+		if specs[i], err = specFor(ctx, env, rt, p, file, *preprocess); err != nil {
+			return err
+		}
+	}
+	pixelSpecs := specs
+	if cf.on() { // a control is preprocessed as its model
+		pixelSpecs = append(slices.Clone(specs), specs...)
+	}
+	donePixels, err := sharedPixels(env, *sf.plat.store, rt, pixelSpecs) // issue 18
+	if err != nil {
+		return err
+	}
+	defer donePixels()
 	var all []scoring.Score
 	var controls []controlRow
-	for _, file := range files {
-		info := onnxrun.Info{Path: file, Name: *name, Family: *family, Commitments: commitments}
+	for i, file := range files {
+		info := onnxrun.Info{Path: file, Name: *name, Family: *family, Commitments: commitments, Spec: specs[i]}
 		if info.Name == "" {
 			info.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-		}
-		if info.Spec, err = specFor(ctx, env, rt, p, file, *preprocess); err != nil {
-			return err
 		}
 		scores, err := scoreModel(ctx, env, p, rt, run, info, sf, ids)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/activations"
@@ -136,4 +137,48 @@ func BenchmarkAllLayersUnits(b *testing.B) {
 // nothing), to separate ONNX Runtime's cost from the Go reducers'.
 func BenchmarkAllLayersPooled(b *testing.B) {
 	benchExtractOpts(b, true, Options{PoolTo: benchPool}, nop)
+}
+
+// BenchmarkForwardPrefetch is the bare forward pass (final output only)
+// with each batch's input prepared while the previous batch runs (issue
+// 18), against the same pass preparing each batch before running it
+// (Options.Serial, as before), alternately in the same run:
+// prefetch/serial is the ratio of their wall times (< 1: faster).
+func BenchmarkForwardPrefetch(b *testing.B) {
+	shared := sharedDir(b)
+	z := cowley(b)
+	defer z.Close()
+	r := runtime(b)
+	c := loadModel(b, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
+	layers, err := r.Inspect(c.Model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ex [2]*Extractor
+	for i, o := range []Options{{Serial: true}, {}} {
+		if ex[i], err = r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), o); err != nil {
+			b.Fatal(err)
+		}
+		defer ex[i].Close()
+	}
+	var took [2]time.Duration
+	var cpu [2]float64
+	b.ResetTimer()
+	for range b.N {
+		for i, e := range ex {
+			t0, c0 := time.Now(), cpuTime()
+			if err := e.Run(context.Background(), z, nop(nil), nil); err != nil {
+				b.Fatal(err)
+			}
+			took[i] += time.Since(t0)
+			cpu[i] += cpuTime() - c0
+		}
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) / float64(z.Len()) * 1000 }
+	b.ReportMetric(float64(z.Len()), "images")
+	b.ReportMetric(per(took[0]), "serial-ms/image")
+	b.ReportMetric(per(took[1]), "prefetch-ms/image")
+	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "prefetch/serial")
+	b.ReportMetric(cpu[0]/took[0].Seconds(), "serial-cores")
+	b.ReportMetric(cpu[1]/took[1].Seconds(), "prefetch-cores")
 }

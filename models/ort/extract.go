@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"slices"
 	"sync"
 
@@ -25,11 +24,17 @@ type Extractor struct {
 	spec    models.Spec
 	batch   int
 	session *onnxruntime.DynamicAdvancedSession
-	input   onnxruntime.Value
-	inF32   []float32
-	inU8    []uint8
+	ins     []inBuf // one, or two with prefetching
 	sets    []outSet
-	scratch *image.RGBA
+	loader  preprocess.Loader
+}
+
+// inBuf is one input tensor: the batch the model is computing, or the
+// next one being prepared (prefetching, issue 18).
+type inBuf struct {
+	val onnxruntime.Value
+	f32 []float32
+	u8  []uint8
 }
 
 // outSet is one set of output tensors; with Options.Overlap there are two,
@@ -93,6 +98,12 @@ type Options struct {
 	// the next, in a second set of output tensors (twice the output
 	// memory). It helps when ONNX Runtime leaves part of the cores idle.
 	Overlap bool
+	// Serial prepares (decodes, resizes, normalises) each batch's input
+	// just before computing it, as before issue 18. By default the next
+	// batch is prepared into a second input tensor while ONNX Runtime
+	// computes the current one, so its threads do not wait for decoding;
+	// the tensors are the same. Serial is the reference in benchmarks.
+	Serial bool
 }
 
 // Reduction describes the in-graph reduction, for cache keys.
@@ -172,14 +183,15 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 		return nil, fmt.Errorf("new extractor: create session: %w", err)
 	}
 	e := &Extractor{layers: slices.Clone(layers), exposed: exposed, views: views, spec: spec, session: sess}
-	if err := e.setup(r.cfg, c, shapes, o.Overlap); err != nil {
+	e.loader.Cache = r.PixelCache()
+	if err := e.setup(r.cfg, c, shapes, o.Overlap, o.Serial); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("new extractor: %w", err)
 	}
 	return e, nil
 }
 
-func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, overlap bool) error {
+func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, overlap, serial bool) error {
 	per := make([][]int64, len(e.exposed)) // shape past the batch axis
 	known := true
 	for i := range e.exposed {
@@ -190,18 +202,18 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, ov
 	}
 	fixed := c.Input.Shape[0] > 0
 	if !known {
-		if err := e.allocInput(1, c); err != nil {
+		in, err := e.allocInput(1)
+		if err != nil {
 			return err
 		}
-		shapes, err := e.probe()
+		shapes, err := e.probe(in.val)
+		in.val.Destroy()
 		if err != nil {
 			return err
 		}
 		for i := range per {
 			per[i] = shapes[i][1:]
 		}
-		e.input.Destroy()
-		e.input = nil
 	}
 	var outPer, rawPer int64
 	for i, l := range e.exposed {
@@ -234,8 +246,16 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, ov
 	if fixed {
 		e.batch = int(c.Input.Shape[0])
 	}
-	if err := e.allocInput(e.batch, c); err != nil {
-		return err
+	nin := 2
+	if serial {
+		nin = 1
+	}
+	for range nin {
+		in, err := e.allocInput(e.batch)
+		if err != nil {
+			return err
+		}
+		e.ins = append(e.ins, in)
 	}
 	e.sets = make([]outSet, 1)
 	if overlap {
@@ -278,7 +298,7 @@ func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, ov
 	return nil
 }
 
-func (e *Extractor) allocInput(batch int, c *onnxmodel.Checked) error {
+func (e *Extractor) allocInput(batch int) (inBuf, error) {
 	n := int64(e.spec.InputSize)
 	shape := onnxruntime.NewShape(int64(batch), int64(e.spec.Channels), n, n)
 	if e.spec.Layout == models.NHWC {
@@ -287,24 +307,22 @@ func (e *Extractor) allocInput(batch int, c *onnxmodel.Checked) error {
 	if e.spec.Pixel == models.PixelUint8 {
 		t, err := onnxruntime.NewEmptyTensor[uint8](shape)
 		if err != nil {
-			return fmt.Errorf("allocate input: %w", err)
+			return inBuf{}, fmt.Errorf("allocate input: %w", err)
 		}
-		e.input, e.inU8, e.inF32 = t, t.GetData(), nil
-		return nil
+		return inBuf{val: t, u8: t.GetData()}, nil
 	}
 	t, err := onnxruntime.NewEmptyTensor[float32](shape)
 	if err != nil {
-		return fmt.Errorf("allocate input: %w", err)
+		return inBuf{}, fmt.Errorf("allocate input: %w", err)
 	}
-	e.input, e.inF32, e.inU8 = t, t.GetData(), nil
-	return nil
+	return inBuf{val: t, f32: t.GetData()}, nil
 }
 
 // probe runs one zero image with outputs allocated by ONNX Runtime, to learn
 // shapes it cannot infer statically.
-func (e *Extractor) probe() ([][]int64, error) {
+func (e *Extractor) probe(input onnxruntime.Value) ([][]int64, error) {
 	outs := make([]onnxruntime.Value, len(e.exposed))
-	if err := e.session.Run([]onnxruntime.Value{e.input}, outs); err != nil {
+	if err := e.session.Run([]onnxruntime.Value{input}, outs); err != nil {
 		return nil, fmt.Errorf("probe run for layer shapes: %w", err)
 	}
 	shapes := make([][]int64, len(outs))
@@ -506,7 +524,12 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 		}
 		return consumeErr
 	}
-	for first := 0; first < total; first += e.batch {
+	// With two input tensors a producer prepares the next batch into one
+	// while ONNX Runtime computes from the other; it stops when inner
+	// ends, and Run returns only once it has.
+	next, stopInput := e.inputs(inner, stim, total, per)
+	defer stopInput()
+	for {
 		var set int
 		select {
 		case set = <-free:
@@ -518,12 +541,24 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 			}
 			return fmt.Errorf("extract: %w", ctx.Err())
 		}
-		k := min(e.batch, total-first)
-		if err := e.fill(ctx, stim, first, k, per); err != nil {
-			wait()
-			return err
+		in, ok := next()
+		if !ok {
+			free <- set
+			break
 		}
-		if err := e.session.RunWithOptions([]onnxruntime.Value{e.input}, e.sets[set].outputs, opts); err != nil {
+		if in.err != nil {
+			werr := wait()
+			if werr != nil {
+				return werr
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("extract: %w", ctx.Err())
+			}
+			return in.err
+		}
+		err := e.session.RunWithOptions([]onnxruntime.Value{e.ins[in.slot].val}, e.sets[set].outputs, opts)
+		in.done()
+		if err != nil {
 			werr := wait()
 			if ctx.Err() != nil {
 				return fmt.Errorf("extract: %w", ctx.Err())
@@ -531,9 +566,9 @@ func (e *Extractor) Run(ctx context.Context, stim models.Stimuli, c models.Consu
 			if werr != nil {
 				return werr
 			}
-			return fmt.Errorf("extract: run batch at stimulus %d: %w", first, err)
+			return fmt.Errorf("extract: run batch at stimulus %d: %w", in.first, err)
 		}
-		b := batch{set: set, first: first, k: k}
+		b := batch{set: set, first: in.first, k: in.k}
 		if len(e.sets) > 1 {
 			work <- b
 			continue
@@ -680,32 +715,108 @@ func plan(c *onnxmodel.Checked, layers []models.Layer, o Options) ([]models.Laye
 	return exposed, views, nil
 }
 
-// fill preprocesses stimuli first..first+k-1 into the input tensor; a
-// short last batch repeats its last image.
-func (e *Extractor) fill(ctx context.Context, stim models.Stimuli, first, k, per int) error {
+// prepared is a batch's input, ready in e.ins[slot] (or the error that
+// stopped preparing it); done hands the tensor back for a later batch.
+type prepared struct {
+	slot, first, k int
+	err            error
+	done           func()
+}
+
+// inputs returns next, which gives the batches' inputs in order (ok false
+// after the last), and stop, which ends the producer (if any) and waits
+// for it. With one input tensor next prepares each batch itself.
+func (e *Extractor) inputs(ctx context.Context, stim models.Stimuli, total, per int) (next func() (prepared, bool), stop func()) {
+	var key string
+	if ks, ok := stim.(models.KeyedStimuli); ok && e.loader.Cache != nil {
+		key = ks.Key()
+	}
+	if len(e.ins) == 1 {
+		first := 0
+		return func() (prepared, bool) {
+			if first >= total {
+				return prepared{}, false
+			}
+			k := min(e.batch, total-first)
+			p := prepared{first: first, k: k, done: func() {}}
+			p.err = e.fill(ctx, stim, key, &e.ins[0], first, k, per)
+			first += k
+			return p, true
+		}, func() {}
+	}
+	freeIn := make(chan int, len(e.ins))
+	for i := range e.ins {
+		freeIn <- i
+	}
+	ready := make(chan prepared, len(e.ins))
+	pctx, quit := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ready)
+		for first := 0; first < total; first += e.batch {
+			var slot int
+			select {
+			case slot = <-freeIn:
+			case <-pctx.Done():
+				return
+			}
+			if pctx.Err() != nil {
+				return
+			}
+			k := min(e.batch, total-first)
+			err := e.fill(pctx, stim, key, &e.ins[slot], first, k, per)
+			ready <- prepared{slot: slot, first: first, k: k, err: err, done: func() { freeIn <- slot }}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next = func() (prepared, bool) {
+		select {
+		case p, ok := <-ready:
+			return p, ok
+		case <-ctx.Done():
+			return prepared{err: fmt.Errorf("extract: %w", context.Cause(ctx))}, true
+		}
+	}
+	return next, func() {
+		quit()
+		wg.Wait()
+	}
+}
+
+// fill preprocesses stimuli first..first+k-1 into the input tensor in; a
+// short last batch repeats its last image. key names stim's content for
+// the pixel cache ("" for none).
+func (e *Extractor) fill(ctx context.Context, stim models.Stimuli, key string, in *inBuf, first, k, per int) error {
 	for i := range e.batch {
 		if i >= k {
-			e.copyImage(i, k-1, per)
+			in.copyImage(i, k-1, per)
 			continue
 		}
-		img, err := stim.Image(ctx, first+i)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		pix, stride, step, err := e.loader.Pixels(ctx, stim, key, first+i, e.spec)
 		if err != nil {
 			return fmt.Errorf("extract: stimulus %d: %w", first+i, err)
 		}
-		if e.inF32 != nil {
-			e.scratch = preprocess.Float32(e.inF32[i*per:(i+1)*per], img, e.spec, e.scratch)
+		if in.f32 != nil {
+			preprocess.Float32Pixels(in.f32[i*per:(i+1)*per], pix, stride, step, e.spec)
 		} else {
-			e.scratch = preprocess.Uint8(e.inU8[i*per:(i+1)*per], img, e.spec, e.scratch)
+			preprocess.Uint8Pixels(in.u8[i*per:(i+1)*per], pix, stride, step, e.spec)
 		}
 	}
 	return nil
 }
 
-func (e *Extractor) copyImage(dst, src, per int) {
-	if e.inF32 != nil {
-		copy(e.inF32[dst*per:(dst+1)*per], e.inF32[src*per:(src+1)*per])
+func (in *inBuf) copyImage(dst, src, per int) {
+	if in.f32 != nil {
+		copy(in.f32[dst*per:(dst+1)*per], in.f32[src*per:(src+1)*per])
 	} else {
-		copy(e.inU8[dst*per:(dst+1)*per], e.inU8[src*per:(src+1)*per])
+		copy(in.u8[dst*per:(dst+1)*per], in.u8[src*per:(src+1)*per])
 	}
 }
 
@@ -715,8 +826,8 @@ func (e *Extractor) Close() error {
 	if e.session != nil {
 		errs = append(errs, e.session.Destroy())
 	}
-	if e.input != nil {
-		errs = append(errs, e.input.Destroy())
+	for _, in := range e.ins {
+		errs = append(errs, in.val.Destroy())
 	}
 	for _, set := range e.sets {
 		for _, o := range set.outputs {

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/preprocess"
 )
 
 // DefaultLibraryPath is where scripts/setup.sh installs the library,
@@ -91,8 +93,17 @@ func initEnv(path string) error {
 // Runtime runs ONNX models. Sessions of one Runtime are not meant to run
 // concurrently: each uses cfg.Threads threads.
 type Runtime struct {
-	cfg Config
+	cfg    Config
+	pixels atomic.Pointer[preprocess.PixelCache]
 }
+
+// SetPixelCache makes the extractors created from now on get images'
+// pixels through c (the run's shared decoded images, issue 18; nil: decode
+// every image).
+func (r *Runtime) SetPixelCache(c *preprocess.PixelCache) { r.pixels.Store(c) }
+
+// PixelCache is the cache set by SetPixelCache, or nil.
+func (r *Runtime) PixelCache() *preprocess.PixelCache { return r.pixels.Load() }
 
 // Open validates cfg and initialises ONNX Runtime (once per process).
 func Open(cfg Config) (*Runtime, error) {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"golang.org/x/image/draw"
 
@@ -84,25 +85,54 @@ func Values(s models.Spec) int { return s.InputSize * s.InputSize * s.Channels }
 // the batch axis) into dst. scratch may be nil.
 func Float32(dst []float32, img image.Image, s models.Spec, scratch *image.RGBA) *image.RGBA {
 	rgba := Geometry(scratch, img, s)
-	sub, mul := s.Affine()
-	fill(rgba, s, func(i, c int, v uint8) { dst[i] = float32((float64(v) - sub[c]) * mul[c]) })
+	Float32Pixels(dst, rgba.Pix, rgba.Stride, 4, s)
 	return rgba
+}
+
+// Float32Pixels writes the tensor of an s.InputSize² image given as pixels
+// (R, G, B at pix[y*stride+x*step:], as Geometry's RGBA or RGB's packed
+// form) into dst: Float32 after the geometry, value for value.
+func Float32Pixels(dst []float32, pix []uint8, stride, step int, s models.Spec) {
+	sub, mul := s.Affine()
+	fill(pix, stride, step, s, func(i, c int, v uint8) { dst[i] = float32((float64(v) - sub[c]) * mul[c]) })
 }
 
 // Uint8 writes img's raw-pixel tensor into dst (Values(s) bytes).
 func Uint8(dst []uint8, img image.Image, s models.Spec, scratch *image.RGBA) *image.RGBA {
 	rgba := Geometry(scratch, img, s)
-	fill(rgba, s, func(i, c int, v uint8) { dst[i] = v })
+	Uint8Pixels(dst, rgba.Pix, rgba.Stride, 4, s)
 	return rgba
 }
 
-func fill(rgba *image.RGBA, s models.Spec, set func(i, c int, v uint8)) {
+// Uint8Pixels is Uint8 after the geometry, as Float32Pixels.
+func Uint8Pixels(dst []uint8, pix []uint8, stride, step int, s models.Spec) {
+	fill(pix, stride, step, s, func(i, c int, v uint8) { dst[i] = v })
+}
+
+// RGB packs the colour of an n×n RGBA (Geometry's result) into dst as
+// n·n·3 bytes, R, G, B per pixel, row after row: everything Float32 and
+// Uint8 read of it (alpha is not used). dst is reused when large enough.
+func RGB(dst []uint8, rgba *image.RGBA) []uint8 {
+	b := rgba.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst = slices.Grow(dst[:0], w*h*3)[:w*h*3]
+	for y := range h {
+		row := rgba.Pix[y*rgba.Stride : y*rgba.Stride+4*w]
+		out := dst[y*w*3 : (y+1)*w*3]
+		for x := range w {
+			copy(out[3*x:3*x+3], row[4*x:4*x+3])
+		}
+	}
+	return dst
+}
+
+func fill(pix []uint8, stride, step int, s models.Spec, set func(i, c int, v uint8)) {
 	n, ch := s.InputSize, s.Channels
 	bgr := s.ChannelOrder == "BGR"
 	for y := range n {
-		row := rgba.Pix[y*rgba.Stride:]
+		row := pix[y*stride:]
 		for x := range n {
-			p := row[4*x : 4*x+3]
+			p := row[step*x : step*x+3]
 			var px [3]uint8
 			if ch == 1 {
 				// ITU-R BT.601 luma, as image/color.GrayModel.
