@@ -116,19 +116,11 @@ type modelTime struct {
 // run's total against its reference: N times model A alone minus the
 // decoding the shared images saved.
 func runBenchModels(ctx context.Context, env *Env, sf *scoreFlags, items []string, text string, asJSON bool) error {
-	p, err := sf.plat.open(ctx)
+	p, rt, ids, err := sf.openScoring(ctx)
 	if err != nil {
 		return err
 	}
 	defer p.close(ctx)
-	rt, err := onnxrun.OpenRuntime(*sf.lib)
-	if err != nil {
-		return err
-	}
-	ids, err := sf.benchmarkIDs(ctx, p)
-	if err != nil {
-		return err
-	}
 	var ms []*onnxrun.Model
 	var specs []models.Spec
 	for _, item := range items {

@@ -56,6 +56,24 @@ func existingEntryNote(asked string, stored models.Metadata) string {
 		stored.Spec, stored.Name, stored.ID[:12])
 }
 
+// openScoring opens what scoring needs: the platform (the caller closes
+// it), ONNX Runtime and the benchmark ids the flags name.
+func (f *scoreFlags) openScoring(ctx context.Context) (*platform, *ort.Runtime, []string, error) {
+	p, err := f.plat.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rt, err := onnxrun.OpenRuntime(*f.lib)
+	if err == nil {
+		var ids []string
+		if ids, err = f.benchmarkIDs(ctx, p); err == nil {
+			return p, rt, ids, nil
+		}
+	}
+	p.close(ctx)
+	return nil, nil, nil, err
+}
+
 // scoreFlags are shared by `score` and `run`.
 type scoreFlags struct {
 	plat        *platformFlags
@@ -147,19 +165,11 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err := cf.check(); err != nil {
 		return err
 	}
-	p, err := sf.plat.open(ctx)
+	p, rt, ids, err := sf.openScoring(ctx)
 	if err != nil {
 		return err
 	}
 	defer p.close(ctx)
-	rt, err := onnxrun.OpenRuntime(*sf.lib)
-	if err != nil {
-		return err
-	}
-	ids, err := sf.benchmarkIDs(ctx, p)
-	if err != nil {
-		return err
-	}
 	run, err := sf.runner(p, report.ProgressPrinter(env.Stderr))
 	if err != nil {
 		return err
