@@ -43,6 +43,13 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if *calibrate {
 		return runCalibrate(ctx, env, *sf.lib, *sf.plat.store, *modelsDir, *asJSON)
 	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if strings.Contains(*file, ",") { // several models in one run (bench_models.go)
 		return runBenchModels(ctx, env, sf, strings.Split(*file, ","), *preprocess, *asJSON)
 	}
@@ -94,14 +101,6 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	plan := submissions.CalibratedEstimate(cal, in, costs, *sf.bootstrap, learned)
 	fmt.Fprintf(env.Stderr, "estimate: %s (calibrated on this machine %s; %s)\n", wire.FormatSeconds(submissions.Sum(plan)), cal.MeasuredAt.Format("2006-01-02 15:04"), learnedNote(plan))
-
-	if *cpuprofile != "" {
-		stop, err := startCPUProfile(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 
 	// 1. Bare forward passes over every distinct stimulus set.
 	start := time.Now()

@@ -75,28 +75,3 @@ func (t *timings) get() Timings {
 // Timings reports where the time of the last Run went (zero before the
 // first).
 func (r *Runner) Timings() Timings { return r.env.timings.get() }
-
-// timedEvaluator counts the time its evaluator spends on ceilings to
-// stageCeilings, and leaves the rest to the caller's stage.
-type timedEvaluator struct {
-	Evaluator
-	t *timings
-}
-
-func (e timedEvaluator) Subset(idx []int) (SubsetScorer, error) {
-	s, err := e.Evaluator.Subset(idx)
-	if err != nil {
-		return nil, err
-	}
-	return timedSubset{s, e.t}, nil
-}
-
-type timedSubset struct {
-	SubsetScorer
-	t *timings
-}
-
-func (s timedSubset) Ceiling() (float64, error) {
-	defer s.t.add(stageCeilings, time.Now())
-	return s.SubsetScorer.Ceiling()
-}
