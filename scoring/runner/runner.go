@@ -127,6 +127,11 @@ type Runner struct {
 	// far, so a public partner listed too is not computed twice (once for
 	// itself, once for its private benchmark's committed layer).
 	fresh map[scoring.Key]scoring.Score
+	// The last Run's timings: in total and per benchmark (timings.go).
+	total      *timings
+	benchTimes map[string]*benchTiming
+	benchOrder []*benchTiming
+	benchStack *benchTiming
 }
 
 // NewRunner returns a runner. rdms and progress may be nil.
@@ -167,7 +172,9 @@ var (
 // but only the scores of refs are returned.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
 	r.env.layerRDMs = map[string][][]float64{}
-	r.env.timings = &timings{}
+	r.total = &timings{}
+	r.env.timings = r.total
+	r.benchTimes, r.benchOrder, r.benchStack = map[string]*benchTiming{}, nil, nil
 	r.commits = map[commitKey]commitment{}
 	r.fresh = map[scoring.Key]scoring.Score{}
 	defer func() { r.env.layerRDMs, r.commits, r.fresh = nil, nil, nil }()
@@ -179,9 +186,11 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Sco
 		if l, ok := byID[ref]; ok {
 			return l, nil
 		}
+		done := r.timeBenchmark(ref)
 		start := time.Now()
 		l, err := r.bench.Open(ctx, ref)
 		r.env.timings.add(stageOpen, start)
+		done()
 		if err != nil {
 			return nil, fmt.Errorf("open benchmark %s: %w", ref, err)
 		}
@@ -226,6 +235,7 @@ func boolInt(b bool) int {
 // score returns the stored score of m on l, computing it if absent.
 func (r *Runner) score(ctx context.Context, m Model, l *benchmarks.Loaded, open func(string) (*benchmarks.Loaded, error)) (scoring.Score, error) {
 	b := l.Benchmark
+	defer r.timeBenchmark(b.ID)()
 	red, err := r.ready(ctx, m, l)
 	if err != nil {
 		return scoring.Score{}, err

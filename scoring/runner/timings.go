@@ -44,21 +44,21 @@ const (
 )
 
 // timings adds up the time of each stage, safely from several goroutines.
+// A benchmark's timings also count into the run's (total).
 type timings struct {
-	ns [stages]atomic.Int64
+	ns    [stages]atomic.Int64
+	total *timings
 }
 
 // add counts the time since start to stage s; a nil receiver counts
 // nothing.
 func (t *timings) add(s stage, start time.Time) {
-	if t != nil {
-		t.ns[s].Add(int64(time.Since(start)))
-	}
+	t.addDuration(s, time.Since(start))
 }
 
 // addDuration counts d to stage s.
 func (t *timings) addDuration(s stage, d time.Duration) {
-	if t != nil {
+	for ; t != nil; t = t.total {
 		t.ns[s].Add(int64(d))
 	}
 }
@@ -74,4 +74,57 @@ func (t *timings) get() Timings {
 
 // Timings reports where the time of the last Run went (zero before the
 // first).
-func (r *Runner) Timings() Timings { return r.env.timings.get() }
+func (r *Runner) Timings() Timings { return r.total.get() }
+
+// BenchmarkTiming is one benchmark's share of a Run: its wall time and
+// stages, without the time of scoring its partner (a private benchmark's
+// public one, a commit benchmark), which is the partner's own line. Work
+// that several benchmarks share in a run (the layer RDMs of one stimulus
+// set) counts for the first that needed it.
+type BenchmarkTiming struct {
+	Benchmark string
+	Wall      time.Duration
+	Timings
+}
+
+// BenchmarkTimings reports the last Run's time per benchmark, in the
+// order they were first opened: the Run's list, then the partners its
+// benchmarks needed.
+func (r *Runner) BenchmarkTimings() []BenchmarkTiming {
+	out := make([]BenchmarkTiming, len(r.benchOrder))
+	for i, bt := range r.benchOrder {
+		out[i] = BenchmarkTiming{Benchmark: bt.id, Wall: bt.wall, Timings: bt.t.get()}
+	}
+	return out
+}
+
+// benchTiming accumulates one benchmark's share of a Run.
+type benchTiming struct {
+	id           string
+	t            *timings
+	wall, nested time.Duration
+}
+
+// timeBenchmark counts what follows, until the returned function is
+// called, to benchmark id: its stages (and the run's total) and its wall
+// time without the time of benchmarks scored inside (a partner).
+func (r *Runner) timeBenchmark(id string) (done func()) {
+	bt := r.benchTimes[id]
+	if bt == nil {
+		bt = &benchTiming{id: id, t: &timings{total: r.total}}
+		r.benchTimes[id] = bt
+		r.benchOrder = append(r.benchOrder, bt)
+	}
+	prev, outer := r.env.timings, r.benchStack
+	r.env.timings = bt.t
+	r.benchStack = bt
+	start, nested := time.Now(), bt.nested
+	return func() {
+		el := time.Since(start)
+		bt.wall += el - (bt.nested - nested)
+		if outer != nil {
+			outer.nested += el
+		}
+		r.env.timings, r.benchStack = prev, outer
+	}
+}

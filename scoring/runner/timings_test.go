@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,5 +106,70 @@ func TestFreshRunScoresPartnerOnce(t *testing.T) {
 	a, b := both["synth.priv"], alone["synth.priv"]
 	if a.Layer != b.Layer || math.Float64bits(a.Raw) != math.Float64bits(b.Raw) || math.Float64bits(a.CILow) != math.Float64bits(b.CILow) || math.Float64bits(a.CIHigh) != math.Float64bits(b.CIHigh) {
 		t.Errorf("private score beside its partner %+v, alone %+v", a, b)
+	}
+}
+
+// TestBenchmarkTimings: one Run over several benchmarks reports each one's
+// share: every benchmark scored (a private one's partner too) has its
+// line, the partner's work is on the partner's line and not on the
+// private one's, the stages of the lines add up to the run's, and their
+// wall times to no more than the run's.
+func TestBenchmarkTimings(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeDataset(t, dir, 40, 3)
+	reg := benchmarks.NewRegistry(objstore.NewMemory())
+	for _, m := range []string{"pub.yaml", "priv.yaml", "ridge.yaml"} {
+		if _, err := reg.Add(ctx, filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
+			t.Fatalf("add %s: %v", m, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Bootstrap = 100
+	cfg.RidgeCandidates = AllButOutput
+	run, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// the private one first: its partner is scored inside its scoring
+	if _, err := run.Run(ctx, newFakeModel(8, 40, 3), []string{"synth.ridge", "synth.priv"}); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(start)
+	lines := run.BenchmarkTimings()
+	var ids []string
+	var sum Timings
+	var walls time.Duration
+	by := map[string]BenchmarkTiming{}
+	for _, l := range lines {
+		ids = append(ids, l.Benchmark)
+		by[l.Benchmark] = l
+		walls += l.Wall
+		sum.Open += l.Open
+		sum.Extract += l.Extract
+		sum.LayerMath += l.LayerMath
+		sum.Selection += l.Selection
+		sum.Ceilings += l.Ceilings
+		sum.Bootstrap += l.Bootstrap
+	}
+	if want := []string{"synth.ridge", "synth.priv", "synth.pub"}; !slices.Equal(ids, want) {
+		t.Fatalf("benchmark lines %v, want %v", ids, want)
+	}
+	if total := run.Timings(); sum != total {
+		t.Errorf("the lines' stages add up to %+v, the run's are %+v", sum, total)
+	}
+	if walls <= 0 || walls > wall {
+		t.Errorf("the lines' wall times add up to %v of a %v run", walls, wall)
+	}
+	pub, priv := by["synth.pub"], by["synth.priv"]
+	if pub.Selection <= 0 || pub.Bootstrap <= 0 || pub.Extract <= 0 {
+		t.Errorf("the partner's own work is not on its line: %+v", pub)
+	}
+	if priv.Selection != 0 {
+		t.Errorf("the private benchmark's line holds a selection (its partner's): %+v", priv)
+	}
+	if priv.Wall <= 0 || pub.Wall <= 0 || by["synth.ridge"].LayerMath <= 0 {
+		t.Errorf("lines without their work: %+v", lines)
 	}
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+)
+
+// TestBenchOneRun: 'bench' scores its benchmarks in one Run, as the main
+// job does (issue 18), so work they share is done once and its report
+// says where: two benchmarks on the same 92 images and distance share the
+// layer RDMs, so the second line has no extraction or RDMs of its own; the
+// lines' stages add up to the run's, and their times to no more than the
+// scoring total.
+func TestBenchOneRun(t *testing.T) {
+	ortAvailable(t)
+	sh := shared(t)
+	ctx := t.Context()
+	store := filepath.Join(t.TempDir(), "objects")
+	env, _, _ := modelsEnv(t)
+	vars := map[string]string{"CORTEXBENCH_ONNXRUNTIME_LIB": env.Getenv("CORTEXBENCH_ONNXRUNTIME_LIB")}
+	if _, e, err := runWith(ctx, t, vars, "benchmarks", "import-builtin", "--store", store, "--data", filepath.Join(sh, "datasets"), "kriegeskorte2008.hIT", "kriegeskorte2008.mIT"); err != nil {
+		t.Fatal(err, e)
+	}
+	modelsDir := filepath.Join(sh, "models")
+	model := filepath.Join(modelsDir, "mobilenet_v1_0.5_128", "mobilenet_v1_0.5_128_float32.onnx")
+	out, e, err := runWith(ctx, t, vars, "bench", "--model", model, "--preprocess", "mobilenet_v2_float,size=128",
+		"--benchmark", "kriegeskorte2008.hIT,kriegeskorte2008.mIT", "--bootstrap", "50", "--store", store, "--models", modelsDir, "--json")
+	if err != nil {
+		t.Fatal(err, e)
+	}
+	type stages struct {
+		IO         float64 `json:"io_s"`
+		Extraction float64 `json:"extraction_s"`
+		LayerMath  float64 `json:"layer_math_s"`
+		Selection  float64 `json:"selection_s"`
+		Ceilings   float64 `json:"ceilings_s"`
+		Bootstrap  float64 `json:"bootstrap_s"`
+	}
+	var res struct {
+		Images       int     `json:"images"`
+		Forward      float64 `json:"forward_s"`
+		Total        float64 `json:"score_total_s"`
+		Extraction   float64 `json:"score_extraction_s"`
+		Ratio        float64 `json:"ratio_to_forward"`
+		Stages       stages  `json:"stages"`
+		PerBenchmark []struct {
+			Benchmark string  `json:"benchmark"`
+			Seconds   float64 `json:"seconds"`
+			Stages    stages  `json:"stages"`
+		} `json:"per_benchmark"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if res.Images != 92 || res.Forward <= 0 || res.Total <= 0 || len(res.PerBenchmark) != 2 {
+		t.Fatalf("bench --json: %+v", res)
+	}
+	if math.Abs(res.Ratio-res.Total/res.Forward) > 1e-9 {
+		t.Errorf("ratio_to_forward %g, total/forward %g", res.Ratio, res.Total/res.Forward)
+	}
+	hIT, mIT := res.PerBenchmark[0], res.PerBenchmark[1]
+	if hIT.Benchmark != "kriegeskorte2008.hIT" || mIT.Benchmark != "kriegeskorte2008.mIT" {
+		t.Fatalf("lines %s, %s", hIT.Benchmark, mIT.Benchmark)
+	}
+	if hIT.Stages.Extraction <= 0 || hIT.Stages.LayerMath <= 0 || hIT.Stages.Bootstrap <= 0 {
+		t.Errorf("hIT's line lacks its own work: %+v", hIT)
+	}
+	if mIT.Stages.Extraction != 0 || mIT.Stages.LayerMath != 0 || mIT.Stages.Selection <= 0 {
+		t.Errorf("mIT's line: want the layer RDMs of hIT reused (no extraction, no RDMs) and its own selection: %+v", mIT)
+	}
+	sum := hIT.Stages.Extraction + mIT.Stages.Extraction
+	if math.Abs(sum-res.Stages.Extraction) > 1e-6 || math.Abs(hIT.Stages.Bootstrap+mIT.Stages.Bootstrap-res.Stages.Bootstrap) > 1e-6 {
+		t.Errorf("lines do not add up to the run: %+v", res)
+	}
+	if hIT.Seconds+mIT.Seconds > res.Total+1e-6 {
+		t.Errorf("lines take %.3f s of a %.3f s run", hIT.Seconds+mIT.Seconds, res.Total)
+	}
+}
