@@ -2,8 +2,11 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
 	"github.com/cortexbench/cortexbench/models"
@@ -16,6 +19,22 @@ import (
 // ridgeConfig is the benchmark's encoding settings.
 func ridgeConfig(b *benchmarks.Benchmark) ridge.Config {
 	return ridge.Config{Folds: max(b.Metric.Folds, 2), Alphas: b.Metric.Alphas, Seed: b.Metric.Seed}
+}
+
+// ridgeLayersAtOnce is how many layers' ridge fits run side by side on a
+// session of n stimuli and p targets. One fit keeps two workers busy only
+// while both have a fold to diagonalise (5 folds on 2 workers leave one
+// idle for the last), and the Gram and the Pearson r between them are
+// serial; two fits at once fill those gaps (about 12% sooner on
+// cowley2023's sessions). Only where the fits are small: each holds its
+// n×p predictions and its folds' decompositions.
+var layersAtOnce = ridgeLayersAtOnce // a test sets 1 and 2
+
+func ridgeLayersAtOnce(n, p int) int {
+	if runtime.GOMAXPROCS(0) < 2 || 8*int64(n)*int64(max(n, p)) > 32<<20 {
+		return 1
+	}
+	return 2
 }
 
 // sessionScores runs ridge encoding of every session's targets from every
@@ -40,18 +59,30 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 			label += " session " + sess.ID
 		}
 		done := 0
+		var mu sync.Mutex
 		err := e.forEachGroup(ctx, m, label, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
-			for _, ly := range group {
-				out, err := ridge.CVT(f.data[ly.ID], y, cfg)
+			// Layers are fitted side by side (ridgeLayersAtOnce): each
+			// CVT is the same computation whichever goroutine runs it,
+			// so the results are those of a loop.
+			errs := make([]error, len(group))
+			parallelForN(layersAtOnce(n, sess.Targets), len(group), func(i int) {
+				ly := group[i]
+				mu.Lock()
+				x := f.data[ly.ID]
+				mu.Unlock()
+				out, err := ridge.CVT(x, y, cfg)
 				if err != nil {
-					return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
+					errs[i] = fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
+					return
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				res[si][pos[ly.ID]] = out
 				delete(f.data, ly.ID)
 				done++
 				e.progress(Event{Model: m.Name(), Benchmark: label, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + ly.ID})
-			}
-			return nil
+			})
+			return errors.Join(errs...)
 		})
 		if err != nil {
 			return nil, err
@@ -166,20 +197,29 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	for i := range testRes {
 		testRes[i] = make([]*ridge.Result, len(layers))
 	}
+	var mu sync.Mutex
 	err = e.forEachGroup(ctx, m, b.ID, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
-		for _, ly := range group {
+		// Layers side by side, as in sessionScores; each writes only its
+		// own column k.
+		errs := make([]error, len(group))
+		parallelForN(layersAtOnce(n, sess.Targets), len(group), func(i int) {
+			ly := group[i]
+			mu.Lock()
 			x := f.data[ly.ID]
+			mu.Unlock()
 			k := pos[ly.ID]
 			res, err := ridge.CV(x, yt, cfg)
 			if err != nil {
-				return fmt.Errorf("%w: ridge on layer %s: %w", ErrBadModel, ly.ID, err)
+				errs[i] = fmt.Errorf("%w: ridge on layer %s: %w", ErrBadModel, ly.ID, err)
+				return
 			}
 			full[k] = res
 			for si, sp := range splits {
 				for part, idx := range [][]int{sp.Select, sp.Test} {
 					res, err := ridge.CV(rowsOf(x, idx), rowsOf(yt, idx), cfg)
 					if err != nil {
-						return fmt.Errorf("%w: ridge on layer %s, split %d: %w", ErrBadModel, ly.ID, si, err)
+						errs[i] = fmt.Errorf("%w: ridge on layer %s, split %d: %w", ErrBadModel, ly.ID, si, err)
+						return
 					}
 					res.Predictions = linalg.Matrix[float64]{}
 					if part == 0 {
@@ -190,9 +230,11 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 					}
 				}
 			}
+			mu.Lock()
 			delete(f.data, ly.ID)
-		}
-		return nil
+			mu.Unlock()
+		})
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return scoring.Score{}, err

@@ -11,7 +11,12 @@ import (
 // returns when all are done. fn must only write what is its i's own, so
 // the results are the same as in a loop, whatever the schedule.
 func parallelFor(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	parallelForN(runtime.GOMAXPROCS(0), n, fn)
+}
+
+// parallelForN is parallelFor on up to workers goroutines.
+func parallelForN(workers, n int, fn func(i int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
 			fn(i)

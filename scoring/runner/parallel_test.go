@@ -1,13 +1,20 @@
 package runner
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/rsa"
 	"github.com/cortexbench/cortexbench/scoring/stats"
+	"github.com/cortexbench/cortexbench/storage/npy"
+	"github.com/cortexbench/cortexbench/storage/objstore"
 )
 
 // seqRSASplitStat is the RSA bootstrap statistic as it was before issue
@@ -97,6 +104,81 @@ func TestParallelBootstrapAndSelectionAreSequential(t *testing.T) {
 			if math.Float64bits(lo) != math.Float64bits(lo0) || math.Float64bits(hi) != math.Float64bits(hi0) {
 				t.Fatalf("%s, %d workers: interval [%v, %v], sequential [%v, %v]", method, procs, lo, hi, lo0, hi0)
 			}
+		}
+	}
+}
+
+// TestRidgeLayersSideBySide: fitting two layers' ridge at once (issue 18)
+// gives the scores of one layer after the other, bit for bit, on a
+// benchmark of two sessions (sessionScores) and of one (ridgeStimulusSplits).
+func TestRidgeLayersSideBySide(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const n = 40
+	writeDataset(t, dir, n, 3)
+	// a second session: the priv images with responses of their own
+	r := rand.New(rand.NewPCG(7, 8))
+	resp := make([]float64, 4*n)
+	for i := range resp {
+		resp[i] = r.NormFloat64()
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "resp2.npy"), []int{4, n}, resp); err != nil {
+		t.Fatal(err)
+	}
+	two := `id: synth.sessions
+title: synthetic encoding, two sessions
+metadata: {species: none, region: Y, method: synthetic, licence: CC0, citation: "@misc{synth}"}
+metric: {ridge: {folds: 3, alphas: [0.1, 1, 10, 100], seed: 1}}
+sessions:
+  - {id: a, responses: {file: resp.npy}, stimuli: {dir: pub}}
+  - {id: b, responses: {file: resp2.npy}, stimuli: {dir: priv}}
+ceiling: {method: none, reason: synthetic}
+splits: {count: 2, selection_fraction: 0.5, seed: 2}
+`
+	if err := os.WriteFile(filepath.Join(dir, "sessions.yaml"), []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := benchmarks.NewRegistry(objstore.NewMemory())
+	for _, m := range []string{"ridge.yaml", "sessions.yaml"} {
+		if _, err := reg.Add(ctx, filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
+			t.Fatalf("add %s: %v", m, err)
+		}
+	}
+	defer func(f func(int, int) int) { layersAtOnce = f }(layersAtOnce)
+	scores := func(k int) []scoring.Score {
+		layersAtOnce = func(int, int) int { return k }
+		cfg := DefaultConfig()
+		cfg.Bootstrap = 50
+		cfg.RidgeCandidates = AllButOutput
+		run, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := run.Run(ctx, newFakeModel(8, n, 3), []string{"synth.ridge", "synth.sessions"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	one, both := scores(1), scores(2)
+	if len(one) != 2 || len(both) != 2 {
+		t.Fatalf("%d and %d scores", len(one), len(both))
+	}
+	for i := range one {
+		a, b := one[i], both[i]
+		if len(a.Layers) < 2 {
+			t.Fatalf("%s: %d layers compete; the test needs several", a.BenchmarkID, len(a.Layers))
+		}
+		same := a.Layer == b.Layer && len(a.Layers) == len(b.Layers)
+		for _, p := range [][2]float64{{a.Raw, b.Raw}, {a.SE, b.SE}, {a.CILow, b.CILow}, {a.CIHigh, b.CIHigh}} {
+			same = same && math.Float64bits(p[0]) == math.Float64bits(p[1])
+		}
+		for k := range a.Layers {
+			same = same && k < len(b.Layers) && math.Float64bits(a.Layers[k].Raw) == math.Float64bits(b.Layers[k].Raw) &&
+				math.Float64bits(a.Layers[k].SE) == math.Float64bits(b.Layers[k].SE)
+		}
+		if !same {
+			t.Errorf("%s: one layer at a time %+v\ntwo at once %+v", a.BenchmarkID, a, b)
 		}
 	}
 }
