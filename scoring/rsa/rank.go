@@ -126,7 +126,7 @@ func rankEach(x []float64, sc *rankScratch, visit func(i int32, r float64)) {
 				for e < p && sk[e] == sk[s] {
 					e++
 				}
-				if e-s > 1 {
+				if e-s > 1 && !insertionSortsNothing(x, si[s:e]) {
 					slices.SortFunc(si[s:e], func(a, b int32) int { return cmp.Compare(x[a], x[b]) })
 				}
 				s = e
@@ -184,4 +184,23 @@ func splitKeys(x []float64, classes int) []uint64 {
 		}
 	}
 	return bounds
+}
+
+// insertionSortsNothing reports whether slices.SortFunc by value would
+// leave run as it is because it is short enough for its insertion sort
+// (≤ 12 elements) and already in order: then the call is skipped. A run
+// of equal 32-bit keys is mostly one value repeated (a resampled RDM
+// repeats the pairs of a stimulus drawn twice), already in order; a
+// longer run still goes to SortFunc, whose order of equal values beyond
+// 12 elements is its own.
+func insertionSortsNothing(x []float64, run []int32) bool {
+	if len(run) > 12 {
+		return false
+	}
+	for q := 1; q < len(run); q++ {
+		if cmp.Compare(x[run[q]], x[run[q-1]]) < 0 {
+			return false
+		}
+	}
+	return true
 }
