@@ -59,20 +59,51 @@ func resample(r *rand.Rand, from []int) []int {
 // mean over splits of the mean over subjects of compare(layer chosen on
 // that split, subject), pairs of a stimulus with its own copy left out as
 // in rsatoolbox. The resamples are drawn in order from the one generator
-// and computed in parallel (drawnStat); the model's resampled RDM is
-// ranked once for all subjects (rsa.Prepare), which gives the very sums
-// of rsa.Compare.
+// and computed in parallel (drawnStat). A resampled RDM's entries are
+// entries of the split's RDM, so each RDM's entries on the split (model
+// and subjects) are ordered once (rsa.DrawnSet) and a resample is given
+// as the codes of its pairs: its ranks then come from one counting pass
+// (rsa.Prepared.CompareDrawn, bit for bit what ranking it afresh gives),
+// and the model's are computed once for all subjects.
 func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) drawnStat {
 	n := ev.N
+	// Per split: the code of each pair of its test stimuli (pair[a*n+c],
+	// either order), and the model's and each subject's entries there.
+	pair := make([][]int32, len(splits))
+	model := make([]*rsa.DrawnSet, len(splits))
+	subj := make([][]*rsa.DrawnSet, len(splits))
 	full := map[int][]float64{}
-	for _, c := range chosen {
-		if full[c] == nil {
-			full[c] = fullRDM(n, ev.Layers[c])
-		}
-	}
-	subj := make([][]float64, len(ev.Subjects))
+	subjFull := make([][]float64, len(ev.Subjects))
 	for i, v := range ev.Subjects {
-		subj[i] = fullRDM(n, v)
+		subjFull[i] = fullRDM(n, v)
+	}
+	entries := func(f []float64, test []int) []float64 {
+		out := make([]float64, 0, len(test)*(len(test)-1)/2)
+		for i, a := range test {
+			for _, c := range test[i+1:] {
+				out = append(out, f[a*n+c])
+			}
+		}
+		return out
+	}
+	for s, sp := range splits {
+		pc := make([]int32, n*n)
+		k := int32(0)
+		for i, a := range sp.Test {
+			for _, c := range sp.Test[i+1:] {
+				pc[a*n+c], pc[c*n+a] = k, k
+				k++
+			}
+		}
+		pair[s] = pc
+		if full[chosen[s]] == nil {
+			full[chosen[s]] = fullRDM(n, ev.Layers[chosen[s]])
+		}
+		model[s] = rsa.NewDrawnSet(entries(full[chosen[s]], sp.Test))
+		subj[s] = make([]*rsa.DrawnSet, len(subjFull))
+		for i, f := range subjFull {
+			subj[s][i] = rsa.NewDrawnSet(entries(f, sp.Test))
+		}
 	}
 	return drawnStat{
 		draw: func(rng *rand.Rand) [][]int {
@@ -84,32 +115,33 @@ func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) drawnStat {
 		},
 		eval: func(idx [][]int) float64 {
 			var sum float64
-			var sv []float64
+			var codes []int32
+			var sc rsa.DrawnScratch
 			for s := range splits {
-				mv := stats.ResampleUpper(n, full[chosen[s]], idx[s])
-				p := rsa.Prepare(mv, ev.Method)
+				codes = pairCodes(codes[:0], n, pair[s], idx[s])
+				p := rsa.PrepareDrawn(model[s], codes, ev.Method)
 				var per float64
-				for _, v := range subj {
-					sv = resampleUpperInto(sv[:0], n, v, idx[s])
-					r, err := p.Compare(sv)
+				for _, set := range subj[s] {
+					r, err := p.CompareDrawn(set, codes, &sc)
 					if err != nil {
 						return math.NaN()
 					}
 					per += r
 				}
-				sum += per / float64(len(subj))
+				sum += per / float64(len(subj[s]))
 			}
 			return sum / float64(len(splits))
 		},
 	}
 }
 
-// resampleUpperInto is stats.ResampleUpper appending to dst.
-func resampleUpperInto(dst []float64, n int, full []float64, idx []int) []float64 {
+// pairCodes appends the codes of the pairs stats.ResampleUpper takes for
+// idx (in its order, a stimulus with its own copy left out).
+func pairCodes(dst []int32, n int, pair []int32, idx []int) []int32 {
 	for i, a := range idx {
 		for _, c := range idx[i+1:] {
 			if a != c {
-				dst = append(dst, full[a*n+c])
+				dst = append(dst, pair[a*n+c])
 			}
 		}
 	}

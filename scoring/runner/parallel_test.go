@@ -182,3 +182,95 @@ splits: {count: 2, selection_fraction: 0.5, seed: 2}
 		}
 	}
 }
+
+// valuesSplitStat is rsaSplitStat as it was before the drawn sets (issue
+// 18): each resampled RDM materialised and ranked afresh, the model's once
+// per split (rsa.Prepare), each subject's in rsa.Prepared.Compare.
+func valuesSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) func(idx [][]int) float64 {
+	n := ev.N
+	subj := make([][]float64, len(ev.Subjects))
+	for i, v := range ev.Subjects {
+		subj[i] = fullRDM(n, v)
+	}
+	layer := make([][]float64, len(splits))
+	for s := range splits {
+		layer[s] = fullRDM(n, ev.Layers[chosen[s]])
+	}
+	return func(idx [][]int) float64 {
+		var sum float64
+		for s := range splits {
+			p := rsa.Prepare(stats.ResampleUpper(n, layer[s], idx[s]), ev.Method)
+			var per float64
+			for _, v := range subj {
+				r, err := p.Compare(stats.ResampleUpper(n, v, idx[s]))
+				if err != nil {
+					return math.NaN()
+				}
+				per += r
+			}
+			sum += per / float64(len(subj))
+		}
+		return sum / float64(len(splits))
+	}
+}
+
+// TestDrawnSplitStatIsValues: every bootstrap resample's statistic from
+// the drawn sets equals, bit for bit, the one from the materialised
+// resampled RDMs, on 92 stimuli and 15 subjects (algonauts2019-92's shape).
+func TestDrawnSplitStatIsValues(t *testing.T) {
+	for _, method := range []rsa.Method{rsa.Spearman, rsa.Pearson} {
+		ev := noiseBenchmark(t, 92, 15, 3, 9)
+		ev.Method = method
+		splits, err := MakeSplits(ev.N, nil, DefaultSplitPolicy, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chosen := make([]int, len(splits))
+		for s := range chosen {
+			chosen[s] = s % 3
+		}
+		drawn, values := rsaSplitStat(ev, splits, chosen), valuesSplitStat(ev, splits, chosen)
+		r := rand.New(rand.NewPCG(18, 5))
+		for b := range 40 {
+			idx := drawn.draw(r)
+			if got, want := drawn.eval(idx), values(idx); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%s, resample %d: drawn %.17g, materialised %.17g", method, b, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkRSABootstrapResample: one bootstrap resample of an RSA score on
+// algonauts2019-92's shape (92 stimuli, 15 subjects, 10 splits), from the
+// drawn sets and, side by side, from materialised resampled RDMs ranked
+// afresh (as before issue 18's drawn sets).
+//
+//	go test -run '^$' -bench RSABootstrapResample ./scoring/runner/
+func BenchmarkRSABootstrapResample(b *testing.B) {
+	ev := noiseBenchmark(b, 92, 15, 2, 9)
+	splits, err := MakeSplits(ev.N, nil, DefaultSplitPolicy, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chosen := make([]int, len(splits))
+	drawn, values := rsaSplitStat(ev, splits, chosen), valuesSplitStat(ev, splits, chosen)
+	r := rand.New(rand.NewPCG(18, 6))
+	idx := make([][][]int, 64)
+	for i := range idx {
+		idx[i] = drawn.draw(r)
+	}
+	b.Run("drawn", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			drawn.eval(idx[i%len(idx)])
+			i++
+		}
+	})
+	b.Run("materialised", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			values(idx[i%len(idx)])
+			i++
+		}
+	})
+}

@@ -14,7 +14,7 @@ import (
 // noiseBenchmark builds a synthetic RSA benchmark whose subjects share a
 // brain RDM, and a model whose layers are pure noise, unrelated to it: any
 // score above zero is selection bias.
-func noiseBenchmark(t *testing.T, n, subjects, layers int, seed uint64) *RSAEvaluator {
+func noiseBenchmark(t testing.TB, n, subjects, layers int, seed uint64) *RSAEvaluator {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
 	features := func(q int, base linalg.Matrix[float64], w float64) []float64 {
