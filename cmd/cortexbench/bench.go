@@ -109,6 +109,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	forward := time.Since(start)
+	forwardPeak := perf.PeakRSS() // the process's peak so far: the bare passes'
 	fmt.Fprintf(env.Stderr, "bare forward passes: %d images in %.1f s\n", stimuli, forward.Seconds())
 	// The reduction (--reduce) applies to scoring, not to the bare passes.
 	if err := sf.reduce.apply(m, *sf.poolTo); err != nil {
@@ -160,7 +161,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"score_extraction_s": timed.Elapsed().Seconds(), "score_math_s": math.Seconds(),
 		"target_s": target, "target_ratio_to_forward": targetRatio, "ratio_to_forward": total.Seconds() / forward.Seconds(),
 		"ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()), "stages": sum,
-		"peak_rss_bytes": perf.PeakRSS(), "benchmarks": ids,
+		"peak_rss_bytes": perf.PeakRSS(), "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
 		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal,
 	}
 	if *asJSON {
@@ -174,7 +175,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
 	fmt.Fprintf(tw, "total / forward\t%.2f (target ≤ %.1f: %.1f s)\n", total.Seconds()/forward.Seconds(), targetRatio, target)
 	fmt.Fprintf(tw, "total / (forward + math)\t%.2f\n", total.Seconds()/(forward.Seconds()+math.Seconds()))
-	fmt.Fprintf(tw, "peak RSS\t%.2f GiB\n", float64(perf.PeakRSS())/(1<<30))
+	fmt.Fprintf(tw, "peak RSS\t%.2f GiB (%.2f GiB by the end of the bare passes)\n", float64(perf.PeakRSS())/(1<<30), float64(forwardPeak)/(1<<30))
 	fmt.Fprintf(tw, "estimate (before scoring)\t%.1f s\n", submissions.Sum(plan))
 	for _, b := range perBench {
 		fmt.Fprintf(tw, "  %s\t%.1f s, estimated %.1f s\n", b.Benchmark, b.Seconds, b.Estimate)

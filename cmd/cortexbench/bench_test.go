@@ -44,6 +44,8 @@ func TestBenchOneRun(t *testing.T) {
 		Total        float64 `json:"score_total_s"`
 		Extraction   float64 `json:"score_extraction_s"`
 		Ratio        float64 `json:"ratio_to_forward"`
+		Peak         int64   `json:"peak_rss_bytes"`
+		ForwardPeak  int64   `json:"forward_peak_rss_bytes"`
 		Stages       stages  `json:"stages"`
 		PerBenchmark []struct {
 			Benchmark string  `json:"benchmark"`
@@ -57,6 +59,9 @@ func TestBenchOneRun(t *testing.T) {
 	t.Logf("%s", out)
 	if res.Images != 92 || res.Forward <= 0 || res.Total <= 0 || len(res.PerBenchmark) != 2 {
 		t.Fatalf("bench --json: %+v", res)
+	}
+	if res.ForwardPeak <= 0 || res.ForwardPeak > res.Peak {
+		t.Errorf("peak RSS %d, by the end of the bare passes %d", res.Peak, res.ForwardPeak)
 	}
 	if math.Abs(res.Ratio-res.Total/res.Forward) > 1e-9 {
 		t.Errorf("ratio_to_forward %g, total/forward %g", res.Ratio, res.Total/res.Forward)
