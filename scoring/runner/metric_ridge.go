@@ -30,6 +30,27 @@ func ridgeConfig(b *benchmarks.Benchmark) ridge.Config {
 // n×p predictions and its folds' decompositions.
 var layersAtOnce = ridgeLayersAtOnce // a test sets 1 and 2
 
+// fitSideBySide calls fit with each layer of group and its features on up
+// to k goroutines, and drops the layer's features from f when its fit
+// returns; the errors are joined. Each fit must write only what is its
+// layer's own (and what it shares under a lock of its own): the results
+// are then those of a loop.
+func fitSideBySide(k int, group []models.Layer, f *features, fit func(models.Layer, linalg.Matrix[float32]) error) error {
+	var mu sync.Mutex
+	errs := make([]error, len(group))
+	parallelForN(k, len(group), func(i int) {
+		ly := group[i]
+		mu.Lock()
+		x := f.data[ly.ID]
+		mu.Unlock()
+		errs[i] = fit(ly, x)
+		mu.Lock()
+		delete(f.data, ly.ID)
+		mu.Unlock()
+	})
+	return errors.Join(errs...)
+}
+
 func ridgeLayersAtOnce(n, p int) int {
 	if runtime.GOMAXPROCS(0) < 2 || 8*int64(n)*int64(max(n, p)) > 32<<20 {
 		return 1
@@ -61,28 +82,18 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 		done := 0
 		var mu sync.Mutex
 		err := e.forEachGroup(ctx, m, label, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
-			// Layers are fitted side by side (ridgeLayersAtOnce): each
-			// CVT is the same computation whichever goroutine runs it,
-			// so the results are those of a loop.
-			errs := make([]error, len(group))
-			parallelForN(layersAtOnce(n, sess.Targets), len(group), func(i int) {
-				ly := group[i]
-				mu.Lock()
-				x := f.data[ly.ID]
-				mu.Unlock()
+			return fitSideBySide(layersAtOnce(n, sess.Targets), group, f, func(ly models.Layer, x linalg.Matrix[float32]) error {
 				out, err := ridge.CVT(x, y, cfg)
 				if err != nil {
-					errs[i] = fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
-					return
+					return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
 				}
 				mu.Lock()
 				defer mu.Unlock()
 				res[si][pos[ly.ID]] = out
-				delete(f.data, ly.ID)
 				done++
 				e.progress(Event{Model: m.Name(), Benchmark: label, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + ly.ID})
+				return nil
 			})
-			return errors.Join(errs...)
 		})
 		if err != nil {
 			return nil, err
@@ -197,29 +208,20 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 	for i := range testRes {
 		testRes[i] = make([]*ridge.Result, len(layers))
 	}
-	var mu sync.Mutex
 	err = e.forEachGroup(ctx, m, b.ID, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
-		// Layers side by side, as in sessionScores; each writes only its
-		// own column k.
-		errs := make([]error, len(group))
-		parallelForN(layersAtOnce(n, sess.Targets), len(group), func(i int) {
-			ly := group[i]
-			mu.Lock()
-			x := f.data[ly.ID]
-			mu.Unlock()
+		// each layer writes only its own column k
+		return fitSideBySide(layersAtOnce(n, sess.Targets), group, f, func(ly models.Layer, x linalg.Matrix[float32]) error {
 			k := pos[ly.ID]
 			res, err := ridge.CV(x, yt, cfg)
 			if err != nil {
-				errs[i] = fmt.Errorf("%w: ridge on layer %s: %w", ErrBadModel, ly.ID, err)
-				return
+				return fmt.Errorf("%w: ridge on layer %s: %w", ErrBadModel, ly.ID, err)
 			}
 			full[k] = res
 			for si, sp := range splits {
 				for part, idx := range [][]int{sp.Select, sp.Test} {
 					res, err := ridge.CV(rowsOf(x, idx), rowsOf(yt, idx), cfg)
 					if err != nil {
-						errs[i] = fmt.Errorf("%w: ridge on layer %s, split %d: %w", ErrBadModel, ly.ID, si, err)
-						return
+						return fmt.Errorf("%w: ridge on layer %s, split %d: %w", ErrBadModel, ly.ID, si, err)
 					}
 					res.Predictions = linalg.Matrix[float64]{}
 					if part == 0 {
@@ -230,11 +232,8 @@ func ridgeStimulusSplits(ctx context.Context, e *Env, m Model, l *benchmarks.Loa
 					}
 				}
 			}
-			mu.Lock()
-			delete(f.data, ly.ID)
-			mu.Unlock()
+			return nil
 		})
-		return errors.Join(errs...)
 	})
 	if err != nil {
 		return scoring.Score{}, err

@@ -20,21 +20,7 @@ import (
 // none; the ceilings of a ridge benchmark are precomputed) counts as such.
 func TestRunTimings(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	writeDataset(t, dir, 40, 3)
-	reg := benchmarks.NewRegistry(objstore.NewMemory())
-	for _, m := range []string{"pub.yaml", "priv.yaml", "ridge.yaml"} {
-		if _, err := reg.Add(ctx, filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
-			t.Fatalf("add %s: %v", m, err)
-		}
-	}
-	cfg := DefaultConfig()
-	cfg.Bootstrap = 100
-	cfg.RidgeCandidates = AllButOutput
-	run, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := synthRunner(t)
 	if (run.Timings() != Timings{}) {
 		t.Fatalf("timings before any run: %+v", run.Timings())
 	}
@@ -116,21 +102,7 @@ func TestFreshRunScoresPartnerOnce(t *testing.T) {
 // wall times to no more than the run's.
 func TestBenchmarkTimings(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	writeDataset(t, dir, 40, 3)
-	reg := benchmarks.NewRegistry(objstore.NewMemory())
-	for _, m := range []string{"pub.yaml", "priv.yaml", "ridge.yaml"} {
-		if _, err := reg.Add(ctx, filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
-			t.Fatalf("add %s: %v", m, err)
-		}
-	}
-	cfg := DefaultConfig()
-	cfg.Bootstrap = 100
-	cfg.RidgeCandidates = AllButOutput
-	run, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := synthRunner(t)
 	start := time.Now()
 	// the private one first: its partner is scored inside its scoring
 	if _, err := run.Run(ctx, newFakeModel(8, 40, 3), []string{"synth.ridge", "synth.priv"}); err != nil {
@@ -172,4 +144,26 @@ func TestBenchmarkTimings(t *testing.T) {
 	if priv.Wall <= 0 || pub.Wall <= 0 || by["synth.ridge"].LayerMath <= 0 {
 		t.Errorf("lines without their work: %+v", lines)
 	}
+}
+
+// synthRunner is a runner (100 resamples, every ridge layer competing) on
+// writeDataset's public, private and ridge benchmarks.
+func synthRunner(t *testing.T) *Runner {
+	t.Helper()
+	dir := t.TempDir()
+	writeDataset(t, dir, 40, 3)
+	reg := benchmarks.NewRegistry(objstore.NewMemory())
+	for _, m := range []string{"pub.yaml", "priv.yaml", "ridge.yaml"} {
+		if _, err := reg.Add(context.Background(), filepath.Join(dir, m), benchmarks.AddOptions{}); err != nil {
+			t.Fatalf("add %s: %v", m, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Bootstrap = 100
+	cfg.RidgeCandidates = AllButOutput
+	run, err := NewRunner(cfg, reg, &memResults{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
