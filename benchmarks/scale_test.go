@@ -16,10 +16,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/ridge"
 	"github.com/cortexbench/cortexbench/storage/npy"
@@ -70,26 +70,12 @@ type scaleReport struct {
 func phase(f func() error) (int64, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
-	base := procStatusBytes("VmRSS:")
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // VmHWM := VmRSS
+	base := memstat.Resident()
+	memstat.ResetPeak() // VmHWM := VmRSS
 	if err := f(); err != nil {
 		return 0, err
 	}
-	return procStatusBytes("VmHWM:") - base, nil
-}
-
-func procStatusBytes(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return memstat.Peak() - base, nil
 }
 
 func scaleChild(dir string) (*scaleReport, error) {

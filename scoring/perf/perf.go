@@ -7,32 +7,18 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring"
 	"github.com/cortexbench/cortexbench/scoring/runner"
 )
 
 // PeakRSS is the process's peak resident set (VmHWM), 0 if unknown.
-func PeakRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func PeakRSS() int64 { return memstat.Peak() }
 
 // ForwardPasses runs the model's output layers (final outputs only,
 // nothing kept) over every distinct stimulus set of the benchmarks ids,

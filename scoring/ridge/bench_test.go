@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
@@ -47,7 +46,7 @@ func BenchmarkCV(b *testing.B) {
 	}
 	cfg := Config{Folds: 5, Seed: 1, Alphas: alphas}
 	debug.FreeOSMemory()
-	resetPeakRSS()
+	memstat.ResetPeak()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0 := cpuSeconds()
@@ -68,38 +67,9 @@ func BenchmarkCV(b *testing.B) {
 	// The whole process's peak resident memory while CV ran (its inputs,
 	// the Go runtime, OpenBLAS's buffers, garbage not yet collected) over
 	// the bytes of its inputs and outputs.
-	if hwm := peakRSS(); hwm > 0 {
+	if hwm := memstat.Peak(); hwm > 0 {
 		b.ReportMetric(float64(hwm)/(in+out), "peakRSS/(in+out)")
 	}
-}
-
-// resetPeakRSS resets the kernel's record of this process's peak resident
-// set (Linux: writing 5 to /proc/self/clear_refs), so that peakRSS measures
-// from here.
-func resetPeakRSS() {
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// peakRSS is VmHWM from /proc/self/status in bytes, 0 if unknown.
-func peakRSS() int64 { return procStatus("VmHWM:") }
-
-// procStatus is the kB field key of /proc/self/status in bytes, 0 if
-// unknown.
-func procStatus(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // BenchmarkCVPowerLaw is the same problem with feature scales falling as a

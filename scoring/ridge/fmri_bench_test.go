@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/storage/npy"
 )
@@ -110,8 +111,8 @@ func fmriChild(spec string) (fmriRun, error) {
 	x, y := fmriData(fmriStimuli, fmriFeatures, p, tm)
 	cfg := Config{Folds: 5, Seed: 1, DropPredictions: run.Drop}
 	debug.FreeOSMemory()
-	run.Baseline = currentRSS()
-	resetPeakRSS()
+	run.Baseline = memstat.Resident()
+	memstat.ResetPeak()
 	t0 := time.Now()
 	var res *Result
 	if tm {
@@ -123,15 +124,12 @@ func fmriChild(spec string) (fmriRun, error) {
 		return run, err
 	}
 	run.Seconds = time.Since(t0).Seconds()
-	run.PeakRSS = peakRSS()
+	run.PeakRSS = memstat.Peak()
 	run.InBytes = int64(4*len(x.Data) + 8*len(y.Data))
 	run.OutBytes = int64(8*len(res.Predictions.Data) + 8*p*(2+2*res.Folds))
 	run.MedianR = res.Median
 	return run, nil
 }
-
-// currentRSS is VmRSS from /proc/self/status in bytes, 0 if unknown.
-func currentRSS() int64 { return procStatus("VmRSS:") }
 
 // runFMRIChild runs one size in a child process and returns its report.
 func runFMRIChild(b *testing.B, spec string) fmriRun {
