@@ -54,11 +54,7 @@ func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []mode
 	z := cowley(b)
 	defer z.Close()
 	r := runtime(b)
-	c := loadModel(b, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, layers := mobileNetV2(b, shared)
 	chosen := outputLayers(layers)
 	if all {
 		chosen = perStimulus(layers)
@@ -149,11 +145,8 @@ func BenchmarkForwardPrefetch(b *testing.B) {
 	z := cowley(b)
 	defer z.Close()
 	r := runtime(b)
-	c := loadModel(b, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, layers := mobileNetV2(b, shared)
+	var err error
 	var ex [2]*Extractor
 	for i, o := range []Options{{Serial: true}, {}} {
 		if ex[i], err = r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), o); err != nil {

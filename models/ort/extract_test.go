@@ -169,11 +169,7 @@ func TestExtractCancel(t *testing.T) {
 	shared := sharedDir(t)
 	files := algonauts(t, shared)[:40]
 	r := runtime(t)
-	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, layers := mobileNetV2(t, shared)
 	for _, o := range []Options{{}, {Overlap: true}} {
 		e, err := r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), o)
 		if err != nil {
@@ -218,11 +214,7 @@ func TestReducedPipelineMobileNetV2(t *testing.T) {
 	files := algonauts(t, shared)
 	ref, stim := files[:24], files[24:32]
 	r := runtime(t)
-	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, layers := mobileNetV2(t, shared)
 	chosen := perStimulus(layers)
 	opts := Options{PoolTo: 4096}
 	e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, opts)

@@ -59,6 +59,18 @@ func loadModel(t testing.TB, path string) *onnxmodel.Checked {
 	return c
 }
 
+// mobileNetV2 loads the shared MobileNetV2 1.0/224 and enumerates its
+// layers.
+func mobileNetV2(t testing.TB, shared string) (*onnxmodel.Checked, []models.Layer) {
+	t.Helper()
+	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
+	layers, err := runtime(t).Inspect(c.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, layers
+}
+
 func outputLayers(layers []models.Layer) []models.Layer {
 	var out []models.Layer
 	for _, l := range layers {

@@ -74,11 +74,7 @@ func TestExtractPrefetchAndPixelCacheIdentical(t *testing.T) {
 	shared := sharedDir(t)
 	files := algonauts(t, shared)[:21] // 2 batches of 16 (the second short)
 	r := runtime(t)
-	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, layers := mobileNetV2(t, shared)
 	chosen := outputLayers(layers)
 	for _, l := range perStimulus(layers) {
 		if l.ID == "L005.Conv" || l.Features() == 32*112*112 {
@@ -129,11 +125,7 @@ func TestExtractCancelMidPrefetch(t *testing.T) {
 	shared := sharedDir(t)
 	files := algonauts(t, shared)[:40]
 	r := runtime(t)
-	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, layers := mobileNetV2(t, shared)
 	for _, o := range []Options{{}, {Overlap: true}} {
 		e, err := r.NewExtractor(c, models.MobileNetV2Float, outputLayers(layers), o)
 		if err != nil {

@@ -68,11 +68,7 @@ func TestUnitsMobileNetV2(t *testing.T) {
 	shared := sharedDir(t)
 	stim := algonauts(t, shared)[:6]
 	r := runtime(t)
-	c := loadModel(t, filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx"))
-	layers, err := r.Inspect(c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, layers := mobileNetV2(t, shared)
 	chosen := perStimulus(layers)
 	choose := activations.SubsampleUnits(1024, 1)
 	opts := Options{Units: choose, UnitsKey: "sample1024-seed1", Overlap: true}
