@@ -69,16 +69,7 @@ func (p *Prepared) CompareDrawn(set *DrawnSet, codes []int32, sc *DrawnScratch) 
 		sc.b = set.Values(sc.b, codes)
 		return p.Compare(sc.b)
 	}
-	m := float64(len(codes)+1) / 2
-	ra := p.ra
-	var sab, saa, sbb float64
-	rankDrawn(set, codes, sc, func(i int32, r float64) {
-		da, db := float64(ra[i])-m, r-m
-		sab += da * db
-		saa += da * da
-		sbb += db * db
-	})
-	return fromSums(sab, saa, sbb)
+	return p.spearman(len(codes), func(visit func(int32, float64)) { rankDrawn(set, codes, sc, visit) })
 }
 
 // DrawnScratch is CompareDrawn's memory, reusable across calls (not

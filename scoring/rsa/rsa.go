@@ -292,11 +292,17 @@ func (p *Prepared) Compare(b []float64) (float64, error) {
 			return 0, fmt.Errorf("%w: b[%d] is %v", ErrNonFinite, i, x)
 		}
 	}
-	// spearman's sums, the ranks of a taken from p.ra.
-	m := float64(len(b)+1) / 2
+	return p.spearman(len(b), func(visit func(int32, float64)) { rankEach(b, p.sc, visit) })
+}
+
+// spearman is Spearman's r of a and an n-long b whose ranks rankB visits:
+// the sums over b's ranks in the order they are visited (which fixes their
+// rounding), the ranks of a taken from p.ra.
+func (p *Prepared) spearman(n int, rankB func(visit func(i int32, r float64))) (float64, error) {
+	m := float64(n+1) / 2
 	ra := p.ra
 	var sab, saa, sbb float64
-	rankEach(b, p.sc, func(i int32, r float64) {
+	rankB(func(i int32, r float64) {
 		da, db := float64(ra[i])-m, r-m
 		sab += da * db
 		saa += da * da

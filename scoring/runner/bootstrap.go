@@ -33,9 +33,19 @@ func percentileCI(b int, seed uint64, stat func(r *rand.Rand) float64) (lo, hi f
 		return math.NaN(), math.NaN()
 	}
 	r := rand.New(rand.NewPCG(seed, 0xb0075))
-	est := make([]float64, 0, b)
-	for i := 0; i < b; i++ {
-		if v := stat(r); !math.IsNaN(v) {
+	all := make([]float64, b)
+	for i := range all {
+		all[i] = stat(r)
+	}
+	return percentileInterval(all)
+}
+
+// percentileInterval is the 95% percentile interval of the resamples'
+// values that are defined (NaN when none is).
+func percentileInterval(all []float64) (lo, hi float64) {
+	est := make([]float64, 0, len(all))
+	for _, v := range all {
+		if !math.IsNaN(v) {
 			est = append(est, v)
 		}
 	}
@@ -176,18 +186,7 @@ func percentileCIDrawn(b int, seed uint64, s drawnStat) (lo, hi float64) {
 	}
 	all := make([]float64, b)
 	parallelFor(b, func(i int) { all[i] = s.eval(draws[i]) })
-	est := make([]float64, 0, b)
-	for _, v := range all {
-		if !math.IsNaN(v) {
-			est = append(est, v)
-		}
-	}
-	if len(est) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	slices.Sort(est)
-	a := (1 - stats.Level) / 2 * 100
-	return stats.Percentile(est, a), stats.Percentile(est, 100-a)
+	return percentileInterval(all)
 }
 
 // foldScore recomputes a ridge result's score (mean over folds of the
