@@ -57,15 +57,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		required{*file == "", "--model FILE (the ONNX model to time)"}); err != nil {
 		return err
 	}
-	p, err := sf.plat.open(ctx)
+	p, rt, ids, err := sf.openScoring(ctx)
 	if err != nil {
 		return err
 	}
 	defer p.close(ctx)
-	rt, err := onnxrun.OpenRuntime(*sf.lib)
-	if err != nil {
-		return err
-	}
 	spec, err := specFor(ctx, env, rt, p, *file, *preprocess)
 	if err != nil {
 		return err
@@ -75,10 +71,6 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if err := checkLayerFlags(env, m.Name(), m.Layers(), sf); err != nil {
-		return err
-	}
-	ids, err := sf.benchmarkIDs(ctx, p)
-	if err != nil {
 		return err
 	}
 	cal, _, err := calibration(ctx, rt, *sf.plat.store, *modelsDir, false)
