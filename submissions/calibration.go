@@ -37,6 +37,10 @@ type Calibration struct {
 	// RankSeconds is the time per element of a rank correlation of two
 	// vectors (the bootstrap and layer selection recompute thousands).
 	RankSeconds float64 `json:"rank_seconds_per_element"`
+	// DrawnRankSeconds is the time per element, on one core, of what the
+	// bootstrap repeats: one resampled RDM compared with a prepared one
+	// by counting over its ordered entries (rsa.Prepared.CompareDrawn).
+	DrawnRankSeconds float64 `json:"drawn_rank_seconds_per_element"`
 	// ModelSeconds is the fixed time a job takes to load a model and
 	// start its session (the built-in model's load time).
 	ModelSeconds float64   `json:"model_seconds"`
@@ -58,7 +62,7 @@ func (c *Calibration) Stale(m Machine, now time.Time) string {
 		return fmt.Sprintf("measured on another machine (%+v)", c.Machine)
 	case now.Sub(c.MeasuredAt) > CalibrationMaxAge:
 		return fmt.Sprintf("measured %s, more than %v ago", c.MeasuredAt.Format(time.DateOnly), CalibrationMaxAge)
-	case !(c.ForwardFLOPS > 0 && c.GemmFLOPS > 0 && c.RankSeconds > 0):
+	case !(c.ForwardFLOPS > 0 && c.GemmFLOPS > 0 && c.RankSeconds > 0 && c.DrawnRankSeconds > 0):
 		return "incomplete"
 	}
 	return ""
@@ -281,7 +285,7 @@ type Part struct {
 //	forward_b   = n_b · F / ForwardFLOPS        (F of EstimateCost)
 //	layers_b    = Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l) / GemmFLOPS
 //	selection_b = K · S_b · L · (n_b/2)²/2 · RankSeconds   (layers compared on K splits' test halves)
-//	bootstrap_b = B · K · S_b · (n_b/2)²/2 · RankSeconds   (the chosen layer on resamples)
+//	bootstrap_b = B · K · (S_b+1) · (n_b/2)²/2 · DrawnRankSeconds / cores   (the chosen layer's resample ranked, then compared with each subject's; on every core)
 //	fixed_b     = ModelSeconds
 //	seconds_b   = learned_b · (forward_b + layers_b + selection_b + bootstrap_b + fixed_b)
 //
@@ -332,7 +336,8 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 			p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
 		}
 		seen[b.StimulusKey] = b.StimulusKey != ""
-		p.Bootstrap = (SelectionSplits*s*nl*pairs + float64(bootstrap)*SelectionSplits*s*pairs) * cal.RankSeconds
+		p.Bootstrap = SelectionSplits*s*nl*pairs*cal.RankSeconds +
+			float64(bootstrap)*SelectionSplits*(s+1)*pairs*cal.DrawnRankSeconds/float64(max(cal.Machine.Cores, 1))
 		if f, ok := learned[b.ID]; ok && f > 0 && !math.IsInf(f, 0) {
 			p.Learned = f
 		}

@@ -13,7 +13,7 @@ import (
 var testMachine = submissions.Machine{CPU: "Test CPU", Cores: 2, ORT: "1.30.0", BLAS: "openblas"}
 
 func testCalibration(at time.Time) submissions.Calibration {
-	return submissions.Calibration{Machine: testMachine, ForwardFLOPS: 10e9, GemmFLOPS: 20e9, RankSeconds: 100e-9, ModelSeconds: 0.2, MeasuredAt: at}
+	return submissions.Calibration{Machine: testMachine, ForwardFLOPS: 10e9, GemmFLOPS: 20e9, RankSeconds: 100e-9, DrawnRankSeconds: 40e-9, ModelSeconds: 0.2, MeasuredAt: at}
 }
 
 func TestCalibrationStale(t *testing.T) {
@@ -37,6 +37,12 @@ func TestCalibrationStale(t *testing.T) {
 	c.RankSeconds = 0
 	if c.Stale(testMachine, now) == "" {
 		t.Error("an incomplete calibration is not stale")
+	}
+	// one kept before the bootstrap's own rate was measured
+	c = testCalibration(now.Add(-time.Hour))
+	c.DrawnRankSeconds = 0
+	if c.Stale(testMachine, now) == "" {
+		t.Error("a calibration without the bootstrap's rate is not stale")
 	}
 }
 
@@ -104,8 +110,15 @@ func TestCalibratedEstimate(t *testing.T) {
 	if math.Abs(p[0].Forward-fwd) > 1e-9 || p[0].Learned != 1 || p[0].Fixed != cal.ModelSeconds {
 		t.Errorf("part %+v, want forward %.3f s", p[0], fwd)
 	}
-	if math.Abs(p[1].Bootstrap-2*p[0].Bootstrap) > 1e-9 || p[1].Forward != p[0].Forward {
-		t.Errorf("twice the subjects: bootstrap %.3f vs %.3f, want twice", p[1].Bootstrap, p[0].Bootstrap)
+	// selection: K splits × S subjects × 3 layers × (92/2)²/2 pairs at the
+	// rank-correlation rate; bootstrap: 1000 resamples × K × (S+1) rankings
+	// (the chosen layer's, then each subject's) at the drawn rate, on 2 cores
+	pairs := 46.0 * 46 / 2
+	for i, s := range []float64{4, 8} {
+		want := submissions.SelectionSplits*s*3*pairs*cal.RankSeconds + 1000*submissions.SelectionSplits*(s+1)*pairs*cal.DrawnRankSeconds/2
+		if math.Abs(p[i].Bootstrap-want) > 1e-9 || p[i].Forward != p[0].Forward {
+			t.Errorf("%v subjects: bootstrap %.4f, want %.4f", s, p[i].Bootstrap, want)
+		}
 	}
 	big := in
 	big.Params *= 2

@@ -43,7 +43,7 @@ func TestEstimateWithinTwiceActual(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cal); err != nil {
 		t.Fatalf("bench --calibrate --json: %v\n%s", err, out)
 	}
-	if !(cal.ForwardFLOPS > 1e8 && cal.GemmFLOPS > 1e8 && cal.RankSeconds > 0 && cal.Machine.Cores > 0 && cal.Machine.ORT != "") {
+	if !(cal.ForwardFLOPS > 1e8 && cal.GemmFLOPS > 1e8 && cal.RankSeconds > 0 && cal.DrawnRankSeconds > 0 && cal.Machine.Cores > 0 && cal.Machine.ORT != "") {
 		t.Fatalf("calibration implausible: %+v", cal)
 	}
 	if cal.Took > 30 {

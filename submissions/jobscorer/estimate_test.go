@@ -47,7 +47,7 @@ func TestFinishedJobRecorded(t *testing.T) {
 	if l, err := cals.Learned(); err != nil || len(l) != 0 {
 		t.Fatalf("kept without a calibration: %v, %v", l, err)
 	}
-	cal := submissions.Calibration{ForwardFLOPS: 1e9, GemmFLOPS: 1e9, RankSeconds: 1e-7, ModelSeconds: 0.1, MeasuredAt: time.Now()}
+	cal := submissions.Calibration{ForwardFLOPS: 1e9, GemmFLOPS: 1e9, RankSeconds: 1e-7, DrawnRankSeconds: 4e-8, ModelSeconds: 0.1, MeasuredAt: time.Now()}
 	submissions.UseCalibration(cals, &cal)
 	t.Cleanup(func() { submissions.UseCalibration(nil, nil) })
 	s.RecordForTest(ctx, m, "lab.IT", 3*time.Second)
