@@ -3,10 +3,15 @@ package activations
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -215,6 +220,91 @@ func TestSubsample(t *testing.T) {
 	for j, u := range s.Units() {
 		if dst.At(0, j) != float32(u) {
 			t.Fatalf("kept value %d = %v, want %d", j, dst.At(0, j), u)
+		}
+	}
+}
+
+// slowStore is a MemStore whose Puts take a while, count how many run at
+// once, and fail for one key.
+type slowStore struct {
+	models.MemStore
+	mu         sync.Mutex
+	now, most  int
+	failKey    string
+	putStarted chan struct{}
+}
+
+func (s *slowStore) Put(ctx context.Context, key string, r io.Reader) error {
+	s.mu.Lock()
+	s.now++
+	s.most = max(s.most, s.now)
+	s.mu.Unlock()
+	select {
+	case s.putStarted <- struct{}{}:
+	default:
+	}
+	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	s.now--
+	s.mu.Unlock()
+	if key == s.failKey {
+		return errors.New("disk full")
+	}
+	return s.MemStore.Put(ctx, key, r)
+}
+
+// finishSignal records that Finish ran and whether a Put had started by then.
+type finishSignal struct {
+	started  chan struct{}
+	finished bool
+	overlap  bool
+}
+
+func (f *finishSignal) Consume(context.Context, models.Layer, int, [][]float32) error { return nil }
+func (f *finishSignal) Finish(context.Context) error {
+	f.finished = true
+	select {
+	case <-f.started: // a layer was being stored while Next finished
+		f.overlap = true
+	case <-time.After(2 * time.Second):
+	}
+	return nil
+}
+
+// Issue 18: Finish stores the layers a few at a time while Next finishes;
+// every layer but a failing one is stored, the failure is returned (naming
+// its layer) and Next is finished all the same.
+func TestCachingStoresWhileNextFinishes(t *testing.T) {
+	ctx := t.Context()
+	widths := map[string]int{}
+	for i := range 12 {
+		widths[fmt.Sprintf("L%02d", i)] = 3 + i
+	}
+	ex, stim := fake(7, widths, 3)
+	key := func(l models.Layer) Key { return Key{Model: "m", Stimuli: "s", Layer: l.ID} }
+	started := make(chan struct{})
+	store := &slowStore{failKey: key(models.Layer{ID: "L05"}).String(), putStarted: started}
+	next := &finishSignal{started: started}
+	err := ex.Run(ctx, stim, &Caching{Store: store, Key: key, Total: stim.Len(), Next: next}, nil)
+	if err == nil || !strings.Contains(err.Error(), "cache L05") || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Finish returned %v, want the failed layer L05's error", err)
+	}
+	if !next.finished || !next.overlap {
+		t.Errorf("Next finished %v, while a layer was stored %v: want both", next.finished, next.overlap)
+	}
+	if store.most > storeAtOnce || store.most < 2 {
+		t.Errorf("%d layers stored at once, want 2…%d", store.most, storeAtOnce)
+	}
+	if got := store.Len(); got != len(widths)-1 {
+		t.Errorf("%d layers stored, want %d (all but the failing one)", got, len(widths)-1)
+	}
+	for _, l := range ex.layers {
+		if l.ID == "L05" {
+			continue
+		}
+		rows, cols, data, err := Load(ctx, store, key(l))
+		if err != nil || rows != 7 || cols != widths[l.ID] || data[cols+1] != ex.data[l.ID][1][1] {
+			t.Errorf("layer %s read back %d×%d, %v", l.ID, rows, cols, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/storage/objstore"
@@ -156,17 +157,55 @@ func (c *Caching) Consume(ctx context.Context, l models.Layer, first int, rows [
 	return nil
 }
 
-// Finish stores every layer, then finishes Next.
+// Finish finishes Next while it stores every layer, storeAtOnce at a
+// time: each store is a request to the object store, hashing and a
+// durable write, on the scoring's path. One at a time, the 57 layers of
+// MobileNetV1 on 92 images took 1.25 s of a 2.8 s score; four at a time,
+// 0.6 s (more at once gained nothing). The first error of either is
+// returned, after both are done.
 func (c *Caching) Finish(ctx context.Context) error {
-	for _, id := range c.order {
-		cl := c.layers[id]
-		k := c.Key(cl.layer)
-		if err := c.Store.Put(ctx, k.String(), bytes.NewReader(encode(c.Total, cl.cols, cl.data))); err != nil {
-			return fmt.Errorf("cache %s: %w", id, err)
-		}
-	}
+	stored := make(chan error, 1)
+	go func() { stored <- c.store(ctx) }()
+	var err error
 	if f, ok := c.Next.(models.Finisher); ok {
-		return f.Finish(ctx)
+		err = f.Finish(ctx)
+	}
+	if serr := <-stored; err == nil {
+		err = serr
+	}
+	return err
+}
+
+// storeAtOnce bounds the layers stored at the same time.
+const storeAtOnce = 4
+
+// store puts every layer's blob, storeAtOnce at a time, and returns the
+// first error (in the layers' order).
+func (c *Caching) store(ctx context.Context) error {
+	errs := make([]error, len(c.order))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(storeAtOnce, len(c.order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				cl := c.layers[c.order[i]]
+				if err := c.Store.Put(ctx, c.Key(cl.layer).String(), bytes.NewReader(encode(c.Total, cl.cols, cl.data))); err != nil {
+					errs[i] = fmt.Errorf("cache %s: %w", cl.layer.ID, err)
+				}
+			}
+		}()
+	}
+	for i := range c.order {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
