@@ -160,7 +160,7 @@ func cv[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], cfg Config) (*Result, 
 		return nil, err
 	}
 	if !blockMajor {
-		res.R = y.pearson(pred, nil, 0, newWork())
+		res.R = y.pearson(nil, pred, nil, 0, newWork())
 		if !cfg.DropPredictions {
 			res.Predictions = pred
 		}
@@ -220,9 +220,10 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 		nopen  = nw    // folds in progress at once
 		// block-major only: each block's predictions while in progress,
 		// the folds done with it, and buffers free for reuse
-		blockPred = map[int]mat{}
-		blockDone = map[int]int{}
-		freePred  []mat
+		blockPred  = map[int]mat{}
+		blockDone  = map[int]int{}
+		freePred   []mat
+		decomposed int // folds diagonalised
 	)
 	if blockMajor {
 		nopen = k
@@ -305,6 +306,14 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 			if fs == nil {
 				return
 			}
+			if b >= 0 && wk.f64["kt"] != nil {
+				mu.Lock()
+				last := nextF == k
+				mu.Unlock()
+				if last { // no decomposition left for this worker
+					delete(wk.f64, "kt")
+				}
+			}
 			if b < 0 {
 				d, kin, err := decompose(x, fs, kernel, haveGram, gram, alphas, cfg, wk)
 				if err != nil {
@@ -313,6 +322,11 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 				}
 				mu.Lock()
 				fs.d, fs.kin = d, kin
+				if decomposed++; decomposed == k {
+					// Only decompositions read the Gram: let its memory
+					// go to the blocks' buffers.
+					gram = mat{}
+				}
 				cond.Broadcast()
 				mu.Unlock()
 				continue
@@ -340,9 +354,9 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 			mu.Unlock()
 			if blockLast {
 				// every fold has predicted this block: score it
-				copy(res.R[j0:j1], y.pearson(dst, nil, j0, wk))
+				y.pearson(res.R[j0:j1], dst, nil, j0, wk)
 				for f := range k {
-					copy(res.FoldR[f][j0:j1], y.pearson(dst, parts[f], j0, wk))
+					y.pearson(res.FoldR[f][j0:j1], dst, parts[f], j0, wk)
 				}
 				mu.Lock()
 				delete(blockPred, b)
@@ -353,7 +367,7 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 			if last {
 				res.FoldAlpha[fs.f] = fs.chosen
 				if !blockMajor {
-					res.FoldR[fs.f] = y.pearson(pred, fs.test, 0, wk)
+					res.FoldR[fs.f] = y.pearson(nil, pred, fs.test, 0, wk)
 					res.FoldMedians[fs.f], _ = nanMedian(res.FoldR[fs.f])
 				}
 				mu.Lock()
@@ -453,8 +467,8 @@ func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y ymat[U], alphas []float64,
 		return fmt.Errorf("ridge: fold %d: %w", fs.f, err)
 	}
 	chosen := fs.chosen[j0:j1]
-	for j, a := range best(errs) {
-		chosen[j] = alphas[a]
+	for j := range chosen {
+		chosen[j] = alphas[bestAt(errs, j)]
 	}
 	pred := wk.mat64("pred", len(fs.test), j1-j0)
 	d.predict(pred, chosen, ybar, wk)
@@ -580,7 +594,8 @@ func kfold(n, k int, rng *rand.Rand) []int {
 
 func centred[T linalg.Float](y rows[T], wk *work) (yc mat, mean []float64) {
 	m, p := y.n(), y.m.Cols
-	mean = make([]float64, p)
+	mean = buf[float64](wk, "ymean", p)
+	clear(mean)
 	for i := range m {
 		for j, v := range y.row(i) {
 			mean[j] += float64(v)
@@ -622,10 +637,12 @@ func checkFinite[T linalg.Float](m linalg.Matrix[T], name, col string) error {
 
 // pearsonCols returns Pearson r per column between pred and y (NaN when
 // either column is constant).
-func pearsonCols[T linalg.Float](pred rows[float64], y rows[T]) []float64 {
+func pearsonCols[T linalg.Float](dst []float64, pred rows[float64], y rows[T], wk *work) {
 	n, p := pred.n(), pred.m.Cols
-	mp := make([]float64, p)
-	my := make([]float64, p)
+	mp := buf[float64](wk, "pcMeanP", p)
+	my := buf[float64](wk, "pcMeanY", p)
+	clear(mp)
+	clear(my)
 	for i := range n {
 		yr := y.row(i)
 		for j, v := range pred.row(i) {
@@ -637,9 +654,12 @@ func pearsonCols[T linalg.Float](pred rows[float64], y rows[T]) []float64 {
 		mp[j] /= float64(n)
 		my[j] /= float64(n)
 	}
-	sxy := make([]float64, p)
-	sxx := make([]float64, p)
-	syy := make([]float64, p)
+	sxy := buf[float64](wk, "pcXY", p)
+	sxx := buf[float64](wk, "pcXX", p)
+	syy := buf[float64](wk, "pcYY", p)
+	clear(sxy)
+	clear(sxx)
+	clear(syy)
 	for i := range n {
 		yr := y.row(i)
 		for j, v := range pred.row(i) {
@@ -649,15 +669,13 @@ func pearsonCols[T linalg.Float](pred rows[float64], y rows[T]) []float64 {
 			syy[j] += b * b
 		}
 	}
-	r := make([]float64, p)
 	for j := range p {
 		if sxx[j] == 0 || syy[j] == 0 {
-			r[j] = math.NaN()
+			dst[j] = math.NaN()
 			continue
 		}
-		r[j] = sxy[j] / math.Sqrt(sxx[j]*syy[j])
+		dst[j] = sxy[j] / math.Sqrt(sxx[j]*syy[j])
 	}
-	return r
 }
 
 // nanMedian returns the median of the non-NaN values and the NaN count.

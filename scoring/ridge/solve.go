@@ -186,7 +186,6 @@ type decomp struct {
 	// decomposition passes the same alphas).
 	inv      []float64       // 1 / LOO denominator, [stimulus·len(alphas) + alpha]
 	bandsF32 []band[float32] // alpha compression
-	basis32  linalg.Matrix[float32]
 }
 
 // prepare makes what is missing of the selection set-up for LOO (loo) or
@@ -200,16 +199,6 @@ func (d *decomp) prepare(alphas []float64, f64, loo bool, wk *work) {
 	}
 	if d.bandsF32 == nil {
 		d.bandsF32 = d.bands(alphas)
-	}
-	if loo && d.basis32.Data == nil {
-		m := d.basis
-		d.basis32 = linalg.View(m.Rows, m.Cols, buf[float32](wk, "basis32", m.Rows*m.Cols))
-		for i := range m.Rows {
-			src, dst := m.Row(i), d.basis32.Row(i)
-			for k, v := range src {
-				dst[k] = float32(v)
-			}
-		}
 	}
 }
 
@@ -293,18 +282,30 @@ func (d *decomp) setCoef(yc mat, w *work) {
 func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
 	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
-	w := buf[float64](wk, "predW", r)
-	byAlpha := map[float64][]int{}
+	// Each target's weights are those of its alpha, made once per
+	// distinct alpha (a few of the grid); no per-call map or slices, as
+	// CV calls this for every block of targets of every fold.
+	group := intBuf(wk, "predGroup", p)
+	uniq := buf[float64](wk, "predAlphas", 0)
 	for j, a := range alpha {
-		byAlpha[a] = append(byAlpha[a], j)
+		g := slices.Index(uniq, a)
+		if g < 0 {
+			g = len(uniq)
+			uniq = append(uniq, a)
+		}
+		group[j] = g
 	}
-	for a, js := range byAlpha {
-		d.weights(a, w)
-		for k := range r {
-			src, dr := d.coef.Row(k), b.Row(k)
-			for _, j := range js {
-				dr[j] = w[k] * src[j]
-			}
+	if wk != nil {
+		wk.f64["predAlphas"] = uniq[:0]
+	}
+	ws := wk.mat64("predW", len(uniq), r)
+	for g, a := range uniq {
+		d.weights(a, ws.Row(g))
+	}
+	for k := range r {
+		src, dr := d.coef.Row(k), b.Row(k)
+		for j, g := range group {
+			dr[j] = ws.Data[g*r+k] * src[j]
 		}
 	}
 	linalg.Gemm(false, false, 1, d.test, b, 0, dst)
@@ -328,7 +329,19 @@ func (d *decomp) looErrors(alphas []float64, yc mat, f64 bool, errs [][]float64,
 		accum(d.basis, d.coef, []band[float64]{d.direct(alphas)}, base, d.inv, errs, wk)
 		return
 	}
-	accum(d.basis32, d.coef, d.bandsF32, base, d.inv, errs, wk)
+	// The basis in float32 is made for each call, in the worker's buffer,
+	// rather than kept with the decomposition: converting it is a small
+	// part of a block's work, and CV's block-major order holds every
+	// fold's decomposition at once (issue 18's fMRI memory bound).
+	b := d.basis
+	b32 := linalg.View(b.Rows, b.Cols, buf[float32](wk, "basis32", b.Rows*b.Cols))
+	for i := range b.Rows {
+		src, dst := b.Row(i), b32.Row(i)
+		for k, v := range src {
+			dst[k] = float32(v)
+		}
+	}
+	accum(b32, d.coef, d.bandsF32, base, d.inv, errs, wk)
 }
 
 // looInv returns the inverses of the leave-one-out denominators of every
@@ -967,14 +980,19 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 // best returns, per target, the index of the alpha with the smallest error;
 // ties and NaNs keep the earlier alpha (sklearn updates on a strict gain).
 func best(errs [][]float64) []int {
-	p := len(errs[0])
-	idx := make([]int, p)
-	for j := range p {
-		be := math.Inf(1)
-		for a := range errs {
-			if e := errs[a][j]; e < be {
-				be, idx[j] = e, a
-			}
+	idx := make([]int, len(errs[0]))
+	for j := range idx {
+		idx[j] = bestAt(errs, j)
+	}
+	return idx
+}
+
+// bestAt is best for target j.
+func bestAt(errs [][]float64, j int) int {
+	be, idx := math.Inf(1), 0
+	for a := range errs {
+		if e := errs[a][j]; e < be {
+			be, idx = e, a
 		}
 	}
 	return idx
@@ -997,9 +1015,10 @@ func toF32(m mat) linalg.Matrix[float32] {
 // their output without reading it). One key is never used for two live
 // matrices.
 type work struct {
-	f64 map[string][]float64
-	f32 map[string][]float32
-	sl  *slab
+	f64  map[string][]float64
+	f32  map[string][]float32
+	ints map[string][]int
+	sl   *slab
 }
 
 // slab is one float64 buffer lent in turn to whatever needs scratch
@@ -1054,7 +1073,20 @@ func carve[T linalg.Float](s *slab, n int) []T {
 }
 
 func newWork() *work {
-	return &work{f64: map[string][]float64{}, f32: map[string][]float32{}}
+	return &work{f64: map[string][]float64{}, f32: map[string][]float32{}, ints: map[string][]int{}}
+}
+
+// intBuf is buf for ints.
+func intBuf(w *work, key string, n int) []int {
+	if w == nil {
+		return make([]int, n)
+	}
+	b := w.ints[key]
+	if cap(b) < n {
+		b = make([]int, n)
+		w.ints[key] = b
+	}
+	return b[:n]
 }
 
 func (w *work) mat64(key string, r, c int) mat {

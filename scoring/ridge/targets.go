@@ -72,25 +72,29 @@ func (y ymat[U]) checkFinite() error {
 	return nil
 }
 
-// pearson returns Pearson r per target between the predictions pred (all
+// pearson writes Pearson r per target between the predictions pred (all
 // stimuli × targets j0…j0+pred.Cols-1) and y, on the stimuli idx (nil:
-// all). Each column's sums run over the stimuli in the same order whatever
-// y's layout, so the result is bit for bit pearsonCols's.
-func (y ymat[U]) pearson(pred mat, idx []int, j0 int, wk *work) []float64 {
+// all), into dst (made when nil) and returns it. Each column's sums run
+// over the stimuli in the same order whatever y's layout, so the result is
+// bit for bit pearsonCols's.
+func (y ymat[U]) pearson(dst []float64, pred mat, idx []int, j0 int, wk *work) []float64 {
 	p := pred.Cols
+	if dst == nil {
+		dst = make([]float64, p)
+	}
 	if !y.t {
-		return pearsonCols(rows[float64]{m: pred, idx: idx}, rows[U]{m: y.m.Slice(0, y.m.Rows, j0, j0+p), idx: idx})
+		pearsonCols(dst, rows[float64]{m: pred, idx: idx}, rows[U]{m: y.m.Slice(0, y.m.Rows, j0, j0+p), idx: idx}, wk)
+		return dst
 	}
 	n := y.n()
 	if idx != nil {
 		n = len(idx)
 	}
-	r := make([]float64, 0, p)
 	for b0 := 0; b0 < p; b0 += targetBlock {
 		b1 := min(p, b0+targetBlock)
 		yb := wk.mat64("pearsonY", n, b1-b0)
 		y.gather(yb, idx, j0+b0, j0+b1)
-		r = append(r, pearsonCols(rows[float64]{m: pred.Slice(0, pred.Rows, b0, b1), idx: idx}, rows[float64]{m: yb})...)
+		pearsonCols(dst[b0:b1], rows[float64]{m: pred.Slice(0, pred.Rows, b0, b1), idx: idx}, rows[float64]{m: yb}, wk)
 	}
-	return r
+	return dst
 }
