@@ -286,7 +286,9 @@ type Part struct {
 //	layers_b    = Σ_l (2·n_b·q_l·d_l + 2·n_b²·d_l) / GemmFLOPS
 //	selection_b = K · S_b · L · (n_b/2)²/2 · RankSeconds   (layers compared on K splits' test halves)
 //	bootstrap_b = B · K · (S_b+1) · (n_b/2)²/2 · DrawnRankSeconds / cores   (the chosen layer's resample ranked, then compared with each subject's; on every core)
-//	fixed_b     = ModelSeconds
+//	fixed_b     = ModelSeconds + cache_b
+//	cache_b     = 4·n_b·Σ_l q_l / ActivationStoreRate, when that is at most ActivationCacheLimit bytes
+//	              (the first job on a stimulus set stores its activations)
 //	seconds_b   = learned_b · (forward_b + layers_b + selection_b + bootstrap_b + fixed_b)
 //
 // An encoding benchmark (Sessions) is fitted per session s of n_s stimuli
@@ -334,6 +336,9 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		} else {
 			p.Forward = n * fwd / cal.ForwardFLOPS
 			p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
+			if b := 4 * n * activationValues(in); b <= ActivationCacheLimit {
+				p.Fixed += b / ActivationStoreRate
+			}
 		}
 		seen[b.StimulusKey] = b.StimulusKey != ""
 		p.Bootstrap = SelectionSplits*s*nl*pairs*cal.RankSeconds +
@@ -345,6 +350,34 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		parts = append(parts, p)
 	}
 	return parts
+}
+
+// ActivationCacheLimit is the scorer's default bound on a stimulus set's
+// cached activations (onnxrun.DefaultCacheLimit, 128 MiB): a set within it
+// is stored by its first job.
+const ActivationCacheLimit = 128 << 20
+
+// ActivationStoreRate is the bytes per second at which a job stores
+// activations in the embedded object store (four layers at a time, each a
+// signed request, checksums and a durable write): measured 2026-12-04 on
+// the 2-core development machine, MobileNetV1 0.5/128's 57 layers on 92
+// images (about 67 MB) in 0.6 s. A disk-only write there runs at ~1 GB/s,
+// so the requests and hashing, not the disk, set this rate; it is not
+// calibrated per machine, and finished jobs correct it (Learned).
+const ActivationStoreRate = 110e6
+
+// activationValues is Σ_l q_l of in's layers, per stimulus (an unknown q
+// counted as in modelFlops).
+func activationValues(in EstimateInput) float64 {
+	h, w, layers := in.shape()
+	var v float64
+	for _, q := range layers {
+		if q <= 0 {
+			q = 4 * h * w
+		}
+		v += float64(q)
+	}
+	return v
 }
 
 // modelFlops returns the formula's forward FLOPs per image, Σ_l q_l·d_l
