@@ -287,7 +287,7 @@ type Part struct {
 //	selection_b = K · S_b · L · (n_b/2)²/2 · RankSeconds   (layers compared on K splits' test halves)
 //	bootstrap_b = B · K · (S_b+1) · (n_b/2)²/2 · DrawnRankSeconds / cores   (the chosen layer's resample ranked, then compared with each subject's; on every core)
 //	fixed_b     = ModelSeconds + cache_b
-//	cache_b     = 4·n_b·Σ_l q_l / ActivationStoreRate, when that is at most ActivationCacheLimit bytes
+//	cache_b     = 4·n_b·Σ_l q_l / ActivationStoreRate, when that is at most the input's CacheLimit bytes
 //	              (the first job on a stimulus set stores its activations)
 //	seconds_b   = learned_b · (forward_b + layers_b + selection_b + bootstrap_b + fixed_b)
 //
@@ -336,7 +336,7 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		} else {
 			p.Forward = n * fwd / cal.ForwardFLOPS
 			p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
-			if b := 4 * n * activationValues(in); b <= ActivationCacheLimit {
+			if b := 4 * n * activationValues(in); b <= float64(in.CacheLimit) {
 				p.Fixed += b / ActivationStoreRate
 			}
 		}
@@ -351,11 +351,6 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 	}
 	return parts
 }
-
-// ActivationCacheLimit is the scorer's default bound on a stimulus set's
-// cached activations (onnxrun.DefaultCacheLimit, 128 MiB): a set within it
-// is stored by its first job.
-const ActivationCacheLimit = 128 << 20
 
 // ActivationStoreRate is the bytes per second at which a job stores
 // activations in the embedded object store (four layers at a time, each a

@@ -21,6 +21,10 @@ type EstimateInput struct {
 	// assumed then.
 	LayerFeatures []int64
 	Layers        int
+	// CacheLimit is the most bytes of a stimulus set's activations the
+	// job stores in its activation cache (onnxrun.Model.CacheLimit); 0
+	// when it has no cache.
+	CacheLimit int64
 	// Stimuli holds each benchmark's stimulus count.
 	Stimuli []int
 	// Benchmarks, when set, describes the benchmarks for the calibrated

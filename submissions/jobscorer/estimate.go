@@ -31,6 +31,9 @@ func EstimateInput(m *onnxrun.Model) submissions.EstimateInput {
 		}
 	}
 	in.Layers = len(in.LayerFeatures)
+	if m.Cache != nil {
+		in.CacheLimit = m.CacheLimit
+	}
 	return in
 }
 
