@@ -283,10 +283,10 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
 	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
 	// Each target's weights are those of its alpha, made once per
-	// distinct alpha (a few of the grid); no per-call map or slices, as
-	// CV calls this for every block of targets of every fold.
+	// distinct alpha (a few of the grid); no per-target allocation, as CV
+	// calls this for every block of targets of every fold.
 	group := intBuf(wk, "predGroup", p)
-	uniq := buf[float64](wk, "predAlphas", 0)
+	var uniq []float64
 	for j, a := range alpha {
 		g := slices.Index(uniq, a)
 		if g < 0 {
@@ -294,9 +294,6 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 			uniq = append(uniq, a)
 		}
 		group[j] = g
-	}
-	if wk != nil {
-		wk.f64["predAlphas"] = uniq[:0]
 	}
 	ws := wk.mat64("predW", len(uniq), r)
 	for g, a := range uniq {
