@@ -2,6 +2,7 @@ package ort
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/activations"
 	"github.com/cortexbench/cortexbench/models/preprocess"
@@ -174,4 +176,68 @@ func BenchmarkForwardPrefetch(b *testing.B) {
 	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "prefetch/serial")
 	b.ReportMetric(cpu[0]/took[0].Seconds(), "serial-cores")
 	b.ReportMetric(cpu[1]/took[1].Seconds(), "prefetch-cores")
+}
+
+// BenchmarkAllLayersMemPattern is the pooled extraction of all layers (an
+// RSA benchmark's candidates, in-graph pooling to benchPool values, the
+// consumer doing nothing) without ONNX Runtime's memory pattern, as
+// NewExtractor runs it, against the same with the pattern
+// (Options.MemPattern, ONNX Runtime's default), each in its own session,
+// the reference first, each session's peak resident memory measured from
+// a reset high-water mark. Reported: ms/image of each, their ratio
+// (< 1: faster without the pattern), and the peak of each in MiB; every
+// value of every layer is checked to be the same bit for bit (a hash).
+func BenchmarkAllLayersMemPattern(b *testing.B) {
+	shared := sharedDir(b)
+	z := cowley(b)
+	defer z.Close()
+	r := runtime(b)
+	c, layers := mobileNetV2(b, shared)
+	chosen := perStimulus(layers)
+	var took [2]time.Duration
+	var peak [2]int64
+	var sum [2]uint64 // FNV-1a of every value consumed, in order
+	b.ResetTimer()
+	// The reference first: memory it leaves behind (glibc's, ORT's
+	// environment) counts against the variant measured second.
+	for _, i := range []int{1, 0} {
+		pattern := i == 1
+		b.StopTimer()
+		memstat.ResetPeak()
+		e, err := r.NewExtractor(c, models.MobileNetV2Float, chosen, Options{PoolTo: benchPool, Overlap: true, MemPattern: pattern})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := uint64(14695981039346656037)
+		keep := models.ConsumerFunc(func(_ context.Context, _ models.Layer, _ int, rows [][]float32) error {
+			for _, row := range rows {
+				for _, v := range row {
+					h = (h ^ uint64(math.Float32bits(v))) * 1099511628211
+				}
+			}
+			return nil
+		})
+		b.StartTimer()
+		t0 := time.Now()
+		for range b.N {
+			if err := e.Run(context.Background(), z, keep, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took[i] = time.Since(t0)
+		b.StopTimer()
+		sum[i] = h
+		peak[i] = memstat.Peak()
+		e.Close()
+	}
+	if sum[0] != sum[1] {
+		b.Fatalf("the layers' values differ with the memory pattern (FNV-1a %x against %x)", sum[1], sum[0])
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) / float64(z.Len()) * 1000 }
+	b.ReportMetric(float64(z.Len()), "images")
+	b.ReportMetric(per(took[0]), "ms/image")
+	b.ReportMetric(per(took[1]), "pattern-ms/image")
+	b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "ratio")
+	b.ReportMetric(float64(peak[0])/(1<<20), "peakRSS-MiB")
+	b.ReportMetric(float64(peak[1])/(1<<20), "pattern-peakRSS-MiB")
 }

@@ -104,6 +104,10 @@ type Options struct {
 	// computes the current one, so its threads do not wait for decoding;
 	// the tensors are the same. Serial is the reference in benchmarks.
 	Serial bool
+	// MemPattern keeps ONNX Runtime's memory pattern when inner layers are
+	// exposed, as before issue 18's stop 26; see NewExtractor. It is the
+	// reference in BenchmarkAllLayersMemPattern; the tensors are the same.
+	MemPattern bool
 }
 
 // Reduction describes the in-graph reduction, for cache keys.
@@ -173,6 +177,22 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("new extractor: set threads: %w", err)
 	}
+	// ONNX Runtime's memory pattern plans, after the first Run, one block
+	// for all the intermediate tensors of a Run. With a model's inner
+	// layers exposed as graph outputs (every candidate layer of an RSA
+	// benchmark: 240 for MobileNetV2) that block is large and is filled
+	// afresh on every Run: kriegeskorte2008.hIT's extraction of
+	// MobileNetV2's 240 layers (92 images, batches of 4) took 6.0 s and
+	// 1.62 GiB peak with it, 4.8 s and 1.07 GiB without (2-core machine,
+	// 2026-12-04), with the same tensors (BenchmarkAllLayersMemPattern
+	// measures both). The bare forward passes (model outputs only) keep
+	// ONNX Runtime's default, so they stay the reference a user would
+	// measure.
+	if !o.MemPattern && exposesInner(exposed) {
+		if err := opts.SetMemPattern(false); err != nil {
+			return nil, fmt.Errorf("new extractor: memory pattern: %w", err)
+		}
+	}
 	if !r.cfg.Spin {
 		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 			return nil, fmt.Errorf("new extractor: disable spinning: %w", err)
@@ -189,6 +209,12 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 		return nil, fmt.Errorf("new extractor: %w", err)
 	}
 	return e, nil
+}
+
+// exposesInner reports whether any exposed layer is inside the graph
+// rather than one of the model's outputs.
+func exposesInner(exposed []models.Layer) bool {
+	return slices.ContainsFunc(exposed, func(l models.Layer) bool { return !l.IsOutput })
 }
 
 func (e *Extractor) setup(cfg Config, c *onnxmodel.Checked, shapes [][]int64, overlap, serial bool) error {
