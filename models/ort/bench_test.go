@@ -13,6 +13,7 @@ import (
 	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/models"
 	"github.com/cortexbench/cortexbench/models/activations"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/preprocess"
 )
 
@@ -34,6 +35,16 @@ func cowley(b *testing.B) *preprocess.Zip {
 	return z
 }
 
+// benchSetup opens the Cowley session's images (closed when b ends), the
+// runtime, and the float32 MobileNetV2 with its layers.
+func benchSetup(b *testing.B) (*preprocess.Zip, *Runtime, *onnxmodel.Checked, []models.Layer) {
+	shared := sharedDir(b)
+	z := cowley(b)
+	b.Cleanup(func() { z.Close() })
+	c, layers := mobileNetV2(b, shared)
+	return z, runtime(b), c, layers
+}
+
 func benchExtract(b *testing.B, all bool, wrap func(layers []models.Layer) models.Consumer) {
 	benchExtractOpts(b, all, Options{}, wrap)
 }
@@ -52,11 +63,7 @@ func envInt(name string, def int64) int64 {
 }
 
 func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []models.Layer) models.Consumer) {
-	shared := sharedDir(b)
-	z := cowley(b)
-	defer z.Close()
-	r := runtime(b)
-	c, layers := mobileNetV2(b, shared)
+	z, r, c, layers := benchSetup(b)
 	chosen := outputLayers(layers)
 	if all {
 		chosen = perStimulus(layers)
@@ -71,15 +78,15 @@ func benchExtractOpts(b *testing.B, all bool, o Options, wrap func(layers []mode
 		b.Fatal(err)
 	}
 	defer e.Close()
-	b.ReportMetric(float64(z.Len()), "images")
 	cpu0 := cpuTime()
-	b.ResetTimer()
+	b.ResetTimer() // (which also drops metrics reported before it)
 	for range b.N {
 		cons := wrap(chosen)
 		if err := e.Run(context.Background(), z, cons, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(z.Len()), "images")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(z.Len())*1000, "ms/image")
 	b.ReportMetric((cpuTime()-cpu0)/float64(b.N)/float64(z.Len())*1000, "cpu-ms/image")
 	var ru syscall.Rusage
@@ -143,11 +150,7 @@ func BenchmarkAllLayersPooled(b *testing.B) {
 // (Options.Serial, as before), alternately in the same run:
 // prefetch/serial is the ratio of their wall times (< 1: faster).
 func BenchmarkForwardPrefetch(b *testing.B) {
-	shared := sharedDir(b)
-	z := cowley(b)
-	defer z.Close()
-	r := runtime(b)
-	c, layers := mobileNetV2(b, shared)
+	z, r, c, layers := benchSetup(b)
 	var err error
 	var ex [2]*Extractor
 	for i, o := range []Options{{Serial: true}, {}} {
@@ -188,11 +191,7 @@ func BenchmarkForwardPrefetch(b *testing.B) {
 // (< 1: faster without the pattern), and the peak of each in MiB; every
 // value of every layer is checked to be the same bit for bit (a hash).
 func BenchmarkAllLayersMemPattern(b *testing.B) {
-	shared := sharedDir(b)
-	z := cowley(b)
-	defer z.Close()
-	r := runtime(b)
-	c, layers := mobileNetV2(b, shared)
+	z, r, c, layers := benchSetup(b)
 	chosen := perStimulus(layers)
 	var took [2]time.Duration
 	var peak [2]int64
