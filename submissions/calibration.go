@@ -300,7 +300,7 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 	if bootstrap <= 0 {
 		bootstrap = DefaultBootstrap
 	}
-	fwd, sumQD, sumD := modelFlops(in)
+	fwd, sumQD, sumD, sumQ := modelFlops(in)
 	nl := float64(min(max(len(in.LayerFeatures), in.Layers, 1), MaxLayersSelected))
 	parts := make([]Part, 0, len(benches))
 	seen := map[string]bool{}
@@ -336,7 +336,7 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 		} else {
 			p.Forward = n * fwd / cal.ForwardFLOPS
 			p.Layers = (2*n*sumQD + 2*n*n*sumD) / cal.GemmFLOPS
-			if b := 4 * n * activationValues(in); b <= float64(in.CacheLimit) {
+			if b := 4 * n * sumQ; b <= float64(in.CacheLimit) {
 				p.Fixed += b / ActivationStoreRate
 			}
 		}
@@ -361,23 +361,10 @@ func CalibratedEstimate(cal *Calibration, in EstimateInput, benches []BenchmarkC
 // calibrated per machine, and finished jobs correct it (Learned).
 const ActivationStoreRate = 110e6
 
-// activationValues is Σ_l q_l of in's layers, per stimulus (an unknown q
-// counted as in modelFlops).
-func activationValues(in EstimateInput) float64 {
-	h, w, layers := in.shape()
-	var v float64
-	for _, q := range layers {
-		if q <= 0 {
-			q = 4 * h * w
-		}
-		v += float64(q)
-	}
-	return v
-}
-
 // modelFlops returns the formula's forward FLOPs per image, Σ_l q_l·d_l
-// and Σ_l d_l of in (see EstimateCost).
-func modelFlops(in EstimateInput) (fwd, sumQD, sumD float64) {
+// and Σ_l d_l of in (see EstimateCost), and Σ_l q_l, the activation
+// values per image (an unknown q_l counted as 4·H·W).
+func modelFlops(in EstimateInput) (fwd, sumQD, sumD, sumQ float64) {
 	h, w, layers := in.shape()
 	for _, q := range layers {
 		qf := float64(q)
@@ -387,8 +374,9 @@ func modelFlops(in EstimateInput) (fwd, sumQD, sumD float64) {
 		d := math.Min(qf, ReducedFeatures)
 		sumD += d
 		sumQD += qf * d
+		sumQ += qf
 	}
-	return ForwardFlops(in.Params, h, w), sumQD, sumD
+	return ForwardFlops(in.Params, h, w), sumQD, sumD, sumQ
 }
 
 // ForwardFlops is the estimate's forward FLOPs per image of a model of
