@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/cortexbench/cortexbench/internal/graceful"
 )
 
 // Serve answers on ln, at most cfg.MaxConns connections at once and with
 // the header, idle and body timeouts of the Config, with s's handler at "/" and the extra handlers at
 // their patterns (the submissions API), until ctx ends; then it shuts
-// down gracefully (5 s). Every refresh it calls Refresh, so scores
+// down gracefully (5 s for requests in flight; connections that never
+// sent a request, such as a browser's preconnects, are closed at once). Every refresh it calls Refresh, so scores
 // committed by workers appear (and nothing is reloaded while nothing
 // changed): the leaderboard is precomputed per generation, not per
 // request. A failed refresh is written to errs.
@@ -30,6 +33,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, extra map[string]ht
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 	}
+	shut := graceful.Track(hs)
 	ln = netutil.LimitListener(ln, s.cfg.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -51,7 +55,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, extra map[string]ht
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return hs.Shutdown(sctx)
+		if err := shut.Shutdown(sctx, hs); err != nil {
+			return fmt.Errorf("shut down the HTTP server: requests still in flight after 5 s were cut: %w", err)
+		}
+		return nil
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil

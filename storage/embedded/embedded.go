@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
 
+	"github.com/cortexbench/cortexbench/internal/graceful"
 	"github.com/cortexbench/cortexbench/storage/s3"
 )
 
@@ -111,11 +111,7 @@ type Server struct {
 	srv       *http.Server
 	done      chan error
 	backend   *folder
-
-	// Connections that have not sent a request yet: Shutdown would wait
-	// up to 5s for each, so Close closes them at once.
-	connsMu sync.Mutex
-	fresh   map[net.Conn]struct{}
+	shut      *graceful.Tracker // closes connections that never sent a request at once
 }
 
 // Start serves the folder on cfg.Addr (defaults applied) and creates the
@@ -168,17 +164,8 @@ func Start(cfg Config) (*Server, error) {
 		backend:   backend,
 		srv:       &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errorLog()},
 		done:      make(chan error, 1),
-		fresh:     map[net.Conn]struct{}{},
 	}
-	s.srv.ConnState = func(c net.Conn, state http.ConnState) {
-		s.connsMu.Lock()
-		defer s.connsMu.Unlock()
-		if state == http.StateNew {
-			s.fresh[c] = struct{}{}
-		} else {
-			delete(s.fresh, c)
-		}
-	}
+	s.shut = graceful.Track(s.srv)
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
 }
@@ -245,14 +232,7 @@ func (s *Server) OpenPublic(ctx context.Context) (*s3.Bucket, error) {
 // Close stops accepting requests and waits, until ctx ends, for those in
 // flight to finish.
 func (s *Server) Close(ctx context.Context) error {
-	shut := make(chan error, 1)
-	go func() { shut <- s.srv.Shutdown(ctx) }()
-	s.connsMu.Lock()
-	for c := range s.fresh {
-		c.Close()
-	}
-	s.connsMu.Unlock()
-	err := <-shut
+	err := s.shut.Shutdown(ctx, s.srv)
 	if err == nil {
 		s.backend.removeTmp() // nothing in flight: no upload outlives the server
 	}
