@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
@@ -95,12 +96,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "estimate: %s (calibrated on this machine %s; %s)\n", wire.FormatSeconds(submissions.Sum(plan)), cal.MeasuredAt.Format("2006-01-02 15:04"), learnedNote(plan))
 
 	// 1. Bare forward passes over every distinct stimulus set.
-	start := time.Now()
+	start, cpu0 := time.Now(), perf.CPUTime()
 	stimuli, err := perf.ForwardPasses(ctx, p.bench, m, ids)
 	if err != nil {
 		return err
 	}
-	forward := time.Since(start)
+	forward, forwardCPU := time.Since(start), perf.CPUTime()-cpu0
 	forwardPeak := perf.PeakRSS() // the process's peak so far: the bare passes'
 	fmt.Fprintf(env.Stderr, "bare forward passes: %d images in %.1f s\n", stimuli, forward.Seconds())
 	// The reduction (--reduce) applies to scoring, not to the bare passes.
@@ -117,11 +118,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	// One Run over every benchmark, as the main job and 'score' do: work
 	// that benchmarks share (the layer RDMs of one stimulus set, a public
 	// partner) is done once, and each benchmark's line holds its own share.
-	start = time.Now()
+	start, cpu0 = time.Now(), perf.CPUTime()
 	if _, err := run.Run(ctx, timed, ids); err != nil {
 		return explainFailure(err)
 	}
-	total := time.Since(start)
+	total, scoreCPU := time.Since(start), perf.CPUTime()-cpu0
+	cpu := cpuUse(forward, forwardCPU, total, scoreCPU)
 	lines := map[string]runner.BenchmarkTiming{}
 	for _, bt := range run.BenchmarkTimings() {
 		lines[bt.Benchmark] = bt
@@ -154,7 +156,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"target_s": target, "target_ratio_to_forward": targetRatio, "ratio_to_forward": total.Seconds() / forward.Seconds(),
 		"ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()), "stages": sum,
 		"peak_rss_bytes": perf.PeakRSS(), "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
-		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal,
+		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal, "cpu": cpu,
 	}
 	if *asJSON {
 		return writeJSON(env.Stdout, res)
@@ -167,6 +169,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
 	fmt.Fprintf(tw, "total / forward\t%.2f (target ≤ %.1f: %.1f s)\n", total.Seconds()/forward.Seconds(), targetRatio, target)
 	fmt.Fprintf(tw, "total / (forward + math)\t%.2f\n", total.Seconds()/(forward.Seconds()+math.Seconds()))
+	if cpu.Cores > 0 && cpu.ForwardCPU > 0 {
+		fmt.Fprintf(tw, "CPU time, bare passes\t%.1f s (%.2f of %d cores busy)\n", cpu.ForwardCPU, cpu.ForwardBusy, cpu.Cores)
+		fmt.Fprintf(tw, "CPU time, scoring\t%.1f s (%.2f of %d cores busy)\n", cpu.ScoreCPU, cpu.ScoreBusy, cpu.Cores)
+		fmt.Fprintf(tw, "floor: total / forward with every core busy\t%.2f (scoring's CPU time / (%d × bare passes' wall time))\n", cpu.FloorRatio, cpu.Cores)
+	}
 	fmt.Fprintf(tw, "peak RSS\t%.2f GiB (%.2f GiB by the end of the bare passes)\n", float64(perf.PeakRSS())/(1<<30), float64(forwardPeak)/(1<<30))
 	fmt.Fprintf(tw, "estimate (before scoring)\t%.1f s\n", submissions.Sum(plan))
 	for _, b := range perBench {
@@ -195,6 +202,32 @@ type benchTime struct {
 	Estimate  float64          `json:"estimate_seconds"`
 	Parts     submissions.Part `json:"estimate_parts"`
 	Stages    benchStages      `json:"stages"`
+}
+
+// benchCPU is the CPU time (user and system, every thread) of the bare
+// passes and of the scoring, how many cores each kept busy on average, and
+// the lowest total/forward ratio the scoring's CPU work allows: its CPU
+// time spread over every core with none idle. Above targetRatio the goal
+// needs less work, not better overlap.
+type benchCPU struct {
+	Cores       int     `json:"cores"`
+	ForwardCPU  float64 `json:"forward_cpu_s"`
+	ForwardBusy float64 `json:"forward_cores_busy"`
+	ScoreCPU    float64 `json:"score_cpu_s"`
+	ScoreBusy   float64 `json:"score_cores_busy"`
+	FloorRatio  float64 `json:"floor_ratio_to_forward"`
+}
+
+func cpuUse(forward, forwardCPU, total, scoreCPU time.Duration) benchCPU {
+	c := benchCPU{Cores: runtime.NumCPU(), ForwardCPU: forwardCPU.Seconds(), ScoreCPU: scoreCPU.Seconds()}
+	if forward > 0 {
+		c.ForwardBusy = c.ForwardCPU / forward.Seconds()
+		c.FloorRatio = c.ScoreCPU / (float64(c.Cores) * forward.Seconds())
+	}
+	if total > 0 {
+		c.ScoreBusy = c.ScoreCPU / total.Seconds()
+	}
+	return c
 }
 
 // targetRatio is issue 18's goal: scoring every benchmark takes at most

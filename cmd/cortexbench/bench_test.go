@@ -47,6 +47,14 @@ func TestBenchOneRun(t *testing.T) {
 		Peak         int64   `json:"peak_rss_bytes"`
 		ForwardPeak  int64   `json:"forward_peak_rss_bytes"`
 		Stages       stages  `json:"stages"`
+		CPU          struct {
+			Cores       int     `json:"cores"`
+			ForwardCPU  float64 `json:"forward_cpu_s"`
+			ForwardBusy float64 `json:"forward_cores_busy"`
+			ScoreCPU    float64 `json:"score_cpu_s"`
+			ScoreBusy   float64 `json:"score_cores_busy"`
+			FloorRatio  float64 `json:"floor_ratio_to_forward"`
+		} `json:"cpu"`
 		PerBenchmark []struct {
 			Benchmark string  `json:"benchmark"`
 			Seconds   float64 `json:"seconds"`
@@ -65,6 +73,21 @@ func TestBenchOneRun(t *testing.T) {
 	}
 	if math.Abs(res.Ratio-res.Total/res.Forward) > 1e-9 {
 		t.Errorf("ratio_to_forward %g, total/forward %g", res.Ratio, res.Total/res.Forward)
+	}
+	// CPU time: the work of each part, spread over the cores at best,
+	// cannot take less than its wall time divided by the cores.
+	c := res.CPU
+	if c.Cores < 1 || c.ForwardCPU <= 0 || c.ScoreCPU <= 0 {
+		t.Errorf("cpu: %+v", c)
+	}
+	if c.ForwardBusy > float64(c.Cores)*1.05 || c.ScoreBusy > float64(c.Cores)*1.05 {
+		t.Errorf("cpu: more cores busy than the machine has: %+v", c)
+	}
+	if math.Abs(c.ScoreBusy-c.ScoreCPU/res.Total) > 1e-9 || math.Abs(c.FloorRatio-c.ScoreCPU/(float64(c.Cores)*res.Forward)) > 1e-9 {
+		t.Errorf("cpu: busy cores or floor do not follow from the times: %+v (forward %g s, total %g s)", c, res.Forward, res.Total)
+	}
+	if c.FloorRatio > res.Ratio*1.05 {
+		t.Errorf("cpu: the floor %g is above the ratio reached %g", c.FloorRatio, res.Ratio)
 	}
 	hIT, mIT := res.PerBenchmark[0], res.PerBenchmark[1]
 	if hIT.Benchmark != "kriegeskorte2008.hIT" || mIT.Benchmark != "kriegeskorte2008.mIT" {
