@@ -39,22 +39,15 @@ func TestBenchOneRun(t *testing.T) {
 		Bootstrap  float64 `json:"bootstrap_s"`
 	}
 	var res struct {
-		Images      int     `json:"images"`
-		Forward     float64 `json:"forward_s"`
-		Total       float64 `json:"score_total_s"`
-		Extraction  float64 `json:"score_extraction_s"`
-		Ratio       float64 `json:"ratio_to_forward"`
-		Peak        int64   `json:"peak_rss_bytes"`
-		ForwardPeak int64   `json:"forward_peak_rss_bytes"`
-		Stages      stages  `json:"stages"`
-		CPU         struct {
-			Cores       int     `json:"cores"`
-			ForwardCPU  float64 `json:"forward_cpu_s"`
-			ForwardBusy float64 `json:"forward_cores_busy"`
-			ScoreCPU    float64 `json:"score_cpu_s"`
-			ScoreBusy   float64 `json:"score_cores_busy"`
-			FloorRatio  float64 `json:"floor_ratio_to_forward"`
-		} `json:"cpu"`
+		Images       int      `json:"images"`
+		Forward      float64  `json:"forward_s"`
+		Total        float64  `json:"score_total_s"`
+		Extraction   float64  `json:"score_extraction_s"`
+		Ratio        float64  `json:"ratio_to_forward"`
+		Peak         int64    `json:"peak_rss_bytes"`
+		ForwardPeak  int64    `json:"forward_peak_rss_bytes"`
+		Stages       stages   `json:"stages"`
+		CPU          benchCPU `json:"cpu"`
 		PerBenchmark []struct {
 			Benchmark string  `json:"benchmark"`
 			Seconds   float64 `json:"seconds"`
