@@ -22,8 +22,13 @@ func PeakRSS() int64 { return memstat.Peak() }
 
 // ForwardPasses runs the model's output layers (final outputs only,
 // nothing kept) over every distinct stimulus set of the benchmarks ids,
-// and returns how many images that was.
+// and returns how many images that was. Like the runner, it keeps one
+// session for all the sets when the model can (runner.SessionHolder), so
+// the reference pays no session start-up the run does not.
 func ForwardPasses(ctx context.Context, bench runner.Benchmarks, m runner.Model, ids []string) (images int, err error) {
+	if h, ok := m.(runner.SessionHolder); ok {
+		defer h.HoldSessions()()
+	}
 	var outputs []models.Layer
 	for _, l := range m.Layers() {
 		if l.IsOutput {
@@ -97,6 +102,15 @@ func (t *Timed) ReductionFor(ctx context.Context, used models.UsedImages) (strin
 		return r.ReductionFor(ctx, used)
 	}
 	return "", nil
+}
+
+// HoldSessions forwards to the model when it is a runner.SessionHolder,
+// so a timed run reuses sessions as the run itself does.
+func (t *Timed) HoldSessions() (release func()) {
+	if h, ok := t.Model.(runner.SessionHolder); ok {
+		return h.HoldSessions()
+	}
+	return func() {}
 }
 
 // Elapsed is the time spent extracting so far.

@@ -33,6 +33,14 @@ type Model interface {
 	Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error
 }
 
+// SessionHolder is a Model that can keep its inference session open
+// between extractions (onnxrun.Model.HoldSessions): Run holds it for the
+// run, so benchmarks with several image sets on the same layers (and sets
+// shared by benchmarks) do not each start a session.
+type SessionHolder interface {
+	HoldSessions() (release func())
+}
+
 // Benchmarks opens benchmarks for scoring.
 type Benchmarks interface {
 	Open(ctx context.Context, ref string) (*benchmarks.Loaded, error)
@@ -169,8 +177,12 @@ var (
 // after their region's commit benchmarks, see commit.go) and returns the
 // scores, from the results store where they exist already. The commit
 // benchmarks a committed layer was chosen on are scored (and stored) too,
-// but only the scores of refs are returned.
+// but only the scores of refs are returned. A model that is a
+// SessionHolder keeps its session between extractions for the run.
 func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Score, error) {
+	if h, ok := m.(SessionHolder); ok {
+		defer h.HoldSessions()()
+	}
 	r.env.layerRDMs = map[string][][]float64{}
 	r.total = &timings{}
 	r.env.timings = r.total
