@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,5 +227,48 @@ func TestConfigValidateLimits(t *testing.T) {
 	d := Config{}.withDefaults()
 	if d.ReadHeaderTimeout != 10*time.Second || d.IdleTimeout != time.Minute || d.BodyReadTimeout != 30*time.Second || d.MinBodyRate != 16<<10 || d.MaxConns != 512 {
 		t.Errorf("defaults %+v", d)
+	}
+}
+
+// TestServeShutdownWithSilentConnection replays stop 26's CI failure
+// against Serve: a connection that never sends a request (a browser's
+// preconnect) is open when the context ends. Serve must still shut down
+// cleanly, and at once; net/http's Shutdown alone waits for such a
+// connection until it is over 5 s old, past Serve's 5 s grace, and Serve
+// then returned "context deadline exceeded".
+func TestServeShutdownWithSilentConnection(t *testing.T) {
+	srv, err := NewServer(Config{}, lbtest.Synthetic(4, 2, 0, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil, time.Hour, io.Discard) }()
+	// One request answered (the server is up), then the silent connection.
+	r, err := http.Get("http://" + ln.Addr().String() + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	silent := dial(t, ln.Addr().String())
+	time.Sleep(100 * time.Millisecond) // accepted: in StateNew
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve with a silent connection open: %v", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("Serve still shutting down after 4 s: it waits on a connection that never sent a request")
+	}
+	silent.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the silent connection is still open after shutdown (read: %v)", err)
 	}
 }
