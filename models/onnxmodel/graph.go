@@ -143,9 +143,90 @@ func SetOutputs(m *onnxpb.ModelProto, tensors []string) ([]byte, error) {
 		}
 		c.Graph.Output = append(c.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(t)})
 	}
+	pruneToOutputs(c.Graph)
 	data, err := proto.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("marshal model with chosen outputs: %w", err)
 	}
 	return data, nil
+}
+
+// pruneToOutputs drops the nodes of g that no graph output depends on,
+// and the initializers only they read, so that ONNX Runtime computes an
+// inner layer without the rest of the network (it runs every node of a
+// graph, whatever is fetched). The nodes kept stay in file order. A graph
+// with subgraphs (If, Loop, Scan), whose bodies may read outer tensors by
+// name, is left whole.
+func pruneToOutputs(g *onnxpb.GraphProto) {
+	nodes := g.GetNode()
+	producer := map[string]int{}
+	for i, n := range nodes {
+		for _, a := range n.GetAttribute() {
+			if a.GetG() != nil || len(a.GetGraphs()) > 0 {
+				return
+			}
+		}
+		for _, o := range n.GetOutput() {
+			if o != "" {
+				producer[o] = i
+			}
+		}
+	}
+	need := map[string]bool{}
+	var todo []string
+	for _, o := range g.GetOutput() {
+		need[o.GetName()] = true
+		todo = append(todo, o.GetName())
+	}
+	keep := make([]bool, len(nodes))
+	for len(todo) > 0 {
+		t := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		i, ok := producer[t]
+		if !ok || keep[i] {
+			continue
+		}
+		keep[i] = true
+		for _, in := range nodes[i].GetInput() {
+			if in != "" && !need[in] {
+				need[in] = true
+				todo = append(todo, in)
+			}
+		}
+	}
+	kept := make([]*onnxpb.NodeProto, 0, len(nodes))
+	for i, n := range nodes {
+		if keep[i] {
+			kept = append(kept, n)
+		}
+	}
+	g.Node = kept
+	var inits []*onnxpb.TensorProto
+	dropped := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		if need[t.GetName()] {
+			inits = append(inits, t)
+		} else {
+			dropped[t.GetName()] = true
+		}
+	}
+	g.Initializer = inits
+	var sparse []*onnxpb.SparseTensorProto
+	for _, t := range g.GetSparseInitializer() {
+		if name := t.GetValues().GetName(); need[name] {
+			sparse = append(sparse, t)
+		} else {
+			dropped[name] = true
+		}
+	}
+	g.SparseInitializer = sparse
+	// Before IR 4 initializers are graph inputs too: drop those with them,
+	// or they would become inputs to feed. The model's own inputs stay.
+	var ins []*onnxpb.ValueInfoProto
+	for _, in := range g.GetInput() {
+		if !dropped[in.GetName()] {
+			ins = append(ins, in)
+		}
+	}
+	g.Input = ins
 }

@@ -44,6 +44,7 @@ func PooledOutputs(m *onnxpb.ModelProto, layers []models.Layer, maxFeatures int6
 		plans[i] = p
 		c.Graph.Output = append(c.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(p.Output)})
 	}
+	pruneToOutputs(c.Graph)
 	data, err := proto.Marshal(c)
 	if err != nil {
 		return nil, nil, fmt.Errorf("marshal model with pooled outputs: %w", err)

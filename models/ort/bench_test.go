@@ -240,3 +240,77 @@ func BenchmarkAllLayersMemPattern(b *testing.B) {
 	b.ReportMetric(float64(peak[0])/(1<<20), "peakRSS-MiB")
 	b.ReportMetric(float64(peak[1])/(1<<20), "pattern-peakRSS-MiB")
 }
+
+// BenchmarkInnerLayerPruned is the extraction of one inner layer, as a
+// private benchmark scores the layer committed on its public partner:
+// alone, on the graph cut after the layer (onnxmodel.SetOutputs drops the
+// nodes nothing fetched depends on), against the same layer extracted
+// beside the model's output (every node runs, as before the cut) and the
+// bare forward pass, in turn in the same run on the same images.
+// CORTEXBENCH_BENCH_LAYER names the layer (default L167.Clip, the one
+// cowley2023.V4 commits for MobileNetV2 in the main job). Reported:
+// ms/image of each, pruned/whole, pruned/bare; the layer's values of the
+// two must be the same bit for bit (a hash).
+func BenchmarkInnerLayerPruned(b *testing.B) {
+	z, r, c, layers := benchSetup(b)
+	id := os.Getenv("CORTEXBENCH_BENCH_LAYER")
+	if id == "" {
+		id = "L167.Clip"
+	}
+	var ly models.Layer
+	for _, l := range layers {
+		if l.ID == id {
+			ly = l
+		}
+	}
+	if ly.ID == "" {
+		b.Fatalf("MobileNetV2 has no layer %s", id)
+	}
+	out := outputLayers(layers)
+	sets := [][]models.Layer{{ly}, append([]models.Layer{ly}, out...), out}
+	var ex [3]*Extractor
+	for i, s := range sets {
+		var err error
+		if ex[i], err = r.NewExtractor(c, models.MobileNetV2Float, s, Options{PoolTo: 4096, Overlap: true}); err != nil {
+			b.Fatal(err)
+		}
+		defer ex[i].Close()
+	}
+	var took [3]time.Duration
+	var sum [2]uint64 // FNV-1a of the layer's values, in order
+	b.ResetTimer()
+	for range b.N {
+		for i, e := range ex {
+			h := uint64(14695981039346656037)
+			keep := models.ConsumerFunc(func(_ context.Context, l models.Layer, _ int, rows [][]float32) error {
+				if l.ID != ly.ID {
+					return nil
+				}
+				for _, row := range rows {
+					for _, v := range row {
+						h = (h ^ uint64(math.Float32bits(v))) * 1099511628211
+					}
+				}
+				return nil
+			})
+			t0 := time.Now()
+			if err := e.Run(context.Background(), z, keep, nil); err != nil {
+				b.Fatal(err)
+			}
+			took[i] += time.Since(t0)
+			if i < 2 {
+				sum[i] = h
+			}
+		}
+	}
+	if sum[0] != sum[1] {
+		b.Fatalf("%s's values differ on the cut graph (FNV-1a %x against %x)", ly.ID, sum[0], sum[1])
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) / float64(z.Len()) * 1000 }
+	b.ReportMetric(float64(z.Len()), "images")
+	b.ReportMetric(per(took[0]), "pruned-ms/image")
+	b.ReportMetric(per(took[1]), "whole-ms/image")
+	b.ReportMetric(per(took[2]), "bare-ms/image")
+	b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "pruned/whole")
+	b.ReportMetric(took[0].Seconds()/took[2].Seconds(), "pruned/bare")
+}
