@@ -112,14 +112,7 @@ func TestHoldSessionsReuses(t *testing.T) {
 // bit on a held session as on new ones, over image sets of different
 // sizes in turn.
 func TestHoldSessionsMobileNetV2(t *testing.T) {
-	shared := os.Getenv("CORTEXBENCH_SHARED")
-	if shared == "" {
-		shared = filepath.Join("..", "..", "..", "shared")
-	}
-	file := filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
-	if _, err := os.Stat(file); err != nil {
-		t.Skipf("MobileNetV2 not found (set CORTEXBENCH_SHARED): %v", err)
-	}
+	file := mobileNetV2File(t)
 	tiny := tinyModel(t) // skips without ONNX Runtime
 	m, err := Load(tiny.rt, Info{Path: file, Name: "mobilenet_v2", Spec: models.MobileNetV2Float}, DefaultPoolTo)
 	if err != nil {
@@ -147,4 +140,19 @@ func TestHoldSessionsMobileNetV2(t *testing.T) {
 	if m.idle == nil {
 		t.Error("no held session")
 	}
+}
+
+// mobileNetV2File is the float32 MobileNetV2 in ../shared (or
+// CORTEXBENCH_SHARED); the test is skipped without it.
+func mobileNetV2File(t *testing.T) string {
+	t.Helper()
+	shared := os.Getenv("CORTEXBENCH_SHARED")
+	if shared == "" {
+		shared = filepath.Join("..", "..", "..", "shared")
+	}
+	file := filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
+	if _, err := os.Stat(file); err != nil {
+		t.Skipf("MobileNetV2 not found (set CORTEXBENCH_SHARED): %v", err)
+	}
+	return file
 }

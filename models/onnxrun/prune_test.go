@@ -2,8 +2,6 @@ package onnxrun
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/models"
@@ -16,14 +14,7 @@ import (
 // and raw, each alone against the same layer extracted beside the model's
 // output (which keeps every node).
 func TestPrunedLayersSameBits(t *testing.T) {
-	shared := os.Getenv("CORTEXBENCH_SHARED")
-	if shared == "" {
-		shared = filepath.Join("..", "..", "..", "shared")
-	}
-	file := filepath.Join(shared, "models", "mobilenet_v2_1.0_224", "mobilenet_v2_1.0_224_float32.onnx")
-	if _, err := os.Stat(file); err != nil {
-		t.Skipf("MobileNetV2 not found (set CORTEXBENCH_SHARED): %v", err)
-	}
+	file := mobileNetV2File(t)
 	tiny := tinyModel(t) // skips without ONNX Runtime
 	rng := rand.New(rand.NewPCG(7, 8))
 	var imgs imageList
