@@ -1,6 +1,7 @@
 package onnxrun
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestPrunedLayersSameBits(t *testing.T) {
 			if err := m.Extract(t.Context(), imgs, []models.Layer{ly, out}, whole, nil); err != nil {
 				t.Fatal(err)
 			}
-			sameBits(t, "pool "+ly.ID, []collect{{ly.ID: alone[ly.ID]}}, []collect{{ly.ID: whole[ly.ID]}})
+			sameBits(t, fmt.Sprintf("%s pooled to %d (0: raw) on the cut graph", ly.ID, poolTo), []collect{{ly.ID: alone[ly.ID]}}, []collect{{ly.ID: whole[ly.ID]}})
 		}
 	}
 }
