@@ -54,6 +54,11 @@
 // errors tie to within their rounding (float32 selection: ~1e-6 relative,
 // see Float64Selection).
 //
+// Fit is the same selection on all stimuli at once, without outer folds:
+// sklearn's RidgeCV(alpha_per_target=True), the model to keep when an
+// encoding model is fitted on a whole training set to predict new stimuli;
+// Predict applies it.
+//
 // Responses stored targets × stimuli (as benchmarks keep them) go to CVT,
 // which reads them in place, block by block, instead of a transposed copy.
 //

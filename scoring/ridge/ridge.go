@@ -427,7 +427,9 @@ func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, kernel, haveGram bo
 			linalg.Syrk(false, 1, xc, 0, kin)
 			linalg.Symmetrize(kin)
 		}
-		d, err = primalDecomp(xc, xt)
+		if d, err = primalDecomp(xc, xt); err == nil {
+			d.rot = mat{} // only Fit needs it
+		}
 	}
 	if err != nil {
 		return nil, mat{}, err

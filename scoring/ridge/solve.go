@@ -178,6 +178,7 @@ type decomp struct {
 	test   mat // s×r: Kt·V or Xt·U
 	coef   mat // r×p: Q or R
 	primal bool
+	rot    mat // primal: U, q×q (Fit's coefficients are U·diag(p)·R)
 
 	// What the selection needs besides the targets, made once per
 	// decomposition (by CV before its blocks of targets go to the
@@ -262,7 +263,7 @@ func primalDecomp(xc, xt mat) (*decomp, error) {
 	for k, l := range lambda {
 		lambda[k] = max(l, 0) // a tiny negative rounding of a zero eigenvalue
 	}
-	d := &decomp{lambda: lambda, skip: -1, primal: true}
+	d := &decomp{lambda: lambda, skip: -1, primal: true, rot: u}
 	d.basis = linalg.NewMatrix[float64](xc.Rows, q)
 	linalg.Gemm(false, false, 1, xc, u, 0, d.basis)
 	d.test = linalg.NewMatrix[float64](xt.Rows, q)
@@ -282,6 +283,20 @@ func (d *decomp) setCoef(yc mat, w *work) {
 func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
 	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
+	d.weighted(b, alpha, wk)
+	linalg.Gemm(false, false, 1, d.test, b, 0, dst)
+	for i := range dst.Rows {
+		row := dst.Row(i)
+		for j := range row {
+			row[j] += ybar[j]
+		}
+	}
+}
+
+// weighted writes diag(weights of alpha[j])·coef[:, j] for every target j
+// into b (r×p): the fitted model's coefficients in the basis.
+func (d *decomp) weighted(b mat, alpha []float64, wk *work) {
+	r, p := d.coef.Rows, d.coef.Cols
 	// Each target's weights are those of its alpha, made once per
 	// distinct alpha (a few of the grid); no per-target allocation, as CV
 	// calls this for every block of targets of every fold.
@@ -303,13 +318,6 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 		src, dr := d.coef.Row(k), b.Row(k)
 		for j, g := range group {
 			dr[j] = ws.Data[g*r+k] * src[j]
-		}
-	}
-	linalg.Gemm(false, false, 1, d.test, b, 0, dst)
-	for i := range dst.Rows {
-		row := dst.Row(i)
-		for j := range row {
-			row[j] += ybar[j]
 		}
 	}
 }
