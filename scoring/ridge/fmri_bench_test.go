@@ -297,7 +297,8 @@ func compareFMRIReference(b *testing.B, dir string, res *Result) (same, maxDiff 
 }
 
 // runFMRIReference writes x and y as .npy and runs the reference script
-// on them; why says why not when python3 or sklearn is unavailable.
+// on them (with foldOf nil, only its single RidgeCV fit); why says why not
+// when python3 or sklearn is unavailable.
 func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[float64], foldOf []int) (fmriReference, string, string) {
 	const py = "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
@@ -313,12 +314,14 @@ func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[fl
 	if err := npy.WriteFile(filepath.Join(dir, "y.npy"), []int{y.Rows, y.Cols}, y.Data); err != nil {
 		b.Fatal(err)
 	}
-	folds := make([]int64, len(foldOf))
-	for i, f := range foldOf {
-		folds[i] = int64(f)
-	}
-	if err := npy.WriteFile(filepath.Join(dir, "folds.npy"), []int{len(folds)}, folds); err != nil {
-		b.Fatal(err)
+	if foldOf != nil { // nil: only the single fit
+		folds := make([]int64, len(foldOf))
+		for i, f := range foldOf {
+			folds[i] = int64(f)
+		}
+		if err := npy.WriteFile(filepath.Join(dir, "folds.npy"), []int{len(folds)}, folds); err != nil {
+			b.Fatal(err)
+		}
 	}
 	cmd := exec.Command(py, filepath.Join("testdata", "fmri_reference.py"), dir)
 	for _, kv := range os.Environ() { // as numpy is used: no OpenBLAS tuning
@@ -335,8 +338,99 @@ func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[fl
 	if err := json.Unmarshal(out, &ref); err != nil {
 		b.Fatalf("reference script printed %q: %v", out, err)
 	}
-	if ref.TaskSeconds <= 0 {
+	if foldOf != nil && ref.TaskSeconds <= 0 {
 		b.Fatalf("reference script did not time the 5-fold task: %q", out)
 	}
 	return ref, dir, ""
+}
+
+// BenchmarkFitFMRISklearn is issue 18's side by side at 10k targets on the
+// same work: Fit (one leave-one-out fit on all 1,000 stimuli × 4,096
+// features, the default 19 alphas, alpha per target, primal coefficients
+// and intercepts in float64) against one sklearn 1.2.1
+// RidgeCV(alpha_per_target=True).fit on the same arrays, timed by
+// testdata/fmri_reference.py under /usr/bin/python3 in the same run, in
+// wall time (ratio) and CPU seconds of all threads (cpu-ratio). The
+// benchmark fails unless both computed the same model: the same alpha for
+// ≥ 99% of targets (float32 selection can part ways with float64 where two
+// alphas' errors tie to ~1e-6), and predictions for the first 50 stimuli
+// equal to 1e-8 relative on the targets where the alphas agree.
+//
+//	go test -run '^$' -bench FitFMRISklearn -benchtime 1x ./scoring/ridge/
+func BenchmarkFitFMRISklearn(b *testing.B) {
+	const p = 10000
+	x, y := fmriData(fmriStimuli, fmriFeatures, p, false)
+	var secs, cpu, coefSecs, coefCPU float64
+	var m *Model
+	var pred linalg.Matrix[float64]
+	for b.Loop() {
+		m = nil
+		debug.FreeOSMemory()
+		t0, c0 := time.Now(), cpuSeconds()
+		var err error
+		if m, err = Fit(x, y, FitConfig{}); err != nil {
+			b.Fatal(err)
+		}
+		secs += time.Since(t0).Seconds()
+		cpu += cpuSeconds() - c0
+		b.StopTimer()
+		if pred, err = Predict(m, x.Slice(0, 50, 0, x.Cols)); err != nil { // through the factors
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0, c0 = time.Now(), cpuSeconds()
+		m.Coef()
+		coefSecs += time.Since(t0).Seconds()
+		coefCPU += cpuSeconds() - c0
+	}
+	secs /= float64(b.N)
+	cpu /= float64(b.N)
+	coefSecs /= float64(b.N)
+	coefCPU /= float64(b.N)
+	b.ReportMetric(secs+coefSecs, "s/op")
+	b.ReportMetric(secs, "fit-s")
+	b.ReportMetric(cpu, "fit-cpu-s")
+	b.ReportMetric(coefSecs, "coef-s")
+	ref, dir, why := runFMRIReference(b, x, y, nil)
+	if why != "" {
+		b.Logf("sklearn reference skipped: %s", why)
+		return
+	}
+	b.ReportMetric(ref.Seconds, "sklearn-s")
+	b.ReportMetric(secs/ref.Seconds, "ratio")
+	b.ReportMetric(ref.CPUSeconds, "sklearn-cpu-s")
+	b.ReportMetric(cpu/ref.CPUSeconds, "cpu-ratio")
+	b.ReportMetric((secs+coefSecs)/ref.Seconds, "coef-ratio")
+	b.ReportMetric((cpu+coefCPU)/ref.CPUSeconds, "coef-cpu-ratio")
+	aa, err := npy.ReadFile(filepath.Join(dir, "single_alpha.npy"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pa, err := npy.ReadFile(filepath.Join(dir, "single_pred.npy"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	alpha, want := aa.Float64(), pa.Float64()
+	if len(alpha) != p || len(want) != 50*p {
+		b.Fatalf("sklearn wrote %d alphas and %d predictions, want %d and %d", len(alpha), len(want), p, 50*p)
+	}
+	agree, scale, maxDiff := 0, 0.0, 0.0
+	for j := range p {
+		if math.Abs(alpha[j]-m.Alpha[j]) > 1e-9*alpha[j] {
+			continue
+		}
+		agree++
+		for i := range 50 {
+			scale = max(scale, math.Abs(want[i*p+j]))
+			maxDiff = max(maxDiff, math.Abs(pred.At(i, j)-want[i*p+j]))
+		}
+	}
+	same := float64(agree) / float64(p)
+	b.ReportMetric(same, "alpha-agreement")
+	if same < 0.99 || maxDiff > 1e-8*scale {
+		b.Fatalf("Fit differs from sklearn's RidgeCV fit: same alpha for %.4f of targets (want ≥ 0.99), max |Δprediction| %g of %g where they agree (want ≤ 1e-8 relative)", same, maxDiff, scale)
+	}
+	b.Logf("Fit %.2f s wall, %.2f s cpu, and Coef (the q×p product) %.2f s wall, %.2f s cpu; sklearn %s (numpy %s) RidgeCV(alpha_per_target=True).fit %.2f s wall, %.2f s cpu: Fit %.3f× wall, %.3f× cpu, Fit+Coef %.3f× wall, %.3f× cpu; same alpha for %.4f of targets, predictions agree to %.2g relative where they do",
+		secs, cpu, coefSecs, coefCPU, ref.Sklearn, ref.Numpy, ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
+		(secs+coefSecs)/ref.Seconds, (cpu+coefCPU)/ref.CPUSeconds, same, maxDiff/scale)
 }

@@ -7,7 +7,8 @@ case, side by side with BenchmarkCVFMRISklearn, which writes the arrays:
                    sklearn's default for float64 data)
     DIR/y.npy      stimuli × targets (float64)
     DIR/folds.npy  the outer fold of every stimulus (int64), as ridge.CV
-                   drew it (Result.FoldOf)
+                   drew it (Result.FoldOf); absent when only the single
+                   fit is wanted (BenchmarkFitFMRISklearn)
 
 and reads one JSON line from stdout with the versions it ran with and two
 timings (wall and CPU seconds of all threads):
@@ -15,7 +16,11 @@ timings (wall and CPU seconds of all threads):
   single  RidgeCV(alphas, alpha_per_target=True).fit on all stimuli: one
           generalised (leave-one-out) cross-validation fit. This is the
           reference issue 2 and issue 18 quote ("ridge CV 0.21× sklearn
-          RidgeCV"), though it is a fifth of the work ridge.CV does.
+          RidgeCV"), though it is a fifth of the work ridge.CV does, and
+          the same work as ridge.Fit (BenchmarkFitFMRISklearn). It also
+          writes DIR/single_alpha.npy (the alpha of every target) and
+          DIR/single_pred.npy (the fitted model's predictions for the
+          first 50 stimuli), which that benchmark compares with Fit's.
   task    what ridge.CV computes, written as a sklearn user would: for each
           outer fold, RidgeCV(alphas, alpha_per_target=True) fitted on the
           training stimuli (alpha per target by leave-one-out on them) and
@@ -53,9 +58,12 @@ out = {
 }
 
 t, c = time.perf_counter(), time.process_time()
-RidgeCV(alphas=alphas, alpha_per_target=True).fit(x, y)
+single = RidgeCV(alphas=alphas, alpha_per_target=True).fit(x, y)
 out["seconds"] = time.perf_counter() - t
 out["cpu_seconds"] = time.process_time() - c  # all threads
+np.save(os.path.join(d, "single_alpha.npy"), np.asarray(single.alpha_, dtype=np.float64))
+np.save(os.path.join(d, "single_pred.npy"), np.ascontiguousarray(single.predict(x[:50])))
+del single
 
 folds_path = os.path.join(d, "folds.npy")
 if os.path.exists(folds_path):
