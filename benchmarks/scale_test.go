@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cortexbench/cortexbench/internal/memstat"
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -58,6 +59,8 @@ func TestMain(m *testing.M) {
 // over the memory resident before each phase.
 type scaleReport struct {
 	ImportGrowth int64     `json:"import_growth"` // Add: parse, stream, hash, store
+	Peak         int64     `json:"peak"`          // the whole process's peak resident memory over all phases
+	Seconds      []float64 `json:"seconds"`       // import, load, score
 	LoadGrowth   int64     `json:"load_growth"`   // Open: the responses decoded from the store
 	ScoreGrowth  int64     `json:"score_growth"`  // ridge.CVT with DropPredictions
 	FoldMedians  []float64 `json:"fold_medians"`
@@ -65,23 +68,39 @@ type scaleReport struct {
 	Targets      int       `json:"targets"`
 }
 
-// phase measures the growth of the peak resident set over what is
-// resident at its start (after a collection).
-func phase(f func() error) (int64, error) {
-	runtime.GC()
-	debug.FreeOSMemory()
-	base := memstat.Resident()
-	memstat.ResetPeak() // VmHWM := VmRSS
-	if err := f(); err != nil {
-		return 0, err
-	}
-	return memstat.Peak() - base, nil
+// scaleSpec is the size of a generated benchmark, written beside its
+// manifest for the child.
+type scaleSpec struct {
+	Stimuli, Targets, Features int
 }
 
 func scaleChild(dir string) (*scaleReport, error) {
 	ctx := context.Background()
+	spec := scaleSpec{Features: scaleFeatures}
+	if b, err := os.ReadFile(filepath.Join(dir, "scale.json")); err == nil {
+		if err := json.Unmarshal(b, &spec); err != nil {
+			return nil, err
+		}
+	}
 	reg := NewRegistry(dirStore(filepath.Join(dir, "store")))
 	var rep scaleReport
+	// phase measures the growth of the peak resident set over what is
+	// resident at its start (after a collection), its time, and the
+	// process's peak so far.
+	phase := func(f func() error) (int64, error) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		base := memstat.Resident()
+		memstat.ResetPeak() // VmHWM := VmRSS
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		rep.Seconds = append(rep.Seconds, time.Since(t0).Seconds())
+		peak := memstat.Peak()
+		rep.Peak = max(rep.Peak, peak)
+		return peak - base, nil
+	}
 	var err error
 	if rep.ImportGrowth, err = phase(func() error {
 		_, err := reg.Add(ctx, filepath.Join(dir, "manifest.yaml"), AddOptions{})
@@ -97,7 +116,7 @@ func scaleChild(dir string) (*scaleReport, error) {
 		return nil, err
 	}
 	s := l.Sessions[0]
-	x := scaleFeaturesFor(s.Stimuli.Len())
+	x := scaleFeaturesFor(s.Stimuli.Len(), spec.Features)
 	var res *ridge.Result
 	if rep.ScoreGrowth, err = phase(func() error {
 		res, err = ridge.CVT(x, linalg.View(s.Targets, s.Stimuli.Len(), s.Responses), ridge.Config{Folds: 5, Seed: 3, DropPredictions: true})
@@ -110,9 +129,9 @@ func scaleChild(dir string) (*scaleReport, error) {
 }
 
 // scaleFeaturesFor is the stand-in for a layer's features (float32).
-func scaleFeaturesFor(n int) linalg.Matrix[float32] {
+func scaleFeaturesFor(n, q int) linalg.Matrix[float32] {
 	r := rand.New(rand.NewPCG(18, 3))
-	x := linalg.NewMatrix[float32](n, scaleFeatures)
+	x := linalg.NewMatrix[float32](n, q)
 	for i := range x.Data {
 		x.Data[i] = float32(r.NormFloat64())
 	}
@@ -174,6 +193,60 @@ func (d dirStore) List(_ context.Context, opts objstore.ListOptions) (objstore.L
 	return page, err
 }
 
+// writeScaleBenchmark writes a benchmark of spec's size into dir (a zip of
+// small PNGs, the responses as a targets × stimuli float64 .npy, the
+// manifest, and scale.json for the child) and returns the features the
+// child uses and the responses.
+func writeScaleBenchmark(tb testing.TB, dir string, spec scaleSpec) (linalg.Matrix[float32], []float64) {
+	var zbuf bytes.Buffer
+	zw := newZip(&zbuf)
+	for i := range spec.Stimuli {
+		zw.add(tb, fmt.Sprintf("images/s%04d.png", i), testPNG(tb, colorOf(i)))
+	}
+	zw.close(tb)
+	writeFile(tb, dir, "images.zip", zbuf.Bytes())
+	// responses: targets × stimuli, a signal in the features plus noise
+	x := scaleFeaturesFor(spec.Stimuli, spec.Features)
+	r := rand.New(rand.NewPCG(18, 4))
+	y := make([]float64, spec.Targets*spec.Stimuli)
+	for j := range spec.Targets {
+		k := j % spec.Features
+		for i := range spec.Stimuli {
+			y[j*spec.Stimuli+i] = 2*float64(x.At(i, k)) + r.NormFloat64()
+		}
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "resp.npy"), []int{spec.Targets, spec.Stimuli}, y); err != nil {
+		tb.Fatal(err)
+	}
+	m := strings.Replace(strings.Replace(strings.Replace(strings.Replace(validManifest,
+		"stimuli:\n  dir: stimuli\n  labels: {csv: labels.csv, column: category, match: filename}\n", "stimuli: {zip: images.zip}\n", 1),
+		"rdms: {file: rdms.npy}", "responses: {file: resp.npy}", 1),
+		"rsa: {distance: correlation, comparison: spearman}", "ridge: {alphas: [0.1, 1, 10, 100, 1000]}", 1),
+		"ceiling: {method: rsa-nili}\nsplits: {count: 4, selection_fraction: 0.5, stratify_by_label: true, seed: 7}", "ceiling: {method: none, reason: generated}", 1)
+	writeFile(tb, dir, "manifest.yaml", []byte(m))
+	js, _ := json.Marshal(spec)
+	writeFile(tb, dir, "scale.json", js)
+	return x, y
+}
+
+// runScaleChild imports, loads and scores the benchmark written in dir
+// in a child process (this test binary with scaleChildEnv set), so that
+// its peak memory is its own.
+func runScaleChild(tb testing.TB, dir string) scaleReport {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), scaleChildEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("child: %v", err)
+	}
+	var rep scaleReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		tb.Fatalf("child printed %q: %v", out, err)
+	}
+	return rep
+}
+
 // TestImportAtScale imports a generated benchmark of 200 stimuli (small
 // PNGs) × 50,000 targets (an 80 MB float64 .npy) in a child process and
 // checks each phase's peak memory growth: import and load at most 1.5× the
@@ -185,45 +258,10 @@ func TestImportAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates an 80 MB benchmark")
 	}
+	spec := scaleSpec{Stimuli: scaleStimuli, Targets: scaleTargets, Features: scaleFeatures}
 	dir := t.TempDir()
-	var zbuf bytes.Buffer
-	zw := newZip(&zbuf)
-	for i := range scaleStimuli {
-		zw.add(t, fmt.Sprintf("images/s%03d.png", i), testPNG(t, colorOf(i)))
-	}
-	zw.close(t)
-	writeFile(t, dir, "images.zip", zbuf.Bytes())
-	// responses: targets × stimuli, a signal in the features plus noise
-	x := scaleFeaturesFor(scaleStimuli)
-	r := rand.New(rand.NewPCG(18, 4))
-	y := make([]float64, scaleTargets*scaleStimuli)
-	for j := range scaleTargets {
-		k := j % scaleFeatures
-		for i := range scaleStimuli {
-			y[j*scaleStimuli+i] = 2*float64(x.At(i, k)) + r.NormFloat64()
-		}
-	}
-	if err := npy.WriteFile(filepath.Join(dir, "resp.npy"), []int{scaleTargets, scaleStimuli}, y); err != nil {
-		t.Fatal(err)
-	}
-	m := strings.Replace(strings.Replace(strings.Replace(strings.Replace(validManifest,
-		"stimuli:\n  dir: stimuli\n  labels: {csv: labels.csv, column: category, match: filename}\n", "stimuli: {zip: images.zip}\n", 1),
-		"rdms: {file: rdms.npy}", "responses: {file: resp.npy}", 1),
-		"rsa: {distance: correlation, comparison: spearman}", "ridge: {alphas: [0.1, 1, 10, 100, 1000]}", 1),
-		"ceiling: {method: rsa-nili}\nsplits: {count: 4, selection_fraction: 0.5, stratify_by_label: true, seed: 7}", "ceiling: {method: none, reason: generated}", 1)
-	writeFile(t, dir, "manifest.yaml", []byte(m))
-
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), scaleChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
-	var rep scaleReport
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("child printed %q: %v", out, err)
-	}
+	x, y := writeScaleBenchmark(t, dir, spec)
+	rep := runScaleChild(t, dir)
 	respBytes := float64(8 * len(y))
 	t.Logf("responses %.0f MB; peak growth: import %.2f×, load %.2f×, score %.2f× the responses",
 		respBytes/1e6, float64(rep.ImportGrowth)/respBytes, float64(rep.LoadGrowth)/respBytes, float64(rep.ScoreGrowth)/respBytes)
@@ -258,4 +296,46 @@ func TestImportAtScale(t *testing.T) {
 	if !(want.Median > 0.1) {
 		t.Errorf("median r %g: the generated signal should be found", want.Median)
 	}
+}
+
+// BenchmarkImportAtFMRIScale is issue 18's manifest at fMRI scale, end to
+// end at full size: a benchmark of 1,000 stimuli × 100,000 targets (an
+// 800 MB float64 .npy) is imported into a store on disk, opened, and its
+// session scored by what the runner calls (ridge.CVT on the responses as
+// stored, 4,096 float32 features, 5 folds, the default 19 alphas,
+// DropPredictions), in a child process. Reported: each phase's time and
+// peak memory growth over the responses, and the process's peak resident
+// memory over the bytes of the inputs (responses and features) and outputs
+// (per-target results): the goal is ≤ 1.5×.
+//
+//	go test -run '^$' -bench ImportAtFMRIScale -benchtime 1x -timeout 30m ./benchmarks/
+func BenchmarkImportAtFMRIScale(b *testing.B) {
+	spec := scaleSpec{Stimuli: 1000, Targets: 100000, Features: 4096}
+	dir := b.TempDir()
+	x, y := writeScaleBenchmark(b, dir, spec)
+	in := float64(8*len(y) + 4*len(x.Data))
+	y, x = nil, linalg.Matrix[float32]{}
+	runtime.GC()
+	var rep scaleReport
+	for b.Loop() {
+		if err := os.RemoveAll(filepath.Join(dir, "store")); err != nil {
+			b.Fatal(err)
+		}
+		rep = runScaleChild(b, dir)
+	}
+	const folds = 5
+	out := float64(8 * spec.Targets * (2 + 2*folds)) // R, Alpha, FoldR, FoldAlpha
+	resp := float64(8 * spec.Targets * spec.Stimuli)
+	b.ReportMetric(0, "ns/op") // the child's phases are the measure
+	b.ReportMetric(rep.Seconds[0], "import-s")
+	b.ReportMetric(rep.Seconds[1], "load-s")
+	b.ReportMetric(rep.Seconds[2], "score-s")
+	b.ReportMetric(float64(rep.ImportGrowth)/resp, "import-growth/resp")
+	b.ReportMetric(float64(rep.LoadGrowth)/resp, "load-growth/resp")
+	b.ReportMetric(float64(rep.ScoreGrowth)/resp, "score-growth/resp")
+	b.ReportMetric(float64(rep.Peak)/(in+out), "peakRSS/(in+out)")
+	b.Logf("%d stimuli × %d targets (%.0f MB of responses), %d features: import %.1f s, load %.1f s, score %.1f s; peak growth import %.2f×, load %.2f×, score %.2f× the responses; process peak %.0f MB = %.2f× inputs + outputs (%.0f MB)",
+		spec.Stimuli, spec.Targets, resp/1e6, spec.Features, rep.Seconds[0], rep.Seconds[1], rep.Seconds[2],
+		float64(rep.ImportGrowth)/resp, float64(rep.LoadGrowth)/resp, float64(rep.ScoreGrowth)/resp,
+		float64(rep.Peak)/1e6, float64(rep.Peak)/(in+out), (in+out)/1e6)
 }
