@@ -4,8 +4,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -75,21 +73,7 @@ func TestFitMatchesRidgeCV(t *testing.T) {
 // TestFitCowleyV4 fits real V4 responses (Cowley et al. 2023, session
 // 190923, first 300 images) on the float32 features of gen_reference.py.
 func TestFitCowleyV4(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "shared", "datasets", "cowley2023-v4", "responses_repeat_averaged", "responses_190923.npy")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("Cowley V4 data not found at %s: %v", path, err)
-	}
-	raw := load(t, path) // neurons × images
-	nn := raw.Shape[0]
-	all := raw.Float64()
-	y := linalg.NewMatrix[float64](300, nn)
-	for i := range 300 {
-		for j := range nn {
-			y.Data[i*nn+j] = all[j*raw.Shape[1]+i]
-		}
-	}
-	xa := load(t, "testdata/cowley_x.npy")
-	x := linalg.View(xa.Shape[0], xa.Shape[1], xa.Data.([]float32))
+	x, y := cowleyData(t)
 	want := load(t, "testdata/cowley_fit_alpha.npy").Float64()
 	wantPred := loadMat(t, "testdata/cowley_fit_pred.npy")
 	for _, f64 := range []bool{true, false} {

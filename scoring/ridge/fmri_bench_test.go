@@ -258,19 +258,20 @@ func BenchmarkCVFMRISklearn(b *testing.B) {
 		ref.TaskSeconds, ref.TaskCPUSeconds, ref.TaskMedianR, secs/ref.TaskSeconds, cpu/ref.TaskCPUSeconds, same, maxDiff)
 }
 
+// readRef reads an array the reference script wrote, as float64.
+func readRef(b *testing.B, dir, name string) []float64 {
+	a, err := npy.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a.Float64()
+}
+
 // compareFMRIReference checks that sklearn's 5-fold task computed what CV
 // did: the fraction of fold × target alpha choices that are the same, and
 // the largest |r − r_sklearn| over targets whose folds all chose alike.
 func compareFMRIReference(b *testing.B, dir string, res *Result) (same, maxDiff float64) {
-	aa, err := npy.ReadFile(filepath.Join(dir, "alpha_sklearn.npy"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ra, err := npy.ReadFile(filepath.Join(dir, "r_sklearn.npy"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	alpha, r := aa.Float64(), ra.Float64()
+	alpha, r := readRef(b, dir, "alpha_sklearn.npy"), readRef(b, dir, "r_sklearn.npy")
 	p := len(res.R)
 	if len(r) != p || len(alpha) != res.Folds*p {
 		b.Fatalf("sklearn wrote %d r and %d alphas, want %d and %d", len(r), len(alpha), p, res.Folds*p)
@@ -402,15 +403,7 @@ func BenchmarkFitFMRISklearn(b *testing.B) {
 	b.ReportMetric(cpu/ref.CPUSeconds, "cpu-ratio")
 	b.ReportMetric((secs+coefSecs)/ref.Seconds, "coef-ratio")
 	b.ReportMetric((cpu+coefCPU)/ref.CPUSeconds, "coef-cpu-ratio")
-	aa, err := npy.ReadFile(filepath.Join(dir, "single_alpha.npy"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pa, err := npy.ReadFile(filepath.Join(dir, "single_pred.npy"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	alpha, want := aa.Float64(), pa.Float64()
+	alpha, want := readRef(b, dir, "single_alpha.npy"), readRef(b, dir, "single_pred.npy")
 	if len(alpha) != p || len(want) != 50*p {
 		b.Fatalf("sklearn wrote %d alphas and %d predictions, want %d and %d", len(alpha), len(want), p, 50*p)
 	}

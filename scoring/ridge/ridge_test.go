@@ -143,21 +143,8 @@ func checkAlphas(t *testing.T, got [][]float64, want linalg.Matrix[float64]) {
 // gen_reference.py, for both the fixed-alpha predictions and the
 // leave-one-out alpha choices.
 func TestCowleyV4(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "shared", "datasets", "cowley2023-v4", "responses_repeat_averaged", "responses_190923.npy")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("Cowley V4 data not found at %s: %v", path, err)
-	}
-	raw := load(t, path) // neurons × images
-	nn := raw.Shape[0]
-	all := raw.Float64()
-	y := linalg.NewMatrix[float64](300, nn)
-	for i := range 300 {
-		for j := range nn {
-			y.Data[i*nn+j] = all[j*raw.Shape[1]+i]
-		}
-	}
-	xa := load(t, "testdata/cowley_x.npy")
-	x := linalg.View(xa.Shape[0], xa.Shape[1], xa.Data.([]float32))
+	x, y := cowleyData(t)
+	nn := y.Cols
 	folds := loadInts(t, "testdata/cowley_folds.npy")
 	// float32 features (as stored), float64 responses.
 	res, err := CV(x, y, Config{FoldOf: folds, Alphas: []float64{100}})
@@ -185,6 +172,28 @@ func TestCowleyV4(t *testing.T) {
 	if !(res.Median > 0.3) {
 		t.Errorf("median r %g: features are built from the responses, expected clearly positive", res.Median)
 	}
+}
+
+// cowleyData returns the fixed float32 features of gen_reference.py and
+// the real V4 responses they are fitted to (Cowley et al. 2023, session
+// 190923, first 300 images, images × neurons), or skips without the data.
+func cowleyData(t *testing.T) (linalg.Matrix[float32], linalg.Matrix[float64]) {
+	t.Helper()
+	path := filepath.Join("..", "..", "..", "shared", "datasets", "cowley2023-v4", "responses_repeat_averaged", "responses_190923.npy")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("Cowley V4 data not found at %s: %v", path, err)
+	}
+	raw := load(t, path) // neurons × images
+	nn := raw.Shape[0]
+	all := raw.Float64()
+	y := linalg.NewMatrix[float64](300, nn)
+	for i := range 300 {
+		for j := range nn {
+			y.Data[i*nn+j] = all[j*raw.Shape[1]+i]
+		}
+	}
+	xa := load(t, "testdata/cowley_x.npy")
+	return linalg.View(xa.Shape[0], xa.Shape[1], xa.Data.([]float32)), y
 }
 
 func randMat(r *rand.Rand, n, q int) linalg.Matrix[float64] {
