@@ -242,12 +242,7 @@ func BenchmarkCVFMRISklearn(b *testing.B) {
 		b.Logf("sklearn reference skipped: %s", why)
 		return
 	}
-	b.ReportMetric(ref.Seconds, "sklearn-s")
-	b.ReportMetric(secs/ref.Seconds, "ratio")
-	// CPU time of all threads: less sensitive than wall time to other
-	// processes on a shared machine
-	b.ReportMetric(ref.CPUSeconds, "sklearn-cpu-s")
-	b.ReportMetric(cpu/ref.CPUSeconds, "cpu-ratio")
+	reportSingleFit(b, ref, secs, cpu)
 	b.ReportMetric(ref.TaskSeconds, "sklearn-task-s")
 	b.ReportMetric(secs/ref.TaskSeconds, "task-ratio")
 	b.ReportMetric(cpu/ref.TaskCPUSeconds, "task-cpu-ratio")
@@ -256,6 +251,16 @@ func BenchmarkCVFMRISklearn(b *testing.B) {
 	b.Logf("ours %.2f s wall, %.2f s cpu, median r %.6f; sklearn %s (numpy %s): one RidgeCV(alpha_per_target=True) fit on all stimuli %.2f s wall, %.2f s cpu (ratio %.3f wall, %.3f cpu); the same 5-fold task %.2f s wall, %.2f s cpu, median r %.6f (ratio %.3f wall, %.3f cpu); same alpha in %.4f of fold × target choices, max |Δr| %.2g where all folds agree",
 		secs, cpu, res.Median, ref.Sklearn, ref.Numpy, ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
 		ref.TaskSeconds, ref.TaskCPUSeconds, ref.TaskMedianR, secs/ref.TaskSeconds, cpu/ref.TaskCPUSeconds, same, maxDiff)
+}
+
+// reportSingleFit reports the single sklearn fit's times and our ratios to
+// them, in wall time and in CPU time of all threads (less sensitive than
+// wall time to other processes on a shared machine).
+func reportSingleFit(b *testing.B, ref fmriReference, secs, cpu float64) {
+	b.ReportMetric(ref.Seconds, "sklearn-s")
+	b.ReportMetric(secs/ref.Seconds, "ratio")
+	b.ReportMetric(ref.CPUSeconds, "sklearn-cpu-s")
+	b.ReportMetric(cpu/ref.CPUSeconds, "cpu-ratio")
 }
 
 // readRef reads an array the reference script wrote, as float64.
@@ -397,10 +402,7 @@ func BenchmarkFitFMRISklearn(b *testing.B) {
 		b.Logf("sklearn reference skipped: %s", why)
 		return
 	}
-	b.ReportMetric(ref.Seconds, "sklearn-s")
-	b.ReportMetric(secs/ref.Seconds, "ratio")
-	b.ReportMetric(ref.CPUSeconds, "sklearn-cpu-s")
-	b.ReportMetric(cpu/ref.CPUSeconds, "cpu-ratio")
+	reportSingleFit(b, ref, secs, cpu)
 	b.ReportMetric((secs+coefSecs)/ref.Seconds, "coef-ratio")
 	b.ReportMetric((cpu+coefCPU)/ref.CPUSeconds, "coef-cpu-ratio")
 	alpha, want := readRef(b, dir, "single_alpha.npy"), readRef(b, dir, "single_pred.npy")
