@@ -17,7 +17,9 @@ import (
 // factors, Coef = Xcᵀ·V (q×n) times the n×p weighted projections of the
 // targets (as himalaya's KernelRidgeCV holds dual coefficients): that is
 // (q + p)·n numbers instead of q·p, and Predict multiplies by the factors
-// in turn. Coef forms the q×p product on demand.
+// in turn (fewer operations than through the q×p product unless there
+// are more new stimuli than training ones). Coef forms the q×p product on
+// demand. A Model may be used from several goroutines at once.
 type Model struct {
 	Intercept []float64 // per target
 	Alpha     []float64 // the penalty chosen for each target
@@ -224,7 +226,10 @@ func Predict[T linalg.Float](m *Model, x linalg.Matrix[T]) (linalg.Matrix[float6
 		}
 	}
 	out := linalg.NewMatrix[float64](x.Rows, len(m.Intercept))
-	if m.coef.Data != nil {
+	// Through the factors when the model holds them (whether or not Coef
+	// has formed the product: Predict reads only what Fit wrote, so it
+	// may run beside Coef), else through the coefficients Fit formed.
+	if m.mixed.Data == nil {
 		linalg.Gemm(false, false, 1, xf, m.coef, 0, out)
 	} else {
 		xp := linalg.NewMatrix[float64](x.Rows, m.proj.Cols)

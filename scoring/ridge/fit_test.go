@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/scoring/linalg"
@@ -37,8 +39,8 @@ func TestFitMatchesRidgeCV(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkFitAlphas(t, m.Alpha, load(t, "testdata/"+name+"_fit_alpha.npy").Float64())
-				// Predict through the factors (kernel), then through the
-				// coefficients once formed.
+				// Predict (through the factors in the kernel case), then
+				// the coefficients.
 				newx := loadMat(t, "testdata/"+name+"_fit_newx.npy")
 				wantPred := loadMat(t, "testdata/"+name+"_fit_pred.npy")
 				pred, err := Predict(m, newx)
@@ -59,10 +61,15 @@ func TestFitMatchesRidgeCV(t *testing.T) {
 				if e := relErr(m.Intercept, load(t, "testdata/"+name+"_fit_intercept.npy").Float64()); e > predTol {
 					t.Errorf("intercepts differ from sklearn's intercept_: rel err %g", e)
 				}
-				if pred, err = Predict(m, newx); err != nil {
-					t.Fatal(err)
+				// x·Coef + Intercept, the model as sklearn holds it
+				byCoef := linalg.NewMatrix[float64](newx.Rows, got.Cols)
+				linalg.Gemm(false, false, 1, newx, got, 0, byCoef)
+				for i := range byCoef.Rows {
+					for j := range byCoef.Cols {
+						byCoef.Data[i*byCoef.Cols+j] += m.Intercept[j]
+					}
 				}
-				if e := relErr(pred.Data, wantPred.Data); e > predTol {
+				if e := relErr(byCoef.Data, wantPred.Data); e > predTol {
 					t.Errorf("predictions from the formed coefficients differ from sklearn's predict: rel err %g", e)
 				}
 			})
@@ -202,4 +209,38 @@ func TestFitBadInput(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", c.name, err, c.want)
 		}
 	}
+}
+
+// TestFitConcurrentUse predicts and forms the coefficients from several
+// goroutines at once (run with -race to check the model's sharing).
+func TestFitConcurrentUse(t *testing.T) {
+	x := loadMat(t, "testdata/kernel_x.npy")
+	m, err := Fit(x, loadMat(t, "testdata/kernel_y.npy"), FitConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Predict(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if g%2 == 0 {
+				m.Coef()
+				return
+			}
+			got, err := Predict(m, x)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !slices.Equal(got.Data, want.Data) {
+				t.Error("Predict gave other values beside Coef")
+			}
+		}()
+	}
+	wg.Wait()
 }
