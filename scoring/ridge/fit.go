@@ -95,7 +95,7 @@ func Fit[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg FitConfi
 	}
 	all := rows[T]{m: x}
 	none := rows[T]{m: x, idx: []int{}}
-	mean := make([]float64, q)
+	var mean []float64 // the features' means
 	var d *decomp
 	var proj mat // q×r: the coefficients are proj·diag(weights)·coef
 	if q > n {
@@ -106,6 +106,7 @@ func Fit[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg FitConfi
 		}
 		// proj = Xcᵀ·V, a chunk of features at a time.
 		proj = linalg.NewMatrix[float64](q, n)
+		mean = make([]float64, q)
 		cw := min(chunkCols, q)
 		chunk := linalg.NewMatrix[float64](n, cw)
 		scale := make([]float64, cw)
@@ -116,9 +117,8 @@ func Fit[T, U linalg.Float](x linalg.Matrix[T], y linalg.Matrix[U], cfg FitConfi
 			linalg.Gemm(true, false, 1, chunk.Slice(0, n, 0, w), d.basis, 0, proj.Slice(c0, c0+w, 0, n))
 		}
 	} else {
-		scale := make([]float64, q)
-		colStats(all, 0, q, false, mean, scale)
-		xc, xt := design(all, none, false)
+		var xc, xt mat
+		xc, xt, mean = design(all, none, false)
 		var err error
 		if d, err = primalDecomp(xc, xt); err != nil {
 			return nil, fmt.Errorf("ridge: %w", err)
@@ -177,17 +177,8 @@ func fitModelBlock[U linalg.Float](shared *decomp, y linalg.Matrix[U], j0, j1 in
 	w := j1 - j0
 	yc, ybar := centred(rows[U]{m: y.Slice(0, y.Rows, j0, j1)}, wk)
 	d.setCoef(yc, wk)
-	em := wk.mat64("errs", len(alphas), w)
-	clear(em.Data)
-	errs := make([][]float64, len(alphas))
-	for a := range errs {
-		errs[a] = em.Row(a)
-	}
-	d.looErrors(alphas, yc, f64, errs, wk)
 	chosen := model.Alpha[j0:j1]
-	for j := range chosen {
-		chosen[j] = alphas[bestAt(errs, j)]
-	}
+	d.chooseLOO(alphas, yc, f64, chosen, wk)
 	r := d.coef.Rows
 	var mixed mat
 	if d.primal {
@@ -240,11 +231,7 @@ func Predict[T linalg.Float](m *Model, x linalg.Matrix[T]) (linalg.Matrix[float6
 		row := out.Row(i)
 		for j := range row {
 			row[j] += m.Intercept[j]
-		}
-	}
-	for i := range out.Rows {
-		for j, v := range out.Row(i) {
-			if math.IsInf(v, 0) || math.IsNaN(v) {
+			if v := row[j]; math.IsInf(v, 0) || math.IsNaN(v) {
 				return out, fmt.Errorf("%w: the prediction of stimulus %d, target %d overflows float64", ErrNonFinite, i, j)
 			}
 		}

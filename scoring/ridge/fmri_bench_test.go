@@ -352,11 +352,13 @@ func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[fl
 
 // BenchmarkFitFMRISklearn is issue 18's side by side at 10k targets on the
 // same work: Fit (one leave-one-out fit on all 1,000 stimuli × 4,096
-// features, the default 19 alphas, alpha per target, primal coefficients
-// and intercepts in float64) against one sklearn 1.2.1
+// features, the default 19 alphas, alpha per target, the model held as
+// two factors with its intercepts) against one sklearn 1.2.1
 // RidgeCV(alpha_per_target=True).fit on the same arrays, timed by
 // testdata/fmri_reference.py under /usr/bin/python3 in the same run, in
-// wall time (ratio) and CPU seconds of all threads (cpu-ratio). The
+// wall time (ratio) and CPU seconds of all threads (cpu-ratio); and Fit
+// followed by Coef, the 4,096 × 10k primal coefficients sklearn's fit
+// always forms (coef-ratio, coef-cpu-ratio). The
 // benchmark fails unless both computed the same model: the same alpha for
 // ≥ 99% of targets (float32 selection can part ways with float64 where two
 // alphas' errors tie to ~1e-6), and predictions for the first 50 stimuli

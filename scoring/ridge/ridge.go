@@ -421,7 +421,7 @@ func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, kernel, haveGram bo
 		}
 		d, err = kernelDecomp(kc, kt, fs.slot, wk)
 	} else {
-		xc, xt := design(tr, te, cfg.Standardize)
+		xc, xt, _ := design(tr, te, cfg.Standardize)
 		if cfg.InnerFolds > 0 {
 			kin = linalg.NewMatrix[float64](xc.Rows, xc.Rows)
 			linalg.Syrk(false, 1, xc, 0, kin)
@@ -457,20 +457,15 @@ func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y ymat[U], alphas []float64,
 		yc, ybar = centred(rows[float64]{m: yg}, wk)
 	}
 	d.setCoef(yc, wk)
-	em := wk.mat64("errs", len(alphas), j1-j0)
-	clear(em.Data)
-	errs := make([][]float64, len(alphas))
-	for a := range errs {
-		errs[a] = em.Row(a)
-	}
-	if cfg.InnerFolds == 0 {
-		d.looErrors(alphas, yc, cfg.Float64Selection, errs, wk)
-	} else if err := innerErrors(fs.kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+fs.f))), cfg.Float64Selection, errs, wInner); err != nil {
-		return fmt.Errorf("ridge: fold %d: %w", fs.f, err)
-	}
 	chosen := fs.chosen[j0:j1]
-	for j := range chosen {
-		chosen[j] = alphas[bestAt(errs, j)]
+	if cfg.InnerFolds == 0 {
+		d.chooseLOO(alphas, yc, cfg.Float64Selection, chosen, wk)
+	} else {
+		errs := errRows(wk, len(alphas), j1-j0)
+		if err := innerErrors(fs.kin, yc, alphas, cfg.InnerFolds, rand.New(rand.NewPCG(cfg.Seed, uint64(1+fs.f))), cfg.Float64Selection, errs, wInner); err != nil {
+			return fmt.Errorf("ridge: fold %d: %w", fs.f, err)
+		}
+		choose(chosen, alphas, errs)
 	}
 	pred := wk.mat64("pred", len(fs.test), j1-j0)
 	d.predict(pred, chosen, ybar, wk)
@@ -478,6 +473,33 @@ func fitBlock[U linalg.Float](fs *fold, j0, j1 int, y ymat[U], alphas []float64,
 		copy(dst.Row(i)[c0:c0+j1-j0], pred.Row(a))
 	}
 	return nil
+}
+
+// errRows returns zeroed selection errors for na alphas and w targets,
+// a row per alpha, in wk's buffer.
+func errRows(wk *work, na, w int) [][]float64 {
+	em := wk.mat64("errs", na, w)
+	clear(em.Data)
+	errs := make([][]float64, na)
+	for a := range errs {
+		errs[a] = em.Row(a)
+	}
+	return errs
+}
+
+// choose sets chosen[j] to the alpha of least error for target j.
+func choose(chosen, alphas []float64, errs [][]float64) {
+	for j := range chosen {
+		chosen[j] = alphas[bestAt(errs, j)]
+	}
+}
+
+// chooseLOO sets chosen[j] to the alpha of least leave-one-out error for
+// the centred targets yc (setCoef done).
+func (d *decomp) chooseLOO(alphas []float64, yc mat, f64 bool, chosen []float64, wk *work) {
+	errs := errRows(wk, len(alphas), yc.Cols)
+	d.looErrors(alphas, yc, f64, errs, wk)
+	choose(chosen, alphas, errs)
 }
 
 // targetBlock is how many targets CV fits at a time.
@@ -528,7 +550,7 @@ func FitPredict[T linalg.Float](dst linalg.Matrix[float64], xTrain, yTrain, xTes
 		kc, kt := kernels(tr, te, false)
 		d, err = kernelDecomp(kc, kt, nil, nil)
 	} else {
-		xc, xt := design(tr, te, false)
+		xc, xt, _ := design(tr, te, false)
 		d, err = primalDecomp(xc, xt)
 	}
 	if err != nil {

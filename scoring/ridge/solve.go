@@ -65,17 +65,17 @@ func kernels[T linalg.Float](tr, te rows[T], std bool) (kc, kt mat) {
 }
 
 // design returns the centred (and with std scaled) training and test
-// feature matrices in float64 for the primal path.
-func design[T linalg.Float](tr, te rows[T], std bool) (xc, xt mat) {
+// feature matrices in float64 for the primal path, and the training means.
+func design[T linalg.Float](tr, te rows[T], std bool) (xc, xt mat, mean []float64) {
 	q := tr.m.Cols
 	xc = linalg.NewMatrix[float64](tr.n(), q)
 	xt = linalg.NewMatrix[float64](te.n(), q)
-	mean := make([]float64, q)
+	mean = make([]float64, q)
 	scale := make([]float64, q)
 	colStats(tr, 0, q, std, mean, scale)
 	fillChunk(xc, tr, 0, q, mean, scale)
 	fillChunk(xt, te, 0, q, mean, scale)
-	return xc, xt
+	return xc, xt, mean
 }
 
 // colStats fills the training mean and the divisor (1, or the standard
