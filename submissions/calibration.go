@@ -20,6 +20,9 @@ type Machine struct {
 	Cores int    `json:"cores"` // runtime.NumCPU
 	ORT   string `json:"ort"`   // ONNX Runtime library version
 	BLAS  string `json:"blas"`  // linalg.Backend()
+	// BLASKernels is linalg.Kernels(): OpenBLAS's kernels differ in speed
+	// (AVX2 or AVX-512) on one CPU with $OPENBLAS_CORETYPE.
+	BLASKernels string `json:"blas_kernels,omitempty"`
 }
 
 // Calibration is the throughput measured on one machine, from which

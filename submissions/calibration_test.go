@@ -10,7 +10,7 @@ import (
 	"github.com/cortexbench/cortexbench/submissions"
 )
 
-var testMachine = submissions.Machine{CPU: "Test CPU", Cores: 2, ORT: "1.30.0", BLAS: "openblas"}
+var testMachine = submissions.Machine{CPU: "Test CPU", Cores: 2, ORT: "1.30.0", BLAS: "openblas", BLASKernels: "Haswell"}
 
 func testCalibration(at time.Time) submissions.Calibration {
 	return submissions.Calibration{Machine: testMachine, ForwardFLOPS: 10e9, GemmFLOPS: 20e9, RankSeconds: 100e-9, DrawnRankSeconds: 40e-9, ModelSeconds: 0.2, MeasuredAt: at}
@@ -30,6 +30,11 @@ func TestCalibrationStale(t *testing.T) {
 	other.ORT = "1.31.0"
 	if c.Stale(other, now) == "" {
 		t.Error("a calibration of another ONNX Runtime version is not stale")
+	}
+	other = testMachine
+	other.BLASKernels = "Cooperlake" // $OPENBLAS_CORETYPE unset on an AVX-512 CPU where it said Haswell
+	if c.Stale(other, now) == "" {
+		t.Error("a calibration under other OpenBLAS kernels is not stale")
 	}
 	if c.Stale(testMachine, now.Add(submissions.CalibrationMaxAge+time.Hour)) == "" {
 		t.Error("an old calibration is not stale")

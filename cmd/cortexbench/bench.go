@@ -162,6 +162,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, res)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	if cal != nil {
+		fmt.Fprintf(tw, "machine\t%s\n", describeMachine(cal.Machine))
+	}
 	fmt.Fprintf(tw, "images (distinct)\t%d\n", stimuli)
 	fmt.Fprintf(tw, "bare forward passes\t%.1f s\n", forward.Seconds())
 	fmt.Fprintf(tw, "scoring, total\t%.1f s\n", total.Seconds())
@@ -193,6 +196,16 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	row("all", total.Seconds(), sum)
 	return tw.Flush()
+}
+
+// describeMachine is the machine line of bench's tables: what its numbers
+// depend on.
+func describeMachine(m submissions.Machine) string {
+	blas := m.BLAS
+	if m.BLASKernels != "" {
+		blas += " (" + m.BLASKernels + " kernels)"
+	}
+	return fmt.Sprintf("%s, %d cores, ONNX Runtime %s, %s", m.CPU, m.Cores, m.ORT, blas)
 }
 
 // benchTime is one benchmark's scoring time and its estimate.
@@ -299,7 +312,7 @@ func runCalibrate(ctx context.Context, env *Env, lib, dir, modelsDir string, asJ
 		return writeJSON(env.Stdout, cal)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "machine\t%s, %d cores, ONNX Runtime %s, %s\n", cal.Machine.CPU, cal.Machine.Cores, cal.Machine.ORT, cal.Machine.BLAS)
+	fmt.Fprintf(tw, "machine\t%s\n", describeMachine(cal.Machine))
 	fmt.Fprintf(tw, "forward pass\t%.2f GFLOP/s (estimate's FLOPs, built-in model)\n", cal.ForwardFLOPS/1e9)
 	fmt.Fprintf(tw, "matrix product\t%.2f GFLOP/s\n", cal.GemmFLOPS/1e9)
 	fmt.Fprintf(tw, "rank correlation\t%.1f ns per element\n", cal.RankSeconds*1e9)

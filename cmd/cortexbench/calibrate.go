@@ -42,7 +42,7 @@ const (
 
 // thisMachine names this machine for the calibration's key.
 func thisMachine(rt *ort.Runtime) submissions.Machine {
-	m := submissions.Machine{Cores: runtime.NumCPU(), BLAS: linalg.Backend()}
+	m := submissions.Machine{Cores: runtime.NumCPU(), BLAS: linalg.Backend(), BLASKernels: linalg.Kernels()}
 	if rt != nil {
 		m.ORT = rt.Version()
 	}

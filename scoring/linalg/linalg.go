@@ -60,6 +60,13 @@ func (m Matrix[T]) Slice(r0, r1, c0, c1 int) Matrix[T] {
 // Backend names the BLAS/LAPACK in use: "openblas" or "gonum".
 func Backend() string { return backendName }
 
+// Kernels names the CPU kernels the BLAS runs: OpenBLAS's core name
+// ("Haswell", "Cooperlake", ...; chosen for the CPU at load, or forced by
+// $OPENBLAS_CORETYPE), empty for gonum. Two machines, or two environments,
+// with different kernels round float sums differently, and a side-by-side
+// timing is like for like only when both sides run the same kernels.
+func Kernels() string { return kernels() }
+
 // Float64 returns the float64 BLAS in use (OpenBLAS or gonum).
 func Float64() blas.Float64 { return blas64Impl }
 

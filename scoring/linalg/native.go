@@ -8,6 +8,7 @@ package linalg
 // OpenBLAS's thread control (declared here: not every cblas.h has it).
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
+char *openblas_get_corename(void);
 */
 import "C"
 
@@ -168,6 +169,11 @@ func symEigWorkLen(n int) int {
 	}
 	return lw
 }
+
+// kernels names the CPU kernels OpenBLAS chose at load (its core name:
+// "Haswell", "SkylakeX", "Cooperlake", ...), which $OPENBLAS_CORETYPE
+// overrides.
+func kernels() string { return C.GoString(C.openblas_get_corename()) }
 
 // blasThreads and setBLASThreads expose OpenBLAS's setting to tests.
 func blasThreads() int     { return int(C.openblas_get_num_threads()) }

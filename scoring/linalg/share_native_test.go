@@ -2,7 +2,11 @@
 
 package linalg
 
-import "testing"
+import (
+	"os"
+	"strings"
+	"testing"
+)
 
 // ShareBLAS divides OpenBLAS's threads among the sharers while any holds
 // it, and restores the setting when the last one releases it, whatever the
@@ -30,5 +34,15 @@ func TestShareBLASRestores(t *testing.T) {
 	ShareBLAS(1)() // one worker: nothing to share
 	if got := blasThreads(); got != 4 {
 		t.Fatalf("ShareBLAS(1) changed the threads to %d", got)
+	}
+}
+
+func TestKernelsNamed(t *testing.T) {
+	got := Kernels()
+	if got == "" {
+		t.Fatal("OpenBLAS named no kernels")
+	}
+	if want := os.Getenv("OPENBLAS_CORETYPE"); want != "" && !strings.EqualFold(got, want) {
+		t.Errorf("Kernels() = %q with OPENBLAS_CORETYPE=%q", got, want)
 	}
 }

@@ -191,6 +191,12 @@ type fmriReference struct {
 	TaskMedianR    float64 `json:"task_median_r"`
 	Sklearn        string  `json:"sklearn"`
 	Numpy          string  `json:"numpy"`
+	BLASKernels    string  `json:"blas_kernels"` // OpenBLAS's core name in the script's numpy
+}
+
+// versions names what the reference ran on, for the benchmark's log.
+func (r fmriReference) versions() string {
+	return fmt.Sprintf("sklearn %s (numpy %s; both sides on %s kernels)", r.Sklearn, r.Numpy, r.BLASKernels)
 }
 
 // BenchmarkCVFMRISklearn is issue 18's side by side at 10k targets: ridge
@@ -248,8 +254,8 @@ func BenchmarkCVFMRISklearn(b *testing.B) {
 	b.ReportMetric(cpu/ref.TaskCPUSeconds, "task-cpu-ratio")
 	same, maxDiff := compareFMRIReference(b, dir, res)
 	b.ReportMetric(same, "alpha-agreement")
-	b.Logf("ours %.2f s wall, %.2f s cpu, median r %.6f; sklearn %s (numpy %s): one RidgeCV(alpha_per_target=True) fit on all stimuli %.2f s wall, %.2f s cpu (ratio %.3f wall, %.3f cpu); the same 5-fold task %.2f s wall, %.2f s cpu, median r %.6f (ratio %.3f wall, %.3f cpu); same alpha in %.4f of fold × target choices, max |Δr| %.2g where all folds agree",
-		secs, cpu, res.Median, ref.Sklearn, ref.Numpy, ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
+	b.Logf("ours %.2f s wall, %.2f s cpu, median r %.6f; %s: one RidgeCV(alpha_per_target=True) fit on all stimuli %.2f s wall, %.2f s cpu (ratio %.3f wall, %.3f cpu); the same 5-fold task %.2f s wall, %.2f s cpu, median r %.6f (ratio %.3f wall, %.3f cpu); same alpha in %.4f of fold × target choices, max |Δr| %.2g where all folds agree",
+		secs, cpu, res.Median, ref.versions(), ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
 		ref.TaskSeconds, ref.TaskCPUSeconds, ref.TaskMedianR, secs/ref.TaskSeconds, cpu/ref.TaskCPUSeconds, same, maxDiff)
 }
 
@@ -329,12 +335,12 @@ func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[fl
 			b.Fatal(err)
 		}
 	}
+	// The script inherits this process's environment, $OPENBLAS_CORETYPE
+	// included, so that numpy runs the OpenBLAS kernels Fit and CV run:
+	// until stop 30 it was removed for the script alone, which on this
+	// AVX-512 machine (where the variable says Haswell) timed our AVX2
+	// kernels against numpy's auto-detected AVX-512 ones.
 	cmd := exec.Command(py, filepath.Join("testdata", "fmri_reference.py"), dir)
-	for _, kv := range os.Environ() { // as numpy is used: no OpenBLAS tuning
-		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -343,6 +349,9 @@ func runFMRIReference(b *testing.B, x linalg.Matrix[float32], y linalg.Matrix[fl
 	var ref fmriReference
 	if err := json.Unmarshal(out, &ref); err != nil {
 		b.Fatalf("reference script printed %q: %v", out, err)
+	}
+	if linalg.Backend() == "openblas" && ref.BLASKernels != linalg.Kernels() {
+		b.Fatalf("not like for like: numpy runs OpenBLAS's %q kernels and this process %q", ref.BLASKernels, linalg.Kernels())
 	}
 	if foldOf != nil && ref.TaskSeconds <= 0 {
 		b.Fatalf("reference script did not time the 5-fold task: %q", out)
@@ -427,7 +436,7 @@ func BenchmarkFitFMRISklearn(b *testing.B) {
 	if same < 0.99 || maxDiff > 1e-8*scale {
 		b.Fatalf("Fit differs from sklearn's RidgeCV fit: same alpha for %.4f of targets (want ≥ 0.99), max |Δprediction| %g of %g where they agree (want ≤ 1e-8 relative)", same, maxDiff, scale)
 	}
-	b.Logf("Fit %.2f s wall, %.2f s cpu, and Coef (the q×p product) %.2f s wall, %.2f s cpu; sklearn %s (numpy %s) RidgeCV(alpha_per_target=True).fit %.2f s wall, %.2f s cpu: Fit %.3f× wall, %.3f× cpu, Fit+Coef %.3f× wall, %.3f× cpu; same alpha for %.4f of targets, predictions agree to %.2g relative where they do",
-		secs, cpu, coefSecs, coefCPU, ref.Sklearn, ref.Numpy, ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
+	b.Logf("Fit %.2f s wall, %.2f s cpu, and Coef (the q×p product) %.2f s wall, %.2f s cpu; %s RidgeCV(alpha_per_target=True).fit %.2f s wall, %.2f s cpu: Fit %.3f× wall, %.3f× cpu, Fit+Coef %.3f× wall, %.3f× cpu; same alpha for %.4f of targets, predictions agree to %.2g relative where they do",
+		secs, cpu, coefSecs, coefCPU, ref.versions(), ref.Seconds, ref.CPUSeconds, secs/ref.Seconds, cpu/ref.CPUSeconds,
 		(secs+coefSecs)/ref.Seconds, (cpu+coefCPU)/ref.CPUSeconds, same, maxDiff/scale)
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Time the numpy/scipy side of the scoring benchmarks on the same shapes
-as the Go benchmarks, to run side by side:
+as the Go benchmarks, to run side by side in the same OpenBLAS environment
+(the kernels OpenBLAS picks depend on $OPENBLAS_CORETYPE):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scoring/testdata/bench_reference.py
-    go test -run '^$' -bench 'Correlation1000|Spearman499500|KendallTauA499500' ./scoring/rdm ./scoring/rsa
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE go test -run '^$' -bench 'Correlation1000|Spearman499500|KendallTauA499500' ./scoring/rdm ./scoring/rsa
 
 Shapes: correlation RDM of 1000×100000 float64 (numpy.corrcoef; the Go
 benchmark data is ReLU of a standard normal, as here), Spearman and Kendall

@@ -3,8 +3,11 @@
 case (X 1000×20000, Y 1000×2000, 20 alphas) and writes the arrays to
 /tmp/cortexbench-ridge-bench so BenchmarkCV runs on the same data.
 
-Run without OpenBLAS tuning variables, as numpy would be used:
+Run both sides in the same OpenBLAS environment (the kernels OpenBLAS
+picks depend on $OPENBLAS_CORETYPE), e.g. without the tuning variables, as
+numpy is used by default:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench_reference.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE go test -run '^$' -bench '^BenchmarkCV$' ./scoring/ridge/
 """
 import os
 import sys

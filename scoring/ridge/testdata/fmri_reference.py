@@ -33,10 +33,16 @@ timings (wall and CPU seconds of all threads):
 The alpha grid is ridge.DefaultAlphas (19 values, 1e-2 … 1e7 by half
 decades).
 
-Run with (and the numbers in the README measured with):
-    sklearn 1.2.1, numpy 1.24.2, scipy 1.10.1 (Debian 12 python3-sklearn)
-without OpenBLAS tuning variables, as numpy would be used:
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 fmri_reference.py DIR
+It also reports the CPU kernels of the OpenBLAS numpy runs on
+("blas_kernels", e.g. Haswell or Cooperlake: OpenBLAS picks them for the
+CPU at load unless $OPENBLAS_CORETYPE forces them), so that the benchmark
+can check both sides ran the same ones: on an AVX-512 machine the
+auto-detected kernels run the same GEMM faster than Haswell's.
+
+Run with (and the numbers in the README measured with) sklearn 1.2.1,
+numpy 1.24.2, scipy 1.10.1 (Debian 12 python3-sklearn); the benchmarks run
+it in their own environment:
+    /usr/bin/python3 fmri_reference.py DIR
 """
 import json
 import os
@@ -48,6 +54,23 @@ import scipy
 import sklearn
 from sklearn.linear_model import RidgeCV
 
+
+
+def blas_kernels():
+    """The core name of the OpenBLAS numpy loaded ("" when it is another BLAS)."""
+    import ctypes
+    with open("/proc/self/maps") as f:
+        libs = sorted({ln.split()[-1] for ln in f if "blas" in ln.lower() and ".so" in ln})
+    for path in libs:
+        try:
+            corename = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        return corename().decode()
+    return ""
+
+
 d = sys.argv[1]
 x = np.load(os.path.join(d, "x.npy")).astype(np.float64)
 y = np.load(os.path.join(d, "y.npy"))
@@ -55,6 +78,7 @@ alphas = 10.0 ** (-2 + np.arange(19) / 2)
 out = {
     "stimuli": x.shape[0], "features": x.shape[1], "targets": y.shape[1],
     "sklearn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+    "blas_kernels": blas_kernels(),
 }
 
 t, c = time.perf_counter(), time.process_time()
