@@ -10,7 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/cortexbench/cortexbench/models/onnxrun"
+	"github.com/cortexbench/cortexbench/scoring/linalg"
 	"github.com/cortexbench/cortexbench/scoring/perf"
 	"github.com/cortexbench/cortexbench/scoring/report"
 	"github.com/cortexbench/cortexbench/scoring/runner"
@@ -165,6 +168,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if cal != nil {
 		fmt.Fprintf(tw, "machine\t%s\n", describeMachine(cal.Machine))
 	}
+	if note := kernelsNote(linalg.Kernels()); note != "" {
+		fmt.Fprintf(tw, "note\t%s\n", note)
+	}
 	fmt.Fprintf(tw, "images (distinct)\t%d\n", stimuli)
 	fmt.Fprintf(tw, "bare forward passes\t%.1f s\n", forward.Seconds())
 	fmt.Fprintf(tw, "scoring, total\t%.1f s\n", total.Seconds())
@@ -206,6 +212,22 @@ func describeMachine(m submissions.Machine) string {
 		blas += " (" + m.BLASKernels + " kernels)"
 	}
 	return fmt.Sprintf("%s, %d cores, ONNX Runtime %s, %s", m.CPU, m.Cores, m.ORT, blas)
+}
+
+// kernelsNote says when $OPENBLAS_CORETYPE holds OpenBLAS to kernels
+// older than the CPU's: AVX2 ones on an AVX-512 CPU ran the main job's
+// math ~20% slower on a 2-core EPYC (stop 30), with the same scores to
+// 1.4e-15 (TestMainJobScoresMatchGolden).
+func kernelsNote(kernels string) string {
+	forced := os.Getenv("OPENBLAS_CORETYPE")
+	if forced == "" || kernels == "" || !cpu.X86.HasAVX512F {
+		return ""
+	}
+	switch strings.ToLower(kernels) {
+	case "skylakex", "cooperlake", "sapphirerapids":
+		return ""
+	}
+	return fmt.Sprintf("OPENBLAS_CORETYPE=%s holds OpenBLAS to %s kernels on this AVX-512 CPU; unset, OpenBLAS picks AVX-512 ones and the math runs faster", forced, kernels)
 }
 
 // benchTime is one benchmark's scoring time and its estimate.

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // TestBenchOneRun: 'bench' scores its benchmarks in one Run, as the main
@@ -98,5 +101,25 @@ func TestBenchOneRun(t *testing.T) {
 	}
 	if hIT.Seconds+mIT.Seconds > res.Total+1e-6 {
 		t.Errorf("lines take %.3f s of a %.3f s run", hIT.Seconds+mIT.Seconds, res.Total)
+	}
+}
+
+// TestKernelsNote: bench points out an $OPENBLAS_CORETYPE that holds
+// OpenBLAS to AVX2 kernels on an AVX-512 CPU, and nothing otherwise.
+func TestKernelsNote(t *testing.T) {
+	t.Setenv("OPENBLAS_CORETYPE", "Haswell")
+	note := kernelsNote("Haswell")
+	if cpu.X86.HasAVX512F != (note != "") {
+		t.Errorf("AVX-512 %v, note %q", cpu.X86.HasAVX512F, note)
+	}
+	if note != "" && !strings.Contains(note, "OPENBLAS_CORETYPE=Haswell") {
+		t.Errorf("note %q does not name the variable", note)
+	}
+	if note := kernelsNote("Cooperlake"); note != "" {
+		t.Errorf("AVX-512 kernels noted: %q", note)
+	}
+	t.Setenv("OPENBLAS_CORETYPE", "")
+	if note := kernelsNote("Haswell"); note != "" {
+		t.Errorf("OpenBLAS's own choice noted: %q", note)
 	}
 }
