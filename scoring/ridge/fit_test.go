@@ -28,53 +28,46 @@ func checkFitAlphas(t *testing.T, got []float64, want []float64) {
 }
 
 func TestFitMatchesRidgeCV(t *testing.T) {
-	alphas := load(t, "testdata/alphas.npy").Float64()
-	for _, name := range []string{"kernel", "primal"} {
-		for _, f64 := range []bool{true, false} {
-			t.Run(name, func(t *testing.T) {
-				x := loadMat(t, "testdata/"+name+"_x.npy")
-				y := loadMat(t, "testdata/"+name+"_y.npy")
-				m, err := Fit(x, y, FitConfig{Alphas: alphas, Float64Selection: f64})
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkFitAlphas(t, m.Alpha, load(t, "testdata/"+name+"_fit_alpha.npy").Float64())
-				// Predict (through the factors in the kernel case), then
-				// the coefficients.
-				newx := loadMat(t, "testdata/"+name+"_fit_newx.npy")
-				wantPred := loadMat(t, "testdata/"+name+"_fit_pred.npy")
-				pred, err := Predict(m, newx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e := relErr(pred.Data, wantPred.Data); e > predTol {
-					t.Errorf("predictions for new stimuli differ from sklearn's predict: rel err %g", e)
-				}
-				coef := loadMat(t, "testdata/"+name+"_fit_coef.npy")
-				got := m.Coef()
-				if got.Rows != coef.Rows || got.Cols != coef.Cols {
-					t.Fatalf("coefficients %d×%d, sklearn's %d×%d", got.Rows, got.Cols, coef.Rows, coef.Cols)
-				}
-				if e := relErr(got.Data, coef.Data); e > predTol {
-					t.Errorf("coefficients differ from sklearn's coef_: rel err %g", e)
-				}
-				if e := relErr(m.Intercept, load(t, "testdata/"+name+"_fit_intercept.npy").Float64()); e > predTol {
-					t.Errorf("intercepts differ from sklearn's intercept_: rel err %g", e)
-				}
-				// x·Coef + Intercept, the model as sklearn holds it
-				byCoef := linalg.NewMatrix[float64](newx.Rows, got.Cols)
-				linalg.Gemm(false, false, 1, newx, got, 0, byCoef)
-				for i := range byCoef.Rows {
-					for j := range byCoef.Cols {
-						byCoef.Data[i*byCoef.Cols+j] += m.Intercept[j]
-					}
-				}
-				if e := relErr(byCoef.Data, wantPred.Data); e > predTol {
-					t.Errorf("predictions from the formed coefficients differ from sklearn's predict: rel err %g", e)
-				}
-			})
+	eachSelection(t, func(t *testing.T, name string, x, y linalg.Matrix[float64], alphas []float64, f64 bool) {
+		m, err := Fit(x, y, FitConfig{Alphas: alphas, Float64Selection: f64})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		checkFitAlphas(t, m.Alpha, load(t, "testdata/"+name+"_fit_alpha.npy").Float64())
+		// Predict (through the factors in the kernel case), then
+		// the coefficients.
+		newx := loadMat(t, "testdata/"+name+"_fit_newx.npy")
+		wantPred := loadMat(t, "testdata/"+name+"_fit_pred.npy")
+		pred, err := Predict(m, newx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(pred.Data, wantPred.Data); e > predTol {
+			t.Errorf("predictions for new stimuli differ from sklearn's predict: rel err %g", e)
+		}
+		coef := loadMat(t, "testdata/"+name+"_fit_coef.npy")
+		got := m.Coef()
+		if got.Rows != coef.Rows || got.Cols != coef.Cols {
+			t.Fatalf("coefficients %d×%d, sklearn's %d×%d", got.Rows, got.Cols, coef.Rows, coef.Cols)
+		}
+		if e := relErr(got.Data, coef.Data); e > predTol {
+			t.Errorf("coefficients differ from sklearn's coef_: rel err %g", e)
+		}
+		if e := relErr(m.Intercept, load(t, "testdata/"+name+"_fit_intercept.npy").Float64()); e > predTol {
+			t.Errorf("intercepts differ from sklearn's intercept_: rel err %g", e)
+		}
+		// x·Coef + Intercept, the model as sklearn holds it
+		byCoef := linalg.NewMatrix[float64](newx.Rows, got.Cols)
+		linalg.Gemm(false, false, 1, newx, got, 0, byCoef)
+		for i := range byCoef.Rows {
+			for j := range byCoef.Cols {
+				byCoef.Data[i*byCoef.Cols+j] += m.Intercept[j]
+			}
+		}
+		if e := relErr(byCoef.Data, wantPred.Data); e > predTol {
+			t.Errorf("predictions from the formed coefficients differ from sklearn's predict: rel err %g", e)
+		}
+	})
 }
 
 // TestFitCowleyV4 fits real V4 responses (Cowley et al. 2023, session

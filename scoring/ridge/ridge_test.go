@@ -108,23 +108,35 @@ func TestFixedAlphaMatchesSklearnRidge(t *testing.T) {
 	}
 }
 
-func TestLOOAlphasMatchRidgeCV(t *testing.T) {
+// eachSelection runs fn on the sklearn reference problems
+// (testdata/gen_reference.py: "kernel" with more features than training
+// stimuli, "primal" with fewer) and their alpha grid, with the alphas
+// chosen in float64 and in float32.
+func eachSelection(t *testing.T, fn func(t *testing.T, name string, x, y linalg.Matrix[float64], alphas []float64, f64 bool)) {
 	alphas := load(t, "testdata/alphas.npy").Float64()
 	for _, name := range []string{"kernel", "primal"} {
 		for _, f64 := range []bool{true, false} {
-			t.Run(name, func(t *testing.T) {
-				x := loadMat(t, "testdata/"+name+"_x.npy")
-				y := loadMat(t, "testdata/"+name+"_y.npy")
-				folds := loadInts(t, "testdata/"+name+"_folds.npy")
-				want := loadMat(t, "testdata/"+name+"_cv_alpha.npy")
-				res, err := CV(x, y, Config{FoldOf: folds, Alphas: alphas, Float64Selection: f64})
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkAlphas(t, res.FoldAlpha, want)
+			sel := "float32"
+			if f64 {
+				sel = "float64"
+			}
+			t.Run(name+"/"+sel, func(t *testing.T) {
+				fn(t, name, loadMat(t, "testdata/"+name+"_x.npy"), loadMat(t, "testdata/"+name+"_y.npy"), alphas, f64)
 			})
 		}
 	}
+}
+
+func TestLOOAlphasMatchRidgeCV(t *testing.T) {
+	eachSelection(t, func(t *testing.T, name string, x, y linalg.Matrix[float64], alphas []float64, f64 bool) {
+		folds := loadInts(t, "testdata/"+name+"_folds.npy")
+		want := loadMat(t, "testdata/"+name+"_cv_alpha.npy")
+		res, err := CV(x, y, Config{FoldOf: folds, Alphas: alphas, Float64Selection: f64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAlphas(t, res.FoldAlpha, want)
+	})
 }
 
 func checkAlphas(t *testing.T, got [][]float64, want linalg.Matrix[float64]) {
