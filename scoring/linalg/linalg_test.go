@@ -103,3 +103,73 @@ func TestSymEigScratch(t *testing.T) {
 		}
 	}
 }
+
+// TestTridiagonalize checks a = Q·T·Qᵀ with Q orthogonal, Q returned
+// transposed, for every scratch size (too small, none, exact, larger), the
+// orders 1 and 2, and T's eigenvalues against SymEig's.
+func TestTridiagonalize(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 3, 40} {
+		a := NewMatrix[float64](n, n)
+		for i := range n {
+			for j := i; j < n; j++ {
+				v := r.NormFloat64()
+				a.Data[i*n+j], a.Data[j*n+i] = v, v
+			}
+		}
+		for _, size := range []int{0, 5, TridiagonalizeWorkLen(n), TridiagonalizeWorkLen(n) + 100} {
+			qt := NewMatrix[float64](n, n)
+			copy(qt.Data, a.Data)
+			d, e := make([]float64, n), make([]float64, max(n-1, 0))
+			scratch := make([]float64, size)
+			for i := range scratch {
+				scratch[i] = math.NaN()
+			}
+			if err := Tridiagonalize(qt, d, e, scratch); err != nil {
+				t.Fatal(err)
+			}
+			tm := NewMatrix[float64](n, n)
+			for k := range n {
+				tm.Data[k*n+k] = d[k]
+				if k+1 < n {
+					tm.Data[k*n+k+1], tm.Data[(k+1)*n+k] = e[k], e[k]
+				}
+			}
+			// Qᵀ·Q = I and Q·T·Qᵀ = a, Q = qtᵀ.
+			qq := NewMatrix[float64](n, n)
+			Gemm(false, true, 1, qt, qt, 0, qq)
+			qtm := NewMatrix[float64](n, n)
+			Gemm(true, false, 1, qt, tm, 0, qtm)
+			back := NewMatrix[float64](n, n)
+			Gemm(false, false, 1, qtm, qt, 0, back)
+			for i := range n {
+				for j := range n {
+					id := 0.0
+					if i == j {
+						id = 1
+					}
+					if math.Abs(qq.At(i, j)-id) > 1e-13 {
+						t.Fatalf("n %d scratch %d: (QᵀQ)[%d,%d] = %g", n, size, i, j, qq.At(i, j))
+					}
+					if math.Abs(back.At(i, j)-a.At(i, j)) > 1e-12 {
+						t.Fatalf("n %d scratch %d: (QTQᵀ)[%d,%d] = %g, a has %g", n, size, i, j, back.At(i, j), a.At(i, j))
+					}
+				}
+			}
+			w, wt := make([]float64, n), make([]float64, n)
+			ac := NewMatrix[float64](n, n)
+			copy(ac.Data, a.Data)
+			if err := SymEig(ac, w); err != nil {
+				t.Fatal(err)
+			}
+			if err := SymEig(tm, wt); err != nil {
+				t.Fatal(err)
+			}
+			for k := range w {
+				if math.Abs(w[k]-wt[k]) > 1e-12 {
+					t.Fatalf("n %d: eigenvalue %d of T %g, of a %g", n, k, wt[k], w[k])
+				}
+			}
+		}
+	}
+}

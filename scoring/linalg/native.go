@@ -149,13 +149,54 @@ func symEig32(n int, a []float32, lda int, w []float32) error {
 	return nil
 }
 
-// transposeSquare transposes the n×n matrix with row stride lda in place.
-func transposeSquare[T float32 | float64](n int, a []T, lda int) {
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			a[i*lda+j], a[j*lda+i] = a[j*lda+i], a[i*lda+j]
-		}
+// dsytrdQuery asks dsytrd and dorgtr for their optimal workspace at order
+// n ≥ 1 (the larger of the two).
+func dsytrdQuery(n int) (int, error) {
+	var q1, q2, a, d, e, tau C.double
+	if info := C.LAPACKE_dsytrd_work(C.LAPACK_COL_MAJOR, 'L', C.lapack_int(n), &a, C.lapack_int(n), &d, &e, &tau, &q1, -1); info != 0 {
+		return 0, fmt.Errorf("%w: LAPACKE_dsytrd_work query info %d", ErrNoConvergence, int(info))
 	}
+	if info := C.LAPACKE_dorgtr_work(C.LAPACK_COL_MAJOR, 'L', C.lapack_int(n), &a, C.lapack_int(n), &tau, &q2, -1); info != 0 {
+		return 0, fmt.Errorf("%w: LAPACKE_dorgtr_work query info %d", ErrNoConvergence, int(info))
+	}
+	return max(1, int(q1), int(q2)), nil
+}
+
+// tridiag64 runs dsytrd then dorgtr on the column-major view of a (the
+// same symmetric matrix), so the column-major Q lands in a as Qᵀ row-major.
+func tridiag64(n int, a []float64, lda int, d, e, scratch []float64) error {
+	lw, err := dsytrdQuery(n)
+	if err != nil {
+		return err
+	}
+	work := scratch
+	if len(work) < lw+n {
+		work = work64.get(lw + n)
+		defer work64.put(work)
+	}
+	tau, work := work[:n], work[n:]
+	lwork := C.lapack_int(min(len(work), math.MaxInt32))
+	if info := C.LAPACKE_dsytrd_work(C.LAPACK_COL_MAJOR, 'L', C.lapack_int(n), (*C.double)(&a[0]), C.lapack_int(lda),
+		(*C.double)(&d[0]), (*C.double)(&e[0]), (*C.double)(&tau[0]), (*C.double)(&work[0]), lwork); info != 0 {
+		return fmt.Errorf("%w: LAPACKE_dsytrd_work info %d", ErrNoConvergence, int(info))
+	}
+	if info := C.LAPACKE_dorgtr_work(C.LAPACK_COL_MAJOR, 'L', C.lapack_int(n), (*C.double)(&a[0]), C.lapack_int(lda),
+		(*C.double)(&tau[0]), (*C.double)(&work[0]), lwork); info != 0 {
+		return fmt.Errorf("%w: LAPACKE_dorgtr_work info %d", ErrNoConvergence, int(info))
+	}
+	return nil
+}
+
+// tridiagWorkLen is tridiag64's scratch length at order n.
+func tridiagWorkLen(n int) int {
+	if n == 0 {
+		return 0
+	}
+	lw, err := dsytrdQuery(n)
+	if err != nil {
+		return 0
+	}
+	return lw + n
 }
 
 // symEigWorkLen is dsyevd's optimal workspace for order n.

@@ -32,6 +32,24 @@ func symEig64(n int, a []float64, lda int, w []float64, _ []float64) error {
 	return nil
 }
 
+func tridiagWorkLen(int) int { return 0 }
+
+// tridiag64 is gonum's Dsytrd and Dorgtr (row-major: Q lands in a as Q),
+// then a transpose to tridiag64's convention.
+func tridiag64(n int, a []float64, lda int, d, e, _ []float64) error {
+	var impl lapackgo.Implementation
+	tau := make([]float64, n)
+	work := []float64{0}
+	impl.Dsytrd('U', n, a, lda, d, e, tau, work, -1)
+	lw := int(work[0])
+	impl.Dorgtr('U', n, a, lda, tau, work, -1)
+	work = make([]float64, max(1, lw, int(work[0])))
+	impl.Dsytrd('U', n, a, lda, d, e, tau, work, len(work))
+	impl.Dorgtr('U', n, a, lda, tau, work, len(work))
+	transposeSquare(n, a, lda)
+	return nil
+}
+
 // symEig32 runs in float64: gonum has no float32 LAPACK.
 func symEig32(n int, a []float32, lda int, w []float32) error {
 	a64 := make([]float64, n*n)

@@ -138,7 +138,7 @@ func TestErrorSumsAgree(t *testing.T) {
 		}
 		yc, _ := centred(rows[float64]{m: y}, nil)
 		all := &fold{train: seq(0, c.n), test: []int{}}
-		d, _, err := decompose(x, all, c.q > c.n, false, mat{}, alphas, Config{}, nil)
+		d, _, err := decompose(x, all, y.Cols, c.q > c.n, false, mat{}, alphas, Config{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

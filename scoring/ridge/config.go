@@ -20,6 +20,16 @@
 // q×q feature space (one eigendecomposition of the training covariance per
 // fold). Neither path forms the q×p primal coefficients.
 //
+// With leave-one-out selection of few targets (at most about m/(alphas−2)
+// of them, or any number with Float64Selection) the kernel path replaces
+// the eigendecomposition by a tridiagonal reduction, Kc + 11ᵀ = H·T·Hᵀ
+// (LAPACK dsytrd and dorgtr, ~60% of the eigensolver's time), and one
+// O(m) factorisation of T + αI per alpha: the leave-one-out denominators,
+// the dual coefficients and the predictions follow from H and those
+// factors exactly, up to rounding (tri.go). It forgoes alpha compression,
+// which needs eigenvalues, hence the limit on targets. Predictions agree
+// with the eigen route's to ~1e-13 relative on the built-in benchmarks.
+//
 // The alpha of each target is chosen on the training part of each outer fold
 // only: by exact leave-one-out (InnerFolds 0, the generalised
 // cross-validation of sklearn's RidgeCV with alpha_per_target=True, which

@@ -315,7 +315,7 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 				}
 			}
 			if b < 0 {
-				d, kin, err := decompose(x, fs, kernel, haveGram, gram, alphas, cfg, wk)
+				d, kin, err := decompose(x, fs, p, kernel, haveGram, gram, alphas, cfg, wk)
 				if err != nil {
 					fail(fmt.Errorf("ridge: fold %d: %w", fs.f, err))
 					return
@@ -401,25 +401,33 @@ func runFolds[T, U linalg.Float](x linalg.Matrix[T], y ymat[U], parts [][]int, f
 	return failed
 }
 
-// decompose diagonalises the training part of fold fs (its buffers in
-// fs.slot, scratch in wk) and prepares what the selection needs.
-func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, kernel, haveGram bool, gram mat, alphas []float64, cfg Config, wk *work) (*decomp, mat, error) {
+// decompose diagonalises (or, for leave-one-out selection of few of the p
+// targets, tridiagonalises: tri.go) the training part of fold fs (its
+// buffers in fs.slot, scratch in wk) and prepares what the selection needs.
+func decompose[T linalg.Float](x linalg.Matrix[T], fs *fold, p int, kernel, haveGram bool, gram mat, alphas []float64, cfg Config, wk *work) (*decomp, mat, error) {
 	tr, te := rows[T]{m: x, idx: fs.train}, rows[T]{m: x, idx: fs.test}
 	var d *decomp
 	var kin mat
 	var err error
 	if kernel {
-		var kc, kt mat
-		if haveGram {
-			kc, kt = fromGram(gram, fs.train, fs.test, fs.slot, wk)
-		} else {
-			kc, kt = kernels(tr, te, cfg.Standardize)
+		mk := func() (kc, kt mat) {
+			if haveGram {
+				return fromGram(gram, fs.train, fs.test, fs.slot, wk)
+			}
+			return kernels(tr, te, cfg.Standardize)
 		}
+		kc, kt := mk()
 		if cfg.InnerFolds > 0 {
 			kin = linalg.NewMatrix[float64](kc.Rows, kc.Cols)
 			copy(kin.Data, kc.Data)
+		} else if useTridiag(kc.Rows, p, len(alphas), cfg.Float64Selection) {
+			if d, err = tridiagDecomp(kc, kt, alphas, fs.slot, wk); d == nil && err == nil {
+				kc, kt = mk() // an alpha too small for the factors: kc was overwritten
+			}
 		}
-		d, err = kernelDecomp(kc, kt, fs.slot, wk)
+		if d == nil && err == nil {
+			d, err = kernelDecomp(kc, kt, fs.slot, wk)
+		}
 	} else {
 		xc, xt, _ := design(tr, te, cfg.Standardize)
 		if cfg.InnerFolds > 0 {

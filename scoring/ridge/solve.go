@@ -179,6 +179,9 @@ type decomp struct {
 	coef   mat // r×p: Q or R
 	primal bool
 	rot    mat // primal: U, q×q (Fit's coefficients are U·diag(p)·R)
+	// tri is set for the tridiagonal route (tri.go): basis is then H,
+	// coef Hᵀ·yc, test Kt·H, and there are no eigenvalues.
+	tri *tridiag
 
 	// What the selection needs besides the targets, made once per
 	// decomposition (by CV before its blocks of targets go to the
@@ -204,6 +207,9 @@ func (d *decomp) prepare(alphas []float64, f64, loo bool, wk *work) {
 }
 
 func (d *decomp) weights(alpha float64, dst []float64) {
+	if d.tri != nil {
+		panic("ridge: eigenvalue weights of a tridiagonal decomposition")
+	}
 	for k, l := range d.lambda {
 		dst[k] = 1 / (l + alpha)
 	}
@@ -297,6 +303,20 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 // into b (r×p): the fitted model's coefficients in the basis.
 func (d *decomp) weighted(b mat, alpha []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
+	if d.tri != nil {
+		group := intBuf(wk, "predGroup", p)
+		for j, a := range alpha {
+			group[j] = slices.Index(d.tri.alphas, a)
+			if group[j] < 0 {
+				panic("ridge: prediction with an alpha not in the grid")
+			}
+		}
+		for k := range r {
+			copy(b.Row(k)[:p], d.coef.Row(k))
+		}
+		solveCols(b, d.tri.fac, group)
+		return
+	}
 	// Each target's weights are those of its alpha, made once per
 	// distinct alpha (a few of the grid); no per-target allocation, as CV
 	// calls this for every block of targets of every fold.
@@ -411,6 +431,26 @@ type band[T linalg.Float] struct {
 	k0, k1 int
 	g      [][]float64
 	t      linalg.Matrix[T]
+	// tri: the tridiagonal route's single band, every alpha of the grid
+	// direct (g and t empty).
+	tri *tridiag
+}
+
+// count is how many alphas the band computes directly.
+func (bd band[T]) count() int {
+	if bd.tri != nil {
+		return len(bd.tri.fac)
+	}
+	return len(bd.g)
+}
+
+// fill is scaled, or for the tridiagonal route its solves.
+func (bd band[T]) fill(b linalg.Matrix[T], coef mat, j0, w int, wk *work) {
+	if bd.tri != nil {
+		triFill(b, bd.tri, coef, j0, w, wk)
+		return
+	}
+	bd.scaled(b, coef, j0, w)
 }
 
 // scaled writes row k of b as the band's weights g[s][k] times the
@@ -450,6 +490,9 @@ func (bd band[T]) scaled(b linalg.Matrix[T], coef mat, j0, w int) {
 }
 
 func (d *decomp) direct(alphas []float64) band[float64] {
+	if d.tri != nil {
+		return band[float64]{k0: 0, k1: d.basis.Cols, tri: d.tri}
+	}
 	b := band[float64]{k0: 0, k1: len(d.lambda), g: make([][]float64, len(alphas))}
 	for a, al := range alphas {
 		b.g[a] = make([]float64, len(d.lambda))
@@ -719,7 +762,7 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 	na := len(errs)
 	maxS := 0
 	for _, b := range bands {
-		maxS = max(maxS, len(b.g))
+		maxS = max(maxS, b.count())
 	}
 	pb := max(1, min(p, selectBuf/(r*maxS+rows*maxS+rows*na)))
 	sl := wk.slab()
@@ -741,9 +784,9 @@ func accum[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], base *
 		w := min(pb, p-j0)
 		var res linalg.Matrix[T]
 		for bi, bd := range bands {
-			ns, kk := len(bd.g), bd.k1-bd.k0
+			ns, kk := bd.count(), bd.k1-bd.k0
 			b := linalg.View(kk, w*ns, bbuf)
-			bd.scaled(b, coef, j0, w)
+			bd.fill(b, coef, j0, w, wk)
 			c := linalg.View(rows, w*ns, cbuf)
 			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, c)
 			res = linalg.View(rows*w, ns, cbuf)
@@ -826,7 +869,7 @@ func quadratic[T linalg.Float](bands []band[T], base *mat, na int) bool {
 		if b.t.Rows == 0 {
 			return false // every alpha direct: nothing to save
 		}
-		nc += len(b.g)
+		nc += b.count()
 	}
 	if base != nil {
 		nc++
@@ -855,9 +898,9 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 	var tc [][]float64
 	maxS, off := 0, make([]int, len(bands)+1) // off: first component of band
 	for bi, bd := range bands {
-		maxS = max(maxS, len(bd.g))
+		maxS = max(maxS, bd.count())
 		off[bi] = len(comps)
-		for s := range bd.g {
+		for s := range bd.count() {
 			comps = append(comps, comp{bi, s})
 			row := make([]float64, na)
 			for a := range na {
@@ -924,9 +967,9 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 		w := min(pb, p-j0)
 		cs := make([]linalg.Matrix[T], len(bands))
 		for bi, bd := range bands {
-			ns, kk := len(bd.g), bd.k1-bd.k0
+			ns, kk := bd.count(), bd.k1-bd.k0
 			b := linalg.View(kk, w*ns, bbuf)
-			bd.scaled(b, coef, j0, w)
+			bd.fill(b, coef, j0, w, wk)
 			cs[bi] = linalg.View(rows, w*ns, cbuf[rows*w*off[bi]:])
 			linalg.Gemm(false, false, 1, m.Slice(0, rows, bd.k0, bd.k1), b, 0, cs[bi])
 		}
@@ -938,7 +981,7 @@ func accumQuad[T linalg.Float](m linalg.Matrix[T], coef mat, bands []band[T], ba
 			v := make([]float64, nc*w)
 			for i := i0; i < i1; i++ {
 				for c, cp := range comps {
-					ns := len(bands[cp.b].g)
+					ns := bands[cp.b].count()
 					src := cs[cp.b].Row(i)[cp.s:]
 					dst := v[c*w : (c+1)*w]
 					for j := range dst {
