@@ -131,11 +131,9 @@ func TestLOOAlphasMatchRidgeCV(t *testing.T) {
 	eachSelection(t, func(t *testing.T, name string, x, y linalg.Matrix[float64], alphas []float64, f64 bool) {
 		folds := loadInts(t, "testdata/"+name+"_folds.npy")
 		want := loadMat(t, "testdata/"+name+"_cv_alpha.npy")
-		res, err := CV(x, y, Config{FoldOf: folds, Alphas: alphas, Float64Selection: f64})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAlphas(t, res.FoldAlpha, want)
+		eigen, tri := bothRoutes(t, x, y, Config{FoldOf: folds, Alphas: alphas, Float64Selection: f64})
+		checkAlphas(t, eigen.FoldAlpha, want)
+		checkAlphas(t, tri.FoldAlpha, want)
 	})
 }
 

@@ -29,11 +29,13 @@ import (
 
 // useTridiag reports whether a fold of m training stimuli and p targets
 // selects its alphas (na of them, leave-one-out) faster by the tridiagonal
-// route: it saves ~40% of an eigendecomposition (~4m³ flops) and can lose
-// alpha compression, at most the products of na−2 alphas (2m²p flops each,
-// in float32 at twice the float64 rate). In float64 selection there is no
-// compression to lose. The choice depends on the sizes only, so results
-// do not depend on the machine.
+// route. It saves ~40% of an eigendecomposition (~40 ms at m = 960 here,
+// growing as m³) and costs, per target and alpha, O(m) solves that the
+// eigen route replaces by a scaling (~10 ns per element more: p·na ≤
+// m²/300 keeps that below the saving); in float32 selection it can also
+// lose alpha compression, at most the products of na−2 alphas (2m²p
+// flops each), so there p·(na−2) ≤ m as well. The choice depends on the
+// sizes only, so results do not depend on the machine.
 func useTridiag(m, p, na int, f64 bool) bool {
 	switch forceTridiag {
 	case 1:
@@ -41,7 +43,7 @@ func useTridiag(m, p, na int, f64 bool) bool {
 	case -1:
 		return false
 	}
-	return m > 1 && (f64 || p*max(na-2, 0) <= m)
+	return m > 1 && p*na <= m*m/300 && (f64 || p*max(na-2, 0) <= m)
 }
 
 // forceTridiag overrides useTridiag (tests run both routes): 1 takes the

@@ -85,7 +85,6 @@ func TestTridiagLOOMatchesEigen(t *testing.T) {
 // meets: a Gram matrix or chunked kernels, standardised, several workers)
 // and requires the same alphas and the same predictions to 1e-10.
 func TestTridiagCVMatchesEigen(t *testing.T) {
-	defer func(v int) { forceTridiag = v }(forceTridiag)
 	r := rand.New(rand.NewPCG(9, 10))
 	x, y := powerX(r, 200, 900, 0.75), randMat(r, 200, 5)
 	for i := range y.Rows {
@@ -100,16 +99,7 @@ func TestTridiagCVMatchesEigen(t *testing.T) {
 		{Folds: 4, Seed: 3, Alphas: alphas, Standardize: true, DropPredictions: true},
 		{Folds: 5, Seed: 4, Alphas: []float64{100}},
 	} {
-		forceTridiag = -1
-		want, err := CV(x, y, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		forceTridiag = 1
-		got, err := CV(x, y, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want, got := bothRoutes(t, x, y, cfg)
 		for f := range want.FoldAlpha {
 			for j, a := range want.FoldAlpha[f] {
 				if got.FoldAlpha[f][j] != a {
@@ -137,9 +127,11 @@ func TestUseTridiag(t *testing.T) {
 	}{
 		{960, 89, 9, false, true},      // cowley2023.V4.public: 89·7 ≤ 960
 		{960, 200, 9, false, false},    // too many targets to give up compression
-		{800, 2000, 20, true, true},    // float64 selection has no compression
+		{960, 200, 9, true, true},      // float64 selection has no compression
+		{800, 2000, 20, true, false},   // but the solves outweigh the saving
 		{800, 10000, 19, false, false}, // fMRI scale
-		{960, 5000, 1, false, true},    // one alpha: nothing to compress
+		{960, 3000, 1, false, true},    // one alpha: nothing to compress
+		{100, 30, 19, false, false},    // small folds: little to save
 		{1, 3, 9, true, false},
 	} {
 		if got := useTridiag(c.m, c.p, c.na, c.f64); got != c.want {
@@ -177,26 +169,30 @@ func TestFactorTridiagRefuses(t *testing.T) {
 		}
 	}
 
-	defer func(v int) { forceTridiag = v }(forceTridiag)
 	r := rand.New(rand.NewPCG(11, 12))
 	x, y := randMat(r, 60, 200), randMat(r, 60, 3)
 	for i := 30; i < 60; i++ {
 		copy(x.Row(i), x.Row(i-30))
 	}
-	cfg := Config{Folds: 3, Seed: 1, Alphas: []float64{1e-300, 1e-3, 1}, Float64Selection: true}
-	forceTridiag = -1
-	want, err := CV(x, y, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forceTridiag = 1
-	got, err := CV(x, y, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := bothRoutes(t, x, y, Config{Folds: 3, Seed: 1, Alphas: []float64{1e-300, 1e-3, 1}, Float64Selection: true})
 	for j := range want.R {
 		if math.IsNaN(got.R[j]) || math.Abs(got.R[j]-want.R[j]) > 1e-6 {
 			t.Errorf("target %d: r %g, eigen route %g", j, got.R[j], want.R[j])
 		}
 	}
+}
+
+// bothRoutes runs CV by the eigen route, then by the tridiagonal route.
+func bothRoutes(t *testing.T, x, y linalg.Matrix[float64], cfg Config) (eigen, tri *Result) {
+	t.Helper()
+	defer func(v int) { forceTridiag = v }(forceTridiag)
+	var res [2]*Result
+	for i, force := range []int{-1, 1} {
+		forceTridiag = force
+		var err error
+		if res[i], err = CV(x, y, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res[0], res[1]
 }
