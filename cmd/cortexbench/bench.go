@@ -182,6 +182,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "CPU time, bare passes\t%.1f s (%.2f of %d cores busy)\n", cpu.ForwardCPU, cpu.ForwardBusy, cpu.Cores)
 		fmt.Fprintf(tw, "CPU time, scoring\t%.1f s (%.2f of %d cores busy)\n", cpu.ScoreCPU, cpu.ScoreBusy, cpu.Cores)
 		fmt.Fprintf(tw, "floor: total / forward with every core busy\t%.2f (scoring's CPU time / (%d × bare passes' wall time))\n", cpu.FloorRatio, cpu.Cores)
+		fmt.Fprintf(tw, "CPU work: scoring / bare passes\t%.2f (total / forward if both kept the cores equally busy)\n", cpu.WorkRatio)
 	}
 	fmt.Fprintf(tw, "peak RSS\t%.2f GiB (%.2f GiB by the end of the bare passes)\n", float64(perf.PeakRSS())/(1<<30), float64(forwardPeak)/(1<<30))
 	fmt.Fprintf(tw, "estimate (before scoring)\t%.1f s\n", submissions.Sum(plan))
@@ -243,7 +244,9 @@ type benchTime struct {
 // passes and of the scoring, how many cores each kept busy on average, and
 // the lowest total/forward ratio the scoring's CPU work allows: its CPU
 // time spread over every core with none idle. Above targetRatio the goal
-// needs less work, not better overlap.
+// needs less work, not better overlap. WorkRatio compares the two parts'
+// CPU time: total/forward is WorkRatio × ForwardBusy/ScoreBusy, so at equal
+// utilisation only less work moves it.
 type benchCPU struct {
 	Cores       int     `json:"cores"`
 	ForwardCPU  float64 `json:"forward_cpu_s"`
@@ -251,6 +254,7 @@ type benchCPU struct {
 	ScoreCPU    float64 `json:"score_cpu_s"`
 	ScoreBusy   float64 `json:"score_cores_busy"`
 	FloorRatio  float64 `json:"floor_ratio_to_forward"`
+	WorkRatio   float64 `json:"cpu_ratio_to_forward"`
 }
 
 func cpuUse(forward, forwardCPU, total, scoreCPU time.Duration) benchCPU {
@@ -261,6 +265,9 @@ func cpuUse(forward, forwardCPU, total, scoreCPU time.Duration) benchCPU {
 	}
 	if total > 0 {
 		c.ScoreBusy = c.ScoreCPU / total.Seconds()
+	}
+	if c.ForwardCPU > 0 {
+		c.WorkRatio = c.ScoreCPU / c.ForwardCPU
 	}
 	return c
 }

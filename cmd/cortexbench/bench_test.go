@@ -82,6 +82,9 @@ func TestBenchOneRun(t *testing.T) {
 	if math.Abs(c.ScoreBusy-c.ScoreCPU/res.Total) > 1e-9 || math.Abs(c.FloorRatio-c.ScoreCPU/(float64(c.Cores)*res.Forward)) > 1e-9 {
 		t.Errorf("cpu: busy cores or floor do not follow from the times: %+v (forward %g s, total %g s)", c, res.Forward, res.Total)
 	}
+	if math.Abs(c.WorkRatio-c.ScoreCPU/c.ForwardCPU) > 1e-9 || math.Abs(c.WorkRatio*c.ForwardBusy/c.ScoreBusy-res.Ratio) > 1e-6*res.Ratio {
+		t.Errorf("cpu: the work ratio %g does not follow from the CPU times, or times the utilisations is not the ratio %g: %+v", c.WorkRatio, res.Ratio, c)
+	}
 	if c.FloorRatio > res.Ratio*1.05 {
 		t.Errorf("cpu: the floor %g is above the ratio reached %g", c.FloorRatio, res.Ratio)
 	}
