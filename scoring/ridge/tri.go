@@ -56,20 +56,11 @@ type triFactor struct {
 	l, dinv []float64
 }
 
-// tridiag is the tridiagonal matrix of a decomposition and its factors for
-// every alpha of the grid, in grid order.
+// tridiag holds the factors of T + αI for every alpha of the grid, in grid
+// order (T itself is not needed after factoring).
 type tridiag struct {
 	alphas []float64
 	fac    []triFactor
-}
-
-// factor returns the factors of alpha (a grid value).
-func (t *tridiag) factor(alpha float64) triFactor {
-	i := slices.Index(t.alphas, alpha)
-	if i < 0 {
-		panic("ridge: tridiagonal factor of an alpha not in the grid")
-	}
-	return t.fac[i]
 }
 
 // factorTridiag factors T + αI for each alpha; false when a pivot is not
@@ -104,42 +95,27 @@ func solveCols(z mat, fac []triFactor, group []int) {
 	if r == 0 || w == 0 {
 		return
 	}
-	one := group == nil
-	lk := make([]float64, w)
-	coeff := func(k int, pick func(f triFactor) float64) []float64 {
-		if one {
-			v := pick(fac[0])
-			for c := range lk {
-				lk[c] = v
-			}
-		} else {
-			for c, g := range group[:w] {
-				lk[c] = pick(fac[g])
-			}
-		}
-		return lk
+	if group == nil {
+		group = make([]int, w)
 	}
+	g := group[:w]
 	// L·y = z, top down.
 	for k := 1; k < r; k++ {
-		l := coeff(k, func(f triFactor) float64 { return f.l[k] })
 		prev, cur := z.Row(k - 1)[:w], z.Row(k)[:w]
-		for c := range cur {
-			cur[c] -= l[c] * prev[c]
+		for c, s := range g {
+			cur[c] -= fac[s].l[k] * prev[c]
 		}
 	}
 	// D·Lᵀ·x = y, bottom up.
-	dv := coeff(r-1, func(f triFactor) float64 { return f.dinv[r-1] })
 	last := z.Row(r - 1)[:w]
-	for c := range last {
-		last[c] *= dv[c]
+	for c, s := range g {
+		last[c] *= fac[s].dinv[r-1]
 	}
-	dk := make([]float64, w)
 	for k := r - 2; k >= 0; k-- {
-		copy(dk, coeff(k, func(f triFactor) float64 { return f.dinv[k] }))
-		l := coeff(k+1, func(f triFactor) float64 { return f.l[k+1] })
 		next, cur := z.Row(k + 1)[:w], z.Row(k)[:w]
-		for c := range cur {
-			cur[c] = cur[c]*dk[c] - l[c]*next[c]
+		for c, s := range g {
+			f := fac[s]
+			cur[c] = cur[c]*f.dinv[k] - f.l[k+1]*next[c]
 		}
 	}
 }
