@@ -8,9 +8,14 @@ package main
 // score with testdata/mainjob_golden.json, written by the build before the
 // change (its commit is recorded in the file).
 //
-// Bit for bit on the machine kind the golden was written on (its CPU and
-// OpenBLAS core type are recorded); elsewhere OpenBLAS may pick other
-// kernels, so numbers are compared to 1e-9 and the chosen layers exactly.
+// On the machine kind the golden was written on (its CPU and OpenBLAS core
+// type are recorded) numbers are compared to 1e-12: bit for bit until
+// issue 18's tridiagonal ridge route (stop 31), which changes rounding only
+// (64 of the 11,178 numbers moved, by at most 8.9e-16, on the same BLAS
+// kernels; the issue allows a documented rounding change below 1e-10).
+// Elsewhere OpenBLAS may pick other kernels, so numbers are compared to
+// 1e-9. The chosen layers are compared exactly everywhere, and the log
+// says how many numbers differ in some bit and by how much at most.
 //
 // When a change is meant to alter scores it must bump
 // scoring.ScorerVersion, and the golden is written again with
@@ -159,39 +164,34 @@ func TestMainJobScoresMatchGolden(t *testing.T) {
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatalf("%s: %v", goldenPath, err)
 	}
-	exact := want.Machine == machineFingerprint() && want.GOARCH == runtime.GOARCH
-	if !exact {
+	tol := 1e-12
+	if want.Machine != machineFingerprint() || want.GOARCH != runtime.GOARCH {
+		tol = 1e-9
 		t.Logf("golden written on %q, this machine is %q: numbers compared to 1e-9, layers exactly", want.Machine, machineFingerprint())
 	}
-	// On another machine, how far the numbers moved: the scores' spread
-	// over BLAS kernels and CPUs, reported in the log.
+	// How far the numbers moved (rounding of the ridge route, other BLAS
+	// kernels or CPUs), reported in the log.
 	var differ, compared int
 	var maxDiff float64
 	maxWhat := ""
-	if !exact {
-		defer func() {
-			t.Logf("%d of %d numbers differ from the golden ones in some bit, by at most %.3g (%s)", differ, compared, maxDiff, maxWhat)
-		}()
-	}
+	defer func() {
+		t.Logf("%d of %d numbers differ from the golden ones in some bit, by at most %.3g (%s)", differ, compared, maxDiff, maxWhat)
+	}()
 	same := func(what, a, b string) {
 		t.Helper()
 		compared++
 		if a == b {
 			return
 		}
-		if !exact {
-			x, errA := strconv.ParseFloat(a, 64)
-			y, errB := strconv.ParseFloat(b, 64)
-			if errA == nil && errB == nil && (math.Abs(x-y) <= 1e-9 || (math.IsNaN(x) && math.IsNaN(y))) {
-				differ++
-				if d := math.Abs(x - y); d > maxDiff {
-					maxDiff, maxWhat = d, what
-				}
-				return
+		x, errA := strconv.ParseFloat(a, 64)
+		y, errB := strconv.ParseFloat(b, 64)
+		if errA == nil && errB == nil && (math.Abs(x-y) <= tol || (math.IsNaN(x) && math.IsNaN(y))) {
+			differ++
+			if d := math.Abs(x - y); d > maxDiff {
+				maxDiff, maxWhat = d, what
 			}
+			return
 		}
-		x, _ := strconv.ParseFloat(a, 64)
-		y, _ := strconv.ParseFloat(b, 64)
 		t.Errorf("%s: got %s (%.17g), golden %s (%.17g)", what, a, x, b, y)
 	}
 	if len(got) != len(want.Scores) {
