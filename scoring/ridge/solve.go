@@ -180,7 +180,9 @@ type decomp struct {
 	primal bool
 	rot    mat // primal: U, q×q (Fit's coefficients are U·diag(p)·R)
 	// tri is set for the tridiagonal route (tri.go): basis is then H,
-	// coef Hᵀ·yc, test Kt·H, and there are no eigenvalues.
+	// coef Hᵀ·yc, test the test kernel Kt itself (predictions are
+	// Kt·(H·b): for few targets cheaper than forming Kt·H), and there are
+	// no eigenvalues.
 	tri *tridiag
 
 	// What the selection needs besides the targets, made once per
@@ -290,6 +292,11 @@ func (d *decomp) predict(dst mat, alpha, ybar []float64, wk *work) {
 	r, p := d.coef.Rows, d.coef.Cols
 	b := wk.mat64("yc", r, p) // the centred targets are no longer needed
 	d.weighted(b, alpha, wk)
+	if d.tri != nil { // the dual coefficients H·b, then Kt times them
+		c := wk.mat64("dual", d.basis.Rows, p)
+		linalg.Gemm(false, false, 1, d.basis, b, 0, c)
+		b = c
+	}
 	linalg.Gemm(false, false, 1, d.test, b, 0, dst)
 	for i := range dst.Rows {
 		row := dst.Row(i)
