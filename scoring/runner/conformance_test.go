@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -166,6 +168,60 @@ func TestErrorsReachTheCause(t *testing.T) {
 		_, err = r.Run(t.Context(), failingModel{m}, []string{l.Benchmark.ID})
 		if !errors.Is(err, ErrBadModel) || !errors.Is(err, errBroken) {
 			t.Errorf("%s: error %v: want both ErrBadModel and the cause", kind, err)
+		}
+	}
+}
+
+// poisonedModel's activations are those of its Model, except that value 3
+// of stimulus 1 in every layer is bad.
+type poisonedModel struct {
+	*scoringtest.Model
+	bad float32
+}
+
+func (p poisonedModel) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, pr models.Progress) error {
+	return p.Model.Extract(ctx, stim, layers, models.ConsumerFunc(func(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
+		for i, row := range rows {
+			if first+i == 1 && len(row) > 3 {
+				row[3] = p.bad
+			}
+		}
+		return c.Consume(ctx, l, first, rows)
+	}), pr)
+}
+
+// TestNonFiniteActivationsRefused: a NaN or ±Inf activation fails the
+// scoring as the model's fault (ErrBadModel), naming the layer, the
+// stimulus, the activation and its value; finite extremes pass.
+func TestNonFiniteActivationsRefused(t *testing.T) {
+	inf := float32(math.Inf(1))
+	for _, c := range []struct {
+		bad  float32
+		want string // "" when it must score
+	}{
+		{float32(math.NaN()), "activation 3 is NaN"},
+		{inf, "activation 3 is +Inf"},
+		{-inf, "activation 3 is -Inf"},
+		{math.MaxFloat32, ""},
+		{-math.MaxFloat32, ""},
+		{math.SmallestNonzeroFloat32, ""},
+	} {
+		m, l, err := scoringtest.Benchmark(t.Context(), benchmarks.MetricRidge, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Fresh, cfg.Bootstrap = true, 0
+		r, err := NewRunner(cfg, oneBenchmark{l}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Run(t.Context(), poisonedModel{m, c.bad}, []string{l.Benchmark.ID})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("activation %v: %v, want a score", c.bad, err)
+		case c.want != "" && (!errors.Is(err, ErrBadModel) || !strings.Contains(fmt.Sprint(err), c.want) || !strings.Contains(fmt.Sprint(err), "stimulus 1")):
+			t.Errorf("activation %v: error %v, want ErrBadModel naming stimulus 1 and %q", c.bad, err, c.want)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"io/fs"
-	"math"
 	"syscall"
 	"time"
 
@@ -97,9 +96,12 @@ func platformError(err error) bool {
 		errors.As(err, &status) && status.HTTPStatusCode() >= 500
 }
 
+// finite reports the first activation of row that is NaN or ±Inf. v − v
+// is 0 for every finite v and NaN for the others: one subtraction and a
+// compare per value, on every activation of every layer extracted.
 func finite(row []float32) error {
 	for j, v := range row {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if v-v != 0 {
 			return fmt.Errorf("activation %d is %v (the network produces NaN or Inf on this image)", j, v)
 		}
 	}
