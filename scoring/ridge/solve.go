@@ -413,6 +413,9 @@ func (d *decomp) looInv(alphas []float64, wk *work) []float64 {
 
 // foldErrors adds the squared test errors of every alpha and target.
 func (d *decomp) foldErrors(alphas []float64, ytc mat, f64 bool, errs [][]float64, wk *work) {
+	if d.tri != nil {
+		panic("ridge: held-out errors of a tridiagonal decomposition (its test rows are Kt, not Kt·H)")
+	}
 	d.errors(d.test, alphas, &ytc, nil, f64, errs, wk)
 }
 

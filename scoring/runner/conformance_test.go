@@ -191,8 +191,8 @@ func (p poisonedModel) Extract(ctx context.Context, stim models.Stimuli, layers 
 }
 
 // TestNonFiniteActivationsRefused: a NaN or ±Inf activation fails the
-// scoring as the model's fault (ErrBadModel), naming the layer, the
-// stimulus, the activation and its value; finite extremes pass.
+// scoring as the model's fault (ErrBadModel), naming the stimulus, the
+// activation and its value; finite extremes pass.
 func TestNonFiniteActivationsRefused(t *testing.T) {
 	inf := float32(math.Inf(1))
 	for _, c := range []struct {
