@@ -41,8 +41,9 @@ type Calibration struct {
 	// vectors (the bootstrap and layer selection recompute thousands).
 	RankSeconds float64 `json:"rank_seconds_per_element"`
 	// DrawnRankSeconds is the time per element, on one core, of what the
-	// bootstrap repeats: one resampled RDM compared with a prepared one
-	// by counting over its ordered entries (rsa.Prepared.CompareDrawn).
+	// bootstrap repeats: one resampled RDM, held as its distinct pairs and
+	// their counts, ranked by counting over its ordered entries and
+	// compared with a prepared one (rsa.DrawnPrepared).
 	DrawnRankSeconds float64 `json:"drawn_rank_seconds_per_element"`
 	// ModelSeconds is the fixed time a job takes to load a model and
 	// start its session (the built-in model's load time).

@@ -1,24 +1,24 @@
 package rsa
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
-type visited struct {
-	i int32
-	r float64
-}
-
 // TestRankDrawnIsRankEach: ranking a vector drawn from a set by counting
-// over the set's order (rankDrawn, issue 18's bootstrap) visits the very
-// ranks, in the very order, that rankEach does on the vector itself, so
-// Spearman's sums are the same bit for bit. The cases: resampled RDMs
-// (pairs of a stimulus drawn several times repeat a value up to ~25
-// times), values a few ulps apart beside a far one (runs of equal 32-bit
-// keys longer than 12, holding several values: rankEach gives them to
-// slices.SortFunc's pdqsort), signed zeros, ties, and short vectors.
+// over the set's order (rankDrawn, issue 18's bootstrap) gives every entry
+// the very rank rankEach gives it on the vector itself (visited in
+// position order, not sorted order), and Spearman through it, or through
+// the drawn vector's distinct codes weighted by their counts
+// (DrawnPrepared), is the same bit for bit as Compare on the vectors. The
+// cases: resampled RDMs (pairs of a stimulus drawn several times repeat a
+// value up to ~25 times), values a few ulps apart beside a far one (runs
+// of equal 32-bit keys longer than 12, holding several values: rankEach
+// gives them to slices.SortFunc's pdqsort), signed zeros, ties, and short
+// vectors.
 func TestRankDrawnIsRankEach(t *testing.T) {
 	r := rand.New(rand.NewPCG(18, 4))
 	sets := map[string]func() []float64{
@@ -74,15 +74,18 @@ func TestRankDrawnIsRankEach(t *testing.T) {
 				}
 			}
 			x := set.Values(nil, codes)
-			var want, got []visited
-			rankEach(x, &sc, func(i int32, r float64) { want = append(want, visited{i, r}) })
-			rankDrawn(set, codes, &ds, func(i int32, r float64) { got = append(got, visited{i, r}) })
-			if len(got) != len(want) {
-				t.Fatalf("%s, trial %d: %d visits, rankEach %d", name, trial, len(got), len(want))
-			}
-			for q := range want {
-				if got[q] != want[q] {
-					t.Fatalf("%s, trial %d (n %d): visit %d is %+v, rankEach %+v", name, trial, n, q, got[q], want[q])
+			want, got := make([]float64, n), make([]float64, n)
+			seen := make([]bool, n)
+			rankEach(x, &sc, func(i int32, r float64) { want[i] = r })
+			rankDrawn(set, codes, &ds, func(i int32, r float64) {
+				if seen[i] {
+					t.Fatalf("%s, trial %d: entry %d visited twice", name, trial, i)
+				}
+				seen[i], got[i] = true, r
+			})
+			for i := range want {
+				if !seen[i] || got[i] != want[i] {
+					t.Fatalf("%s, trial %d (n %d): entry %d ranked %v (visited %t), rankEach %v", name, trial, n, i, got[i], seen[i], want[i])
 				}
 			}
 			// and Compare through a Prepared a
@@ -95,6 +98,19 @@ func TestRankDrawnIsRankEach(t *testing.T) {
 			g, errG := p.CompareDrawn(set, codes, &ds)
 			if math.Float64bits(w) != math.Float64bits(g) || (errW == nil) != (errG == nil) {
 				t.Fatalf("%s, trial %d: CompareDrawn %v (%v), Compare %v (%v)", name, trial, g, errG, w, errW)
+			}
+			// and two vectors drawn with the same codes, through their
+			// distinct codes: the model's set (a second set of the same
+			// size) prepared, the subject's compared
+			other := gen()
+			aset := NewDrawnSet(other)
+			var d Drawn
+			d.Set(codes, len(vals))
+			xa := aset.Values(nil, codes)
+			w, errW = Prepare(xa, Spearman).Compare(x)
+			g, errG = PrepareDrawnVector(aset, &d, Spearman).Compare(set, &ds)
+			if math.Float64bits(w) != math.Float64bits(g) || (errW == nil) != (errG == nil) {
+				t.Fatalf("%s, trial %d: DrawnPrepared %v (%v), Compare %v (%v)", name, trial, g, errG, w, errW)
 			}
 			// and the ranks PrepareDrawn gives a drawn vector
 			pd, pv := PrepareDrawn(set, codes, Spearman), Prepare(x, Spearman)
@@ -131,5 +147,50 @@ func TestCompareDrawnOtherMethods(t *testing.T) {
 	p := Prepare(append(a, 8), Spearman)
 	if _, err := p.CompareDrawn(set, codes, &ds); err == nil {
 		t.Error("a drawn NaN compared without an error")
+	}
+}
+
+// TestSpearmanSumsExact: the claim both drawn paths rest on. Spearman's
+// sums over ranks (multiples of 1/2 below 2^16) are exact in float64, so
+// the r they give does not depend on the order of the terms: here the
+// longest vector the drawn paths take (2^16 − 1 entries, mostly distinct,
+// where the sums are largest), ranked by rankEach and summed in its
+// sorted order, in position order and in a shuffled order.
+func TestSpearmanSumsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 33))
+	n := 1<<16 - 1
+	a, b := make([]float64, n), make([]float64, n)
+	for i := range a {
+		a[i] = r.NormFloat64()
+		b[i] = a[i] + r.NormFloat64()
+		if i%7 == 0 {
+			b[i] = float64(r.IntN(50)) // ties
+		}
+	}
+	p := Prepare(a, Spearman)
+	type term struct {
+		i int32
+		r float64
+	}
+	var terms []term
+	rankEach(b, nil, func(i int32, rk float64) { terms = append(terms, term{i, rk}) })
+	sums := func() float64 {
+		v, err := p.spearman(n, func(visit func(int32, float64)) {
+			for _, x := range terms {
+				visit(x.i, x.r)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	sorted := sums()
+	slices.SortFunc(terms, func(x, y term) int { return cmp.Compare(x.i, y.i) })
+	byPosition := sums()
+	r.Shuffle(len(terms), func(i, j int) { terms[i], terms[j] = terms[j], terms[i] })
+	shuffled := sums()
+	if math.Float64bits(sorted) != math.Float64bits(byPosition) || math.Float64bits(sorted) != math.Float64bits(shuffled) {
+		t.Fatalf("Spearman depends on the order of its terms: %.17g sorted, %.17g by position, %.17g shuffled", sorted, byPosition, shuffled)
 	}
 }

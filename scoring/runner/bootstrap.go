@@ -72,9 +72,11 @@ func resample(r *rand.Rand, from []int) []int {
 // and computed in parallel (drawnStat). A resampled RDM's entries are
 // entries of the split's RDM, so each RDM's entries on the split (model
 // and subjects) are ordered once (rsa.DrawnSet) and a resample is given
-// as the codes of its pairs: its ranks then come from one counting pass
-// (rsa.Prepared.CompareDrawn, bit for bit what ranking it afresh gives),
-// and the model's are computed once for all subjects.
+// as the codes of its pairs, held as its distinct pairs and how often each
+// is drawn (rsa.Drawn): its ranks then come from one counting pass, and
+// Spearman's sums run over the distinct pairs, weighted
+// (rsa.DrawnPrepared, bit for bit what ranking the resampled RDMs afresh
+// gives); the model's ranks are computed once for all subjects.
 func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) drawnStat {
 	n := ev.N
 	// Per split: the code of each pair of its test stimuli (pair[a*n+c],
@@ -126,13 +128,15 @@ func rsaSplitStat(ev *RSAEvaluator, splits []Split, chosen []int) drawnStat {
 		eval: func(idx [][]int) float64 {
 			var sum float64
 			var codes []int32
+			var d rsa.Drawn
 			var sc rsa.DrawnScratch
-			for s := range splits {
+			for s, sp := range splits {
 				codes = pairCodes(codes[:0], n, pair[s], idx[s])
-				p := rsa.PrepareDrawn(model[s], codes, ev.Method)
+				d.Set(codes, len(sp.Test)*(len(sp.Test)-1)/2)
+				p := rsa.PrepareDrawnVector(model[s], &d, ev.Method)
 				var per float64
 				for _, set := range subj[s] {
-					r, err := p.CompareDrawn(set, codes, &sc)
+					r, err := p.Compare(set, &sc)
 					if err != nil {
 						return math.NaN()
 					}
