@@ -25,7 +25,10 @@ import (
 // runBench measures the runner against its reference, side by side in one
 // process: the bare forward passes of the model over every stimulus of the
 // chosen benchmarks (final output only, nothing kept), then a full scoring
-// run from scratch (results kept in memory, nothing read from the store).
+// run from scratch (results kept in memory, nothing read from the store),
+// then the bare passes again (--bracket, the default): the reference is
+// the mean of the two, so that a machine whose speed drifts during the
+// run (a shared one drifts by ±10% over minutes) weighs on both sides.
 // The scoring time splits, per benchmark, into I/O (opening the benchmark,
 // reading and storing scores), extraction (every candidate layer), the
 // per-layer math (RDMs or ridge fits), the layer selection, the ceilings
@@ -40,6 +43,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	calibrate := fs.Bool("calibrate", false, "measure this machine again for the time estimates (~2–5 s: the built-in model's forward pass, matrix products, rank correlations) and keep it in the --store folder (calibration.json); score, bench and the server measure it when missing or stale")
 	modelsDir := fs.String("models", defaultModelsDir, "models `folder` holding the calibration's built-in model (../shared/models)")
+	bracket := fs.Bool("bracket", true, "time the bare forward passes again after scoring and take the mean of both as the reference (a shared machine's speed drifts over the minutes between them); false: once, before scoring")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (forward passes and scoring) to `file`, for 'go tool pprof'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -126,6 +130,18 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return explainFailure(err)
 	}
 	total, scoreCPU := time.Since(start), perf.CPUTime()-cpu0
+	peak := perf.PeakRSS() // the bare passes' and the scoring's
+	// 3. The bare passes again, after: the reference is the mean of both.
+	forwardBefore, forwardAfter := forward, time.Duration(0)
+	if *bracket {
+		start, cpu0 = time.Now(), perf.CPUTime()
+		if _, err := perf.ForwardPasses(ctx, p.bench, m, ids); err != nil {
+			return err
+		}
+		forwardAfter = time.Since(start)
+		fmt.Fprintf(env.Stderr, "bare forward passes again, after scoring: %d images in %.1f s\n", stimuli, forwardAfter.Seconds())
+		forward, forwardCPU = (forwardBefore+forwardAfter)/2, (forwardCPU+perf.CPUTime()-cpu0)/2
+	}
 	cpu := cpuUse(forward, forwardCPU, total, scoreCPU)
 	lines := map[string]runner.BenchmarkTiming{}
 	for _, bt := range run.BenchmarkTimings() {
@@ -154,11 +170,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		sum = sum.plus(b.Stages)
 	}
 	res := map[string]any{
-		"images": stimuli, "forward_s": forward.Seconds(), "score_total_s": total.Seconds(),
+		"images": stimuli, "forward_s": forward.Seconds(), "forward_before_s": forwardBefore.Seconds(), "forward_after_s": forwardAfter.Seconds(), "score_total_s": total.Seconds(),
 		"score_extraction_s": timed.Elapsed().Seconds(), "score_math_s": math.Seconds(),
 		"target_s": target, "target_ratio_to_forward": targetRatio, "ratio_to_forward": total.Seconds() / forward.Seconds(),
 		"ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()), "stages": sum,
-		"peak_rss_bytes": perf.PeakRSS(), "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
+		"peak_rss_bytes": peak, "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
 		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal, "cpu": cpu,
 	}
 	if *asJSON {
@@ -172,7 +188,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "note\t%s\n", note)
 	}
 	fmt.Fprintf(tw, "images (distinct)\t%d\n", stimuli)
-	fmt.Fprintf(tw, "bare forward passes\t%.1f s\n", forward.Seconds())
+	if *bracket {
+		fmt.Fprintf(tw, "bare forward passes\t%.1f s (mean of %.1f s before scoring and %.1f s after)\n", forward.Seconds(), forwardBefore.Seconds(), forwardAfter.Seconds())
+	} else {
+		fmt.Fprintf(tw, "bare forward passes\t%.1f s\n", forward.Seconds())
+	}
 	fmt.Fprintf(tw, "scoring, total\t%.1f s\n", total.Seconds())
 	fmt.Fprintf(tw, "  extraction (all candidate layers)\t%.1f s\n", timed.Elapsed().Seconds())
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
@@ -184,7 +204,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "floor: total / forward with every core busy\t%.2f (scoring's CPU time / (%d × bare passes' wall time))\n", cpu.FloorRatio, cpu.Cores)
 		fmt.Fprintf(tw, "CPU work: scoring / bare passes\t%.2f (total / forward if both kept the cores equally busy)\n", cpu.WorkRatio)
 	}
-	fmt.Fprintf(tw, "peak RSS\t%.2f GiB (%.2f GiB by the end of the bare passes)\n", float64(perf.PeakRSS())/(1<<30), float64(forwardPeak)/(1<<30))
+	fmt.Fprintf(tw, "peak RSS\t%.2f GiB (%.2f GiB by the end of the bare passes)\n", float64(peak)/(1<<30), float64(forwardPeak)/(1<<30))
 	fmt.Fprintf(tw, "estimate (before scoring)\t%.1f s\n", submissions.Sum(plan))
 	for _, b := range perBench {
 		fmt.Fprintf(tw, "  %s\t%.1f s, estimated %.1f s\n", b.Benchmark, b.Seconds, b.Estimate)

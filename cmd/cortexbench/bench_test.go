@@ -44,6 +44,8 @@ func TestBenchOneRun(t *testing.T) {
 	var res struct {
 		Images       int      `json:"images"`
 		Forward      float64  `json:"forward_s"`
+		Before       float64  `json:"forward_before_s"`
+		After        float64  `json:"forward_after_s"`
 		Total        float64  `json:"score_total_s"`
 		Extraction   float64  `json:"score_extraction_s"`
 		Ratio        float64  `json:"ratio_to_forward"`
@@ -66,6 +68,10 @@ func TestBenchOneRun(t *testing.T) {
 	}
 	if res.ForwardPeak <= 0 || res.ForwardPeak > res.Peak {
 		t.Errorf("peak RSS %d, by the end of the bare passes %d", res.Peak, res.ForwardPeak)
+	}
+	// the reference: the mean of the bare passes before and after scoring
+	if res.Before <= 0 || res.After <= 0 || math.Abs(res.Forward-(res.Before+res.After)/2) > 1e-6 {
+		t.Errorf("forward_s %g: not the mean of the bare passes before (%g s) and after (%g s) scoring", res.Forward, res.Before, res.After)
 	}
 	if math.Abs(res.Ratio-res.Total/res.Forward) > 1e-9 {
 		t.Errorf("ratio_to_forward %g, total/forward %g", res.Ratio, res.Total/res.Forward)
