@@ -98,7 +98,7 @@ func TestEstimateWithinTwiceActual(t *testing.T) {
 		t.Fatalf("jobs kept: %v\n%s", err, data)
 	}
 	for i, j := range kept.Jobs {
-		t.Logf("%s: %.1f s, estimated %.1f s", j.Benchmark, j.Seconds, j.Predicted)
+		t.Logf("%s: %.3f s, estimated %.3f s", j.Benchmark, j.Seconds, j.Predicted)
 		if j.Benchmark != scores[i].Benchmark || math.Abs(j.Seconds-scores[i].Seconds) > 0.01 {
 			t.Errorf("kept %+v for the score %+v", j, scores[i])
 		}
