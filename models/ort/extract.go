@@ -27,6 +27,10 @@ type Extractor struct {
 	ins     []inBuf // one, or two with prefetching
 	sets    []outSet
 	loader  preprocess.Loader
+	// sharedArena: the session allocates from the environment's arena;
+	// release lets it go (acquireArena), once the session is destroyed.
+	sharedArena bool
+	release     func()
 }
 
 // inBuf is one input tensor: the batch the model is computing, or the
@@ -198,11 +202,19 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 			return nil, fmt.Errorf("new extractor: disable spinning: %w", err)
 		}
 	}
+	shared, release := acquireArena()
+	if shared {
+		if err := opts.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
+			release()
+			return nil, fmt.Errorf("new extractor: shared arena: %w", err)
+		}
+	}
 	sess, err := onnxruntime.NewDynamicAdvancedSessionWithONNXData(data, []string{c.Input.Name}, names, opts)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("new extractor: create session: %w", err)
 	}
-	e := &Extractor{layers: slices.Clone(layers), exposed: exposed, views: views, spec: spec, session: sess}
+	e := &Extractor{layers: slices.Clone(layers), exposed: exposed, views: views, spec: spec, session: sess, sharedArena: shared, release: release}
 	e.loader.Cache = r.PixelCache()
 	if err := e.setup(r.cfg, c, shapes, o.Overlap, o.Serial); err != nil {
 		e.Close()
@@ -861,6 +873,9 @@ func (e *Extractor) Close() error {
 				errs = append(errs, o.Destroy())
 			}
 		}
+	}
+	if e.release != nil {
+		e.release()
 	}
 	return errors.Join(errs...)
 }
