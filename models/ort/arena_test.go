@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cortexbench/cortexbench/models"
+	"github.com/cortexbench/cortexbench/models/onnxmodel"
 	"github.com/cortexbench/cortexbench/models/preprocess"
 )
 
@@ -78,23 +79,8 @@ func TestSharedArena(t *testing.T) {
 // session's first pass and a hash of every value; then it checks that
 // the shared arena is let go with the last session.
 func TestSharedArenaChild(t *testing.T) {
-	mode := os.Getenv("CORTEXBENCH_ARENA_CHILD")
-	if mode == "" {
-		t.Skip("run by TestSharedArena")
-	}
-	privateArenas = mode == "private"
-	shared := sharedDir(t)
-	paths, _ := filepath.Glob(filepath.Join(shared, "datasets", "cowley2023-v4", "images", "images_*.zip"))
-	if len(paths) == 0 {
-		t.Skip("no Cowley V4 images")
-	}
-	z, err := preprocess.OpenZip(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
+	z, c, layers := arenaChild(t, "TestSharedArena")
 	z.Limit(48)
-	c, layers := mobileNetV2(t, shared)
 	all := perStimulus(layers)
 	every := func(from int) []models.Layer {
 		var out []models.Layer
@@ -207,22 +193,7 @@ func BenchmarkSharedArena(b *testing.B) {
 
 // TestArenaSessionsChild is BenchmarkSharedArena's child.
 func TestArenaSessionsChild(t *testing.T) {
-	mode := os.Getenv("CORTEXBENCH_ARENA_CHILD")
-	if mode == "" {
-		t.Skip("run by BenchmarkSharedArena")
-	}
-	privateArenas = mode == "private"
-	shared := sharedDir(t)
-	paths, _ := filepath.Glob(filepath.Join(shared, "datasets", "cowley2023-v4", "images", "images_*.zip"))
-	if len(paths) == 0 {
-		t.Skip("no Cowley V4 images")
-	}
-	z, err := preprocess.OpenZip(paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
-	c, layers := mobileNetV2(t, shared)
+	z, c, layers := arenaChild(t, "BenchmarkSharedArena")
 	all := perStimulus(layers)
 	var twenty, l167 []models.Layer
 	for i := 11; i < len(all); i += 12 {
@@ -261,4 +232,27 @@ func TestArenaSessionsChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("SESSIONS wall=%g cpu=%g peak=%g\n", time.Since(t0).Seconds(), cpuTime()-cpu0, float64(ru.Maxrss)/1024)
+}
+
+// arenaChild sets up a child of parent: the arena mode its environment
+// variable names (skipped outside a child), one Cowley session's images
+// (closed when t ends) and MobileNetV2 with its layers.
+func arenaChild(t *testing.T, parent string) (*preprocess.Zip, *onnxmodel.Checked, []models.Layer) {
+	mode := os.Getenv("CORTEXBENCH_ARENA_CHILD")
+	if mode == "" {
+		t.Skip("run by " + parent)
+	}
+	privateArenas = mode == "private"
+	shared := sharedDir(t)
+	paths, _ := filepath.Glob(filepath.Join(shared, "datasets", "cowley2023-v4", "images", "images_*.zip"))
+	if len(paths) == 0 {
+		t.Skip("no Cowley V4 images")
+	}
+	z, err := preprocess.OpenZip(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	c, layers := mobileNetV2(t, shared)
+	return z, c, layers
 }
