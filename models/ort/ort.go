@@ -94,26 +94,26 @@ func initEnv(path string) error {
 	return nil
 }
 
-// acquireArena is called for each extraction session before it is
-// created: use reports whether the session is to allocate from the
-// environment's shared CPU arena (session.use_env_allocators), and release,
-// called once the session is destroyed, unregisters the arena when no
-// session is left, so that its memory goes back to the system between
-// runs (a server that scored keeps serving without it).
+// acquireArena is called for each extraction session before it is created:
+// use reports whether the session is to allocate from the environment's
+// shared CPU arena (session.use_env_allocators), and release, called once
+// the session is destroyed, unregisters the arena when no session is left,
+// so that its memory goes back to the system between runs (a server that
+// scored keeps serving without it).
 //
 // Each session otherwise grows an arena of its own and touches its pages
 // afresh on its first Run. A run opens a session per set of layers (the
 // bare passes, all 240 layers of MobileNetV2 for the RSA benchmarks, a
 // public encoding benchmark's candidates, each private benchmark's
 // committed layer) and holds them all, so every first pass paid its own
-// page faults: ~150,000 for the 240 layers (1.3 s of CPU on 92 images),
-// ~70,000 for 20 layers; and the process held every session's arena at
-// once. With one arena a new session reuses the pages the sessions before
-// it touched, and the process holds the largest need rather than the sum.
-// The values computed are the same bit for bit: only where tensors live
-// changes (TestSharedArena). The arena has ONNX Runtime's defaults (grown
-// by powers of two, no limit). If it cannot be registered, sessions keep
-// arenas of their own.
+// page faults: ~150,000 for the 240 layers (on 92 images that first pass
+// took 1.35 s and 2.2 CPU-s more than the next), ~70,000 for 20 layers;
+// and the process held every session's arena at once. With one arena a new
+// session reuses the pages the sessions before it touched, and the process
+// holds the largest need rather than the sum. The values computed are the
+// same bit for bit: only where tensors live changes (TestSharedArena). The
+// arena has ONNX Runtime's defaults (grown by powers of two, no limit). If
+// it cannot be registered, sessions keep arenas of their own.
 func acquireArena() (use bool, release func()) {
 	env.Lock()
 	defer env.Unlock()
