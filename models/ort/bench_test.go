@@ -19,7 +19,7 @@ import (
 
 // cowley opens one Cowley V4 session's images (JPEG 112×112), limited to
 // CORTEXBENCH_BENCH_IMAGES when set.
-func cowley(b *testing.B) *preprocess.Zip {
+func cowley(b testing.TB) *preprocess.Zip {
 	shared := sharedDir(b)
 	paths, _ := filepath.Glob(filepath.Join(shared, "datasets", "cowley2023-v4", "images", "images_*.zip"))
 	if len(paths) == 0 {
