@@ -67,6 +67,10 @@ func TestSharedArena(t *testing.T) {
 	if sh.hash != pr.hash {
 		t.Errorf("values differ: %s with the shared arena, %s with arenas per session", sh.hash, pr.hash)
 	}
+	if sh.faultA == 0 || pr.faultA == 0 {
+		// Else the check below would pass on a fault count that failed.
+		t.Fatalf("no page faults counted for a first session's first pass (%d shared, %d private): getrusage failed", sh.faultA, pr.faultA)
+	}
 	if sh.faultB*3 > sh.faultA {
 		t.Errorf("with the shared arena the second session's first pass faulted %d pages, the first's %d: want at most a third", sh.faultB, sh.faultA)
 	}
