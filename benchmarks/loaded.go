@@ -77,6 +77,7 @@ type Stimuli struct {
 
 	mu      sync.Mutex
 	members map[string]*zip.File // the zip's members, fetched on first use; a failed fetch is retried
+	first   []int                // Distinct's answer, once found
 }
 
 // Len returns the number of stimuli.
@@ -156,6 +157,214 @@ func (s *Stimuli) archive(ctx context.Context) (map[string]*zip.File, error) {
 		s.members[f.Name] = f
 	}
 	return s.members, nil
+}
+
+// Distinct returns, for every stimulus, the index of the first stimulus
+// whose file has the same bytes (its own index when no earlier one does):
+// a set that shows an image twice (Cowley V4 session 190925 shows 300 of
+// its 900 images twice) need be run through a model once per distinct
+// image. Files of a folder set are compared by their sha256 (known
+// without reading them); zip members by their CRC-32 and size, which the
+// archive's directory gives, and the members that share both are read
+// and compared by sha256, so that a CRC collision never merges two
+// images. The answer is computed once per Stimuli.
+func (s *Stimuli) Distinct(ctx context.Context) ([]int, error) {
+	s.mu.Lock()
+	done := s.first
+	s.mu.Unlock()
+	if done != nil {
+		return done, nil
+	}
+	n := s.Len()
+	first := make([]int, n)
+	for i := range first {
+		first[i] = i
+	}
+	// Candidates: stimuli whose cheap identity (sha256 of a folder file;
+	// CRC-32 and size of a zip member) is shared.
+	cheap := make(map[string][]int)
+	exact := map[string]bool{}
+	for i := range s.Len() {
+		k, ex, err := s.cheapID(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		cheap[k] = append(cheap[k], i)
+		exact[k] = ex
+	}
+	for k, group := range cheap {
+		if len(group) < 2 {
+			continue
+		}
+		if exact[k] { // the same content hash: the same bytes
+			for _, i := range group[1:] {
+				first[i] = group[0]
+			}
+			continue
+		}
+		bySum := make(map[[sha256.Size]byte]int, len(group))
+		for _, i := range group { // ascending: the first index wins
+			sum, err := s.sum(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			if j, ok := bySum[sum]; ok {
+				first[i] = j
+			} else {
+				bySum[sum] = i
+			}
+		}
+	}
+	s.mu.Lock()
+	s.first = first
+	s.mu.Unlock()
+	return first, nil
+}
+
+// cheapID is what tells stimulus i's bytes apart without reading them:
+// a folder file's sha256 (exact), a zip member's CRC-32 and size (equal
+// for equal bytes, and rarely otherwise); exact reports which.
+func (s *Stimuli) cheapID(ctx context.Context, i int) (id string, exact bool, err error) {
+	st := s.set.Stimuli[i]
+	if st.File != nil {
+		return "file " + st.File.SHA256, true, nil
+	}
+	members, err := s.archive(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("compare stimuli: %w", err)
+	}
+	zf := members[st.Member]
+	if zf == nil {
+		return "", false, fmt.Errorf("compare stimuli: stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
+	}
+	return fmt.Sprintf("member %08x %d", zf.CRC32, zf.UncompressedSize64), false, nil
+}
+
+// SharedImages names the images that more than one of sets shows: ids[k][i]
+// is the hex sha256 of stimulus i of sets[k] when a stimulus of another
+// set has the same bytes, "" otherwise (repeats within one set are
+// Distinct's). The same Stimuli listed twice counts once. Stimuli are
+// grouped by size first (a folder file's recorded size, a zip member's
+// from the archive's directory), zip members of a size also by CRC-32;
+// only members in a group that spans sets are read and hashed, so sets
+// with nothing in common cost their archives' directories. A file stored
+// without its size is matched with other files only.
+func SharedImages(ctx context.Context, sets []*Stimuli) ([][]string, error) {
+	type entry struct {
+		set, i int
+		sha    string // known for folder files
+		crc    uint32
+	}
+	setOf := map[*Stimuli]int{}
+	bySize := map[string][]entry{}
+	for k, s := range sets {
+		if _, ok := setOf[s]; ok {
+			continue
+		}
+		setOf[s] = k
+		for i, st := range s.set.Stimuli {
+			if st.File != nil {
+				key := fmt.Sprint(st.File.Size)
+				if st.File.Size <= 0 {
+					key = "file " + st.File.SHA256
+				}
+				bySize[key] = append(bySize[key], entry{set: k, i: i, sha: st.File.SHA256})
+				continue
+			}
+			members, err := s.archive(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("compare stimuli: %w", err)
+			}
+			zf := members[st.Member]
+			if zf == nil {
+				return nil, fmt.Errorf("compare stimuli: stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
+			}
+			key := fmt.Sprint(zf.UncompressedSize64)
+			bySize[key] = append(bySize[key], entry{set: k, i: i, crc: zf.CRC32})
+		}
+	}
+	spans := func(es []entry) bool { // over more than one set
+		for _, e := range es[1:] {
+			if e.set != es[0].set {
+				return true
+			}
+		}
+		return false
+	}
+	exact := map[string][]entry{}
+	hashAll := func(es []entry) error {
+		for _, e := range es {
+			if e.sha == "" {
+				sum, err := sets[e.set].sum(ctx, e.i)
+				if err != nil {
+					return err
+				}
+				e.sha = hex.EncodeToString(sum[:])
+			}
+			exact[e.sha] = append(exact[e.sha], e)
+		}
+		return nil
+	}
+	for _, es := range bySize {
+		if !spans(es) {
+			continue
+		}
+		files := false
+		for _, e := range es {
+			files = files || e.sha != ""
+		}
+		if files { // a file's CRC is not known: hash the members
+			if err := hashAll(es); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		byCRC := map[uint32][]entry{}
+		for _, e := range es {
+			byCRC[e.crc] = append(byCRC[e.crc], e)
+		}
+		for _, group := range byCRC {
+			if spans(group) {
+				if err := hashAll(group); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	ids := make([][]string, len(sets))
+	for k, s := range sets {
+		if setOf[s] == k {
+			ids[k] = make([]string, s.Len())
+		}
+	}
+	for h, es := range exact {
+		if !spans(es) {
+			continue
+		}
+		for _, e := range es {
+			ids[e.set][e.i] = h
+		}
+	}
+	for k, s := range sets {
+		ids[k] = ids[setOf[s]]
+	}
+	return ids, nil
+}
+
+// sum is the sha256 of stimulus i's bytes, read to the end (so checked).
+func (s *Stimuli) sum(ctx context.Context, i int) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	rc, err := s.Open(ctx, i)
+	if err != nil {
+		return sum, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return sum, blobError(fmt.Sprintf("stimulus %d (%s)", i, s.Name(i)), err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // Image decodes stimulus i. The whole file is read first, so that it is
