@@ -174,7 +174,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"score_extraction_s": timed.Elapsed().Seconds(), "score_math_s": math.Seconds(),
 		"target_s": target, "target_ratio_to_forward": targetRatio, "ratio_to_forward": total.Seconds() / forward.Seconds(),
 		"ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()), "stages": sum,
-		"peak_rss_bytes": peak, "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
+		"stimuli_reused": run.Timings().Reused, "peak_rss_bytes": peak, "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
 		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal, "cpu": cpu,
 	}
 	if *asJSON {
@@ -196,6 +196,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "scoring, total\t%.1f s\n", total.Seconds())
 	fmt.Fprintf(tw, "  extraction (all candidate layers)\t%.1f s\n", timed.Elapsed().Seconds())
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
+	if n := run.Timings().Reused; n > 0 {
+		fmt.Fprintf(tw, "  stimuli not run again\t%d (an image shown twice in a set, or by another set of the run: its rows copied)\n", n)
+	}
 	fmt.Fprintf(tw, "total / forward\t%.2f (target ≤ %.1f: %.1f s)\n", total.Seconds()/forward.Seconds(), targetRatio, target)
 	fmt.Fprintf(tw, "total / (forward + math)\t%.2f\n", total.Seconds()/(forward.Seconds()+math.Seconds()))
 	if cpu.Cores > 0 && cpu.ForwardCPU > 0 {

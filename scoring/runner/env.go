@@ -41,6 +41,14 @@ type Env struct {
 
 	// timings adds up the time of the current Run's stages (timings.go).
 	timings *timings
+
+	// reuse keeps, for the current Run, the rows of images more than one
+	// of its stimulus sets shows (reuse.go); nil: none does. It is
+	// planned at the run's first extraction (a run whose scores are all
+	// stored reads no archive for it) over the benchmarks in run.
+	reuse     *imageRows
+	reuseRun  []*benchmarks.Loaded
+	reuseDone bool
 }
 
 // putModelRDM keeps the reported model RDM when the runner has a store.
@@ -111,6 +119,7 @@ func finite(row []float32) error {
 // forEachGroup extracts the layers over stim in groups that fit the
 // feature budget and calls fn with each group's activations.
 func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, fn func(layers []models.Layer, f *features) error) error {
+	src, placement := benchmarkImages(stim), e.placementKey(m, stim)
 	stim = e.place(m, stim) // as the model is to see them (placement.go)
 	n := stim.Len()
 	var groups [][]models.Layer
@@ -128,13 +137,25 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	if len(cur) > 0 {
 		groups = append(groups, cur)
 	}
+	plan, err := e.planExtraction(ctx, m, src, placement, n)
+	if err != nil {
+		return err
+	}
 	for g, group := range groups {
 		f := &features{n: n, data: map[string]linalg.Matrix[float32]{}}
 		msg := fmt.Sprintf("%d layers, pass %d of %d", len(group), g+1, len(groups))
 		start := time.Now()
-		err := m.Extract(ctx, stim, group, f, func(done, total int) {
-			e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
-		})
+		run, c := plan.pass(stim, group, f)
+		e.timings.addReused(n - run.Len())
+		var err error
+		if run.Len() > 0 {
+			err = m.Extract(ctx, run, group, c, func(done, total int) {
+				e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
+			})
+		}
+		if err == nil {
+			err = plan.fill(ctx, group, f)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

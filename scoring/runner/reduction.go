@@ -54,9 +54,9 @@ func (r *Runner) ready(ctx context.Context, m Model, l *benchmarks.Loaded) (stri
 // scorerVersion is the scorer version of a score under reduction red.
 func scorerVersion(red string) string { return scoring.ScorerVersionFor(red) }
 
-// usedImages lists l's stimulus sets (the benchmark's, its sessions' and
-// its training images).
-func usedImages(l *benchmarks.Loaded) models.UsedImages {
+// stimulusSets lists l's stimulus sets: the benchmark's, its training
+// images and its sessions'.
+func stimulusSets(l *benchmarks.Loaded) []*benchmarks.Stimuli {
 	var sets []*benchmarks.Stimuli
 	for _, s := range []*benchmarks.Stimuli{l.Stimuli, l.Training} {
 		if s != nil {
@@ -68,6 +68,13 @@ func usedImages(l *benchmarks.Loaded) models.UsedImages {
 			sets = append(sets, s.Stimuli)
 		}
 	}
+	return sets
+}
+
+// usedImages lists l's stimulus sets (the benchmark's, its sessions' and
+// its training images).
+func usedImages(l *benchmarks.Loaded) models.UsedImages {
+	sets := stimulusSets(l)
 	u := models.UsedImages{Benchmark: l.Benchmark.ID, Archives: map[string]bool{}}
 	for _, s := range sets {
 		u.Stimuli = max(u.Stimuli, s.Len())

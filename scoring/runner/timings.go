@@ -28,6 +28,10 @@ type Timings struct {
 	Ceilings time.Duration
 	// Bootstrap is the bootstrap interval's resamples.
 	Bootstrap time.Duration
+	// Reused counts the rows of stimuli that were not run through the
+	// model because the same image was, in the same set or in another of
+	// the run (reuse.go): one per stimulus and extraction pass.
+	Reused int64
 }
 
 // stage names a field of Timings.
@@ -46,8 +50,9 @@ const (
 // timings adds up the time of each stage, safely from several goroutines.
 // A benchmark's timings also count into the run's (total).
 type timings struct {
-	ns    [stages]atomic.Int64
-	total *timings
+	ns     [stages]atomic.Int64
+	reused atomic.Int64
+	total  *timings
 }
 
 // add counts the time since start to stage s; a nil receiver counts
@@ -63,13 +68,20 @@ func (t *timings) addDuration(s stage, d time.Duration) {
 	}
 }
 
+// addReused counts n stimuli not run through the model.
+func (t *timings) addReused(n int) {
+	for ; t != nil; t = t.total {
+		t.reused.Add(int64(n))
+	}
+}
+
 func (t *timings) get() Timings {
 	if t == nil {
 		return Timings{}
 	}
 	d := func(s stage) time.Duration { return time.Duration(t.ns[s].Load()) }
 	return Timings{Open: d(stageOpen), Extract: d(stageExtract), LayerMath: d(stageLayerMath),
-		Selection: d(stageSelection), Ceilings: d(stageCeilings), Bootstrap: d(stageBootstrap)}
+		Selection: d(stageSelection), Ceilings: d(stageCeilings), Bootstrap: d(stageBootstrap), Reused: t.reused.Load()}
 }
 
 // Timings reports where the time of the last Run went (zero before the

@@ -1,0 +1,297 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cortexbench/cortexbench/benchmarks"
+	"github.com/cortexbench/cortexbench/models"
+)
+
+// Images shown more than once are run through the model once per run
+// (issue 18: remove work, not only speed it up). Two kinds of repeat:
+//
+//   - within one stimulus set (Cowley V4 session 190925 shows 300 of its
+//     900 images twice): the set's distinct images are extracted, and each
+//     row is copied to every place its image takes;
+//   - across the sets of a run (sessions of one benchmark, or benchmarks:
+//     600 of cowley2023.V4's session 210325 images are session 210322's of
+//     cowley2023.V4.public): the rows of an image another set of the run
+//     also shows are kept, up to a bound (imageRows), and a later
+//     extraction of the same layers takes them instead of running the
+//     image again.
+//
+// Either keeps every score bit for bit: a pass computes each image's
+// values alone, whatever else is in its batch (onnxrun's
+// TestDistinctImagesSameBits), and an inner layer's values are the same
+// on a graph cut after it (TestPrunedLayersSameBits). Images are compared
+// by their files' bytes (benchmarks.Stimuli.Distinct, SharedImages).
+
+// imageRows keeps, for one Run, the extracted rows of the images that
+// more than one of the run's stimulus sets shows, by image, layer,
+// placement and reduction, up to limit bytes (what does not fit is
+// extracted again). Safe for concurrent use.
+type imageRows struct {
+	shared map[*benchmarks.Stimuli][]string // benchmarks.SharedImages' ids
+
+	mu     sync.Mutex
+	rows   map[string][]float32
+	bytes  int64
+	limit  int64
+	reused int // rows given back instead of extracted
+}
+
+// reuseLimit bounds the rows kept for later sets: a quarter of the
+// feature budget (256 MiB by default; cowley2023.V4's 600 repeated
+// images at 20 candidate layers of MobileNetV2 take 162 MB).
+func reuseLimit(cfg Config) int64 { return cfg.FeatureBudget / 4 }
+
+// planReuse finds the images that more than one stimulus set of loaded
+// shows; nil when none does.
+func planReuse(ctx context.Context, loaded []*benchmarks.Loaded, limit int64) (*imageRows, error) {
+	var sets []*benchmarks.Stimuli
+	for _, l := range loaded {
+		sets = append(sets, stimulusSets(l)...)
+	}
+	ids, err := benchmarks.SharedImages(ctx, sets)
+	if err != nil {
+		return nil, err
+	}
+	r := &imageRows{shared: map[*benchmarks.Stimuli][]string{}, rows: map[string][]float32{}, limit: limit}
+	for k, s := range sets {
+		for _, id := range ids[k] {
+			if id != "" {
+				r.shared[s] = ids[k]
+				break
+			}
+		}
+	}
+	if len(r.shared) == 0 {
+		return nil, nil
+	}
+	return r, nil
+}
+
+func rowKey(id string, l models.Layer, scope string) string {
+	return id + "\x00" + l.ID + "\x00" + scope
+}
+
+// has reports whether every layer's row of image id is kept.
+func (r *imageRows) has(id string, layers []models.Layer, scope string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range layers {
+		if _, ok := r.rows[rowKey(id, l, scope)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *imageRows) get(id string, l models.Layer, scope string) []float32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reused++
+	return r.rows[rowKey(id, l, scope)]
+}
+
+// put keeps a copy of row when it fits the bound.
+func (r *imageRows) put(id string, l models.Layer, scope string, row []float32) {
+	k := rowKey(id, l, scope)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.rows[k]; ok {
+		return
+	}
+	size := int64(len(row))*4 + int64(len(k)) + 64
+	if r.bytes+size > r.limit {
+		return
+	}
+	r.rows[k] = append([]float32(nil), row...)
+	r.bytes += size
+}
+
+// benchmarkImages is the benchmark set behind stim, nil for other stimuli
+// (which are never compared).
+func benchmarkImages(stim models.Stimuli) *benchmarks.Stimuli {
+	switch s := stim.(type) {
+	case images:
+		return s.s
+	case placedImages:
+		return s.s
+	}
+	return nil
+}
+
+// extractionPlan is what forEachGroup runs through the model for one set
+// of n stimuli: the distinct images (keep, in order; copies[k] the places
+// of keep[k]), and those of them another set shows (ids; nil: none), whose
+// rows are taken from and given to rows.
+type extractionPlan struct {
+	n      int
+	keep   []int
+	copies [][]int
+	ids    []string
+	rows   *imageRows
+	scope  string // placement and reduction: rows are reused within one
+	memo   []int  // this pass: the slots (of keep) taken from rows
+	keyed  bool
+}
+
+// planExtraction compares src's images (nil: they are all run).
+func (e *Env) planExtraction(ctx context.Context, m Model, src *benchmarks.Stimuli, placement string, n int) (*extractionPlan, error) {
+	p := &extractionPlan{n: n}
+	if src == nil {
+		return p, nil
+	}
+	defer e.timings.add(stageOpen, time.Now())
+	first, err := src.Distinct(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	slot := make([]int, n) // stimulus → its distinct image
+	for i, j := range first {
+		if j == i {
+			slot[i] = len(p.keep)
+			p.keep = append(p.keep, i)
+		} else {
+			slot[i] = slot[j]
+		}
+	}
+	p.copies = make([][]int, len(p.keep))
+	for i := range first {
+		p.copies[slot[i]] = append(p.copies[slot[i]], i)
+	}
+	if !e.reuseDone {
+		e.reuseDone = true
+		if e.reuse, err = planReuse(ctx, e.reuseRun, reuseLimit(e.cfg)); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w: compare the images of the run's benchmarks: %w", ErrInternal, err)
+		}
+	}
+	// Rows under a PCA reduction depend on the benchmark's reference set:
+	// they are not shared between sets.
+	if e.reuse != nil && !strings.HasPrefix(e.reduction, "pca") {
+		if ids := e.reuse.shared[src]; ids != nil {
+			p.ids, p.rows = ids, e.reuse
+			p.scope = placement + "\x00" + e.reduction
+		}
+	}
+	return p, nil
+}
+
+// pass returns the stimuli to run through the model for layers, and the
+// consumer of their rows: stim and f themselves when every image is
+// distinct and none is kept from before or for later.
+func (p *extractionPlan) pass(stim models.Stimuli, layers []models.Layer, f *features) (models.Stimuli, models.Consumer) {
+	p.memo = p.memo[:0]
+	if p.keep == nil {
+		return stim, f
+	}
+	var run []int // slots to extract
+	store := false
+	for k, i := range p.keep {
+		if p.ids != nil && p.ids[i] != "" {
+			if p.rows.has(p.ids[i], layers, p.scope) {
+				p.memo = append(p.memo, k)
+				continue
+			}
+			store = true
+		}
+		run = append(run, k)
+	}
+	if len(run) == p.n && !store {
+		return stim, f
+	}
+	sp := spread{next: f, places: make([][]int, len(run))}
+	keep := make([]int, len(run))
+	for j, k := range run {
+		keep[j] = p.keep[k]
+		sp.places[j] = p.copies[k]
+	}
+	if store {
+		sp.ids, sp.rows, sp.scope = make([]string, len(run)), p.rows, p.scope
+		for j, i := range keep {
+			sp.ids[j] = p.ids[i]
+		}
+	}
+	if len(run) == p.n {
+		return stim, sp
+	}
+	sub := subset{Stimuli: stim, keep: keep}
+	if k, ok := stim.(models.KeyedStimuli); ok && len(p.memo) == 0 {
+		// the set's distinct images, the same in every run: cacheable
+		return keyedSubset{subset: sub, key: k.Key()}, sp
+	}
+	return sub, sp
+}
+
+// fill gives f the rows of this pass's images kept from another set.
+func (p *extractionPlan) fill(ctx context.Context, layers []models.Layer, f *features) error {
+	for _, k := range p.memo {
+		id := p.ids[p.keep[k]]
+		for _, l := range layers {
+			row := p.rows.get(id, l, p.scope)
+			for _, at := range p.copies[k] {
+				if err := f.Consume(ctx, l, at, [][]float32{row}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// subset is the stimuli keep of a set, in that order.
+type subset struct {
+	models.Stimuli
+	keep []int
+}
+
+func (s subset) Len() int { return len(s.keep) }
+func (s subset) Image(ctx context.Context, i int) (image.Image, error) {
+	return s.Stimuli.Image(ctx, s.keep[i])
+}
+
+// keyedSubset names the distinct images of a keyed set by content, for
+// activation caches: the set's key, marked so the two never share rows.
+type keyedSubset struct {
+	subset
+	key string
+}
+
+func (s keyedSubset) Key() string { return s.key + "/distinct" }
+
+// spread gives each row of a subset's extraction to every place its image
+// takes in the whole set, and keeps the rows of images another set shows
+// (ids[j] not "") for it.
+type spread struct {
+	next   models.Consumer
+	places [][]int
+	ids    []string
+	rows   *imageRows
+	scope  string
+}
+
+func (s spread) Consume(ctx context.Context, l models.Layer, first int, rows [][]float32) error {
+	for i, row := range rows {
+		for _, at := range s.places[first+i] {
+			if err := s.next.Consume(ctx, l, at, rows[i:i+1]); err != nil {
+				return err
+			}
+		}
+		if s.ids != nil && s.ids[first+i] != "" {
+			s.rows.put(s.ids[first+i], l, s.scope, row)
+		}
+	}
+	return nil
+}
