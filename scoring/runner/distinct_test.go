@@ -193,6 +193,7 @@ func TestSharedImagesRunOnce(t *testing.T) {
 			cfg.FeatureBudget = c.budget
 		}
 		e := &Env{cfg: cfg, progress: func(Event) {}, reuseRun: run, reduction: c.reduction, degrees: map[*benchmarks.Stimuli]float64{b: c.degreesB}, timings: &timings{}}
+		defer func() { e.reuse.release() }()
 		if _, seen := extract(e, images{a}, c.onA); seen != 5 {
 			t.Fatalf("%s: set A: %d images extracted of 5", c.name, seen)
 		}
@@ -214,6 +215,37 @@ func TestSharedImagesRunOnce(t *testing.T) {
 					t.Fatalf("%s, %s: stimulus %d value %d is %v, extracting every stimulus gives %v", c.name, l.ID, k/5, k%5, got[l.ID][k], v)
 				}
 			}
+		}
+	}
+}
+
+// Sets of the same images in the same order (the EVC and IT RDMs of one
+// experiment, loaded as two benchmarks) count as one set: their rows are
+// not kept for each other, since what is computed on them is memoised
+// whole; a third set that shares images with them is planned as usual.
+func TestPlanReuseIdenticalSets(t *testing.T) {
+	store := objstore.NewMemory()
+	pics := placementImages(t, 4)
+	evc, it := stimuliOf(t, store, "x", pics), stimuliOf(t, store, "x", pics)
+	if evc == it || StimulusKey(evc.Set()) != StimulusKey(it.Set()) {
+		t.Fatal("the two sets must be two Stimuli of one key")
+	}
+	l := func(s *benchmarks.Stimuli) *benchmarks.Loaded {
+		return &benchmarks.Loaded{Benchmark: &benchmarks.Benchmark{ID: "b"}, Stimuli: s}
+	}
+	r, err := planReuse(t.Context(), []*benchmarks.Loaded{l(evc), l(it)}, 1<<20)
+	if err != nil || r != nil {
+		t.Fatalf("identical sets: planned %v (%v), want nothing to keep", r, err)
+	}
+	other := stimuliOf(t, store, "y", []image.Image{pics[2], pics[0]})
+	r, err = planReuse(t.Context(), []*benchmarks.Loaded{l(evc), l(it), l(other)}, 1<<20)
+	if err != nil || r == nil {
+		t.Fatalf("a third set sharing two images: %v, %v", r, err)
+	}
+	defer r.release()
+	for _, s := range []*benchmarks.Stimuli{evc, it} {
+		if ids := r.shared[s]; len(ids) != 4 || ids[0] == "" || ids[1] != "" || ids[2] == "" || ids[3] != "" {
+			t.Fatalf("shared ids %q: want images 0 and 2 named", ids)
 		}
 	}
 }

@@ -225,7 +225,10 @@ func (r *Runner) Run(ctx context.Context, m Model, refs []string) ([]scoring.Sco
 	})
 	r.groupByCandidates(m, loaded)
 	r.env.reuse, r.env.reuseRun, r.env.reuseDone = nil, loaded, false
-	defer func() { r.env.reuse, r.env.reuseRun = nil, nil }()
+	defer func() {
+		r.env.reuse.release()
+		r.env.reuse, r.env.reuseRun = nil, nil
+	}()
 	var out []scoring.Score
 	for _, l := range loaded {
 		if err := ctx.Err(); err != nil {
