@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -134,7 +135,7 @@ func TestDistinctImagesRunOnce(t *testing.T) {
 		if _, seen := extract(images{distinct}); seen != len(pics) {
 			t.Fatalf("degrees %g: a set of distinct images: %d extracted of %d", degrees, seen, len(pics))
 		}
-		plan, err := e.planExtraction(ctx, &pixelModel{}, distinct, "", len(pics))
+		plan, err := e.planExtraction(ctx, &pixelModel{}, distinct, "", len(pics), true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,33 +220,105 @@ func TestSharedImagesRunOnce(t *testing.T) {
 	}
 }
 
-// Sets of the same images in the same order (the EVC and IT RDMs of one
-// experiment, loaded as two benchmarks) count as one set: their rows are
-// not kept for each other, since what is computed on them is memoised
-// whole; a third set that shares images with them is planned as usual.
+// Sets of the same images in the same order count once within one
+// benchmark (its sessions extract them once, sessionScores), so a
+// benchmark's sessions shown one set keep no rows for each other; in two
+// benchmarks they are two sets, whose rows are kept for the later one
+// (two encoding benchmarks of one recording), except by an extraction
+// whose product is memoised whole (keep false: the layer RDMs).
 func TestPlanReuseIdenticalSets(t *testing.T) {
 	store := objstore.NewMemory()
 	pics := placementImages(t, 4)
-	evc, it := stimuliOf(t, store, "x", pics), stimuliOf(t, store, "x", pics)
-	if evc == it || StimulusKey(evc.Set()) != StimulusKey(it.Set()) {
+	s1, s2 := stimuliOf(t, store, "x", pics), stimuliOf(t, store, "x", pics)
+	if s1 == s2 || StimulusKey(s1.Set()) != StimulusKey(s2.Set()) {
 		t.Fatal("the two sets must be two Stimuli of one key")
 	}
-	l := func(s *benchmarks.Stimuli) *benchmarks.Loaded {
-		return &benchmarks.Loaded{Benchmark: &benchmarks.Benchmark{ID: "b"}, Stimuli: s}
-	}
-	r, err := planReuse(t.Context(), []*benchmarks.Loaded{l(evc), l(it)}, 1<<20)
+	sessions := &benchmarks.Loaded{Benchmark: &benchmarks.Benchmark{ID: "subjects"},
+		Sessions: []benchmarks.LoadedSession{{ID: "1", Stimuli: s1}, {ID: "2", Stimuli: s2}}}
+	r, err := planReuse(t.Context(), []*benchmarks.Loaded{sessions}, 1<<20)
 	if err != nil || r != nil {
-		t.Fatalf("identical sets: planned %v (%v), want nothing to keep", r, err)
+		t.Fatalf("one benchmark's sessions of one set: planned %v (%v), want nothing to keep", r, err)
 	}
-	other := stimuliOf(t, store, "y", []image.Image{pics[2], pics[0]})
-	r, err = planReuse(t.Context(), []*benchmarks.Loaded{l(evc), l(it), l(other)}, 1<<20)
-	if err != nil || r == nil {
-		t.Fatalf("a third set sharing two images: %v, %v", r, err)
+	v4 := &benchmarks.Loaded{Benchmark: &benchmarks.Benchmark{ID: "V4"}, Stimuli: s1}
+	it := &benchmarks.Loaded{Benchmark: &benchmarks.Benchmark{ID: "IT"}, Stimuli: s2}
+	layers := []models.Layer{{ID: "L0", Index: 0, PerStimulus: true}}
+	for _, keep := range []bool{true, false} {
+		e := &Env{cfg: DefaultConfig(), progress: func(Event) {}, reuseRun: []*benchmarks.Loaded{v4, it}}
+		_, seen := extractAll(t, e, images{s1}, layers, layers)
+		if seen != 4 || e.reuse == nil {
+			t.Fatalf("keep %v: the first set: %d images extracted of 4, plan %v", keep, seen, e.reuse)
+		}
+		if !keep { // as the layer RDMs extract: nothing kept
+			e.reuse.release()
+			e.reuse.rows, e.reuse.bytes = nil, 0
+			e.reuse.arena = rowArena{}
+			plan, err := e.planExtraction(t.Context(), &pixelModel{}, s1, "", 4, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &features{n: 4, data: map[string]linalg.Matrix[float32]{}}
+			run, c := plan.pass(images{s1}, layers, f)
+			if run.Len() != 4 || c != models.Consumer(f) {
+				t.Fatalf("keep false: %d images run through %T, want all 4 straight to the features", run.Len(), c)
+			}
+			e.reuse.release()
+			continue
+		}
+		if _, seen := extractAll(t, e, images{s2}, layers, layers); seen != 0 {
+			t.Fatalf("two benchmarks of one set: the second extracted %d images, want 0", seen)
+		}
+		e.reuse.release()
 	}
-	defer r.release()
-	for _, s := range []*benchmarks.Stimuli{evc, it} {
-		if ids := r.shared[s]; len(ids) != 4 || ids[0] == "" || ids[1] != "" || ids[2] == "" || ids[3] != "" {
-			t.Fatalf("shared ids %q: want images 0 and 2 named", ids)
+}
+
+// Sessions that show one set of images (one set shown to several
+// subjects) share one extraction, and each session's results are those of
+// scoring it alone.
+func TestSessionsOfOneSetExtractOnce(t *testing.T) {
+	store := objstore.NewMemory()
+	pics := placementImages(t, 40)
+	s1, s2 := stimuliOf(t, store, "x", pics), stimuliOf(t, store, "x", pics)
+	other := stimuliOf(t, store, "y", pics[:30])
+	rng := rand.New(rand.NewPCG(3, 4))
+	responses := func(targets, n int) []float64 {
+		out := make([]float64, targets*n)
+		for i := range out {
+			out[i] = rng.NormFloat64()
+		}
+		return out
+	}
+	b := &benchmarks.Benchmark{ID: "subjects", Metric: benchmarks.Metric{Kind: benchmarks.MetricRidge, Folds: 3, Alphas: []float64{0.1, 1, 10}, Seed: 5}}
+	sess := []benchmarks.LoadedSession{
+		{ID: "1", Stimuli: s1, Targets: 3, Responses: responses(3, 40)},
+		{ID: "o", Stimuli: other, Targets: 2, Responses: responses(2, 30)},
+		{ID: "2", Stimuli: s2, Targets: 4, Responses: responses(4, 40)},
+	}
+	layers := []models.Layer{{ID: "L0", Index: 0, PerStimulus: true}, {ID: "L1", Index: 1, PerStimulus: true}}
+	e := &Env{cfg: DefaultConfig(), progress: func(Event) {}}
+	m := &pixelModel{layers: layers}
+	got, err := sessionScores(t.Context(), e, m, &benchmarks.Loaded{Benchmark: b, Sessions: sess}, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.seen != 70 {
+		t.Fatalf("the model saw %d images; sessions 1 and 2 show one set of 40, session o 30: want 70", m.seen)
+	}
+	for si := range sess {
+		alone := &pixelModel{layers: layers}
+		want, err := sessionScores(t.Context(), e, alone, &benchmarks.Loaded{Benchmark: b, Sessions: sess[si : si+1]}, layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range layers {
+			g, w := got[si][k], want[0][k]
+			if g == nil || len(g.R) != sess[si].Targets || math.Float64bits(g.Mean) != math.Float64bits(w.Mean) {
+				t.Fatalf("session %s, layer %d: %+v, alone %+v", sess[si].ID, k, g, w)
+			}
+			for j := range w.R {
+				if math.Float64bits(g.R[j]) != math.Float64bits(w.R[j]) {
+					t.Fatalf("session %s, layer %d, target %d: r %v, alone %v", sess[si].ID, k, j, g.R[j], w.R[j])
+				}
+			}
 		}
 	}
 }

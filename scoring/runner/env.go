@@ -119,6 +119,14 @@ func finite(row []float32) error {
 // forEachGroup extracts the layers over stim in groups that fit the
 // feature budget and calls fn with each group's activations.
 func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, fn func(layers []models.Layer, f *features) error) error {
+	return e.extractGroups(ctx, m, bench, stim, layers, true, fn)
+}
+
+// extractGroups is forEachGroup; keep false keeps no rows for other sets
+// of the run (reuse.go), for an extraction whose whole product is
+// memoised by stimulus set (the layer RDMs: a later benchmark on the
+// same images extracts nothing).
+func (e *Env) extractGroups(ctx context.Context, m Model, bench string, stim models.Stimuli, layers []models.Layer, keep bool, fn func(layers []models.Layer, f *features) error) error {
 	src, placement := benchmarkImages(stim), e.placementKey(m, stim)
 	stim = e.place(m, stim) // as the model is to see them (placement.go)
 	n := stim.Len()
@@ -137,7 +145,7 @@ func (e *Env) forEachGroup(ctx context.Context, m Model, bench string, stim mode
 	if len(cur) > 0 {
 		groups = append(groups, cur)
 	}
-	plan, err := e.planExtraction(ctx, m, src, placement, n)
+	plan, err := e.planExtraction(ctx, m, src, placement, n, keep)
 	if err != nil {
 		return err
 	}
@@ -213,7 +221,7 @@ func (e *Env) modelRDMs(ctx context.Context, m Model, bench string, stim images,
 		pos[l.ID] = i
 	}
 	done := 0
-	err := e.forEachGroup(ctx, m, bench, stim, layers, func(group []models.Layer, f *features) error {
+	err := e.extractGroups(ctx, m, bench, stim, layers, false, func(group []models.Layer, f *features) error {
 		for _, l := range group {
 			var full []float64
 			var err error

@@ -59,7 +59,10 @@ func ridgeLayersAtOnce(n, p int) int {
 var layersAtOnce = ridgeLayersAtOnce // a test sets 1 and 2
 
 // sessionScores runs ridge encoding of every session's targets from every
-// layer and returns res[session][layer].
+// layer and returns res[session][layer]. Sessions that show the same
+// images in the same order (one stimulus set shown to several subjects)
+// share one extraction: each layer's features are fitted to each of
+// their targets in turn.
 func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, layers []models.Layer) ([][]*ridge.Result, error) {
 	b := l.Benchmark
 	cfg := ridgeConfig(b)
@@ -70,28 +73,55 @@ func sessionScores(ctx context.Context, e *Env, m Model, l *benchmarks.Loaded, l
 	for i, ly := range layers {
 		pos[ly.ID] = i
 	}
+	var order []string
+	together := map[string][]int{} // stimulus key → its sessions
 	for si, sess := range l.Sessions {
 		res[si] = make([]*ridge.Result, len(layers))
-		n := sess.Stimuli.Len()
-		// targets × stimuli as stored, read in place (no transposed copy)
-		y := linalg.View(sess.Targets, n, sess.Responses)
+		k := StimulusKey(sess.Stimuli.Set())
+		if together[k] == nil {
+			order = append(order, k)
+		}
+		together[k] = append(together[k], si)
+	}
+	for _, k := range order {
+		group := together[k]
+		first := l.Sessions[group[0]]
+		n := first.Stimuli.Len()
 		label := b.ID
-		if sess.ID != "" {
-			label += " session " + sess.ID
+		if first.ID != "" {
+			label += " session " + first.ID
+		}
+		if len(group) > 1 {
+			label += fmt.Sprintf(" and %d more sessions of its images", len(group)-1)
 		}
 		done := 0
 		var mu sync.Mutex
-		err := e.forEachGroup(ctx, m, label, images{sess.Stimuli}, layers, func(group []models.Layer, f *features) error {
-			return fitSideBySide(layersAtOnce(n, sess.Targets), group, f, func(ly models.Layer, x linalg.Matrix[float32]) error {
-				out, err := ridge.CVT(x, y, cfg)
-				if err != nil {
-					return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, label, err)
+		targets := 0
+		for _, si := range group {
+			targets = max(targets, l.Sessions[si].Targets)
+		}
+		err := e.forEachGroup(ctx, m, label, images{first.Stimuli}, layers, func(lys []models.Layer, f *features) error {
+			// each layer's features fit every session of the group before
+			// they are dropped
+			return fitSideBySide(layersAtOnce(n, targets), lys, f, func(ly models.Layer, x linalg.Matrix[float32]) error {
+				for _, si := range group {
+					sess := l.Sessions[si]
+					// targets × stimuli as stored, read in place (no transposed copy)
+					y := linalg.View(sess.Targets, n, sess.Responses)
+					out, err := ridge.CVT(x, y, cfg)
+					if err != nil {
+						sl := b.ID
+						if sess.ID != "" {
+							sl += " session " + sess.ID
+						}
+						return fmt.Errorf("%w: ridge on layer %s, %s: %w", ErrBadModel, ly.ID, sl, err)
+					}
+					mu.Lock()
+					res[si][pos[ly.ID]] = out
+					done++
+					e.progress(Event{Model: m.Name(), Benchmark: label, Stage: "scoring", Done: done, Total: len(layers) * len(group), Message: "layer " + ly.ID})
+					mu.Unlock()
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				res[si][pos[ly.ID]] = out
-				done++
-				e.progress(Event{Model: m.Name(), Benchmark: label, Stage: "scoring", Done: done, Total: len(layers), Message: "layer " + ly.ID})
 				return nil
 			})
 		})

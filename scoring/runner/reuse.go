@@ -72,18 +72,26 @@ func reuseLimit(cfg Config) int64 { return cfg.FeatureBudget / 4 }
 // planReuse finds the images that more than one stimulus set of loaded
 // shows; nil when none does.
 func planReuse(ctx context.Context, loaded []*benchmarks.Loaded, limit int64) (*imageRows, error) {
-	// Sets of the same images in the same order (the EVC and IT RDMs of one
-	// experiment) count once: what is computed on them is memoised whole
-	// (Env.layerRDMs), and keeping their rows as well would fill the bound
-	// for nothing.
+	// Sets of the same images in the same order within one benchmark (its
+	// sessions shown one set of images) count once: the benchmark extracts
+	// them once (sessionScores). Across benchmarks they are two sets: two
+	// encoding benchmarks of one recording (V4 and IT sites shown the same
+	// images) share rows; the layer RDMs of two RDM benchmarks of one
+	// experiment are memoised whole instead, and their extraction keeps no
+	// rows (extractGroups).
 	var sets []*benchmarks.Stimuli
 	byKey := map[string]int{}
-	var all []*benchmarks.Stimuli
+	type use struct {
+		s   *benchmarks.Stimuli
+		key string
+	}
+	var all []use
 	for _, l := range loaded {
 		for _, s := range stimulusSets(l) {
-			all = append(all, s)
-			if _, ok := byKey[StimulusKey(s.Set())]; !ok {
-				byKey[StimulusKey(s.Set())] = len(sets)
+			k := l.Benchmark.ID + "\x00" + StimulusKey(s.Set())
+			all = append(all, use{s, k})
+			if _, ok := byKey[k]; !ok {
+				byKey[k] = len(sets)
 				sets = append(sets, s)
 			}
 		}
@@ -93,8 +101,8 @@ func planReuse(ctx context.Context, loaded []*benchmarks.Loaded, limit int64) (*
 		return nil, err
 	}
 	r := &imageRows{shared: map[*benchmarks.Stimuli][]string{}, limit: limit}
-	for _, s := range all {
-		k := byKey[StimulusKey(s.Set())]
+	for _, u := range all {
+		s, k := u.s, byKey[u.key]
 		for _, id := range ids[k] {
 			if id != "" {
 				r.shared[s] = ids[k]
@@ -212,12 +220,13 @@ type extractionPlan struct {
 	rows   *imageRows
 	scope  string // placement and reduction: rows are reused within one
 	memo   []int  // this pass: the slots (of keep) taken from rows
-	keyed  bool
+	noKeep bool   // take rows, keep none
 }
 
-// planExtraction compares src's images (nil: they are all run).
-func (e *Env) planExtraction(ctx context.Context, m Model, src *benchmarks.Stimuli, placement string, n int) (*extractionPlan, error) {
-	p := &extractionPlan{n: n}
+// planExtraction compares src's images (nil: they are all run); keep
+// false takes kept rows but keeps none.
+func (e *Env) planExtraction(ctx context.Context, m Model, src *benchmarks.Stimuli, placement string, n int, keep bool) (*extractionPlan, error) {
+	p := &extractionPlan{n: n, noKeep: !keep}
 	if src == nil {
 		return p, nil
 	}
@@ -278,7 +287,7 @@ func (p *extractionPlan) pass(stim models.Stimuli, layers []models.Layer, f *fea
 				p.memo = append(p.memo, k)
 				continue
 			}
-			store = true
+			store = !p.noKeep
 		}
 		run = append(run, k)
 	}
