@@ -15,19 +15,22 @@ import (
 )
 
 // Images shown more than once are run through the model once per run
-// (issue 18: remove work, not only speed it up). Two kinds of repeat:
+// (issue 18: remove work, not only speed it up). Three kinds of repeat:
 //
+//   - sessions of one benchmark that show one set of images, in one order
+//     (one set shown to several subjects): they share one extraction
+//     (sessionScores);
 //   - within one stimulus set (Cowley V4 session 190925 shows 300 of its
 //     900 images twice): the set's distinct images are extracted, and each
 //     row is copied to every place its image takes;
-//   - across the sets of a run (sessions of one benchmark, or benchmarks:
+//   - across the other sets of a run (sessions of one benchmark, or benchmarks:
 //     600 of cowley2023.V4's session 210325 images are session 210322's of
 //     cowley2023.V4.public): the rows of an image another set of the run
 //     also shows are kept, up to a bound (imageRows), and a later
 //     extraction of the same layers takes them instead of running the
 //     image again.
 //
-// Either keeps every score bit for bit: a pass computes each image's
+// Each keeps every score bit for bit: a pass computes each image's
 // values alone, whatever else is in its batch (onnxrun's
 // TestDistinctImagesSameBits), and an inner layer's values are the same
 // on a graph cut after it (TestPrunedLayersSameBits). Images are compared
