@@ -2,10 +2,12 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/cortexbench/cortexbench/benchmarks"
@@ -193,7 +195,12 @@ func TestSharedImagesRunOnce(t *testing.T) {
 		if c.budget > 0 {
 			cfg.FeatureBudget = c.budget
 		}
-		e := &Env{cfg: cfg, progress: func(Event) {}, reuseRun: run, reduction: c.reduction, degrees: map[*benchmarks.Stimuli]float64{b: c.degreesB}, timings: &timings{}}
+		var said string // the last extraction progress message
+		e := &Env{cfg: cfg, progress: func(ev Event) {
+			if ev.Stage == "extracting" {
+				said = ev.Message
+			}
+		}, reuseRun: run, reduction: c.reduction, degrees: map[*benchmarks.Stimuli]float64{b: c.degreesB}, timings: &timings{}}
 		defer func() { e.reuse.release() }()
 		if _, seen := extract(e, images{a}, c.onA); seen != 5 {
 			t.Fatalf("%s: set A: %d images extracted of 5", c.name, seen)
@@ -201,6 +208,9 @@ func TestSharedImagesRunOnce(t *testing.T) {
 		got, seen := extract(e, images{b}, c.onB)
 		if seen != c.wantSeenOnB {
 			t.Fatalf("%s: set B: %d images extracted, want %d (6 stimuli, 5 distinct, 2 of them A's)", c.name, seen, c.wantSeenOnB)
+		}
+		if want := fmt.Sprintf("(%d of the 6 stimuli are images already run)", 6-c.wantSeenOnB); !strings.Contains(said, want) {
+			t.Fatalf("%s: the progress of set B says %q, not %q", c.name, said, want)
 		}
 		if r := e.timings.get().Reused; c.budget == 0 && r != int64(6-seen) {
 			t.Fatalf("%s: %d stimuli counted as not run, want %d", c.name, r, 6-seen)

@@ -155,10 +155,14 @@ func (e *Env) extractGroups(ctx context.Context, m Model, bench string, stim mod
 		start := time.Now()
 		run, c := plan.pass(stim, group, f)
 		e.timings.addReused(n - run.Len())
+		progressMsg := msg
+		if run.Len() < n { // the count runs to run.Len(), not n: say why
+			progressMsg += fmt.Sprintf(" (%d of the %d stimuli are images already run)", n-run.Len(), n)
+		}
 		var err error
 		if run.Len() > 0 {
 			err = m.Extract(ctx, run, group, c, func(done, total int) {
-				e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: msg})
+				e.progress(Event{Model: m.Name(), Benchmark: bench, Stage: "extracting", Done: done, Total: total, Message: progressMsg})
 			})
 		}
 		if err == nil {
