@@ -185,12 +185,16 @@ func (s *Stimuli) Distinct(ctx context.Context) ([]int, error) {
 	cheap := make(map[string][]int)
 	exact := map[string]bool{}
 	for i := range s.Len() {
-		k, ex, err := s.cheapID(ctx, i)
+		sha, size, crc, err := s.fileID(ctx, i)
 		if err != nil {
 			return nil, err
 		}
+		k := fmt.Sprintf("member %08x %d", crc, size)
+		if sha != "" {
+			k = "file " + sha
+		}
 		cheap[k] = append(cheap[k], i)
-		exact[k] = ex
+		exact[k] = sha != ""
 	}
 	for k, group := range cheap {
 		if len(group) < 2 {
@@ -221,23 +225,23 @@ func (s *Stimuli) Distinct(ctx context.Context) ([]int, error) {
 	return first, nil
 }
 
-// cheapID is what tells stimulus i's bytes apart without reading them:
-// a folder file's sha256 (exact), a zip member's CRC-32 and size (equal
-// for equal bytes, and rarely otherwise); exact reports which.
-func (s *Stimuli) cheapID(ctx context.Context, i int) (id string, exact bool, err error) {
+// fileID is what tells stimulus i's bytes apart without reading them: a
+// folder file's sha256 and recorded size (0: not recorded), or a zip
+// member's size and CRC-32 from the archive's directory (sha "").
+func (s *Stimuli) fileID(ctx context.Context, i int) (sha string, size int64, crc uint32, err error) {
 	st := s.set.Stimuli[i]
 	if st.File != nil {
-		return "file " + st.File.SHA256, true, nil
+		return st.File.SHA256, st.File.Size, 0, nil
 	}
 	members, err := s.archive(ctx)
 	if err != nil {
-		return "", false, fmt.Errorf("compare stimuli: %w", err)
+		return "", 0, 0, fmt.Errorf("compare stimuli: %w", err)
 	}
 	zf := members[st.Member]
 	if zf == nil {
-		return "", false, fmt.Errorf("compare stimuli: stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
+		return "", 0, 0, fmt.Errorf("compare stimuli: stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
 	}
-	return fmt.Sprintf("member %08x %d", zf.CRC32, zf.UncompressedSize64), false, nil
+	return "", int64(zf.UncompressedSize64), zf.CRC32, nil
 }
 
 // SharedImages names the images that more than one of sets shows: ids[k][i]
@@ -262,25 +266,16 @@ func SharedImages(ctx context.Context, sets []*Stimuli) ([][]string, error) {
 			continue
 		}
 		setOf[s] = k
-		for i, st := range s.set.Stimuli {
-			if st.File != nil {
-				key := fmt.Sprint(st.File.Size)
-				if st.File.Size <= 0 {
-					key = "file " + st.File.SHA256
-				}
-				bySize[key] = append(bySize[key], entry{set: k, i: i, sha: st.File.SHA256})
-				continue
-			}
-			members, err := s.archive(ctx)
+		for i := range s.Len() {
+			sha, size, crc, err := s.fileID(ctx, i)
 			if err != nil {
-				return nil, fmt.Errorf("compare stimuli: %w", err)
+				return nil, err
 			}
-			zf := members[st.Member]
-			if zf == nil {
-				return nil, fmt.Errorf("compare stimuli: stimulus %d (%s): member %s missing from %s", i, st.Name, st.Member, s.set.Zip.Path)
+			key := fmt.Sprint(size)
+			if size <= 0 { // a file stored without its size
+				key = "file " + sha
 			}
-			key := fmt.Sprint(zf.UncompressedSize64)
-			bySize[key] = append(bySize[key], entry{set: k, i: i, crc: zf.CRC32})
+			bySize[key] = append(bySize[key], entry{set: k, i: i, sha: sha, crc: crc})
 		}
 	}
 	spans := func(es []entry) bool { // over more than one set

@@ -254,28 +254,19 @@ func TestPlanReuseIdenticalSets(t *testing.T) {
 	layers := []models.Layer{{ID: "L0", Index: 0, PerStimulus: true}}
 	for _, keep := range []bool{true, false} {
 		e := &Env{cfg: DefaultConfig(), progress: func(Event) {}, reuseRun: []*benchmarks.Loaded{v4, it}}
-		_, seen := extractAll(t, e, images{s1}, layers, layers)
-		if seen != 4 || e.reuse == nil {
-			t.Fatalf("keep %v: the first set: %d images extracted of 4, plan %v", keep, seen, e.reuse)
+		m := &pixelModel{layers: layers}
+		err := e.extractGroups(t.Context(), m, "V4", images{s1}, layers, keep, func([]models.Layer, *features) error { return nil })
+		if err != nil || m.seen != 4 || e.reuse == nil {
+			t.Fatalf("keep %v: the first set: %d images extracted of 4, plan %v, %v", keep, m.seen, e.reuse, err)
 		}
-		if !keep { // as the layer RDMs extract: nothing kept
-			e.reuse.release()
-			e.reuse.rows, e.reuse.bytes = nil, 0
-			e.reuse.arena = rowArena{}
-			plan, err := e.planExtraction(t.Context(), &pixelModel{}, s1, "", 4, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := &features{n: 4, data: map[string]linalg.Matrix[float32]{}}
-			run, c := plan.pass(images{s1}, layers, f)
-			if run.Len() != 4 || c != models.Consumer(f) {
-				t.Fatalf("keep false: %d images run through %T, want all 4 straight to the features", run.Len(), c)
-			}
-			e.reuse.release()
-			continue
+		// keep false, as the layer RDMs extract: nothing kept, the second
+		// set runs every image
+		want := 0
+		if !keep {
+			want = 4
 		}
-		if _, seen := extractAll(t, e, images{s2}, layers, layers); seen != 0 {
-			t.Fatalf("two benchmarks of one set: the second extracted %d images, want 0", seen)
+		if _, seen := extractAll(t, e, images{s2}, layers, layers); seen != want {
+			t.Fatalf("keep %v: two benchmarks of one set: the second extracted %d images, want %d", keep, seen, want)
 		}
 		e.reuse.release()
 	}
