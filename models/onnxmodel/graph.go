@@ -128,8 +128,9 @@ func Expose(m *onnxpb.ModelProto, tensors []string) ([]byte, error) {
 }
 
 // SetOutputs returns m marshalled with exactly the named graph outputs
-// (untyped unless already an output).
-func SetOutputs(m *onnxpb.ModelProto, tensors []string) ([]byte, error) {
+// (untyped unless already an output), and with chains of clamping nodes
+// folded into one when fold is set (foldClamps: the same values).
+func SetOutputs(m *onnxpb.ModelProto, tensors []string, fold bool) ([]byte, error) {
 	c := proto.Clone(m).(*onnxpb.ModelProto)
 	old := map[string]*onnxpb.ValueInfoProto{}
 	for _, o := range c.Graph.GetOutput() {
@@ -144,6 +145,9 @@ func SetOutputs(m *onnxpb.ModelProto, tensors []string) ([]byte, error) {
 		c.Graph.Output = append(c.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(t)})
 	}
 	pruneToOutputs(c.Graph)
+	if fold {
+		foldClamps(c)
+	}
 	data, err := proto.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("marshal model with chosen outputs: %w", err)

@@ -23,8 +23,9 @@ type PoolPlan struct {
 // from opset 10, so the last window may be partial) that leaves at most
 // maxFeatures values: C×g×g with the largest such grid g (at least 1×1). The pooling runs inside
 // ONNX Runtime, next to the layer, so a wide layer never crosses into Go
-// whole: MobileNetV2's 245 layers are ~33 M values per image raw.
-func PooledOutputs(m *onnxpb.ModelProto, layers []models.Layer, maxFeatures int64) ([]byte, []PoolPlan, error) {
+// whole: MobileNetV2's 245 layers are ~33 M values per image raw. With
+// fold, chains of clamping nodes are folded into one as by SetOutputs.
+func PooledOutputs(m *onnxpb.ModelProto, layers []models.Layer, maxFeatures int64, fold bool) ([]byte, []PoolPlan, error) {
 	c := proto.Clone(m).(*onnxpb.ModelProto)
 	c.Graph.Output = nil
 	plans := make([]PoolPlan, len(layers))
@@ -45,6 +46,9 @@ func PooledOutputs(m *onnxpb.ModelProto, layers []models.Layer, maxFeatures int6
 		c.Graph.Output = append(c.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(p.Output)})
 	}
 	pruneToOutputs(c.Graph)
+	if fold {
+		foldClamps(c)
+	}
 	data, err := proto.Marshal(c)
 	if err != nil {
 		return nil, nil, fmt.Errorf("marshal model with pooled outputs: %w", err)

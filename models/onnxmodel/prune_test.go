@@ -45,7 +45,7 @@ func TestSetOutputsPrunes(t *testing.T) {
 		{[]string{"clip", "conv"}, []string{"conv", "clip"}, []string{"w", "lo", "hi"}, []string{"image"}},
 		{[]string{"min"}, []string{"conv", "clip", "min"}, []string{"w", "lo", "hi", "c"}, []string{"image"}},
 	} {
-		data, err := SetOutputs(m, tc.outputs)
+		data, err := SetOutputs(m, tc.outputs, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestSetOutputsPrunes(t *testing.T) {
 	b.Initializer("w2", []int64{4, 4, 1, 1}, make([]float32, 16))
 	b.Node("Conv", []string{"image", "w"}, []string{"conv"}, AttrInts("kernel_shape", 1, 1))
 	b.Node("Conv", []string{"conv", "w2"}, []string{"out"}, AttrInts("kernel_shape", 1, 1))
-	data, plans, err := PooledOutputs(b.M, []models.Layer{{Tensor: "conv", Shape: []int64{-1, 4, 8, 8}}}, 16)
+	data, plans, err := PooledOutputs(b.M, []models.Layer{{Tensor: "conv", Shape: []int64{-1, 4, 8, 8}}}, 16, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestPruneDropsInitializerInputs(t *testing.T) {
 	for _, name := range []string{"w", "lo", "hi", "c"} {
 		b.Input(name, onnxpb.TensorProto_FLOAT)
 	}
-	data, err := SetOutputs(b.M, []string{"conv"})
+	data, err := SetOutputs(b.M, []string{"conv"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPruneSubgraphsAndOrder(t *testing.T) {
 	b := chainModel()
 	b.Node("If", []string{"cond"}, []string{"branch"}, &onnxpb.AttributeProto{
 		Name: proto.String("then_branch"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: &onnxpb.GraphProto{Name: proto.String("then")}})
-	data, err := SetOutputs(b.M, []string{"conv"})
+	data, err := SetOutputs(b.M, []string{"conv"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestPruneSubgraphsAndOrder(t *testing.T) {
 	r := chainModel()
 	n := r.M.Graph.Node
 	r.M.Graph.Node = []*onnxpb.NodeProto{n[2], n[0], n[1]} // Min, Conv, Clip
-	data, err = SetOutputs(r.M, []string{"clip"})
+	data, err = SetOutputs(r.M, []string{"clip"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

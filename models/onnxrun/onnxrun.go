@@ -84,6 +84,10 @@ type Model struct {
 	// Log receives warnings (a cache entry that fails its checksum); nil:
 	// slog.Default().
 	Log *slog.Logger
+	// AsGiven runs the model's graph as its file gives it (ort.Options):
+	// the reference forward passes of 'cortexbench bench'. Extraction
+	// otherwise folds chains of clamping nodes, with the same values.
+	AsGiven bool
 
 	// While HoldSessions holds (holds > 0), the session of the last
 	// extraction stays open (idle) for the next one with the same key.
@@ -175,7 +179,7 @@ func (m *Model) pooled(l models.Layer) int {
 // computed, and the others are stored once extracted, when the set's
 // activations fit CacheLimit bytes.
 func (m *Model) Extract(ctx context.Context, stim models.Stimuli, layers []models.Layer, c models.Consumer, p models.Progress) error {
-	opts := ort.Options{PoolTo: m.poolTo}
+	opts := ort.Options{PoolTo: m.poolTo, AsGiven: m.AsGiven}
 	keyed, ok := stim.(models.KeyedStimuli)
 	if m.Cache == nil || !ok || m.activationBytes(stim.Len(), layers) > m.CacheLimit {
 		return m.extract(ctx, stim, layers, opts, c, p)
@@ -280,7 +284,7 @@ func extractorKey(layers []models.Layer, o ort.Options) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "pool %d units %q overlap %t serial %t pattern %t:", o.PoolTo, o.UnitsKey, o.Overlap, o.Serial, o.MemPattern)
+	fmt.Fprintf(&b, "pool %d units %q overlap %t serial %t pattern %t as given %t:", o.PoolTo, o.UnitsKey, o.Overlap, o.Serial, o.MemPattern, o.AsGiven)
 	for _, l := range layers {
 		b.WriteString(" ")
 		b.WriteString(l.ID)

@@ -112,6 +112,16 @@ type Options struct {
 	// exposed, as before issue 18's stop 26; see NewExtractor. It is the
 	// reference in BenchmarkAllLayersMemPattern; the tensors are the same.
 	MemPattern bool
+	// AsGiven runs the model's graph as its file gives it, cut to the
+	// layers asked for. By default chains of clamping nodes (ReLU, Clip,
+	// Min and Max against constants) that end in a convolution are folded
+	// first, and moved in front of a zero Pad before it, so that ONNX
+	// Runtime fuses them and the Pad into the convolutions
+	// (onnxmodel.SetOutputs): the same values (TestFoldedClampsSameValues),
+	// and MobileNetV2's forward pass in 0.6–0.7× the time
+	// (BenchmarkFoldedClamps). 'cortexbench bench' times its reference
+	// passes as given: what a user would measure with ONNX Runtime.
+	AsGiven bool
 }
 
 // Reduction describes the in-graph reduction, for cache keys.
@@ -157,12 +167,12 @@ func (r *Runtime) NewExtractor(c *onnxmodel.Checked, spec models.Spec, layers []
 	shapes := make([][]int64, len(exposed))
 	if o.PoolTo > 0 {
 		var plans []onnxmodel.PoolPlan
-		data, plans, err = onnxmodel.PooledOutputs(c.Model, layers, o.PoolTo)
+		data, plans, err = onnxmodel.PooledOutputs(c.Model, layers, o.PoolTo, !o.AsGiven)
 		for i, p := range plans {
 			names[i], shapes[i] = p.Output, p.Shape
 		}
 	} else {
-		data, err = onnxmodel.SetOutputs(c.Model, names)
+		data, err = onnxmodel.SetOutputs(c.Model, names, !o.AsGiven)
 		for i, l := range exposed {
 			shapes[i] = l.Shape
 		}
