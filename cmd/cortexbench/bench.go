@@ -29,6 +29,10 @@ import (
 // then the bare passes again (--bracket, the default): the reference is
 // the mean of the two, so that a machine whose speed drifts during the
 // run (a shared one drifts by ±10% over minutes) weighs on both sides.
+// The bare passes run the model's graph as its file gives it (what a user
+// would measure with ONNX Runtime); scoring folds chains of clamping nodes
+// (ort.Options.AsGiven), with the same values, and --folded times the bare
+// passes on that graph too, once, before scoring.
 // The scoring time splits, per benchmark, into I/O (opening the benchmark,
 // reading and storing scores), extraction (every candidate layer), the
 // per-layer math (RDMs or ridge fits), the layer selection, the ceilings
@@ -44,6 +48,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	calibrate := fs.Bool("calibrate", false, "measure this machine again for the time estimates (~2–5 s: the built-in model's forward pass, matrix products, rank correlations) and keep it in the --store folder (calibration.json); score, bench and the server measure it when missing or stale")
 	modelsDir := fs.String("models", defaultModelsDir, "models `folder` holding the calibration's built-in model (../shared/models)")
 	bracket := fs.Bool("bracket", true, "time the bare forward passes again after scoring and take the mean of both as the reference (a shared machine's speed drifts over the minutes between them); false: once, before scoring")
+	foldedPasses := fs.Bool("folded", true, "also time the bare forward passes once on the graph as scoring runs it (chains of clamping nodes folded: the same values, often faster), beside the reference passes on the graph as the model file gives it")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (forward passes and scoring) to `file`, for 'go tool pprof'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -102,15 +107,27 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	plan := submissions.CalibratedEstimate(cal, in, costs, *sf.bootstrap, learned)
 	fmt.Fprintf(env.Stderr, "estimate: %s (calibrated on this machine %s; %s)\n", wire.FormatSeconds(submissions.Sum(plan)), cal.MeasuredAt.Format("2006-01-02 15:04"), learnedNote(plan))
 
-	// 1. Bare forward passes over every distinct stimulus set.
+	// 1. Bare forward passes over every distinct stimulus set, on the
+	// graph as given (the reference), then on the graph as scoring runs it.
+	m.AsGiven = true
 	start, cpu0 := time.Now(), perf.CPUTime()
 	stimuli, err := perf.ForwardPasses(ctx, p.bench, m, ids)
 	if err != nil {
 		return err
 	}
 	forward, forwardCPU := time.Since(start), perf.CPUTime()-cpu0
-	forwardPeak := perf.PeakRSS() // the process's peak so far: the bare passes'
 	fmt.Fprintf(env.Stderr, "bare forward passes: %d images in %.1f s\n", stimuli, forward.Seconds())
+	m.AsGiven = false
+	var folded time.Duration
+	if *foldedPasses {
+		start = time.Now()
+		if _, err := perf.ForwardPasses(ctx, p.bench, m, ids); err != nil {
+			return err
+		}
+		folded = time.Since(start)
+		fmt.Fprintf(env.Stderr, "bare forward passes, clamping chains folded as scoring runs them: %d images in %.1f s\n", stimuli, folded.Seconds())
+	}
+	forwardPeak := perf.PeakRSS() // the process's peak so far: the bare passes'
 	// The reduction (--reduce) applies to scoring, not to the bare passes.
 	if err := sf.reduce.apply(m, *sf.poolTo); err != nil {
 		return err
@@ -134,10 +151,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	// 3. The bare passes again, after: the reference is the mean of both.
 	forwardBefore, forwardAfter := forward, time.Duration(0)
 	if *bracket {
+		m.AsGiven = true
 		start, cpu0 = time.Now(), perf.CPUTime()
 		if _, err := perf.ForwardPasses(ctx, p.bench, m, ids); err != nil {
 			return err
 		}
+		m.AsGiven = false
 		forwardAfter = time.Since(start)
 		fmt.Fprintf(env.Stderr, "bare forward passes again, after scoring: %d images in %.1f s\n", stimuli, forwardAfter.Seconds())
 		forward, forwardCPU = (forwardBefore+forwardAfter)/2, (forwardCPU+perf.CPUTime()-cpu0)/2
@@ -176,6 +195,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"ratio_to_forward_plus_math": total.Seconds() / (forward.Seconds() + math.Seconds()), "stages": sum,
 		"stimuli_reused": run.Timings().Reused, "peak_rss_bytes": peak, "forward_peak_rss_bytes": forwardPeak, "benchmarks": ids,
 		"estimate_s": submissions.Sum(plan), "per_benchmark": perBench, "calibration": cal, "cpu": cpu,
+		"forward_graph": "as given",
+	}
+	if folded > 0 {
+		res["forward_folded_s"] = folded.Seconds()
+		res["ratio_to_forward_folded"] = total.Seconds() / folded.Seconds()
 	}
 	if *asJSON {
 		return writeJSON(env.Stdout, res)
@@ -193,6 +217,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	} else {
 		fmt.Fprintf(tw, "bare forward passes\t%.1f s\n", forward.Seconds())
 	}
+	if folded > 0 {
+		fmt.Fprintf(tw, "  the same, clamping chains folded\t%.1f s (%.2f× the graph as given; scoring runs this graph, with the same values)\n", folded.Seconds(), folded.Seconds()/forward.Seconds())
+	}
 	fmt.Fprintf(tw, "scoring, total\t%.1f s\n", total.Seconds())
 	fmt.Fprintf(tw, "  extraction (all candidate layers)\t%.1f s\n", timed.Elapsed().Seconds())
 	fmt.Fprintf(tw, "  math (RDMs, ridge, ceilings, selection, bootstrap)\t%.1f s\n", math.Seconds())
@@ -200,6 +227,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "  stimuli not run again\t%d (an image shown twice in a set, or by another set of the run: its rows copied)\n", n)
 	}
 	fmt.Fprintf(tw, "total / forward\t%.2f (target ≤ %.1f: %.1f s)\n", total.Seconds()/forward.Seconds(), targetRatio, target)
+	if folded > 0 {
+		fmt.Fprintf(tw, "total / forward, folded graph\t%.2f\n", total.Seconds()/folded.Seconds())
+	}
 	fmt.Fprintf(tw, "total / (forward + math)\t%.2f\n", total.Seconds()/(forward.Seconds()+math.Seconds()))
 	if cpu.Cores > 0 && cpu.ForwardCPU > 0 {
 		fmt.Fprintf(tw, "CPU time, bare passes\t%.1f s (%.2f of %d cores busy)\n", cpu.ForwardCPU, cpu.ForwardBusy, cpu.Cores)
