@@ -49,6 +49,9 @@ func TestBenchOneRun(t *testing.T) {
 		Total        float64  `json:"score_total_s"`
 		Extraction   float64  `json:"score_extraction_s"`
 		Ratio        float64  `json:"ratio_to_forward"`
+		Graph        string   `json:"forward_graph"`
+		Folded       float64  `json:"forward_folded_s"`
+		RatioFolded  float64  `json:"ratio_to_forward_folded"`
 		Peak         int64    `json:"peak_rss_bytes"`
 		ForwardPeak  int64    `json:"forward_peak_rss_bytes"`
 		Stages       stages   `json:"stages"`
@@ -75,6 +78,11 @@ func TestBenchOneRun(t *testing.T) {
 	}
 	if math.Abs(res.Ratio-res.Total/res.Forward) > 1e-9 {
 		t.Errorf("ratio_to_forward %g, total/forward %g", res.Ratio, res.Total/res.Forward)
+	}
+	// the reference runs the graph as given; the graph scoring runs is
+	// timed beside it (--folded, the default)
+	if res.Graph != "as given" || res.Folded <= 0 || math.Abs(res.RatioFolded-res.Total/res.Folded) > 1e-9 {
+		t.Errorf("forward_graph %q, forward_folded_s %g, ratio_to_forward_folded %g (total %g s)", res.Graph, res.Folded, res.RatioFolded, res.Total)
 	}
 	// CPU time: the work of each part, spread over the cores at best,
 	// cannot take less than its wall time divided by the cores.
