@@ -1,7 +1,6 @@
 package onnxmodel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -43,10 +42,7 @@ func foldClamps(m *onnxpb.ModelProto) {
 	if g == nil || Opset(m) < 11 {
 		return
 	}
-	consts := map[string]*onnxpb.TensorProto{}
-	for _, t := range g.GetInitializer() {
-		consts[t.GetName()] = t
-	}
+	consts := graphConstants(g)
 	readers := map[string]int{}
 	readBy := map[string][]*onnxpb.NodeProto{}
 	taken := map[string]bool{} // every tensor and node name: new ones must be fresh
@@ -64,13 +60,6 @@ func foldClamps(m *onnxpb.ModelProto) {
 		for _, a := range n.GetAttribute() {
 			if a.GetG() != nil || len(a.GetGraphs()) > 0 {
 				return // a body may read any outer tensor by name
-			}
-		}
-		if n.GetOpType() == "Constant" && n.GetDomain() == "" && len(n.GetOutput()) == 1 {
-			for _, a := range n.GetAttribute() {
-				if a.GetName() == "value" && a.GetT() != nil {
-					consts[n.GetOutput()[0]] = a.GetT()
-				}
 			}
 		}
 		for _, in := range n.GetInput() {
@@ -101,7 +90,7 @@ func foldClamps(m *onnxpb.ModelProto) {
 	var added []*onnxpb.TensorProto
 	for i := len(nodes) - 1; i >= 0; i-- {
 		c := clamps[i]
-		if !c.ok || drop[i] || replace[i] != nil || !intoConv(nodes[i].GetOutput()[0], readBy, readers) {
+		if !c.ok || drop[i] || !intoConv(nodes[i].GetOutput()[0], readBy, readers) {
 			continue
 		}
 		lo, hi, f32 := c.lo, c.hi, c.f32
@@ -109,8 +98,10 @@ func foldClamps(m *onnxpb.ModelProto) {
 		var chain []int
 		pad := -1 // a zero Pad the chain moves in front of
 		for {
+			// Nodes come in topological order and chains are walked from
+			// the last, so a producer read only here is in no chain yet.
 			j, ok := producer[in]
-			if !ok || readers[in] != 1 || drop[j] || replace[j] != nil {
+			if !ok || readers[in] != 1 {
 				break
 			}
 			p := clamps[j]
@@ -298,10 +289,12 @@ func zeroPad(n *onnxpb.NodeProto, consts map[string]*onnxpb.TensorProto, lo, hi 
 	if !lo.vec() && !hi.vec() {
 		return true
 	}
-	pads, ok := int64Const(consts[ins[1]])
-	if !ok || len(pads)%2 != 0 {
+	t := consts[ins[1]]
+	v, ok := values(t)
+	if !ok || onnxpb.TensorProto_DataType(t.GetDataType()) != onnxpb.TensorProto_INT64 || len(v)%2 != 0 {
 		return false
 	}
+	pads := asInts(v)
 	r := len(pads) / 2
 	for _, b := range []bound{lo, hi} {
 		if !b.vec() {
@@ -317,26 +310,6 @@ func zeroPad(n *onnxpb.NodeProto, consts map[string]*onnxpb.TensorProto, lo, hi 
 		}
 	}
 	return true
-}
-
-// int64Const is the data of a small int64 tensor held in the model.
-func int64Const(t *onnxpb.TensorProto) ([]int64, bool) {
-	if t == nil || onnxpb.TensorProto_DataType(t.GetDataType()) != onnxpb.TensorProto_INT64 || len(t.GetDims()) > 1 {
-		return nil, false
-	}
-	switch raw := t.GetRawData(); {
-	case len(raw) > 0:
-		if len(raw)%8 != 0 || len(raw) > 8*maxConst {
-			return nil, false
-		}
-		v := make([]int64, len(raw)/8)
-		for i := range v {
-			v[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-		}
-		return v, true
-	default:
-		return t.GetInt64Data(), len(t.GetInt64Data()) <= maxConst
-	}
 }
 
 // bound is a constant lower or upper bound: one value (dims nil), or a

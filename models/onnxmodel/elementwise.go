@@ -78,19 +78,7 @@ func (e Elementwise) Bind(shape []int64) (func(p int, x float32) float32, bool) 
 // positions.
 func ElementwiseOutputs(m *onnxpb.ModelProto) map[string]Elementwise {
 	g := m.GetGraph()
-	consts := map[string]*onnxpb.TensorProto{}
-	for _, t := range g.GetInitializer() {
-		consts[t.GetName()] = t
-	}
-	for _, n := range g.GetNode() {
-		if n.GetOpType() == "Constant" && n.GetDomain() == "" && len(n.GetOutput()) == 1 {
-			for _, a := range n.GetAttribute() {
-				if a.GetName() == "value" && a.GetT() != nil {
-					consts[n.GetOutput()[0]] = a.GetT()
-				}
-			}
-		}
-	}
+	consts := graphConstants(g)
 	scalar := func(name string) (float32, bool) {
 		t, ok := consts[name]
 		if !ok {
@@ -164,6 +152,25 @@ func ElementwiseOutputs(m *onnxpb.ModelProto) map[string]Elementwise {
 		}
 	}
 	return out
+}
+
+// graphConstants maps the name of every initializer of g, and of every
+// Constant node's output, to its tensor.
+func graphConstants(g *onnxpb.GraphProto) map[string]*onnxpb.TensorProto {
+	consts := map[string]*onnxpb.TensorProto{}
+	for _, t := range g.GetInitializer() {
+		consts[t.GetName()] = t
+	}
+	for _, n := range g.GetNode() {
+		if n.GetOpType() == "Constant" && n.GetDomain() == "" && len(n.GetOutput()) == 1 {
+			for _, a := range n.GetAttribute() {
+				if a.GetName() == "value" && a.GetT() != nil {
+					consts[n.GetOutput()[0]] = a.GetT()
+				}
+			}
+		}
+	}
+	return consts
 }
 
 // scalarFloat is the value of a one-element float32 tensor.
